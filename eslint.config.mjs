@@ -3,13 +3,45 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises',
-  'http', 'https', 'net', 'os', 'path', 'process', 'readline', 'stream', 'timers', 'tls', 'url', 'util',
-  'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'https',
+  'net',
+  'os',
+  'path',
+  'process',
+  'readline',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.stack/**', '.cache/**', '.venv/**', 'test-artifacts/**', 'eslint.config.mjs', 'jest.config.js'] },
+  {
+    ignores: [
+      'node_modules/**',
+      'dist/**',
+      '.stack/**',
+      '.cache/**',
+      '.venv/**',
+      'test-artifacts/**',
+      'eslint.config.mjs',
+      'jest.config.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -29,10 +61,24 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]).map((name) => ({ name, message: 'Workflows run in a deterministic sandbox: no Node built-ins.' })),
-            ...['pg', 'ioredis', 'stripe', 'dockerode', 'nodemailer'].map((name) => ({ name, message: 'Workflows never talk to outside systems; call an activity.' })),
+            ...nodeBuiltins
+              .flatMap((m) => [m, `node:${m}`])
+              .map((name) => ({
+                name,
+                message: 'Workflows run in a deterministic sandbox: no Node built-ins.',
+              })),
+            ...['pg', 'ioredis', 'stripe', 'dockerode', 'nodemailer'].map((name) => ({
+              name,
+              message: 'Workflows never talk to outside systems; call an activity.',
+            })),
           ],
-          patterns: [{ group: ['../activities/*', '../activities', '../worker/*', '../client/*'], allowTypeImports: true, message: 'Workflows may import activity types only (import type).' }],
+          patterns: [
+            {
+              group: ['../activities/*', '../activities', '../worker/*', '../client/*'],
+              allowTypeImports: true,
+              message: 'Workflows may import activity types only (import type).',
+            },
+          ],
         },
       ],
     },
@@ -45,6 +91,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-call': 'off',
       '@typescript-eslint/no-unsafe-argument': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+      '@typescript-eslint/unbound-method': 'off',
     },
   },
 );

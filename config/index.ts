@@ -1,0 +1,244 @@
+/**
+ * One typed configuration for every process (worker, intake, CLI, tests).
+ *
+ * Read from the environment once, validated with zod, and rejected as a whole with a message that names
+ * every missing or invalid variable. Secrets are kept in the object but `describeConfig` is the only
+ * way to print it, and it masks them.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .url({ message: 'must be a URL' })
+    .refine((v) => protocols.includes(new URL(v).protocol.replace(/:$/, '')), {
+      message: `must use ${protocols.join(' or ')}`,
+    });
+
+const hostPort = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:[\]-]+:\d{1,5}$/, { message: 'must be host:port, e.g. 127.0.0.1:7233' });
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/** Every variable the project reads, with its default where a safe local one exists. */
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('accubooks-runbooks'),
+  TEMPORAL_TLS: bool.default(false),
+  TEMPORAL_TLS_CERT_PATH: z.string().optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
+  TEMPORAL_API_KEY: z.string().optional(),
+
+  RUNBOOK_DATABASE_URL: url(['postgres', 'postgresql']),
+  PG_BIN_DIR: z.string().default('/usr/lib/postgresql/15/bin'),
+  REDIS_URL: url(['redis', 'rediss']),
+  DOCKER_HOST: z
+    .string()
+    .regex(/^(unix:\/\/\/.+|tcp:\/\/[^:]+:\d+)$/, {
+      message: 'must be unix:///path/docker.sock or tcp://host:port',
+    })
+    .default('unix:///var/run/docker.sock'),
+  STRIPE_API_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_\w+$/, { message: 'must look like sk_test_… or sk_live_…' }),
+  STRIPE_API_BASE: url(['http', 'https']).optional(),
+
+  ACCUBOOKS_API_URL: url(['http', 'https']),
+  ACCUBOOKS_API_CONTAINER: z
+    .string()
+    .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, { message: 'must be a Docker container name' })
+    .default('accubooks-api'),
+  PROMETHEUS_URL: url(['http', 'https']).optional(),
+
+  NOTIFY_SLACK_WEBHOOK_URL: url(['http', 'https']).optional(),
+  NOTIFY_PAGERDUTY_EVENTS_URL: url(['http', 'https']).default('https://events.pagerduty.com/v2/enqueue'),
+  PAGERDUTY_ROUTING_KEY: z.string().min(1).optional(),
+  SMTP_URL: url(['smtp', 'smtps']).optional(),
+  SMTP_FROM: z.string().email({ message: 'must be an email address' }).default('runbooks@accubooks.local'),
+
+  EVIDENCE_DIR: z.string().min(1).default('launch/evidence'),
+  WORKER_HEALTH_PORT: port.default(0),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Which variables each process needs: the CLI needs only Temporal, the worker needs everything. */
+const temporalKeys = [
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'TEMPORAL_TLS',
+  'TEMPORAL_TLS_CERT_PATH',
+  'TEMPORAL_TLS_KEY_PATH',
+  'TEMPORAL_TLS_CA_PATH',
+  'TEMPORAL_TLS_SERVER_NAME',
+  'TEMPORAL_API_KEY',
+] as const;
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+  apiKey?: string;
+}
+
+export interface WorkerConfig {
+  temporal: TemporalConfig;
+  postgres: { url: string; binDir: string };
+  redis: { url: string };
+  docker: { host: string };
+  stripe: { apiKey: string; apiBase?: string };
+  accubooks: { apiUrl: string; container: string };
+  prometheus: { url?: string };
+  notify: {
+    slackWebhookUrl?: string;
+    pagerDutyEventsUrl: string;
+    pagerDutyRoutingKey?: string;
+    smtpUrl?: string;
+    smtpFrom: string;
+  };
+  evidenceDir: string;
+  healthPort: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type RawEnv = Record<string, string | undefined>;
+
+function parse<S extends z.ZodObject>(schema: S, env: RawEnv): z.infer<S> {
+  // Empty strings count as unset, so `FOO=` in a shell file does not mask a default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        return cleaned[name] === undefined ? `${name} is missing` : `${name} ${issue.message}`;
+      }),
+    );
+  }
+  return result.data;
+}
+
+function temporalFrom(e: Pick<Env, (typeof temporalKeys)[number]>): TemporalConfig {
+  const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH || e.TEMPORAL_TLS_CA_PATH;
+  return {
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+    tls:
+      e.TEMPORAL_TLS || tlsFiles || e.TEMPORAL_API_KEY
+        ? {
+            certPath: e.TEMPORAL_TLS_CERT_PATH,
+            keyPath: e.TEMPORAL_TLS_KEY_PATH,
+            caPath: e.TEMPORAL_TLS_CA_PATH,
+            serverName: e.TEMPORAL_TLS_SERVER_NAME,
+          }
+        : undefined,
+    apiKey: e.TEMPORAL_API_KEY,
+  };
+}
+
+/** Config for processes that only talk to Temporal (CLI, intake, tests' clients). */
+export function loadTemporalConfig(env: RawEnv = process.env): TemporalConfig {
+  const schema = envSchema.pick(
+    Object.fromEntries(temporalKeys.map((k) => [k, true])) as Record<(typeof temporalKeys)[number], true>,
+  );
+  return temporalFrom(parse(schema, env));
+}
+
+/** Config for the worker: every outside system the runbooks act on. */
+export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
+  const e = parse(envSchema, env);
+  return {
+    temporal: temporalFrom(e),
+    postgres: { url: e.RUNBOOK_DATABASE_URL, binDir: e.PG_BIN_DIR },
+    redis: { url: e.REDIS_URL },
+    docker: { host: e.DOCKER_HOST },
+    stripe: { apiKey: e.STRIPE_API_KEY, apiBase: e.STRIPE_API_BASE },
+    accubooks: { apiUrl: e.ACCUBOOKS_API_URL, container: e.ACCUBOOKS_API_CONTAINER },
+    prometheus: { url: e.PROMETHEUS_URL },
+    notify: {
+      slackWebhookUrl: e.NOTIFY_SLACK_WEBHOOK_URL,
+      pagerDutyEventsUrl: e.NOTIFY_PAGERDUTY_EVENTS_URL,
+      pagerDutyRoutingKey: e.PAGERDUTY_ROUTING_KEY,
+      smtpUrl: e.SMTP_URL,
+      smtpFrom: e.SMTP_FROM,
+    },
+    evidenceDir: e.EVIDENCE_DIR,
+    healthPort: e.WORKER_HEALTH_PORT,
+  };
+}
+
+/** A URL with its password (and any token in the query) replaced, safe for logs. */
+export function maskUrl(raw: string | undefined): string | undefined {
+  if (!raw) return raw;
+  try {
+    const u = new URL(raw);
+    if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) {
+      if (/key|token|secret|password/i.test(key)) u.searchParams.set(key, '***');
+    }
+    return u.toString();
+  } catch {
+    return '***';
+  }
+}
+
+const set = (v: unknown) => (v ? 'set' : 'unset');
+
+/** The config as it may be logged: passwords masked, keys reduced to set/unset. */
+export function describeConfig(c: WorkerConfig): Record<string, unknown> {
+  return {
+    temporal: { ...c.temporal, apiKey: set(c.temporal.apiKey) },
+    postgres: { url: maskUrl(c.postgres.url), binDir: c.postgres.binDir },
+    redis: { url: maskUrl(c.redis.url) },
+    docker: c.docker,
+    stripe: { apiKey: set(c.stripe.apiKey), apiBase: c.stripe.apiBase },
+    accubooks: c.accubooks,
+    prometheus: c.prometheus,
+    notify: {
+      slackWebhookUrl: set(c.notify.slackWebhookUrl),
+      pagerDutyEventsUrl: c.notify.pagerDutyEventsUrl,
+      pagerDutyRoutingKey: set(c.notify.pagerDutyRoutingKey),
+      smtpUrl: maskUrl(c.notify.smtpUrl),
+      smtpFrom: c.notify.smtpFrom,
+    },
+    evidenceDir: c.evidenceDir,
+    healthPort: c.healthPort,
+  };
+}
+
+/** Every secret value in a config, for the leak scan in tests. */
+export function secretsOf(c: WorkerConfig): string[] {
+  const passwords = [c.postgres.url, c.redis.url, c.notify.smtpUrl]
+    .map((u) => {
+      try {
+        return u ? decodeURIComponent(new URL(u).password) : '';
+      } catch {
+        return '';
+      }
+    })
+    .filter((p) => p.length >= 4);
+  return [
+    c.stripe.apiKey,
+    c.temporal.apiKey,
+    c.notify.pagerDutyRoutingKey,
+    c.notify.slackWebhookUrl,
+    ...passwords,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}

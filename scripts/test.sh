@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The project's test command (.ci/run calls it): setup, build, lint + format check, the local
+# stack, then every Jest suite against it. Extra arguments go to Jest, e.g.
+#   scripts/test.sh test/activities            # one folder
+#   KEEP_STACK=1 scripts/test.sh -t 'restart'   # keep the stack up afterwards (reused next run)
+#
+# Environment:
+#   STACK_DIR   the test stack's folder (default .stack/test, apart from the demo stack in .stack)
+#   KEEP_STACK  1 = do not stop the stack at the end
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ABK_REPO"
+
+export STACK_DIR="${STACK_DIR:-$ABK_REPO/.stack/test}"
+T_ALL="$(abk_now_ms)"
+STAGE=""
+STAGE_T=0
+SUMMARY=()
+STACK_STARTED=""
+
+stage() {
+  end_stage
+  STAGE="$1"
+  STAGE_T="$(abk_now_ms)"
+  printf '\n==================== [%s] %s ====================\n' "$(date +%T)" "$STAGE"
+}
+end_stage() {
+  if [[ -n "$STAGE" ]]; then
+    local took
+    took="$(abk_since "$STAGE_T")"
+    printf -- '-------------------- %s: ok (%s)\n' "$STAGE" "$took"
+    SUMMARY+=("$(printf '%-28s %s' "$STAGE" "$took")")
+    STAGE=""
+  fi
+}
+
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((rc != 0)) && [[ -n "$STAGE" ]]; then
+    printf '\n-------------------- %s: FAILED (exit %s, after %s)\n' "$STAGE" "$rc" "$(abk_since "$STAGE_T")"
+    SUMMARY+=("$(printf '%-28s FAILED' "$STAGE")")
+  fi
+  if [[ -n "$STACK_STARTED" ]]; then
+    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
+      printf '\nKEEP_STACK=1: the stack stays up (source %s/env; stop it with: STACK_DIR=%s scripts/stack.sh down)\n' "$STACK_DIR" "$STACK_DIR"
+    else
+      local t
+      t="$(abk_now_ms)"
+      printf '\n==================== [%s] stack down ====================\n' "$(date +%T)"
+      scripts/stack.sh down || rc=1
+      SUMMARY+=("$(printf '%-28s %s' "stack down" "$(abk_since "$t")")")
+    fi
+  fi
+  printf '\n==================== summary ====================\n'
+  printf '  %s\n' "${SUMMARY[@]}"
+  printf '  %-28s %s\n' "total" "$(abk_since "$T_ALL")"
+  if ((rc == 0)); then echo "test.sh: OK"; else echo "test.sh: FAILED (exit $rc)"; fi
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+stage "setup"
+scripts/setup.sh
+
+stage "build (npm run build)"
+npm run --silent build
+
+stage "lint + format check"
+npm run --silent lint
+npm run --silent format:check
+
+stage "stack up"
+STACK_STARTED=1
+scripts/stack.sh up >/dev/null
+scripts/stack.sh status
+
+stage "jest"
+# shellcheck disable=SC1091
+source "$STACK_DIR/env"
+mkdir -p test-artifacts
+results="test-artifacts/jest-results.json"
+rm -f "$results"
+jest_rc=0
+npx jest --runInBand --json --outputFile="$results" "$@" || jest_rc=$?
+# A plain closing line with the counts (CI reads it to tell that tests ran).
+if [[ -f "$results" ]]; then
+  # shellcheck disable=SC2016  # JavaScript, not shell
+  node -e '
+    const r = require(require("path").resolve(process.argv[1]));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  ' "$results" || true
+fi
+if ((jest_rc != 0)); then exit "$jest_rc"; fi
+end_stage

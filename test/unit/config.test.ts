@@ -1,0 +1,93 @@
+/** The config module: every missing or invalid variable named at once; secrets never printed. */
+import {
+  ConfigError,
+  describeConfig,
+  loadTemporalConfig,
+  loadWorkerConfig,
+  maskUrl,
+  secretsOf,
+} from '../../config';
+
+const valid = {
+  RUNBOOK_DATABASE_URL: 'postgres://runbook:s3cretpw@127.0.0.1:5432/accubooks',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  STRIPE_API_KEY: 'sk_test_abc123',
+  ACCUBOOKS_API_URL: 'http://127.0.0.1:8080',
+  PAGERDUTY_ROUTING_KEY: 'pd-routing-secret',
+};
+
+test('a complete environment loads with local defaults', () => {
+  const c = loadWorkerConfig(valid);
+  expect(c.temporal).toMatchObject({
+    address: '127.0.0.1:7233',
+    namespace: 'default',
+    taskQueue: 'accubooks-runbooks',
+  });
+  expect(c.accubooks.container).toBe('accubooks-api');
+  expect(c.docker.host).toBe('unix:///var/run/docker.sock');
+  expect(c.temporal.tls).toBeUndefined();
+});
+
+test('every missing variable is named in one error', () => {
+  expect(() => loadWorkerConfig({})).toThrow(ConfigError);
+  try {
+    loadWorkerConfig({ REDIS_URL: 'redis://x:1' });
+  } catch (e) {
+    const problems = (e as ConfigError).problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'RUNBOOK_DATABASE_URL is missing',
+        'STRIPE_API_KEY is missing',
+        'ACCUBOOKS_API_URL is missing',
+      ]),
+    );
+    expect(problems).not.toContain('REDIS_URL is missing');
+  }
+});
+
+test('invalid values are named with what is expected', () => {
+  expect(() => loadWorkerConfig({ ...valid, REDIS_URL: 'http://x:1' })).toThrow(
+    /REDIS_URL must use redis or rediss/,
+  );
+  expect(() => loadWorkerConfig({ ...valid, TEMPORAL_ADDRESS: 'nohost' })).toThrow(
+    /TEMPORAL_ADDRESS must be host:port/,
+  );
+  expect(() => loadWorkerConfig({ ...valid, TEMPORAL_TLS: 'maybe' })).toThrow(
+    /TEMPORAL_TLS must be true or false/,
+  );
+  expect(() => loadWorkerConfig({ ...valid, DOCKER_HOST: '/var/run/docker.sock' })).toThrow(
+    /DOCKER_HOST must be unix:\/\/\//,
+  );
+  expect(() => loadWorkerConfig({ ...valid, STRIPE_API_KEY: 'hunter2' })).toThrow(
+    /STRIPE_API_KEY must look like/,
+  );
+});
+
+test('the error message never contains a secret value', () => {
+  try {
+    loadWorkerConfig({ ...valid, STRIPE_API_KEY: 'pk_live_notasecretkey', RUNBOOK_DATABASE_URL: 'nope' });
+  } catch (e) {
+    expect((e as Error).message).not.toContain('pk_live_notasecretkey');
+  }
+});
+
+test('TEMPORAL_TLS=false really is false, and an API key turns TLS on', () => {
+  expect(loadTemporalConfig({ TEMPORAL_TLS: 'false' }).tls).toBeUndefined();
+  expect(loadTemporalConfig({ TEMPORAL_API_KEY: 'k' }).tls).toBeDefined();
+  expect(loadTemporalConfig({ TEMPORAL_TLS: 'true' }).tls).toBeDefined();
+});
+
+test('describeConfig masks every secret', () => {
+  const c = loadWorkerConfig({
+    ...valid,
+    SMTP_URL: 'smtp://mailer:mailpw123@127.0.0.1:25',
+    NOTIFY_SLACK_WEBHOOK_URL: 'http://hooks/T0/B0/XYZ',
+  });
+  const text = JSON.stringify(describeConfig(c));
+  for (const secret of secretsOf(c)) expect(text).not.toContain(secret);
+  expect(secretsOf(c)).toEqual(
+    expect.arrayContaining(['sk_test_abc123', 's3cretpw', 'pd-routing-secret', 'mailpw123']),
+  );
+  expect(text).toContain('"apiKey":"set"');
+  expect(maskUrl('postgres://u:p4ss@h:1/d')).toBe('postgres://u:***@h:1/d');
+});

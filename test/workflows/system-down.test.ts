@@ -1,0 +1,148 @@
+/**
+ * P0-1 on the time-skipping server, with real activities against a real sandbox container, the real
+ * Docker engine and real HTTP receivers for the pages. Proves the seed's 15-minute escalation rule.
+ */
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { systemDown } from '../../workflows';
+import { stateQuery } from '../../workflows/definitions';
+import type { IncidentInput, IncidentState } from '../../workflows/types';
+import type { SystemDownPolicy } from '../../workflows/policy';
+import { uniqueId } from '../helpers/env';
+import { startReceiver, type Receiver } from '../helpers/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let pagerDuty: Receiver;
+let slack: Receiver;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = uniqueId('p0-1');
+
+beforeAll(async () => {
+  [env, sandbox, pagerDuty, slack] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-p01'),
+    startReceiver(),
+    startReceiver(),
+  ]);
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities({
+      docker: sandbox.docker,
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+        pagerDutyRoutingKey: 'test-routing-key',
+        slackWebhookUrl: `${slack.url}/hooks/oncall`,
+      },
+    }),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.all([env?.teardown(), sandbox?.remove(), pagerDuty?.close(), slack?.close()]);
+});
+
+const input = (policy: Partial<SystemDownPolicy> = {}): IncidentInput<SystemDownPolicy> => ({
+  incidentId: uniqueId('P0-1'),
+  target: sandbox.name,
+  trigger: { source: 'alert', alertName: 'SystemUnreachable', labels: { service: sandbox.name } },
+  // Only the real-time parts are shortened; the escalation rule keeps its seed default.
+  policy: { verifyWindowMs: 8_000, verifyIntervalMs: 500, ...policy },
+});
+
+test('a crashed API is restarted, verified healthy, and resolved without escalation', async () => {
+  await sandbox.inject({ fault: 'crash' });
+  await waitUntil('container to exit', async () => (await sandbox.health()) === null);
+  const before = await sandbox.startedAt();
+
+  const state: IncidentState = await env.client.workflow.execute(systemDown, {
+    taskQueue,
+    workflowId: uniqueId('wf-p01-crash'),
+    args: [input()],
+  });
+
+  expect(state.status).toBe('resolved');
+  expect(state.steps.map((s) => [s.name, s.status])).toEqual([
+    ['check-health', 'done'],
+    ['check-logs', 'done'],
+    ['restart', 'done'],
+    ['verify', 'done'],
+  ]);
+  expect(state.checks.restarts).toBe(1);
+  expect(state.escalations).toHaveLength(0);
+  expect(state.mttr.timeToResolveMs).toBeLessThan(state.mttr.targetMs);
+  expect(state.mttr.breached).toBe(false);
+  expect(await sandbox.startedAt()).not.toBe(before);
+  expect(await sandbox.health()).toBe(200);
+  expect(pagerDuty.requests).toHaveLength(0);
+});
+
+test('a healthy API at the first check is not restarted', async () => {
+  const before = await sandbox.startedAt();
+  const state = await env.client.workflow.execute(systemDown, {
+    taskQueue,
+    workflowId: uniqueId('wf-p01-healthy'),
+    args: [input()],
+  });
+  expect(state.status).toBe('resolved');
+  expect(state.steps.find((s) => s.name === 'restart')?.status).toBe('skipped');
+  expect(await sandbox.startedAt()).toBe(before);
+});
+
+test('an API still down after restarts pages the next tier at 15 minutes, then resolves when health returns', async () => {
+  await sandbox.inject({ fault: 'fail-health', persist: true });
+  const handle = await env.client.workflow.start(systemDown, {
+    taskQueue,
+    workflowId: uniqueId('wf-p01-down'),
+    args: [input({ maxRestarts: 1 })],
+  });
+  await waitUntil(
+    'the restart and failed verification',
+    async () => {
+      const s = await handle.query(stateQuery);
+      return s.steps.some((step) => step.name === 'verify' && step.status !== 'running');
+    },
+    60_000,
+  );
+
+  await env.sleep('14 minutes');
+  let state = await handle.query(stateQuery);
+  expect(state.escalations).toHaveLength(0);
+  expect(state.status).toBe('remediating');
+
+  await env.sleep('2 minutes');
+  state = await handle.query(stateQuery);
+  expect(state.escalations).toHaveLength(1);
+  expect(state.status).toBe('escalated');
+  const escalatedAfter = Date.parse(state.escalations[0].at) - Date.parse(state.mttr.remediationStartedAt);
+  expect(escalatedAfter).toBeGreaterThanOrEqual(15 * 60_000);
+  expect(escalatedAfter).toBeLessThan(16 * 60_000);
+  expect(state.escalations[0].delivered.sort()).toEqual(['pagerduty', 'slack']);
+  const page = pagerDuty.requests.at(-1)!.body as {
+    routing_key: string;
+    dedup_key: string;
+    payload: { severity: string };
+  };
+  expect(page.routing_key).toBe('test-routing-key');
+  expect(page.payload.severity).toBe('critical');
+  expect(page.dedup_key).toBe(`${state.incidentId}/escalation-1`);
+
+  // The fix arrives from outside (a person); the runbook's re-checks notice and resolve.
+  await sandbox.clearFaults();
+  const final = await handle.result();
+  expect(final.status).toBe('resolved');
+  expect(final.outcome).toBe('health returned to 200');
+  expect(final.checks.restarts).toBe(1);
+  expect(final.escalations).toHaveLength(1);
+  expect(final.mttr.timeToResolveMs).toBeGreaterThan(15 * 60_000);
+});

@@ -1,0 +1,299 @@
+/**
+ * The skeleton every runbook shares: record the trigger, run steps, escalate on durable timers that
+ * run alongside the remediation, keep a queryable state, measure time-to-resolve against the MTTR
+ * target. A runbook workflow creates one `Incident` first thing (handlers must be registered before
+ * the first await) and then reads like its section of the seed.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  setHandler,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import { abandonSignal, alertSignal, resolveSignal, stateQuery } from './definitions';
+import { notifications } from './activity-proxies';
+import { MTTR_TARGET_MS, type CommonPolicy } from './policy';
+import type { HumanClose, IncidentInput, IncidentState, IncidentStatus, RunbookId, Severity } from './types';
+
+export interface RunbookMeta {
+  runbook: RunbookId;
+  name: string;
+  severity: Severity;
+}
+
+/** `fn.executeWithOptions` with only a summary: the history then reads like the runbook. */
+export function withSummary<A extends unknown[], R>(
+  fn: { executeWithOptions(options: ActivityOptions, args: A): Promise<R> },
+  summary: string,
+  ...args: A
+): Promise<R> {
+  return fn.executeWithOptions({ summary }, args);
+}
+
+/** The root cause of an activity failure, as short text for the state. */
+export function failureText(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'error'}: ${cause.message}`;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+export function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+const now = () => new Date().toISOString();
+
+export class Incident {
+  readonly state: IncidentState;
+  private humanClose?: HumanClose & { action: 'resolve' | 'abandon' };
+  /** Bumped by any signal, so waits can wake early and re-check. */
+  private wakeups = 0;
+  private readonly background: Promise<void>[] = [];
+
+  constructor(
+    meta: RunbookMeta,
+    input: IncidentInput,
+    private readonly policy: CommonPolicy,
+  ) {
+    const startedAt = now();
+    this.state = {
+      incidentId: input.incidentId,
+      runbook: meta.runbook,
+      title: `${meta.runbook} ${meta.name}: ${input.target}`,
+      severity: meta.severity,
+      target: input.target,
+      status: 'investigating',
+      currentStep: 'starting',
+      trigger: input.trigger,
+      steps: [],
+      checks: {},
+      escalations: [],
+      alerts: {
+        firing: 1,
+        resolved: 0,
+        lastStatus: 'firing',
+        lastAt: startedAt,
+        latestValues: input.trigger.values,
+      },
+      mttr: {
+        detectedAt: input.trigger.startsAt ?? startedAt,
+        remediationStartedAt: startedAt,
+        targetMs: policy.mttrTargetMs ?? MTTR_TARGET_MS[meta.severity],
+        breached: false,
+      },
+      decisions: [],
+      failing: {},
+    };
+
+    setHandler(stateQuery, () => this.state, {
+      description: 'Current incident state: step, checks, escalations, MTTR',
+    });
+    setHandler(
+      alertSignal,
+      (event) => {
+        // A repeat or a resolution is information only: it never triggers an action by itself.
+        if (event.status === 'resolved') this.state.alerts.resolved++;
+        else this.state.alerts.firing++;
+        this.state.alerts.lastStatus = event.status;
+        this.state.alerts.lastAt = event.receivedAt ?? now();
+        if (event.values) this.state.alerts.latestValues = event.values;
+        this.wakeups++;
+      },
+      { description: 'A repeated firing or a resolution of the alert (information only, never an action)' },
+    );
+    setHandler(resolveSignal, (close) => this.closeByHuman('resolve', close), {
+      description: 'A person marks the incident resolved: {"by": "name", "reason": "why"}',
+    });
+    setHandler(abandonSignal, (close) => this.closeByHuman('abandon', close), {
+      description: 'A person abandons the incident (no further action): {"by": "name", "reason": "why"}',
+    });
+    this.watchMttr();
+  }
+
+  private closeByHuman(action: 'resolve' | 'abandon', close: HumanClose): void {
+    if (this.closed) return;
+    const by = typeof close?.by === 'string' && close.by.trim() ? close.by.trim().slice(0, 100) : undefined;
+    const reason =
+      typeof close?.reason === 'string' && close.reason.trim()
+        ? close.reason.trim().slice(0, 500)
+        : undefined;
+    if (!by || !reason) {
+      this.decide(`Ignored a ${action} signal without "by" and "reason"`);
+      return;
+    }
+    this.humanClose = { action, by, reason };
+    this.state.closedBy = { action, by, reason, at: now() };
+    this.decide(`${action === 'resolve' ? 'Resolved' : 'Abandoned'} by ${by}: ${reason}`);
+    this.wakeups++;
+  }
+
+  /** True once a person resolved or abandoned the incident. */
+  get closedByHuman(): boolean {
+    return this.humanClose !== undefined;
+  }
+
+  get closed(): boolean {
+    return this.state.status === 'resolved' || this.state.status === 'abandoned' || this.closedByHuman;
+  }
+
+  setStatus(status: IncidentStatus): void {
+    if (this.state.status === 'resolved' || this.state.status === 'abandoned') return;
+    this.state.status = status;
+  }
+
+  decide(text: string): void {
+    this.state.decisions.push(`${now()} ${text}`);
+  }
+
+  /** Runs one numbered action of the runbook and records it; a failure is recorded and rethrown. */
+  async step<T>(name: string, title: string, fn: () => Promise<T>, describe: (r: T) => string): Promise<T> {
+    const record = { name, title, status: 'running' as const, startedAt: now() };
+    this.state.steps.push(record);
+    const index = this.state.steps.length - 1;
+    this.state.currentStep = title;
+    try {
+      const result = await fn();
+      this.state.steps[index] = { ...record, status: 'done', finishedAt: now(), result: describe(result) };
+      return result;
+    } catch (err) {
+      this.state.steps[index] = { ...record, status: 'failed', finishedAt: now(), error: failureText(err) };
+      throw err;
+    }
+  }
+
+  /**
+   * A check that may fail because a dependency is down: the failure is recorded in `failing`
+   * (and the step), and `undefined` comes back so the runbook can go on and re-check later.
+   */
+  async check<T>(
+    name: string,
+    title: string,
+    fn: () => Promise<T>,
+    describe: (r: T) => string,
+  ): Promise<T | undefined> {
+    try {
+      const result = await this.step(name, title, fn, describe);
+      delete this.state.failing[name];
+      return result;
+    } catch (err) {
+      this.state.failing[name] = failureText(err);
+      return undefined;
+    }
+  }
+
+  skip(name: string, title: string, why: string): void {
+    const at = now();
+    this.state.steps.push({ name, title, status: 'skipped', startedAt: at, finishedAt: at, result: why });
+  }
+
+  /**
+   * An escalation rule that runs alongside remediation: a durable timer, not a step timeout.
+   * When it fires and the incident is still open, the next tier is paged and the runbook goes on.
+   */
+  escalateAfter(ms: number, rule: string, tier: string): void {
+    this.background.push(
+      (async () => {
+        const closedInTime = await condition(() => this.closed, ms, { summary: rule });
+        if (!closedInTime) await this.escalate(rule, tier);
+      })(),
+    );
+  }
+
+  /** Pages a tier now (a measured condition was crossed, or a timer fired). */
+  async escalate(reason: string, tier: string): Promise<void> {
+    const n = this.state.escalations.length + 1;
+    this.setStatus('escalated');
+    this.decide(`Escalating to ${tier}: ${reason}`);
+    try {
+      const delivery = await withSummary(notifications.page, `Page ${tier}: ${reason}`, {
+        incidentId: this.state.incidentId,
+        runbook: this.state.runbook,
+        severity: this.state.severity,
+        tier,
+        summary: `${this.state.title}: ${reason}`,
+        details: { currentStep: this.state.currentStep, checks: this.state.checks },
+        dedupKey: `${this.state.incidentId}/escalation-${n}`,
+      });
+      this.state.escalations.push({ at: now(), tier, reason, ...delivery });
+    } catch (err) {
+      this.state.escalations.push({
+        at: now(),
+        tier,
+        reason,
+        delivered: [],
+        failed: [{ channel: 'all', error: failureText(err) }],
+      });
+    }
+  }
+
+  /** The MTTR clock: a breach is notified when it happens, not only at the end. */
+  private watchMttr(): void {
+    const elapsed = Date.now() - Date.parse(this.state.mttr.detectedAt);
+    const remaining = Math.max(0, this.state.mttr.targetMs - elapsed);
+    this.background.push(
+      (async () => {
+        const minutes = Math.round(this.state.mttr.targetMs / 60_000);
+        if (
+          await condition(() => this.closed, remaining, {
+            summary: `MTTR target: resolve within ${minutes} minutes`,
+          })
+        )
+          return;
+        this.state.mttr.breached = true;
+        this.state.mttr.breachNotifiedAt = now();
+        await this.escalate(`MTTR target of ${minutes} minutes breached`, 'incident commander (MTTR breach)');
+      })(),
+    );
+  }
+
+  /**
+   * Waits until `ready()` holds, a person closes the incident, or `ms` passes; any signal wakes it
+   * early so the runbook can re-check. Returns true unless the time ran out.
+   */
+  async waitFor(ms: number, summary: string, ready: () => boolean = () => false): Promise<boolean> {
+    const seen = this.wakeups;
+    return condition(() => ready() || this.closedByHuman || this.wakeups !== seen, ms, { summary });
+  }
+
+  /** Next re-check interval: doubles from the policy's start up to its cap. */
+  recheckDelay(attempt: number): number {
+    return Math.min(
+      this.policy.recheckIntervalMs * 2 ** Math.max(0, attempt),
+      this.policy.maxRecheckIntervalMs,
+    );
+  }
+
+  /** True when the incident has been open longer than the policy allows without a person. */
+  get pastGiveUp(): boolean {
+    return Date.now() - Date.parse(this.state.mttr.remediationStartedAt) > this.policy.giveUpAfterMs;
+  }
+
+  /** Ends the incident, recording time-to-resolve against the MTTR target. */
+  finish(status: 'resolved' | 'abandoned', outcome: string): IncidentState {
+    const resolvedAt = now();
+    this.state.status = status;
+    this.state.currentStep = status;
+    this.state.outcome = outcome;
+    this.state.mttr.resolvedAt = resolvedAt;
+    this.state.mttr.timeToResolveMs = Date.parse(resolvedAt) - Date.parse(this.state.mttr.detectedAt);
+    this.state.mttr.breached = this.state.mttr.timeToResolveMs > this.state.mttr.targetMs;
+    this.decide(`${status}: ${outcome}`);
+    return this.state;
+  }
+
+  /** Ends the incident as the person who closed it asked. */
+  finishByHuman(): IncidentState {
+    const close = this.humanClose!;
+    return this.finish(
+      close.action === 'resolve' ? 'resolved' : 'abandoned',
+      `${close.action}d by ${close.by}: ${close.reason}`,
+    );
+  }
+
+  get workflowId(): string {
+    return workflowInfo().workflowId;
+  }
+}

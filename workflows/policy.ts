@@ -1,0 +1,60 @@
+/**
+ * Durations and thresholds from the seed runbook, as typed defaults a caller may override.
+ * Anything a game day would compress is here, never inline in a workflow.
+ */
+import type { Severity } from './types';
+
+/** MTTR targets from the seed: "P0 <30min, P1 <4hr". */
+export const MTTR_TARGET_MS: Record<Severity, number> = {
+  P0: 30 * 60_000,
+  P1: 4 * 60 * 60_000,
+};
+
+/** Shared by every runbook. */
+export interface CommonPolicy {
+  /** Override of the MTTR target for this incident (defaults by severity). */
+  mttrTargetMs?: number;
+  /** How often a runbook re-checks while it waits for recovery. */
+  recheckIntervalMs: number;
+  /** Longest pause between re-checks (re-checks back off up to this). */
+  maxRecheckIntervalMs: number;
+  /** A human may also close an incident; without that it is abandoned after this long. */
+  giveUpAfterMs: number;
+}
+
+export const commonDefaults: CommonPolicy = {
+  recheckIntervalMs: 60_000,
+  maxRecheckIntervalMs: 10 * 60_000,
+  giveUpAfterMs: 7 * 24 * 60 * 60_000,
+};
+
+/** P0-1 System down. */
+export interface SystemDownPolicy extends CommonPolicy {
+  /** "Escalate if: Not resolved in 15 minutes". */
+  escalateAfterMs: number;
+  healthTimeoutMs: number;
+  /** "Check logs: docker logs accubooks-api --tail 100". */
+  logLines: number;
+  /** Seconds docker waits for a clean stop before killing on restart. */
+  stopTimeoutSec: number;
+  /** "Verify: Health returns 200", polled within this window after each restart. */
+  verifyWindowMs: number;
+  verifyIntervalMs: number;
+  /** Restarts this runbook may make in one incident before only watching and escalating. */
+  maxRestarts: number;
+}
+
+export const systemDownDefaults: SystemDownPolicy = {
+  ...commonDefaults,
+  escalateAfterMs: 15 * 60_000,
+  healthTimeoutMs: 5_000,
+  logLines: 100,
+  stopTimeoutSec: 10,
+  verifyWindowMs: 2 * 60_000,
+  verifyIntervalMs: 2_000,
+  maxRestarts: 3,
+};
+
+export function withDefaults<P>(defaults: P, overrides: Partial<P> | undefined): P {
+  return { ...defaults, ...(overrides ?? {}) };
+}

@@ -1,0 +1,158 @@
+/**
+ * P0-1: SYSTEM DOWN
+ * Detection: SystemUnreachable alert (3 min)
+ * Actions:
+ *   1. Check health: GET <api>/api/monitoring/health
+ *   2. Check logs: docker logs accubooks-api --tail 100
+ *   3. Restart: docker restart accubooks-api
+ *   4. Verify: Health returns 200
+ * Escalate if: Not resolved in 15 minutes
+ *
+ * When the restart does not bring health back, the runbook keeps re-checking (backing off) and
+ * restarts again up to the policy's limit, while the escalation timer pages the next tier.
+ */
+import { actions, checks, watches } from './activity-proxies';
+import { failureType, Incident, withSummary } from './incident';
+import { systemDownDefaults, withDefaults, type SystemDownPolicy } from './policy';
+import type { IncidentInput, IncidentState } from './types';
+import type { HealthResult } from '../activities/health';
+
+const minutes = (ms: number) => `${Math.round(ms / 60_000)} minutes`;
+const describeHealth = (h: HealthResult) =>
+  h.healthy
+    ? `200 OK in ${h.latencyMs} ms`
+    : `unhealthy: ${h.status ?? 'no answer'}${h.reason ? ` (${h.reason})` : ''}`;
+
+export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promise<IncidentState> {
+  const policy = withDefaults(systemDownDefaults, input.policy);
+  const inc = new Incident({ runbook: 'P0-1', name: 'System down', severity: 'P0' }, input, policy);
+  const target = input.target;
+
+  // Escalate if: not resolved in 15 minutes (runs alongside everything below).
+  inc.escalateAfter(
+    policy.escalateAfterMs,
+    `Escalate if not resolved in ${minutes(policy.escalateAfterMs)}`,
+    'engineering lead (CTO)',
+  );
+
+  // 1. Check health
+  const health = await inc.check(
+    'check-health',
+    '1. Check health',
+    () =>
+      withSummary(checks.checkHealth, `Check health of ${target}`, {
+        target,
+        timeoutMs: policy.healthTimeoutMs,
+      }),
+    describeHealth,
+  );
+  if (health) inc.state.checks.health = health;
+  if (health?.healthy) {
+    inc.skip('restart', '3. Restart', 'health was 200 at the first check');
+    return inc.finish('resolved', 'API answered 200 at the first check; nothing was restarted');
+  }
+
+  inc.setStatus('remediating');
+  // 2. Check logs
+  const logs = await inc.check(
+    'check-logs',
+    '2. Check logs',
+    () =>
+      withSummary(checks.tailContainerLogs, `docker logs ${target} --tail ${policy.logLines}`, {
+        container: target,
+        lines: policy.logLines,
+      }),
+    (l) =>
+      `${l.lines.length} lines (${l.errorLines} with errors); container ${l.state.status}, exit code ${l.state.exitCode}`,
+  );
+  if (logs) {
+    inc.state.checks.logs = {
+      excerpt: logs.lines.slice(-20),
+      lineCount: logs.lines.length,
+      errorLines: logs.errorLines,
+    };
+    inc.state.checks.container = logs.state;
+  }
+
+  let restarts = 0;
+  let canRestart = true;
+  for (let attempt = 0; ; attempt++) {
+    if (inc.closedByHuman) return inc.finishByHuman();
+    if (inc.pastGiveUp)
+      return inc.finish('abandoned', 'abandoned: still down after the give-up window; needs a person');
+
+    // 3. Restart (up to the policy's limit; a crash loop escalates instead of restarting forever)
+    if (canRestart && restarts < policy.maxRestarts) {
+      restarts++;
+      inc.decide(
+        `Restart ${restarts}/${policy.maxRestarts}: health is ${describeHealth((inc.state.checks.health as HealthResult | undefined) ?? { healthy: false, status: null, latencyMs: 0, checkedAt: '' })}`,
+      );
+      try {
+        await inc.step(
+          'restart',
+          `3. Restart (${restarts}/${policy.maxRestarts})`,
+          () =>
+            withSummary(actions.restartContainer, `Restart container ${target}`, {
+              container: target,
+              decidedAt: new Date().toISOString(),
+              reason: `P0-1 ${input.incidentId}`,
+              stopTimeoutSec: policy.stopTimeoutSec,
+            }),
+          (r) =>
+            r.alreadyDone
+              ? 'already restarted by an earlier attempt'
+              : `restarted; container ${r.state.status}`,
+        );
+        inc.state.checks.restarts = restarts;
+      } catch (err) {
+        if (failureType(err) === 'CONTAINER_NOT_FOUND') {
+          canRestart = false;
+          inc.decide(`Cannot restart: container ${target} does not exist`);
+          await inc.escalate(
+            `Container ${target} does not exist; it cannot be restarted`,
+            'engineering lead (CTO)',
+          );
+        }
+      }
+
+      // 4. Verify: health returns 200
+      const verified = await inc.check(
+        'verify',
+        '4. Verify: health returns 200',
+        () =>
+          withSummary(
+            watches.waitForHealthy,
+            `Verify health of ${target} returns 200 within ${Math.round(policy.verifyWindowMs / 1000)} s`,
+            {
+              target,
+              windowMs: policy.verifyWindowMs,
+              intervalMs: policy.verifyIntervalMs,
+              timeoutMs: policy.healthTimeoutMs,
+            },
+          ),
+        (h) => `${describeHealth(h)} after ${h.attempts} checks`,
+      );
+      if (verified) inc.state.checks.health = verified;
+      if (verified?.healthy) return inc.finish('resolved', `health 200 after restart ${restarts}`);
+      if (restarts === policy.maxRestarts) {
+        inc.decide(`Still down after ${restarts} restarts: no more restarts; watching and escalating`);
+      }
+    } else {
+      // Only watching now: one health check per wait, backing off.
+      const h = await inc.check(
+        'recheck-health',
+        'Re-check health',
+        () =>
+          withSummary(checks.checkHealth, `Re-check health of ${target}`, {
+            target,
+            timeoutMs: policy.healthTimeoutMs,
+          }),
+        describeHealth,
+      );
+      if (h) inc.state.checks.health = h;
+      if (h?.healthy) return inc.finish('resolved', 'health returned to 200');
+    }
+
+    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then re-check health');
+  }
+}
