@@ -4,6 +4,15 @@
  */
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { incidentTitle, RUNBOOKS, staticDetails } from '../workflows/catalog';
+import {
+  AwaitingApprovalKey,
+  EscalatedKey,
+  IncidentStatusKey,
+  RunbookIdKey,
+  SeverityKey,
+  TargetServiceKey,
+} from '../workflows/search-attributes';
 import type * as workflows from '../workflows';
 import type { IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
 
@@ -49,6 +58,17 @@ export async function startIncident(
     workflowId: opts.workflowId ?? incidentWorkflowId(opts.runbook, opts.target),
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     args: [input],
+    // Findable and readable in the UI from the first second, before the worker picks it up.
+    staticSummary: incidentTitle(opts.runbook, opts.target),
+    staticDetails: staticDetails(opts.runbook, opts.target, opts.trigger),
+    typedSearchAttributes: [
+      { key: RunbookIdKey, value: opts.runbook },
+      { key: SeverityKey, value: RUNBOOKS[opts.runbook].severity },
+      { key: TargetServiceKey, value: opts.target },
+      { key: IncidentStatusKey, value: 'investigating' },
+      { key: EscalatedKey, value: false },
+      { key: AwaitingApprovalKey, value: false },
+    ],
   });
 }
 

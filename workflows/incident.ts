@@ -8,10 +8,22 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
+import { incidentTitle } from './catalog';
+import { renderCurrentDetails } from './details';
+import {
+  AwaitingApprovalKey,
+  EscalatedKey,
+  IncidentStatusKey,
+  RunbookIdKey,
+  SeverityKey,
+  TargetServiceKey,
+} from './search-attributes';
 import { abandonSignal, alertSignal, resolveSignal, stateQuery } from './definitions';
 import { notifications } from './activity-proxies';
 import { MTTR_TARGET_MS, type CommonPolicy } from './policy';
@@ -62,7 +74,7 @@ export class Incident {
     this.state = {
       incidentId: input.incidentId,
       runbook: meta.runbook,
-      title: `${meta.runbook} ${meta.name}: ${input.target}`,
+      title: incidentTitle(meta.runbook, input.target),
       severity: meta.severity,
       target: input.target,
       status: 'investigating',
@@ -110,7 +122,39 @@ export class Incident {
     setHandler(abandonSignal, (close) => this.closeByHuman('abandon', close), {
       description: 'A person abandons the incident (no further action): {"by": "name", "reason": "why"}',
     });
+    upsertSearchAttributes([
+      { key: RunbookIdKey, value: meta.runbook },
+      { key: SeverityKey, value: meta.severity },
+      { key: TargetServiceKey, value: input.target },
+      { key: IncidentStatusKey, value: this.state.status },
+      { key: EscalatedKey, value: false },
+      { key: AwaitingApprovalKey, value: false },
+    ]);
+    this.refresh();
     this.watchMttr();
+  }
+
+  /** Keeps the UI's current details (Markdown) in step with the state; served by query, not history. */
+  refresh(): void {
+    setCurrentDetails(renderCurrentDetails(this.state, this.escalationDueAt));
+  }
+
+  /** When the next timed escalation fires, for the details panel. */
+  private escalationDueAt?: string;
+
+  /** Marks the incident as waiting for a person, with the exact signal to send. */
+  awaitPerson(what: string, signal: string, example: Record<string, unknown>): void {
+    this.state.waitingFor = { what, signal, example, since: now() };
+    this.setStatus('awaiting-approval');
+    upsertSearchAttributes([{ key: AwaitingApprovalKey, value: true }]);
+    this.refresh();
+  }
+
+  /** The person answered (or the wait ended): back to remediating. */
+  stopAwaitingPerson(status: IncidentStatus = 'remediating'): void {
+    this.state.waitingFor = undefined;
+    upsertSearchAttributes([{ key: AwaitingApprovalKey, value: false }]);
+    this.setStatus(status);
   }
 
   private closeByHuman(action: 'resolve' | 'abandon', close: HumanClose): void {
@@ -141,11 +185,18 @@ export class Incident {
 
   setStatus(status: IncidentStatus): void {
     if (this.state.status === 'resolved' || this.state.status === 'abandoned') return;
-    this.state.status = status;
+    // Once escalated, an incident stays listed as escalated until it closes.
+    const next = this.state.status === 'escalated' && status === 'remediating' ? 'escalated' : status;
+    if (next !== this.state.status) {
+      this.state.status = next;
+      upsertSearchAttributes([{ key: IncidentStatusKey, value: next }]);
+    }
+    this.refresh();
   }
 
   decide(text: string): void {
     this.state.decisions.push(`${now()} ${text}`);
+    this.refresh();
   }
 
   /** Runs one numbered action of the runbook and records it; a failure is recorded and rethrown. */
@@ -154,6 +205,7 @@ export class Incident {
     this.state.steps.push(record);
     const index = this.state.steps.length - 1;
     this.state.currentStep = title;
+    this.refresh();
     try {
       const result = await fn();
       this.state.steps[index] = { ...record, status: 'done', finishedAt: now(), result: describe(result) };
@@ -161,6 +213,8 @@ export class Incident {
     } catch (err) {
       this.state.steps[index] = { ...record, status: 'failed', finishedAt: now(), error: failureText(err) };
       throw err;
+    } finally {
+      this.refresh();
     }
   }
 
@@ -194,9 +248,12 @@ export class Incident {
    * When it fires and the incident is still open, the next tier is paged and the runbook goes on.
    */
   escalateAfter(ms: number, rule: string, tier: string): void {
+    this.escalationDueAt = new Date(Date.now() + ms).toISOString();
+    this.refresh();
     this.background.push(
       (async () => {
         const closedInTime = await condition(() => this.closed, ms, { summary: rule });
+        this.escalationDueAt = undefined;
         if (!closedInTime) await this.escalate(rule, tier);
       })(),
     );
@@ -206,6 +263,7 @@ export class Incident {
   async escalate(reason: string, tier: string): Promise<void> {
     const n = this.state.escalations.length + 1;
     this.setStatus('escalated');
+    upsertSearchAttributes([{ key: EscalatedKey, value: true }]);
     this.decide(`Escalating to ${tier}: ${reason}`);
     try {
       const delivery = await withSummary(notifications.page, `Page ${tier}: ${reason}`, {
@@ -277,6 +335,11 @@ export class Incident {
     this.state.status = status;
     this.state.currentStep = status;
     this.state.outcome = outcome;
+    this.state.waitingFor = undefined;
+    upsertSearchAttributes([
+      { key: IncidentStatusKey, value: status },
+      { key: AwaitingApprovalKey, value: false },
+    ]);
     this.state.mttr.resolvedAt = resolvedAt;
     this.state.mttr.timeToResolveMs = Date.parse(resolvedAt) - Date.parse(this.state.mttr.detectedAt);
     this.state.mttr.breached = this.state.mttr.timeToResolveMs > this.state.mttr.targetMs;

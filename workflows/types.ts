@@ -92,6 +92,8 @@ export interface IncidentState {
   decisions: string[];
   /** Dependencies that are failing right now (a check that cannot run), by name. */
   failing: Record<string, string>;
+  /** Set while the runbook waits for a person: what to send, exactly, from the UI or the CLI. */
+  waitingFor?: { what: string; signal: string; example: Record<string, unknown>; since: string };
   outcome?: string;
   closedBy?: HumanClose & { action: 'resolve' | 'abandon'; at: string };
 }

@@ -1,11 +1,27 @@
 /** Temporal test environments on the project's own binaries (never the SDK's download). */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SearchAttributeType } from '@temporalio/common';
+import { INCIDENT_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { need } from './env';
 
-export function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+/** Temporal's IndexedValueType numbers, as the operator API takes them. */
+const indexedValueType: Partial<Record<SearchAttributeType, number>> = {
+  [SearchAttributeType.KEYWORD]: 2,
+  [SearchAttributeType.BOOL]: 5,
+};
+
+/** The time-skipping server, with the incident search attributes registered as the dev server has them. */
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: need('TEMPORAL_TEST_SERVER_PATH') } },
   });
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      INCIDENT_SEARCH_ATTRIBUTES.map((k) => [k.name, indexedValueType[k.type]!]),
+    ),
+  });
+  return env;
 }
 
 export const workflowsPath = require.resolve('../../workflows');

@@ -10,6 +10,8 @@ import { stateQuery } from '../../workflows/definitions';
 import type { IncidentInput, IncidentState } from '../../workflows/types';
 import type { SystemDownPolicy } from '../../workflows/policy';
 import { uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import type { WorkerClients } from '../../worker/clients';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
 import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
@@ -20,6 +22,7 @@ let pagerDuty: Receiver;
 let slack: Receiver;
 let worker: Worker;
 let running: Promise<void>;
+let clients: WorkerClients;
 const taskQueue = uniqueId('p0-1');
 
 beforeAll(async () => {
@@ -33,15 +36,16 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue,
     workflowsPath,
-    activities: createActivities({
-      docker: sandbox.docker,
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-        pagerDutyRoutingKey: 'test-routing-key',
-        slackWebhookUrl: `${slack.url}/hooks/oncall`,
-      },
-    }),
+    activities: createActivities(
+      (clients = testClients({
+        health: { apiUrls: { [sandbox.name]: sandbox.url } },
+        notify: {
+          pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+          pagerDutyRoutingKey: 'test-routing-key',
+          slackWebhookUrl: `${slack.url}/hooks/oncall`,
+        },
+      })).deps,
+    ),
   });
   running = worker.run();
 });
@@ -49,7 +53,13 @@ beforeAll(async () => {
 afterAll(async () => {
   worker?.shutdown();
   await running;
-  await Promise.all([env?.teardown(), sandbox?.remove(), pagerDuty?.close(), slack?.close()]);
+  await Promise.all([
+    env?.teardown(),
+    sandbox?.remove(),
+    pagerDuty?.close(),
+    slack?.close(),
+    clients?.close(),
+  ]);
 });
 
 const input = (policy: Partial<SystemDownPolicy> = {}): IncidentInput<SystemDownPolicy> => ({

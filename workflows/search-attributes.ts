@@ -1,0 +1,22 @@
+/**
+ * Search attributes every incident keeps current, so "open P0 incidents awaiting approval" is one
+ * filter in the UI and one list query in the CLI. Registered on the dev server by scripts/stack.sh
+ * and on a real cluster with `temporal operator search-attribute create` (see the README).
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+
+export const RunbookIdKey = defineSearchAttributeKey('RunbookId', SearchAttributeType.KEYWORD);
+export const SeverityKey = defineSearchAttributeKey('Severity', SearchAttributeType.KEYWORD);
+export const TargetServiceKey = defineSearchAttributeKey('TargetService', SearchAttributeType.KEYWORD);
+export const IncidentStatusKey = defineSearchAttributeKey('IncidentStatus', SearchAttributeType.KEYWORD);
+export const EscalatedKey = defineSearchAttributeKey('Escalated', SearchAttributeType.BOOL);
+export const AwaitingApprovalKey = defineSearchAttributeKey('AwaitingApproval', SearchAttributeType.BOOL);
+
+export const INCIDENT_SEARCH_ATTRIBUTES = [
+  RunbookIdKey,
+  SeverityKey,
+  TargetServiceKey,
+  IncidentStatusKey,
+  EscalatedKey,
+  AwaitingApprovalKey,
+];
