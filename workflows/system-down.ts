@@ -11,7 +11,8 @@
  * When the restart does not bring health back, the runbook keeps re-checking (backing off) and
  * restarts again up to the policy's limit, while the escalation timer pages the next tier.
  */
-import { actions, checks, watches } from './activity-proxies';
+import { checks, watches } from './activity-proxies';
+import { restartTarget } from './target-guard';
 import { failureType, Incident, withSummary } from './incident';
 import { systemDownDefaults, withDefaults, type SystemDownPolicy } from './policy';
 import type { IncidentInput, IncidentState } from './types';
@@ -88,21 +89,16 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
         `Restart ${restarts}/${policy.maxRestarts}: health is ${describeHealth((inc.state.checks.health as HealthResult | undefined) ?? { healthy: false, status: null, latencyMs: 0, checkedAt: '' })}`,
       );
       try {
-        await inc.step(
-          'restart',
-          `3. Restart (${restarts}/${policy.maxRestarts})`,
-          () =>
-            withSummary(actions.restartContainer, `Restart container ${target}`, {
-              container: target,
-              decidedAt: new Date().toISOString(),
-              reason: `P0-1 ${input.incidentId}`,
-              stopTimeoutSec: policy.stopTimeoutSec,
-            }),
-          (r) =>
-            r.alreadyDone
-              ? 'already restarted by an earlier attempt'
-              : `restarted; container ${r.state.status}`,
-        );
+        const restart = await restartTarget(inc, target, {
+          title: `3. Restart (${restarts}/${policy.maxRestarts})`,
+          reason: `P0-1 ${input.incidentId}`,
+          stopTimeoutSec: policy.stopTimeoutSec,
+        });
+        if (!restart.done) {
+          canRestart = false;
+          inc.decide(`Restart refused: ${restart.refusedBecause}`);
+          await inc.escalate(`Cannot restart ${target}: ${restart.refusedBecause}`, 'engineering lead (CTO)');
+        }
         inc.state.checks.restarts = restarts;
       } catch (err) {
         if (failureType(err) === 'CONTAINER_NOT_FOUND') {
