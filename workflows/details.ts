@@ -7,7 +7,16 @@ import type { IncidentState } from './types';
 
 const short = (v: unknown): string => {
   if (v && typeof v === 'object') {
-    const o = v as { healthy?: boolean; status?: number | null; reason?: string; value?: unknown };
+    const o = v as {
+      healthy?: boolean;
+      status?: number | string | null;
+      reason?: string;
+      value?: unknown;
+      summary?: unknown;
+      running?: boolean;
+    };
+    if (typeof o.summary === 'string') return o.summary;
+    if (typeof o.running === 'boolean') return `${String(o.status ?? (o.running ? 'running' : 'stopped'))}`;
     if (typeof o.healthy === 'boolean') {
       return o.healthy
         ? `healthy (${o.status ?? ''})`
