@@ -6,9 +6,22 @@ import type Docker from 'dockerode';
 import type { Pool } from 'pg';
 import type { Redis } from 'ioredis';
 import type Stripe from 'stripe';
+import type { Client } from '@temporalio/client';
 import { createDockerActivities } from './docker';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createNotificationActivities, type NotifyDeps } from './notify';
+import { createPostgresActivities } from './postgres';
+import { createPrometheusActivities } from './prometheus';
+import { createRedisActivities } from './redis';
+import { createReportActivities } from './report';
+import { createScalingActivities } from './scaling';
+import type { ApproverDirectory } from '../config/approvers';
+import type { TargetLeasePolicy } from '../workflows/target-lease';
+import { createApprovalActivities } from './approvals';
+import { createBillingActivities, PostgresBillingStore, type BillingStore } from './billing';
+import { createEvidenceActivities } from './evidence';
+import { createStripeActivities } from './stripe';
+import { createTargetGuardActivities } from './target-guard';
 
 export interface ActivityDeps {
   docker: Docker;
@@ -23,12 +36,40 @@ export interface ActivityDeps {
   evidenceDir: string;
   health: HealthDeps;
   notify: NotifyDeps;
+  /** A Temporal client, for the follow-up's draft report from the incident's history (optional). */
+  temporal?: Client;
+  /** Exact secret values that must never reach a report (config secrets). */
+  reportSecrets?: readonly string[];
+  /** P0-3/P0-4 approvers (roles -> people, channels); without it no approval code can be sent. */
+  approvers?: ApproverDirectory;
+  /** P0-3 billing switch: the store (default: billing_config through `pg`) and the app's key. */
+  billing?: { store?: BillingStore; key: string };
+  /** Target guard policy overrides (restart rate limit, lease). */
+  targetGuard?: Partial<TargetLeasePolicy>;
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
   ...createHealthActivities(deps.health),
   ...createDockerActivities({ docker: deps.docker }),
   ...createNotificationActivities(deps.notify),
+  ...createPostgresActivities({ pg: deps.pg, apiUrls: deps.health.apiUrls }),
+  ...createPrometheusActivities({ prometheusUrl: deps.prometheusUrl }),
+  ...createRedisActivities({ redis: deps.redis }),
+  ...createScalingActivities({ docker: deps.docker, apiUrls: deps.health.apiUrls }),
+  ...createReportActivities({ temporal: deps.temporal, secrets: deps.reportSecrets }),
+  ...createApprovalActivities({ directory: deps.approvers ?? { approvers: [] }, notify: deps.notify }),
+  ...createBillingActivities({
+    store: deps.billing?.store ?? new PostgresBillingStore(deps.pg),
+    key: deps.billing?.key ?? 'default',
+    apiUrls: deps.health.apiUrls,
+  }),
+  ...createStripeActivities({ stripe: deps.stripe }),
+  ...createEvidenceActivities({
+    evidenceDir: deps.evidenceDir,
+    postgresUrl: deps.postgresUrl,
+    pgBinDir: deps.pgBinDir,
+  }),
+  ...createTargetGuardActivities({ policy: deps.targetGuard }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,21 +1,39 @@
 #!/usr/bin/env node
 /**
- * The operator CLI: start, inspect and close incidents from a terminal.
- * Every subcommand has --help; --json prints machine-readable output; failures exit non-zero with a
- * message that says what to do next.
+ * The operator CLI: start, find, inspect, approve and close incidents from a terminal.
+ * Every subcommand has --help; --json prints machine-readable output (errors too, on stderr);
+ * failures exit non-zero with a message that says what to do next.
+ *
+ * Exit codes: 0 done; 1 failed (Temporal unreachable, incident not found, ...); 2 usage or config
+ * error; 3 the workflow refused (an approval with a wrong code, a close it did not accept).
  */
-import { Command, Option } from 'commander';
-import type { Client } from '@temporalio/client';
+import { Command, CommanderError, Option } from 'commander';
+import { WorkflowNotFoundError } from '@temporalio/common';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { ConfigError, loadTemporalConfig } from '../config';
+import { submitApproval, type ApprovalAttempt } from './approvals';
 import { connectClient } from './connection';
 import { incidentState, RUNBOOK_WORKFLOWS, startIncident, type StartableRunbook } from './incidents';
+import { TARGET_NAME } from './intake/mapping';
+import { CHARGE_ID } from './intake/schema';
+import { formatTimeline, timelineFromHistory } from './timeline';
+import { RUNBOOK_IDS, RUNBOOKS } from '../workflows/catalog';
 import { abandonSignal, resolveSignal } from '../workflows/definitions';
-import type { IncidentState } from '../workflows/types';
+import {
+  AwaitingApprovalKey,
+  EscalatedKey,
+  IncidentStatusKey,
+  RunbookIdKey,
+  SeverityKey,
+  TargetServiceKey,
+} from '../workflows/search-attributes';
+import type { IncidentState, RunbookId, Trigger } from '../workflows/types';
 
-class CliError extends Error {
+export class CliError extends Error {
   constructor(
     message: string,
     readonly code = 1,
+    readonly data?: Record<string, unknown>,
   ) {
     super(message);
   }
@@ -25,9 +43,7 @@ interface GlobalOpts {
   json?: boolean;
 }
 
-function print(opts: GlobalOpts, human: string, data: unknown): void {
-  process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
-}
+const incidentWorkflowTypes = () => [...new Set(Object.values(RUNBOOKS).map((r) => r.workflowType))];
 
 async function withClient<T>(fn: (client: Client, taskQueue: string) => Promise<T>): Promise<T> {
   const cfg = loadTemporalConfig();
@@ -47,6 +63,26 @@ async function withClient<T>(fn: (client: Client, taskQueue: string) => Promise<
   }
 }
 
+/** Turns "workflow not found" into advice; every other error keeps its message. */
+function notFound(workflowId: string) {
+  return (err: unknown): never => {
+    if (err instanceof WorkflowNotFoundError || /not found/i.test((err as Error).message)) {
+      throw new CliError(
+        `No incident with workflow ID "${workflowId}". List open incidents with: runbooks list (closed ones: runbooks list --all)`,
+      );
+    }
+    throw err;
+  };
+}
+
+const minutesAgo = (iso: string) => {
+  const ms = Date.now() - Date.parse(iso);
+  if (!Number.isFinite(ms)) return '?';
+  if (ms < 60_000) return `${Math.round(ms / 1000)}s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)}m`;
+  return `${(ms / 3_600_000).toFixed(1)}h`;
+};
+
 export function formatState(s: IncidentState): string {
   const lines = [
     `${s.title}  [${s.status}]`,
@@ -56,6 +92,9 @@ export function formatState(s: IncidentState): string {
       (s.mttr.timeToResolveMs !== undefined
         ? `; resolved in ${Math.round(s.mttr.timeToResolveMs / 1000)} s`
         : ''),
+    `trigger: ${s.trigger.source}${s.trigger.alertName ? ` ${s.trigger.alertName}` : ''}${s.trigger.startedBy ? ` by ${s.trigger.startedBy}` : ''}${s.trigger.description ? ` — ${s.trigger.description}` : ''}`,
+    `alerts: ${s.alerts.firing} firing, ${s.alerts.resolved} resolved; last ${s.alerts.lastStatus ?? '?'} at ${s.alerts.lastAt ?? '?'}` +
+      (s.alerts.latestValues ? `; latest values ${JSON.stringify(s.alerts.latestValues)}` : ''),
     '',
     'steps:',
     ...s.steps.map(
@@ -75,63 +114,326 @@ export function formatState(s: IncidentState): string {
   if (Object.keys(s.failing).length) {
     lines.push('', 'failing checks:', ...Object.entries(s.failing).map(([k, v]) => `  ${k}: ${v}`));
   }
+  if (s.decisions.length) {
+    lines.push('', 'decisions (latest 5):', ...s.decisions.slice(-5).map((d) => `  ${d}`));
+  }
+  if (s.waitingFor) {
+    lines.push(
+      '',
+      `WAITING FOR A PERSON since ${s.waitingFor.since}: ${s.waitingFor.what}`,
+      `  send signal "${s.waitingFor.signal}" ${JSON.stringify(s.waitingFor.example)}`,
+      `  or: runbooks approve|reject <workflowId> --code <code> --reason <why>`,
+    );
+  }
   if (s.outcome) lines.push('', `outcome: ${s.outcome}`);
   return lines.join('\n');
 }
 
-export function buildCli(): Command {
+export interface ListedIncident {
+  workflowId: string;
+  runbook?: string;
+  severity?: string;
+  target?: string;
+  status?: string;
+  executionStatus: string;
+  step?: string;
+  startedAt: string;
+  age: string;
+  escalated: boolean;
+  awaitingApproval: boolean;
+}
+
+function listRow(wf: WorkflowExecutionInfo): ListedIncident {
+  const sa = wf.typedSearchAttributes;
+  return {
+    workflowId: wf.workflowId,
+    runbook: sa.get(RunbookIdKey),
+    severity: sa.get(SeverityKey),
+    target: sa.get(TargetServiceKey),
+    status: sa.get(IncidentStatusKey),
+    executionStatus: wf.status.name,
+    startedAt: wf.startTime.toISOString(),
+    age: minutesAgo(wf.startTime.toISOString()),
+    escalated: sa.get(EscalatedKey) ?? false,
+    awaitingApproval: sa.get(AwaitingApprovalKey) ?? false,
+  };
+}
+
+function formatList(rows: ListedIncident[], all: boolean): string {
+  if (!rows.length) {
+    return all
+      ? 'No incidents found.'
+      : 'No open incidents. Closed ones: runbooks list --all; start one by hand: runbooks trigger <runbook>';
+  }
+  const header = [
+    'WORKFLOW ID',
+    'RUNBOOK',
+    'SEV',
+    'TARGET',
+    'STATUS',
+    'STEP',
+    'AGE',
+    'ESCALATED',
+    'APPROVAL',
+  ];
+  const table = [
+    header,
+    ...rows.map((r) => [
+      r.workflowId,
+      r.runbook ?? '?',
+      r.severity ?? '?',
+      r.target ?? '?',
+      r.executionStatus === 'RUNNING'
+        ? (r.status ?? '?')
+        : `${r.status ?? '?'} (${r.executionStatus.toLowerCase()})`,
+      (r.step ?? '?').slice(0, 40),
+      r.age,
+      r.escalated ? 'yes' : 'no',
+      r.awaitingApproval ? 'WAITING' : '-',
+    ]),
+  ];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return [
+    ...table.map((row) =>
+      row
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    ),
+    '',
+    'Details: runbooks status <workflow ID>',
+  ].join('\n');
+}
+
+/** Resolves after `ms` with undefined, so one silent workflow cannot hold up `list`. */
+const within = <T>(ms: number, p: Promise<T>): Promise<T | undefined> =>
+  Promise.race([p, new Promise<undefined>((r) => setTimeout(() => r(undefined), ms).unref())]);
+
+function keyword(name: string, value: string, pattern: RegExp, hint: string): string {
+  if (!pattern.test(value)) throw new CliError(`--${name} "${value}" is not valid: ${hint}`, 2);
+  return `'${value}'`;
+}
+
+export function buildCli(io: { out?: (s: string) => void } = {}): Command {
+  const out = io.out ?? ((s: string) => process.stdout.write(s));
   const program = new Command('runbooks')
-    .description('AccuBooks incident runbooks (Temporal). Connection from TEMPORAL_* environment variables.')
+    .description(
+      'AccuBooks incident runbooks (Temporal). Connection from TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE (and TLS/API key variables).',
+    )
     .addOption(new Option('--json', 'machine-readable JSON output'))
-    .showHelpAfterError();
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride();
+  const print = (human: string, data: unknown) =>
+    out((program.opts<GlobalOpts>().json ? JSON.stringify(data, null, 2) : human) + '\n');
 
   program
     .command('trigger')
-    .description('start a runbook by hand (joins the running incident for the same runbook and target)')
-    .argument('<runbook>', `runbook ID: ${Object.keys(RUNBOOK_WORKFLOWS).join(', ')}`)
+    .description(
+      'start a runbook by hand; joins the running incident for the same runbook and target instead of starting a second one',
+    )
+    .argument(
+      '<runbook>',
+      `runbook ID: ${RUNBOOK_IDS.map((id) => `${id} (${RUNBOOKS[id].name})`).join(', ')}`,
+    )
     .option('--target <container>', 'target service / container', 'accubooks-api')
     .option('--by <name>', 'who is starting it', process.env.USER ?? 'operator')
-    .option('--description <text>', 'what was seen')
-    .action(async (runbook: string, o: { target: string; by: string; description?: string }) => {
-      if (!(runbook in RUNBOOK_WORKFLOWS)) {
-        throw new CliError(
-          `Unknown runbook "${runbook}". Known runbooks: ${Object.keys(RUNBOOK_WORKFLOWS).join(', ')}`,
-          2,
-        );
-      }
-      await withClient(async (client, taskQueue) => {
-        const handle = await startIncident({
-          client,
-          taskQueue,
-          runbook: runbook as StartableRunbook,
-          target: o.target,
-          trigger: { source: 'manual', startedBy: o.by, description: o.description },
+    .option('--description <text>', 'what was seen (required for P0-4: what leaked or was miscalculated)')
+    .option('--charge <id...>', 'P0-3: the Stripe charge ID(s) reported as incorrect (required for P0-3)')
+    .option('--policy <json>', 'policy overrides as JSON, e.g. \'{"escalateAfterMs": 60000}\' (game days)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  runbooks trigger P0-1 --target accubooks-api --description "API not answering"\n' +
+        '  runbooks trigger P0-3 --charge ch_123 --charge ch_456 --description "customer charged twice"\n' +
+        '  runbooks trigger P0-4 --description "tenant A saw tenant B invoices"',
+    )
+    .action(
+      async (
+        runbook: string,
+        o: { target: string; by: string; description?: string; charge?: string[]; policy?: string },
+      ) => {
+        if (!RUNBOOK_IDS.includes(runbook as RunbookId)) {
+          throw new CliError(`Unknown runbook "${runbook}". Known runbooks: ${RUNBOOK_IDS.join(', ')}`, 2);
+        }
+        if (!Object.hasOwn(RUNBOOK_WORKFLOWS, runbook)) {
+          throw new CliError(
+            `Runbook ${runbook} (${RUNBOOKS[runbook as RunbookId].name}) has no workflow in this build yet. ` +
+              `Runbooks that can start: ${Object.keys(RUNBOOK_WORKFLOWS).join(', ')}`,
+            2,
+          );
+        }
+        if (!TARGET_NAME.test(o.target)) {
+          throw new CliError(`--target "${o.target}" is not a container name (letters, digits, _ . -)`, 2);
+        }
+        if (runbook === 'P0-3' && !o.charge?.length) {
+          throw new CliError('P0-3 needs the charge IDs: --charge ch_... [--charge ch_...]', 2);
+        }
+        const badCharge = o.charge?.find((c) => !CHARGE_ID.test(c));
+        if (badCharge) {
+          throw new CliError(
+            `--charge "${badCharge}" is not a Stripe charge (ch_…) or payment intent (pi_…) ID`,
+            2,
+          );
+        }
+        if (runbook === 'P0-4' && !o.description?.trim()) {
+          throw new CliError('P0-4 needs a description of the violation: --description "..."', 2);
+        }
+        let policy: Record<string, unknown> | undefined;
+        if (o.policy) {
+          try {
+            policy = JSON.parse(o.policy) as Record<string, unknown>;
+          } catch (err) {
+            throw new CliError(`--policy is not JSON: ${(err as Error).message}`, 2);
+          }
+          if (!policy || typeof policy !== 'object' || Array.isArray(policy)) {
+            throw new CliError('--policy must be a JSON object', 2);
+          }
+        }
+        const trigger: Trigger = { source: 'manual', startedBy: o.by, description: o.description };
+        // Runbook-specific input (workflows/billing-error.ts, workflows/data-integrity.ts).
+        const extraInput =
+          runbook === 'P0-3'
+            ? { charges: o.charge, reportedBy: o.by }
+            : runbook === 'P0-4'
+              ? { violation: o.description }
+              : undefined;
+        await withClient(async (client, taskQueue) => {
+          const handle = await startIncident({
+            client,
+            taskQueue,
+            runbook: runbook as StartableRunbook,
+            target: o.target,
+            trigger,
+            policy,
+            extraInput,
+          });
+          print(
+            `Started (or joined) ${runbook} on ${o.target}: workflow ${handle.workflowId}\nNext: runbooks status ${handle.workflowId}`,
+            { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, runbook, target: o.target },
+          );
         });
-        print(
-          program.opts(),
-          `Started ${runbook} on ${o.target}: workflow ${handle.workflowId}\nNext: runbooks status ${handle.workflowId}`,
-          {
-            workflowId: handle.workflowId,
-            runId: handle.firstExecutionRunId,
-          },
-        );
-      });
-    });
+      },
+    );
+
+  program
+    .command('list')
+    .description('open incidents: runbook, severity, target, step, age, escalated?, awaiting approval?')
+    .option('--all', 'closed incidents too')
+    .option('--runbook <id>', 'only this runbook')
+    .option('--severity <P0|P1>', 'only this severity')
+    .option('--target <container>', 'only this target')
+    .option('--escalated', 'only escalated incidents')
+    .option('--awaiting-approval', 'only incidents waiting for a person')
+    .option('--limit <n>', 'at most this many', '50')
+    .action(
+      async (o: {
+        all?: boolean;
+        runbook?: string;
+        severity?: string;
+        target?: string;
+        escalated?: boolean;
+        awaitingApproval?: boolean;
+        limit: string;
+      }) => {
+        const limit = Number(o.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+          throw new CliError('--limit must be a whole number from 1 to 1000', 2);
+        }
+        const clauses = [
+          `WorkflowType IN (${incidentWorkflowTypes()
+            .map((t) => `'${t}'`)
+            .join(', ')})`,
+        ];
+        if (!o.all) clauses.push(`ExecutionStatus = 'Running'`);
+        if (o.runbook)
+          clauses.push(
+            `RunbookId = ${keyword('runbook', o.runbook, /^P[01]-[1-4]$/, RUNBOOK_IDS.join(', '))}`,
+          );
+        if (o.severity) clauses.push(`Severity = ${keyword('severity', o.severity, /^P[01]$/, 'P0 or P1')}`);
+        if (o.target)
+          clauses.push(`TargetService = ${keyword('target', o.target, TARGET_NAME, 'a container name')}`);
+        if (o.escalated) clauses.push('Escalated = true');
+        if (o.awaitingApproval) clauses.push('AwaitingApproval = true');
+        const query = clauses.join(' AND ');
+        await withClient(async (client) => {
+          const rows: ListedIncident[] = [];
+          for await (const wf of client.workflow.list({ query })) {
+            rows.push(listRow(wf));
+            if (rows.length >= limit) break;
+          }
+          // The current step lives in the workflow state, not in search attributes.
+          await Promise.all(
+            rows.map(async (r) => {
+              const s = await within(
+                3000,
+                incidentState(client.workflow.getHandle(r.workflowId)).catch(() => undefined),
+              );
+              r.step = s?.currentStep;
+            }),
+          );
+          print(formatList(rows, !!o.all), { query, incidents: rows });
+        });
+      },
+    );
 
   program
     .command('status')
-    .description("an incident's current state, human-readable")
+    .description("an incident's current state, human-readable (the workflow's `state` query)")
     .argument('<workflowId>', 'the incident workflow ID (see `runbooks list`)')
     .action(async (workflowId: string) => {
       await withClient(async (client) => {
-        const state = await incidentState(client.workflow.getHandle(workflowId)).catch((err: Error) => {
-          throw new CliError(
-            `Cannot read incident ${workflowId}: ${err.message}\nList incidents with: runbooks list`,
-          );
-        });
-        print(program.opts(), formatState(state), state);
+        const state = await incidentState(client.workflow.getHandle(workflowId)).catch(notFound(workflowId));
+        print(formatState(state), state);
       });
     });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(
+        `${decision} what the incident waits for (e.g. resume billing) with your one-time code; shows the workflow's answer`,
+      )
+      .argument('<workflowId>', 'the incident workflow ID')
+      .requiredOption('--code <code>', 'the one-time code sent to you over your own channel')
+      .requiredOption('--reason <text>', 'why (recorded in the incident)')
+      .option(
+        '--by <approver>',
+        'your approver ID as in the approver directory',
+        process.env.USER ?? 'operator',
+      )
+      .action(async (workflowId: string, o: { code: string; reason: string; by: string }) => {
+        const attempt: ApprovalAttempt = { approver: o.by, decision, reason: o.reason, code: o.code };
+        await withClient(async (client) => {
+          const handle = client.workflow.getHandle(workflowId);
+          await handle.describe().catch(notFound(workflowId));
+          let answer;
+          try {
+            answer = await submitApproval(handle, attempt);
+          } catch (err) {
+            const message = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+            throw new CliError(
+              `Incident ${workflowId} did not take the ${decision} (${message}). Check what it waits for: runbooks status ${workflowId}`,
+            );
+          }
+          const data = {
+            workflowId,
+            decision,
+            approver: o.by,
+            accepted: answer.accepted,
+            message: answer.message,
+            answeredBy: answer.answeredBy,
+            result: answer.result,
+          };
+          if (!answer.accepted) {
+            throw new CliError(
+              `Refused: ${answer.message}\nThe attempt is recorded in the incident. Check the code you received and your role, then retry.`,
+              3,
+              data,
+            );
+          }
+          print(`Accepted: ${answer.message}\nNext: runbooks status ${workflowId}`, data);
+        });
+      });
+  }
 
   for (const [name, signal, verb] of [
     ['resolve', resolveSignal, 'resolved'],
@@ -145,29 +447,80 @@ export function buildCli(): Command {
       .option('--by <name>', 'who', process.env.USER ?? 'operator')
       .action(async (workflowId: string, o: { reason: string; by: string }) => {
         await withClient(async (client) => {
-          await client.workflow.getHandle(workflowId).signal(signal, { by: o.by, reason: o.reason });
-          print(
-            program.opts(),
-            `Asked ${workflowId} to close as ${verb}. Check with: runbooks status ${workflowId}`,
-            {
-              workflowId,
-              signal: name,
-            },
-          );
+          const handle = client.workflow.getHandle(workflowId);
+          const d = await handle.describe().catch(notFound(workflowId));
+          if (d.status.name !== 'RUNNING') {
+            throw new CliError(
+              `Incident ${workflowId} is already closed (${d.status.name.toLowerCase()}); nothing to ${name}. See: runbooks status ${workflowId}`,
+            );
+          }
+          await handle.signal(signal, { by: o.by, reason: o.reason });
+          print(`Asked ${workflowId} to close as ${verb}. Check with: runbooks status ${workflowId}`, {
+            workflowId,
+            signal: name,
+            by: o.by,
+          });
         });
       });
   }
+
+  program
+    .command('history')
+    .description(
+      "the incident's timeline from its workflow history (steps, timers, signals, approvals, outcome)",
+    )
+    .argument('<workflowId>', 'the incident workflow ID')
+    .option('--limit <n>', 'only the last n entries')
+    .action(async (workflowId: string, o: { limit?: string }) => {
+      await withClient(async (client) => {
+        const history = await client.workflow
+          .getHandle(workflowId)
+          .fetchHistory()
+          .catch(notFound(workflowId));
+        let entries = timelineFromHistory(history);
+        if (o.limit) entries = entries.slice(-Math.max(1, Number(o.limit) || 1));
+        print(
+          `${formatTimeline(entries)}\n\nCurrent state: runbooks status ${workflowId}; full report: see the report command`,
+          { workflowId, entries },
+        );
+      });
+    });
+
   return program;
 }
 
-async function main(argv: string[]): Promise<void> {
+export async function runCli(
+  argv: string[],
+  io: { out?: (s: string) => void; err?: (s: string) => void } = {},
+) {
+  const err = io.err ?? ((s: string) => process.stderr.write(s));
+  const program = buildCli(io);
+  program.configureOutput({
+    writeErr: (s) => err(s),
+    writeOut: (s) => (io.out ?? process.stdout.write.bind(process.stdout))(s),
+  });
+  const json = argv.includes('--json');
   try {
-    await buildCli().parseAsync(argv);
-  } catch (err) {
-    const code = err instanceof CliError ? err.code : err instanceof ConfigError ? 2 : 1;
-    process.stderr.write(`error: ${(err as Error).message}\n`);
-    process.exitCode = code;
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version exit 0; usage errors were already printed by commander.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const code = e instanceof CliError ? e.code : e instanceof ConfigError ? 2 : 1;
+    const message = (e as Error).message;
+    err(
+      json
+        ? `${JSON.stringify({ error: message, exitCode: code, ...(e instanceof CliError ? e.data : {}) })}\n`
+        : `error: ${message}\n`,
+    );
+    return code;
   }
 }
 
-if (require.main === module) void main(process.argv);
+if (require.main === module) {
+  void runCli(process.argv).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -3,7 +3,12 @@
  * derived from both, and a second start joins the running one instead of remediating twice.
  */
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowNotFoundError,
+} from '@temporalio/common';
+import { alertSignal } from '../workflows/definitions';
 import { incidentTitle, RUNBOOKS, staticDetails } from '../workflows/catalog';
 import {
   AwaitingApprovalKey,
@@ -14,10 +19,16 @@ import {
   TargetServiceKey,
 } from '../workflows/search-attributes';
 import type * as workflows from '../workflows';
-import type { IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
+import type { AlertEvent, IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
 
 export const RUNBOOK_WORKFLOWS = {
   'P0-1': 'systemDown',
+  'P0-2': 'poolExhaustion',
+  'P0-3': 'billingError',
+  'P0-4': 'dataIntegrityViolation',
+  'P1-1': 'highErrorRate',
+  'P1-2': 'highLatency',
+  'P1-3': 'queueOverflow',
 } as const satisfies Partial<Record<RunbookId, keyof typeof workflows>>;
 
 export type StartableRunbook = keyof typeof RUNBOOK_WORKFLOWS;
@@ -41,6 +52,10 @@ export interface StartIncidentOptions {
   policy?: Record<string, unknown>;
   /** Overrides the derived workflow ID (tests use unique IDs). */
   workflowId?: string;
+  /** USE_EXISTING (default) joins a running incident silently; FAIL lets the caller tell start from join. */
+  conflictPolicy?: 'USE_EXISTING' | 'FAIL';
+  /** Runbook-specific input fields: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
+  extraInput?: Record<string, unknown>;
 }
 
 export async function startIncident(
@@ -48,6 +63,7 @@ export async function startIncident(
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const detectedAt = opts.trigger.startsAt ? new Date(opts.trigger.startsAt) : new Date();
   const input: IncidentInput = {
+    ...opts.extraInput,
     incidentId: newIncidentId(opts.runbook, opts.target, detectedAt),
     target: opts.target,
     trigger: opts.trigger,
@@ -56,7 +72,8 @@ export async function startIncident(
   return opts.client.workflow.start(RUNBOOK_WORKFLOWS[opts.runbook], {
     taskQueue: opts.taskQueue,
     workflowId: opts.workflowId ?? incidentWorkflowId(opts.runbook, opts.target),
-    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdConflictPolicy:
+      opts.conflictPolicy === 'FAIL' ? WorkflowIdConflictPolicy.FAIL : WorkflowIdConflictPolicy.USE_EXISTING,
     args: [input],
     // Findable and readable in the UI from the first second, before the worker picks it up.
     staticSummary: incidentTitle(opts.runbook, opts.target),
@@ -74,4 +91,54 @@ export async function startIncident(
 
 export async function incidentState(handle: WorkflowHandle): Promise<IncidentState> {
   return handle.query<IncidentState>('state');
+}
+
+export type JoinOutcome =
+  { outcome: 'started'; workflowId: string; runId: string } | { outcome: 'joined'; workflowId: string };
+
+/**
+ * An alert firing: start the incident, or join the running one with an `alert` signal. Exactly one
+ * firing is counted per call (the workflow counts its trigger as the first firing, so the signal goes
+ * only to a run that this call did not start). A run that closes between the two attempts is
+ * replaced by a new one, as a later firing would.
+ */
+export async function startOrJoinIncident(
+  opts: Omit<StartIncidentOptions, 'conflictPolicy'> & { event: AlertEvent },
+): Promise<JoinOutcome> {
+  const workflowId = opts.workflowId ?? incidentWorkflowId(opts.runbook, opts.target);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const handle = await startIncident({ ...opts, workflowId, conflictPolicy: 'FAIL' });
+      return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+    try {
+      await opts.client.workflow.getHandle(workflowId).signal(alertSignal, opts.event);
+      return { outcome: 'joined', workflowId };
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
+ * A resolution (or any information) for the incident of this runbook and target, only if one is
+ * running: it never starts anything. Returns false when no incident runs.
+ */
+export async function signalIfRunning(
+  client: Client,
+  workflowId: string,
+  event: AlertEvent,
+): Promise<boolean> {
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    const d = await handle.describe();
+    if (d.status.name !== 'RUNNING') return false;
+    await handle.signal(alertSignal, event);
+    return true;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
 }

@@ -6,6 +6,7 @@
  * way to print it, and it masks them.
  */
 import { z } from 'zod';
+import { describeApprovers, parseApprovers, type ApproverDirectory } from './approvers';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -65,6 +66,15 @@ const envSchema = z.object({
   SMTP_FROM: z.string().email({ message: 'must be an email address' }).default('runbooks@accubooks.local'),
 
   EVIDENCE_DIR: z.string().min(1).default('launch/evidence'),
+  /** P0-3/P0-4 approvals: roles -> people and their channels (config/approvers.ts), inline or a file. */
+  APPROVERS_JSON: z.string().optional(),
+  APPROVERS_FILE: z.string().optional(),
+  /** P0-3: the row of billing_config the app reads, and who may update it (default: RUNBOOK_DATABASE_URL). */
+  BILLING_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be a short key like default' })
+    .default('default'),
+  BILLING_DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   WORKER_HEALTH_PORT: port.default(0),
 });
 
@@ -108,6 +118,8 @@ export interface WorkerConfig {
   };
   evidenceDir: string;
   healthPort: number;
+  approvers: ApproverDirectory;
+  billing: { key: string; databaseUrl?: string };
 }
 
 export class ConfigError extends Error {
@@ -164,6 +176,8 @@ export function loadTemporalConfig(env: RawEnv = process.env): TemporalConfig {
 /** Config for the worker: every outside system the runbooks act on. */
 export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
   const e = parse(envSchema, env);
+  const approvers = parseApprovers(e.APPROVERS_JSON, e.APPROVERS_FILE);
+  if (approvers.problems.length) throw new ConfigError(approvers.problems);
   return {
     temporal: temporalFrom(e),
     postgres: { url: e.RUNBOOK_DATABASE_URL, binDir: e.PG_BIN_DIR },
@@ -181,6 +195,8 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     },
     evidenceDir: e.EVIDENCE_DIR,
     healthPort: e.WORKER_HEALTH_PORT,
+    approvers: approvers.directory,
+    billing: { key: e.BILLING_KEY, databaseUrl: e.BILLING_DATABASE_URL },
   };
 }
 
@@ -220,12 +236,19 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     },
     evidenceDir: c.evidenceDir,
     healthPort: c.healthPort,
+    approvers: describeApprovers(c.approvers),
+    billing: { key: c.billing.key, databaseUrl: maskUrl(c.billing.databaseUrl) },
   };
 }
 
 /** Every secret value in a config, for the leak scan in tests. */
-export function secretsOf(c: WorkerConfig): string[] {
-  const passwords = [c.postgres.url, c.redis.url, c.notify.smtpUrl]
+export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
+  if ('intake' in c) {
+    return [c.temporal.apiKey, c.intake.bearerToken, c.intake.hmacSecret].filter(
+      (s): s is string => typeof s === 'string' && s.length > 0,
+    );
+  }
+  const passwords = [c.postgres.url, c.redis.url, c.notify.smtpUrl, c.billing.databaseUrl]
     .map((u) => {
       try {
         return u ? decodeURIComponent(new URL(u).password) : '';
@@ -239,6 +262,102 @@ export function secretsOf(c: WorkerConfig): string[] {
     c.temporal.apiKey,
     c.notify.pagerDutyRoutingKey,
     c.notify.slackWebhookUrl,
+    ...c.approvers.approvers.map((a) => a.webhookUrl),
     ...passwords,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}
+
+// --- Alert intake (client/intake) --------------------------------------------------------------
+
+const intakeSchema = z.object({
+  INTAKE_HOST: z.string().min(1).default('127.0.0.1'),
+  INTAKE_PORT: port.default(9095),
+  /** Bearer token callers send as `Authorization: Bearer <token>` (Alertmanager's http_config). */
+  INTAKE_BEARER_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /** Shared secret for `X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. */
+  INTAKE_HMAC_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  INTAKE_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Alert labels that name the target container, first present wins. */
+  INTAKE_TARGET_LABELS: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*(,[A-Za-z_][A-Za-z0-9_]*)*$/, {
+      message: 'must be a comma-separated list of label names, e.g. service,container',
+    })
+    .default('service,container,target,instance_name'),
+  /** Extra or changed alert-name → runbook mappings, e.g. `PoolSaturated=P0-2,ApiDown=P0-1`. */
+  INTAKE_ALERT_RUNBOOKS: z
+    .string()
+    .regex(/^[A-Za-z_:][A-Za-z0-9_:]*=P[01]-[1-4](,[A-Za-z_:][A-Za-z0-9_:]*=P[01]-[1-4])*$/, {
+      message: 'must be AlertName=RunbookId pairs separated by commas, e.g. PoolSaturated=P0-2',
+    })
+    .optional(),
+  /** `reject` (default): an unknown alert name rejects the whole request; `ignore`: it is skipped. */
+  INTAKE_UNKNOWN_ALERTS: z
+    .enum(['reject', 'ignore'], { message: 'must be reject or ignore' })
+    .default('reject'),
+});
+
+export interface IntakeConfig {
+  temporal: TemporalConfig;
+  intake: {
+    host: string;
+    port: number;
+    bearerToken?: string;
+    hmacSecret?: string;
+    bodyLimitBytes: number;
+    targetLabels: string[];
+    /** Overrides of the default alert-name → runbook mapping (validated against the catalog). */
+    alertRunbooks: Record<string, string>;
+    unknownAlerts: 'reject' | 'ignore';
+  };
+}
+
+/** Config for the alert intake: Temporal plus its own settings; at least one way to authenticate. */
+export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
+  const schema = envSchema
+    .pick(
+      Object.fromEntries(temporalKeys.map((k) => [k, true])) as Record<(typeof temporalKeys)[number], true>,
+    )
+    .extend(intakeSchema.shape);
+  const e = parse(schema, env);
+  const valid = /^P0-[1-4]$|^P1-[1-3]$/;
+  const alertRunbooks = Object.fromEntries(
+    (e.INTAKE_ALERT_RUNBOOKS ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((pair) => pair.split('=') as [string, string]),
+  );
+  const problems = Object.entries(alertRunbooks)
+    .filter(([, id]) => !valid.test(id))
+    .map(([name, id]) => `INTAKE_ALERT_RUNBOOKS maps ${name} to ${id}, which is not a runbook ID`);
+  if (!e.INTAKE_BEARER_TOKEN && !e.INTAKE_HMAC_SECRET) {
+    problems.push('INTAKE_BEARER_TOKEN or INTAKE_HMAC_SECRET is missing (the intake never runs open)');
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    temporal: temporalFrom(e),
+    intake: {
+      host: e.INTAKE_HOST,
+      port: e.INTAKE_PORT,
+      bearerToken: e.INTAKE_BEARER_TOKEN,
+      hmacSecret: e.INTAKE_HMAC_SECRET,
+      bodyLimitBytes: e.INTAKE_BODY_LIMIT_BYTES,
+      targetLabels: e.INTAKE_TARGET_LABELS.split(','),
+      alertRunbooks,
+      unknownAlerts: e.INTAKE_UNKNOWN_ALERTS,
+    },
+  };
+}
+
+/** The intake config as it may be logged: secrets reduced to set/unset. */
+export function describeIntakeConfig(c: IntakeConfig): Record<string, unknown> {
+  return {
+    temporal: { ...c.temporal, apiKey: set(c.temporal.apiKey) },
+    intake: { ...c.intake, bearerToken: set(c.intake.bearerToken), hmacSecret: set(c.intake.hmacSecret) },
+  };
 }

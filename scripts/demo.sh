@@ -48,8 +48,8 @@ node dist/worker/main.js >"$STACK_DIR/worker.log" 2>&1 &
 PIDS+=($!)
 if [[ -f dist/client/intake/main.js ]]; then
   export INTAKE_PORT
-  INTAKE_TOKEN="${INTAKE_TOKEN:-$(abk_secret)}"
-  export INTAKE_TOKEN
+  INTAKE_BEARER_TOKEN="${INTAKE_BEARER_TOKEN:-$(abk_secret)}"
+  export INTAKE_BEARER_TOKEN
   node dist/client/intake/main.js >"$STACK_DIR/intake.log" 2>&1 &
   PIDS+=($!)
 fi
@@ -71,7 +71,7 @@ cat <<MSG
 MSG
 if [[ -f dist/client/intake/main.js ]]; then
   cat <<MSG
-    Alert intake      http://127.0.0.1:$INTAKE_PORT  (Authorization: Bearer $INTAKE_TOKEN)
+    Alert intake      http://127.0.0.1:$INTAKE_PORT  (Authorization: Bearer $INTAKE_BEARER_TOKEN)
 MSG
 fi
 cat <<MSG

@@ -196,7 +196,8 @@ start_temporal() {
     --ui-disable-news-fetch \
     --search-attribute RunbookId=Keyword --search-attribute Severity=Keyword \
     --search-attribute TargetService=Keyword --search-attribute IncidentStatus=Keyword \
-    --search-attribute Escalated=Bool --search-attribute AwaitingApproval=Bool
+    --search-attribute Escalated=Bool --search-attribute AwaitingApproval=Bool \
+    --search-attribute FollowUpDuties=KeywordList --search-attribute FollowUpOverdue=Bool
   abk_wait_ready temporal 60 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" probe_temporal "$T_PORT"
   abk_wait_ready "temporal Web UI" 30 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" \
     probe_http "http://127.0.0.1:$T_UI_PORT/"
@@ -231,6 +232,10 @@ start_sandbox() {
   [[ "$pid" =~ ^[1-9][0-9]*$ ]] || abk_die "sandbox: container $SANDBOX_CONTAINER is not running; see $log"
   abk_record_pid sandbox "$pid"
   abk_wait_ready sandbox 30 "$log" "$pid" probe_http "$ACCUBOOKS_API_URL/api/monitoring/health"
+  # P0-3 freezes billing as the runbook role: it may read and flip the switch the app created, nothing more.
+  PGPASSWORD="$PG_SUPER_PW" "$ABK_PG_BIN_DIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
+    -U postgres -d accubooks -c 'GRANT SELECT, UPDATE ON billing_config TO runbook' >>"$log" 2>&1 ||
+    abk_die "sandbox: granting billing_config to the runbook role failed; see $log"
 }
 
 start_prometheus() {

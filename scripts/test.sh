@@ -73,6 +73,10 @@ stage "lint + format check"
 npm run --silent lint
 npm run --silent format:check
 
+stage "alert rules (promtool)"
+promtool check rules alerts/*.yml
+promtool test rules alerts/tests/*.test.yml
+
 stage "stack up"
 STACK_STARTED=1
 scripts/stack.sh up >/dev/null

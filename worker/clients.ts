@@ -10,6 +10,7 @@ import Stripe from 'stripe';
 import type { WorkerConfig } from '../config';
 import { createActivities, type ActivityDeps } from '../activities';
 import { dockerFromHost } from '../activities/docker';
+import { PostgresBillingStore } from '../activities/billing';
 
 export interface WorkerClients {
   deps: ActivityDeps;
@@ -48,6 +49,11 @@ export function buildClients(config: WorkerConfig): WorkerClients {
     enableOfflineQueue: false,
   });
   redis.on('error', () => undefined); // reconnects by itself; activities see and report failures
+  // The billing switch: through its own role when BILLING_DATABASE_URL is set, else the runbook pool.
+  const billingPg = config.billing.databaseUrl
+    ? new Pool({ connectionString: config.billing.databaseUrl, max: 2, application_name: 'accubooks-runbooks' })
+    : undefined;
+  billingPg?.on('error', () => undefined);
   const deps: ActivityDeps = {
     docker,
     pg,
@@ -65,6 +71,8 @@ export function buildClients(config: WorkerConfig): WorkerClients {
       mailer,
       mailFrom: config.notify.smtpFrom,
     },
+    approvers: config.approvers,
+    billing: { key: config.billing.key, store: new PostgresBillingStore(billingPg ?? pg) },
   };
   return {
     deps,
@@ -72,6 +80,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
       mailer?.close();
       redis.disconnect();
       await pg.end();
+      await billingPg?.end();
     },
   };
 }

@@ -1,13 +1,26 @@
-/** The worker's own health endpoint: 200 while the worker polls, 503 otherwise. */
+/**
+ * The worker's own health endpoint: 200 while the worker polls, 503 otherwise; and, given a
+ * registry, the incident/MTTR metrics for Prometheus at /metrics (worker/metrics.ts).
+ */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';
+import type { Registry } from 'prom-client';
 
-export async function startHealthServer(worker: Worker, port: number): Promise<FastifyInstance> {
+export async function startHealthServer(
+  worker: Worker,
+  port: number,
+  metrics?: Registry,
+): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
   app.get('/healthz', async (_req, reply) => {
     const state = worker.getState();
     return reply.code(state === 'RUNNING' ? 200 : 503).send({ state, taskQueue: worker.options.taskQueue });
   });
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) =>
+      reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
+    );
+  }
   await app.listen({ host: '127.0.0.1', port });
   return app;
 }

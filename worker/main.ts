@@ -3,10 +3,11 @@
  * SIGINT/SIGTERM stop polling first, let running activities finish, then close the clients.
  */
 import { NativeConnection, Worker, Runtime, DefaultLogger, type LogEntry } from '@temporalio/worker';
-import { describeConfig, loadWorkerConfig, ConfigError, type WorkerConfig } from '../config';
-import { tlsOptions } from '../client/connection';
+import { describeConfig, loadWorkerConfig, ConfigError, secretsOf, type WorkerConfig } from '../config';
+import { connectClient, tlsOptions } from '../client/connection';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
+import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
 
 /** One JSON line per log entry; activity and workflow entries carry the workflow (incident) ID. */
 export function installJsonLogger(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = 'INFO'): void {
@@ -22,6 +23,11 @@ export function installJsonLogger(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = '
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
   const clients = buildClients(config);
+  // The follow-up drafts its report from the incident's history: activities get a Temporal client.
+  const temporal = await connectClient(config.temporal);
+  clients.deps.temporal = temporal;
+  clients.deps.reportSecrets = secretsOf(config);
+  const metrics = createIncidentMetrics(undefined, { processMetrics: true });
   const connection = await NativeConnection.connect({
     address: config.temporal.address,
     tls: tlsOptions(config.temporal),
@@ -33,8 +39,11 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     taskQueue: config.temporal.taskQueue,
     workflowsPath: require.resolve('../workflows'),
     activities: activitiesFor(clients),
+    sinks: incidentMetricsSinks(metrics),
   });
-  const health = config.healthPort ? await startHealthServer(worker, config.healthPort) : undefined;
+  const health = config.healthPort
+    ? await startHealthServer(worker, config.healthPort, metrics.registry)
+    : undefined;
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
@@ -43,6 +52,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   } finally {
     await health?.close();
     await clients.close();
+    await temporal.connection.close();
     await connection.close();
   }
 }

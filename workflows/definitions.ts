@@ -3,9 +3,25 @@
  * tests import these constants; the Temporal UI offers them by name.
  */
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { AlertEvent, HumanClose, IncidentState } from './types';
+import type {
+  AlertEvent,
+  DutyFiled,
+  FollowUpState,
+  HumanClose,
+  IncidentState,
+  RunbookUpdateDecision,
+} from './types';
 
 export const alertSignal = defineSignal<[AlertEvent]>('alert');
 export const resolveSignal = defineSignal<[HumanClose]>('resolve');
 export const abandonSignal = defineSignal<[HumanClose]>('abandon');
 export const stateQuery = defineQuery<IncidentState>('state');
+
+/** Post-incident follow-up (workflow `postIncident`): the three duties and its state. */
+export const reportFiledSignal = defineSignal<[DutyFiled]>('reportFiled');
+export const postMortemFiledSignal = defineSignal<[DutyFiled]>('postMortemFiled');
+export const runbookUpdateSignal = defineSignal<[RunbookUpdateDecision]>('runbookUpdate');
+export const followUpStateQuery = defineQuery<FollowUpState>('followUpState');
+
+/** The follow-up's workflow ID: one per incident (incident workflow IDs are reused across incidents). */
+export const followUpWorkflowId = (incidentId: string) => `follow-up-${incidentId}`;

@@ -8,8 +8,10 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
+  ParentClosePolicy,
   setCurrentDetails,
   setHandler,
+  startChild,
   upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
@@ -24,10 +26,20 @@ import {
   SeverityKey,
   TargetServiceKey,
 } from './search-attributes';
-import { abandonSignal, alertSignal, resolveSignal, stateQuery } from './definitions';
+import { abandonSignal, alertSignal, followUpWorkflowId, resolveSignal, stateQuery } from './definitions';
+import { incidentMetrics } from './metrics';
+import type { postIncident } from './post-incident';
 import { notifications } from './activity-proxies';
 import { MTTR_TARGET_MS, type CommonPolicy } from './policy';
-import type { HumanClose, IncidentInput, IncidentState, IncidentStatus, RunbookId, Severity } from './types';
+import type {
+  FollowUpOptions,
+  HumanClose,
+  IncidentInput,
+  IncidentState,
+  IncidentStatus,
+  RunbookId,
+  Severity,
+} from './types';
 
 export interface RunbookMeta {
   runbook: RunbookId;
@@ -64,6 +76,7 @@ export class Incident {
   /** Bumped by any signal, so waits can wake early and re-check. */
   private wakeups = 0;
   private readonly background: Promise<void>[] = [];
+  private readonly followUp?: FollowUpOptions;
 
   constructor(
     meta: RunbookMeta,
@@ -131,6 +144,8 @@ export class Incident {
       { key: AwaitingApprovalKey, value: false },
     ]);
     this.refresh();
+    this.followUp = input.followUp;
+    incidentMetrics.opened({ runbook: meta.runbook, severity: meta.severity });
     this.watchMttr();
   }
 
@@ -145,6 +160,7 @@ export class Incident {
   /** Marks the incident as waiting for a person, with the exact signal to send. */
   awaitPerson(what: string, signal: string, example: Record<string, unknown>): void {
     this.state.waitingFor = { what, signal, example, since: now() };
+    (this.state.mttr.waits ??= []).push({ what, since: this.state.waitingFor.since });
     this.setStatus('awaiting-approval');
     upsertSearchAttributes([{ key: AwaitingApprovalKey, value: true }]);
     this.refresh();
@@ -153,6 +169,7 @@ export class Incident {
   /** The person answered (or the wait ended): back to remediating. */
   stopAwaitingPerson(status: IncidentStatus = 'remediating'): void {
     this.state.waitingFor = undefined;
+    this.endWait();
     upsertSearchAttributes([{ key: AwaitingApprovalKey, value: false }]);
     this.setStatus(status);
   }
@@ -265,6 +282,7 @@ export class Incident {
     this.setStatus('escalated');
     upsertSearchAttributes([{ key: EscalatedKey, value: true }]);
     this.decide(`Escalating to ${tier}: ${reason}`);
+    incidentMetrics.escalated({ runbook: this.state.runbook, severity: this.state.severity, tier });
     try {
       const delivery = await withSummary(notifications.page, `Page ${tier}: ${reason}`, {
         incidentId: this.state.incidentId,
@@ -302,6 +320,11 @@ export class Incident {
           return;
         this.state.mttr.breached = true;
         this.state.mttr.breachNotifiedAt = now();
+        incidentMetrics.mttrBreached({
+          runbook: this.state.runbook,
+          severity: this.state.severity,
+          targetMs: this.state.mttr.targetMs,
+        });
         await this.escalate(`MTTR target of ${minutes} minutes breached`, 'incident commander (MTTR breach)');
       })(),
     );
@@ -329,13 +352,17 @@ export class Incident {
     return Date.now() - Date.parse(this.state.mttr.remediationStartedAt) > this.policy.giveUpAfterMs;
   }
 
-  /** Ends the incident, recording time-to-resolve against the MTTR target. */
-  finish(status: 'resolved' | 'abandoned', outcome: string): IncidentState {
+  /**
+   * Ends the incident, recording time-to-resolve against the MTTR target, and hands off to the
+   * post-incident follow-up (report, post-mortem, runbook update), which outlives this workflow.
+   */
+  async finish(status: 'resolved' | 'abandoned', outcome: string): Promise<IncidentState> {
     const resolvedAt = now();
     this.state.status = status;
     this.state.currentStep = status;
     this.state.outcome = outcome;
     this.state.waitingFor = undefined;
+    this.endWait();
     upsertSearchAttributes([
       { key: IncidentStatusKey, value: status },
       { key: AwaitingApprovalKey, value: false },
@@ -344,11 +371,72 @@ export class Incident {
     this.state.mttr.timeToResolveMs = Date.parse(resolvedAt) - Date.parse(this.state.mttr.detectedAt);
     this.state.mttr.breached = this.state.mttr.timeToResolveMs > this.state.mttr.targetMs;
     this.decide(`${status}: ${outcome}`);
+    const mttr = this.state.mttr;
+    incidentMetrics.closed({
+      runbook: this.state.runbook,
+      severity: this.state.severity,
+      status,
+      timeToResolveMs: mttr.timeToResolveMs ?? 0,
+      timeToRemediationMs: Math.max(0, Date.parse(mttr.remediationStartedAt) - Date.parse(mttr.detectedAt)),
+      targetMs: mttr.targetMs,
+      breached: mttr.breached,
+      escalations: this.state.escalations.length,
+    });
+    await this.startFollowUp();
     return this.state;
   }
 
+  /** Closes the open wait for a person, if any, with its duration (for MTTR and the metrics). */
+  private endWait(): void {
+    const wait = this.state.mttr.waits?.find((w) => w.until === undefined);
+    if (!wait) return;
+    wait.until = now();
+    wait.ms = Date.parse(wait.until) - Date.parse(wait.since);
+    incidentMetrics.waitedForPerson({
+      runbook: this.state.runbook,
+      severity: this.state.severity,
+      ms: wait.ms,
+    });
+  }
+
+  /**
+   * Starts the post-incident follow-up as a child that outlives this workflow. A failure to start it
+   * is recorded (and visible in the report) but never fails the incident.
+   */
+  private async startFollowUp(): Promise<void> {
+    const workflowId = followUpWorkflowId(this.state.incidentId);
+    this.state.followUp = { workflowId };
+    try {
+      await startChild<typeof postIncident>('postIncident', {
+        workflowId,
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        args: [
+          {
+            incident: this.state,
+            incidentWorkflowId: workflowInfo().workflowId,
+            incidentRunId: workflowInfo().runId,
+            owners: this.followUp?.owners,
+            policy: this.followUp?.policy,
+          },
+        ],
+        staticSummary: `Follow-up: ${this.state.title}`,
+        typedSearchAttributes: [
+          { key: RunbookIdKey, value: this.state.runbook },
+          { key: SeverityKey, value: this.state.severity },
+          { key: TargetServiceKey, value: this.state.target },
+          { key: IncidentStatusKey, value: 'follow-up' },
+        ],
+      });
+      this.state.followUp.startedAt = now();
+      this.decide(`Post-incident follow-up started: ${workflowId}`);
+    } catch (err) {
+      this.state.followUp.error = failureText(err);
+      this.decide(`Post-incident follow-up could not start: ${this.state.followUp.error}`);
+    }
+  }
+
   /** Ends the incident as the person who closed it asked. */
-  finishByHuman(): IncidentState {
+  finishByHuman(): Promise<IncidentState> {
     const close = this.humanClose!;
     return this.finish(
       close.action === 'resolve' ? 'resolved' : 'abandoned',

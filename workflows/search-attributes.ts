@@ -20,3 +20,13 @@ export const INCIDENT_SEARCH_ATTRIBUTES = [
   EscalatedKey,
   AwaitingApprovalKey,
 ];
+
+/**
+ * The post-incident follow-up (workflow `postIncident`) keeps these current so open duties are one
+ * list query: `FollowUpDuties = 'post-mortem'`, `FollowUpOverdue = true`. It also carries RunbookId,
+ * Severity, TargetService and IncidentStatus ('follow-up' while a duty is open, 'follow-up-done').
+ */
+export const FollowUpDutiesKey = defineSearchAttributeKey('FollowUpDuties', SearchAttributeType.KEYWORD_LIST);
+export const FollowUpOverdueKey = defineSearchAttributeKey('FollowUpOverdue', SearchAttributeType.BOOL);
+
+export const FOLLOW_UP_SEARCH_ATTRIBUTES = [FollowUpDutiesKey, FollowUpOverdueKey];

@@ -1,4 +1,5 @@
 /** The shapes every runbook shares: what starts an incident, what it records, what a person sends. */
+import type { ApprovalGateRecord } from './approval';
 
 export type RunbookId = 'P0-1' | 'P0-2' | 'P0-3' | 'P0-4' | 'P1-1' | 'P1-2' | 'P1-3';
 export type Severity = 'P0' | 'P1';
@@ -65,6 +66,8 @@ export interface MttrRecord {
   timeToResolveMs?: number;
   breached: boolean;
   breachNotifiedAt?: string;
+  /** Time spent waiting for a person (approvals), each wait from `since` to `until`. */
+  waits?: { what: string; since: string; until?: string; ms?: number }[];
 }
 
 export interface IncidentState {
@@ -96,6 +99,10 @@ export interface IncidentState {
   waitingFor?: { what: string; signal: string; example: Record<string, unknown>; since: string };
   outcome?: string;
   closedBy?: HumanClose & { action: 'resolve' | 'abandon'; at: string };
+  /** P0-3/P0-4 approval gates: codes sent (never the codes), every attempt and its outcome. */
+  approvals?: ApprovalGateRecord[];
+  /** The post-incident follow-up started when the incident closed (report, post-mortem, runbook update). */
+  followUp?: { workflowId: string; startedAt?: string; error?: string };
 }
 
 /** What every runbook workflow takes. `policy` overrides the runbook's defaults (game days compress time). */
@@ -104,4 +111,81 @@ export interface IncidentInput<P = Record<string, unknown>> {
   target: string;
   trigger: Trigger;
   policy?: Partial<P>;
+  /** Overrides for the post-incident follow-up started when this incident closes (owners, deadlines). */
+  followUp?: FollowUpOptions;
+}
+
+/** What the incident hands to its follow-up: who owns it and any deadline overrides. */
+export interface FollowUpOptions {
+  /** Email addresses of the incident's owners (default: the follow-up policy's owners). */
+  owners?: string[];
+  policy?: Partial<PostIncidentPolicy>;
+}
+
+/** Post-incident duties from the seed: report within 24 h, post-mortem within 48 h, runbook update if needed. */
+export interface PostIncidentPolicy {
+  /** "Incident report within 24 hours", from resolution. */
+  reportDueMs: number;
+  /** The owners get a reminder this long before the report is due. */
+  reportReminderBeforeMs: number;
+  /** "Post-mortem within 48 hours", from resolution. */
+  postMortemDueMs: number;
+  postMortemReminderBeforeMs: number;
+  /** Who is paged when a deadline is missed. */
+  escalationTier: string;
+  /** Who gets the draft report and the reminders. */
+  owners: string[];
+}
+
+export type FollowUpDuty = 'incident-report' | 'post-mortem' | 'runbook-update';
+
+/** `reportFiled` / `postMortemFiled`: where the document is and who wrote it. */
+export interface DutyFiled {
+  link: string;
+  author: string;
+  note?: string;
+}
+
+/** `runbookUpdate`: does the runbook need a change? `needed: true` without `link` keeps the duty open. */
+export interface RunbookUpdateDecision {
+  needed: boolean;
+  note: string;
+  by: string;
+  /** The change to the runbook (PR or commit), once it exists. */
+  link?: string;
+}
+
+export interface DutyState {
+  duty: FollowUpDuty;
+  status: 'open' | 'done';
+  dueAt?: string;
+  remindedAt?: string;
+  overdue: boolean;
+  escalatedAt?: string;
+  doneAt?: string;
+  link?: string;
+  by?: string;
+  note?: string;
+  /** For the runbook update: the decision as recorded. */
+  needed?: boolean;
+}
+
+export interface FollowUpState {
+  incidentId: string;
+  incidentWorkflowId: string;
+  runbook: RunbookId;
+  severity: Severity;
+  title: string;
+  target: string;
+  incidentStatus: IncidentStatus;
+  resolvedAt: string;
+  status: 'drafting' | 'open' | 'closed';
+  owners: string[];
+  duties: Record<FollowUpDuty, DutyState>;
+  draft?: { sentAt: string; source: 'history' | 'state'; delivered: string[]; failed: string[] };
+  reminders: { at: string; duty: FollowUpDuty; delivered: string[] }[];
+  escalations: EscalationRecord[];
+  /** Signals that were refused (missing link/author...), with the reason: never silently dropped. */
+  refused: { at: string; signal: string; reason: string }[];
+  closedAt?: string;
 }

@@ -1,13 +1,14 @@
 /** Temporal test environments on the project's own binaries (never the SDK's download). */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SearchAttributeType } from '@temporalio/common';
-import { INCIDENT_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
+import { FOLLOW_UP_SEARCH_ATTRIBUTES, INCIDENT_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { need } from './env';
 
 /** Temporal's IndexedValueType numbers, as the operator API takes them. */
 const indexedValueType: Partial<Record<SearchAttributeType, number>> = {
   [SearchAttributeType.KEYWORD]: 2,
   [SearchAttributeType.BOOL]: 5,
+  [SearchAttributeType.KEYWORD_LIST]: 7,
 };
 
 /** The time-skipping server, with the incident search attributes registered as the dev server has them. */
@@ -18,7 +19,10 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
     searchAttributes: Object.fromEntries(
-      INCIDENT_SEARCH_ATTRIBUTES.map((k) => [k.name, indexedValueType[k.type]!]),
+      [...INCIDENT_SEARCH_ATTRIBUTES, ...FOLLOW_UP_SEARCH_ATTRIBUTES].map((k) => [
+        k.name,
+        indexedValueType[k.type]!,
+      ]),
     ),
   });
   return env;

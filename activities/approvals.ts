@@ -1,0 +1,212 @@
+/**
+ * One-time approval codes and role notifications, from the approver directory in config.
+ *
+ * `issueApprovalCodes` makes a fresh random code per eligible approver, sends it over that
+ * person's own channel(s) only (their email over SMTP, their personal webhook), and returns
+ * only a salted hash (bound to the gate and the approver) and the expiry. The code itself never
+ * leaves this function: not in the result, not in a log line, not in an error.
+ */
+import { randomBytes, randomInt } from 'node:crypto';
+import { log } from '@temporalio/activity';
+import type { Transporter } from 'nodemailer';
+import type { Approver, ApproverDirectory } from '../config/approvers';
+import { approvalCodeHash } from '../workflows/sha256';
+import { describeError, FailureType, nonRetryable } from './errors';
+import { createNotificationActivities, type Delivery, type NotifyDeps } from './notify';
+
+export interface ApprovalDeps {
+  directory: ApproverDirectory;
+  notify: NotifyDeps;
+  fetch?: typeof fetch;
+  timeoutMs?: number;
+}
+
+export interface IssueCodesInput {
+  incidentId: string;
+  workflowId: string;
+  runbook: string;
+  /** The gate the code is good for, e.g. "resume-billing". */
+  gateId: string;
+  /** What the person approves, one line: "Resume billing after the P0-3 freeze". */
+  what: string;
+  /** Roles that may answer; codes go to every person holding one of them. */
+  roles: string[];
+  /** Only these approver ids (re-issue after a rejection or a revoked code); default everyone eligible. */
+  only?: string[];
+  /** Workflow time at which the codes stop being valid (the workflow checks it, not this clock). */
+  expiresAt: string;
+  /** The signal name and the CLI command the message explains. */
+  signalName: string;
+  round: number;
+  /** Extra lines for the message (what happened, evidence, refunds...). */
+  context?: string;
+}
+
+export interface IssuedCode {
+  approver: string;
+  name: string;
+  roles: string[];
+  salt: string;
+  hash: string;
+  expiresAt: string;
+  delivered: string[];
+  failed: { channel: string; error: string }[];
+}
+
+/** Unambiguous characters only (no 0/O, 1/I/L): codes are read aloud and typed by hand. */
+const ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
+const CODE_LENGTH = 10; // 31^10 ≈ 2^49.5
+
+function newCode(): string {
+  let code = '';
+  for (let i = 0; i < CODE_LENGTH; i++) code += ALPHABET[randomInt(ALPHABET.length)];
+  return `${code.slice(0, 5)}-${code.slice(5)}`;
+}
+
+export const eligibleApprovers = (d: ApproverDirectory, roles: string[]): Approver[] =>
+  d.approvers.filter((a) => a.roles.some((r) => roles.includes(r)));
+
+async function postJson(doFetch: typeof fetch, url: string, body: unknown, timeoutMs: number): Promise<void> {
+  const res = await doFetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  await res.arrayBuffer();
+  if (!res.ok) throw new Error(`HTTP ${res.status} from the approver's webhook`);
+}
+
+export const createApprovalActivities = (deps: ApprovalDeps) => {
+  const doFetch = deps.fetch ?? fetch;
+  const timeoutMs = deps.timeoutMs ?? 10_000;
+  const notifications = createNotificationActivities(deps.notify);
+  const mailer: Transporter | undefined = deps.notify.mailer;
+
+  return {
+    /** Sends each eligible approver a one-time code over their own channel; returns hashes only. */
+    async issueApprovalCodes(
+      input: IssueCodesInput,
+    ): Promise<{ issued: IssuedCode[]; missingRoles: string[] }> {
+      const people = eligibleApprovers(deps.directory, input.roles).filter(
+        (p) => !input.only || input.only.includes(p.id),
+      );
+      const missingRoles = input.roles.filter(
+        (r) => !deps.directory.approvers.some((a) => a.roles.includes(r)),
+      );
+      if (people.length === 0) {
+        throw nonRetryable(
+          FailureType.InvalidInput,
+          `No approver in the directory holds ${input.roles.join(' or ')} (set APPROVERS_JSON or APPROVERS_FILE)`,
+        );
+      }
+      const issued: IssuedCode[] = [];
+      for (const person of people) {
+        const code = newCode();
+        const salt = randomBytes(16).toString('hex');
+        const example = JSON.stringify({
+          approver: person.id,
+          decision: 'approve',
+          reason: '<why>',
+          code,
+        });
+        const text = [
+          `${person.name}: your approval is requested as ${person.roles.filter((r) => input.roles.includes(r)).join('/')}.`,
+          `Incident ${input.incidentId} (${input.runbook}): ${input.what}.`,
+          input.context ?? '',
+          '',
+          `Your one-time code: ${code}  (valid until ${input.expiresAt}; only for you, only for this request)`,
+          '',
+          `Temporal UI: workflow ${input.workflowId} → Send a Signal "${input.signalName}" with:`,
+          example,
+          '(decision "reject" keeps the system stopped; a reason is required either way.)',
+          `CLI: runbooks approve ${input.workflowId} --approver ${person.id} --code <code> --reason "<why>"`,
+          '',
+          'Never forward this code. If you did not expect it, reply to the incident channel at once.',
+        ].join('\n');
+        const channels: [string, () => Promise<void>][] = [];
+        if (person.email && mailer) {
+          const to = person.email;
+          channels.push([
+            'email',
+            async () => {
+              await mailer.sendMail({
+                from: deps.notify.mailFrom,
+                to,
+                subject: `[${input.runbook}] Approval code: ${input.what}`,
+                text,
+                messageId: `<${input.incidentId}.${input.gateId}.${input.round}.${person.id}@accubooks-runbooks>`,
+              });
+            },
+          ]);
+        }
+        if (person.webhookUrl) {
+          const url = person.webhookUrl;
+          channels.push([
+            'webhook',
+            () =>
+              postJson(
+                doFetch,
+                url,
+                {
+                  text,
+                  incidentId: input.incidentId,
+                  workflowId: input.workflowId,
+                  gate: input.gateId,
+                  approver: person.id,
+                  code,
+                  expiresAt: input.expiresAt,
+                },
+                timeoutMs,
+              ),
+          ]);
+        }
+        const results = await Promise.allSettled(channels.map(([, send]) => send()));
+        const delivered: string[] = [];
+        const failed: { channel: string; error: string }[] = [];
+        results.forEach((r, i) => {
+          if (r.status === 'fulfilled') delivered.push(channels[i][0]);
+          // describeError masks secrets; the code is never part of a transport error message.
+          else failed.push({ channel: channels[i][0], error: describeError(r.reason).replace(code, '***') });
+        });
+        if (channels.length === 0)
+          failed.push({ channel: 'none', error: 'no usable channel (no SMTP configured?)' });
+        log.info('approval code sent', {
+          gate: input.gateId,
+          approver: person.id,
+          delivered,
+          failed: failed.length,
+        });
+        issued.push({
+          approver: person.id,
+          name: person.name,
+          roles: person.roles,
+          salt,
+          hash: approvalCodeHash(salt, input.gateId, person.id, code),
+          expiresAt: input.expiresAt,
+          delivered,
+          failed,
+        });
+      }
+      return { issued, missingRoles };
+    },
+
+    /** Email to everyone holding one of the roles, with a copy to the team webhook (never a code). */
+    async notifyRoles(input: {
+      roles: string[];
+      subject: string;
+      text: string;
+      messageId: string;
+    }): Promise<Delivery & { recipients: string[] }> {
+      const people = eligibleApprovers(deps.directory, input.roles);
+      const to = [...new Set(people.map((p) => p.email).filter((e): e is string => !!e))];
+      const delivery = await notifications.sendEmail({
+        to,
+        subject: input.subject,
+        text: input.text,
+        messageId: input.messageId,
+      });
+      return { ...delivery, recipients: people.map((p) => `${p.id} (${p.roles.join('/')})`) };
+    },
+  };
+};

@@ -1,0 +1,380 @@
+/**
+ * The application's database, seen from the runbook role's own small pool: `SELECT 1`, the pool as
+ * the API reports it (`/api/monitoring/pool-config`) cross-checked with `pg_stat_activity`, idle
+ * sessions terminated, slow queries listed, cancelled and terminated.
+ *
+ * Scope, always: the database the runbook pool is connected to (the application's), sessions of
+ * the application's role only (optionally only one application_name: one API instance), and never
+ * the runbook's own session. The role needs pg_signal_backend and pg_monitor, nothing more.
+ */
+import { Context, log, sleep } from '@temporalio/activity';
+import type { Pool } from 'pg';
+import { apiUrlFor } from './health';
+import { describeError, FailureType, nonRetryable, retryable } from './errors';
+
+export interface PostgresDeps {
+  pg: Pool;
+  /** API base URL per target container (the same map the health checks use). */
+  apiUrls: Record<string, string>;
+  fetch?: typeof fetch;
+}
+
+/** Which sessions belong to the application. */
+export interface SessionScope {
+  /** The application's database role (e.g. `accubooks`). */
+  appRole: string;
+  /** Only sessions with exactly this application_name (one API instance), when set. */
+  applicationName?: string;
+}
+
+export interface DatabaseCheck {
+  ok: boolean;
+  latencyMs: number;
+  error?: string;
+  checkedAt: string;
+}
+
+export interface PoolReport {
+  /** What the API says about its own pool. */
+  api: { max: number; total: number; idle: number; inUse: number; waiting: number; utilization: number };
+  /** What PostgreSQL sees for the application's sessions, by state. */
+  database: { total: number; idle: number; active: number; idleInTransaction: number; other: number };
+  /** Cross-check: the API's open clients against the server's sessions (e.g. "API 10, server 10"). */
+  consistent: boolean;
+  note: string;
+  checkedAt: string;
+}
+
+export interface TerminatedSession {
+  pid: number;
+  applicationName: string;
+  idleSeconds: number;
+  terminated: boolean;
+}
+
+export interface SlowQuery {
+  pid: number;
+  /** Identifies the query, not only the backend: a later query on the same pid is another one. */
+  queryStart: string;
+  backendStart: string;
+  durationMs: number;
+  applicationName: string;
+  /** Truncated, with literals replaced by `?`: never the values themselves. */
+  query: string;
+}
+
+export interface KillResult {
+  /** Queries signalled (cancel or terminate) that were still the same query when signalled. */
+  signalled: number[];
+  /** Queries no longer running when checked after the grace period. */
+  ended: number[];
+  /** Still running the same query after the grace period. */
+  stillRunning: SlowQuery[];
+  /** Pids skipped: already gone, another query by now, or outside the application's scope. */
+  skipped: number[];
+}
+
+const MAX_QUERY_TEXT = 200;
+
+/**
+ * Query text safe for history and logs: literals replaced (strings, dollar-quoted, numbers,
+ * booleans left alone), whitespace collapsed, truncated.
+ */
+export function sanitizeQuery(text: string, max = MAX_QUERY_TEXT): string {
+  const masked = text
+    .replace(/\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$/g, '?') // $$...$$ and $tag$...$tag$
+    .replace(/\b[EeBbXxUu]&?'(?:[^'\\]|\\.|'')*'/g, '?') // E'..', B'..', X'..', U&'..'
+    .replace(/'(?:[^']|'')*'/g, '?') // '...'
+    .replace(/(?<![\w$])-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?\b/g, '?') // numbers (not $1 or names)
+    .replace(/\s+/g, ' ')
+    .trim();
+  return masked.length > max ? `${masked.slice(0, max)}…` : masked;
+}
+
+/** Builds the scope clause: app database, app role, optional application_name, never ourselves. */
+function scopeSql(scope: SessionScope, firstParam: number): { sql: string; params: unknown[] } {
+  const params: unknown[] = [scope.appRole];
+  let sql = `datname = current_database() AND usename = $${firstParam} AND pid <> pg_backend_pid()`;
+  if (scope.applicationName !== undefined) {
+    params.push(scope.applicationName);
+    sql += ` AND application_name = $${firstParam + 1}`;
+  }
+  return { sql, params };
+}
+
+function validScope(scope: SessionScope): void {
+  if (!scope.appRole || typeof scope.appRole !== 'string') {
+    throw nonRetryable(FailureType.InvalidInput, 'The application role (appRole) must be given');
+  }
+}
+
+function dbFailure(what: string, err: unknown): Error {
+  return retryable(
+    FailureType.DependencyUnavailable,
+    `${what}: ${describeError(err)}`,
+    err instanceof Error ? err : undefined,
+  );
+}
+
+interface SlowRow {
+  pid: number;
+  /** As text: microsecond precision, so it can identify the query exactly. */
+  query_start: string;
+  backend_start: string;
+  duration_ms: string;
+  application_name: string;
+  query: string;
+}
+
+const toSlow = (r: SlowRow): SlowQuery => ({
+  pid: r.pid,
+  queryStart: r.query_start,
+  backendStart: r.backend_start,
+  durationMs: Math.round(Number(r.duration_ms)),
+  applicationName: r.application_name,
+  query: sanitizeQuery(r.query),
+});
+
+export const createPostgresActivities = (deps: PostgresDeps) => {
+  const doFetch = deps.fetch ?? fetch;
+
+  async function sessions(scope: SessionScope): Promise<PoolReport['database']> {
+    const { sql, params } = scopeSql(scope, 1);
+    const { rows } = await deps.pg.query<{ state: string | null; n: number }>(
+      `SELECT state, count(*)::int AS n FROM pg_stat_activity WHERE ${sql} GROUP BY state`,
+      params,
+    );
+    const by = (s: string) => rows.find((r) => r.state === s)?.n ?? 0;
+    const total = rows.reduce((a, r) => a + r.n, 0);
+    const idle = by('idle');
+    const active = by('active');
+    const idleInTransaction = by('idle in transaction') + by('idle in transaction (aborted)');
+    return { total, idle, active, idleInTransaction, other: total - idle - active - idleInTransaction };
+  }
+
+  /** The running queries of `targets` that are still the same query (pid + query_start). */
+  async function stillRunning(scope: SessionScope, targets: SlowQuery[]): Promise<SlowQuery[]> {
+    if (targets.length === 0) return [];
+    const { sql, params } = scopeSql(scope, 2);
+    const { rows } = await deps.pg.query<SlowRow>(
+      `SELECT pid, query_start::text AS query_start, backend_start::text AS backend_start,
+              extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms,
+              application_name, query
+         FROM pg_stat_activity
+        WHERE pid = ANY($1::int[]) AND state = 'active' AND ${sql}`,
+      [targets.map((t) => t.pid), ...params],
+    );
+    return rows
+      .map(toSlow)
+      .filter((r) => targets.some((t) => t.pid === r.pid && t.queryStart === r.queryStart));
+  }
+
+  async function signal(
+    fn: 'pg_cancel_backend' | 'pg_terminate_backend',
+    scope: SessionScope,
+    targets: SlowQuery[],
+  ): Promise<{ signalled: number[]; skipped: number[] }> {
+    const { sql, params } = scopeSql(scope, 3);
+    const signalled: number[] = [];
+    const skipped: number[] = [];
+    for (const t of targets) {
+      // Same pid AND same query start: never signal a newer query that reused the backend.
+      const { rows } = await deps.pg.query<{ ok: boolean }>(
+        `SELECT ${fn}(pid) AS ok FROM pg_stat_activity
+          WHERE pid = $1 AND query_start = $2::timestamptz AND state = 'active' AND ${sql}`,
+        [t.pid, t.queryStart, ...params],
+      );
+      if (rows[0]?.ok) signalled.push(t.pid);
+      else skipped.push(t.pid);
+    }
+    return { signalled, skipped };
+  }
+
+  async function waitEnded(
+    scope: SessionScope,
+    targets: SlowQuery[],
+    graceMs: number,
+  ): Promise<{ ended: number[]; stillRunning: SlowQuery[] }> {
+    const deadline = Date.now() + graceMs;
+    let running = await stillRunning(scope, targets);
+    while (running.length > 0 && Date.now() < deadline) {
+      Context.current().heartbeat({ stillRunning: running.length });
+      await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
+      running = await stillRunning(scope, targets);
+    }
+    const runningPids = new Set(running.map((r) => r.pid));
+    return { ended: targets.map((t) => t.pid).filter((p) => !runningPids.has(p)), stillRunning: running };
+  }
+
+  return {
+    /** P1-1 "Check database: SELECT 1". A database that does not answer is a finding, not a failure. */
+    async checkDatabase(input: { timeoutMs: number }): Promise<DatabaseCheck> {
+      const started = Date.now();
+      const checkedAt = new Date(started).toISOString();
+      try {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          deps.pg.query('SELECT 1').finally(() => clearTimeout(timer)),
+          new Promise((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`no answer within ${input.timeoutMs} ms`)),
+              input.timeoutMs,
+            );
+          }),
+        ]);
+        return { ok: true, latencyMs: Date.now() - started, checkedAt };
+      } catch (err) {
+        return { ok: false, latencyMs: Date.now() - started, error: describeError(err), checkedAt };
+      }
+    },
+
+    /**
+     * P0-2 "Check pool" (and P1-2 "pool utilization"): the API's `/api/monitoring/pool-config`,
+     * cross-checked with the application's sessions in `pg_stat_activity`.
+     */
+    async checkPool(input: SessionScope & { target: string; timeoutMs: number }): Promise<PoolReport> {
+      validScope(input);
+      const url = `${apiUrlFor(deps.apiUrls, input.target)}/api/monitoring/pool-config`;
+      let api: PoolReport['api'];
+      try {
+        const res = await doFetch(url, { signal: AbortSignal.timeout(input.timeoutMs) });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const body = (await res.json()) as Partial<PoolReport['api']>;
+        const max = Number(body.max);
+        const inUse = Number(body.inUse);
+        if (!Number.isFinite(max) || max <= 0 || !Number.isFinite(inUse)) {
+          throw new Error('pool-config answer has no usable max/inUse');
+        }
+        api = {
+          max,
+          inUse,
+          total: Number(body.total ?? inUse),
+          idle: Number(body.idle ?? 0),
+          waiting: Number(body.waiting ?? 0),
+          utilization: Number.isFinite(Number(body.utilization)) ? Number(body.utilization) : inUse / max,
+        };
+      } catch (err) {
+        throw retryable(
+          FailureType.DependencyUnavailable,
+          `Pool check of ${input.target} failed: ${describeError(err)}`,
+          err instanceof Error ? err : undefined,
+        );
+      }
+      let database: PoolReport['database'];
+      try {
+        database = await sessions(input);
+      } catch (err) {
+        throw dbFailure('pg_stat_activity cross-check failed', err);
+      }
+      // Only comparable when scoped to this instance: with many instances the server sees them all.
+      const comparable = input.applicationName !== undefined;
+      const consistent = !comparable || database.total === api.total;
+      const note = comparable
+        ? `API reports ${api.total} open (${api.inUse} in use of ${api.max}); server sees ${database.total} sessions of ${input.applicationName} (${database.idle} idle, ${database.active} active)`
+        : `API reports ${api.total} open (${api.inUse} in use of ${api.max}); server sees ${database.total} sessions of role ${input.appRole} across all instances`;
+      return { api, database, consistent, note, checkedAt: new Date().toISOString() };
+    },
+
+    /**
+     * P0-2 "Kill idle connections", the seed's query narrowed to the application's sessions:
+     *   SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+     *    WHERE state = 'idle' AND now() - state_change > interval '5 minutes'
+     *      AND datname = current_database() AND usename = <app role> AND pid <> pg_backend_pid()
+     * Idempotent: a retry terminates whatever still qualifies, which is what the step asks for.
+     */
+    async terminateIdleSessions(
+      input: SessionScope & { idleForMs: number; reason: string },
+    ): Promise<{ terminated: TerminatedSession[]; count: number }> {
+      validScope(input);
+      if (!Number.isFinite(input.idleForMs) || input.idleForMs < 0) {
+        throw nonRetryable(FailureType.InvalidInput, `idleForMs must be >= 0, got ${input.idleForMs}`);
+      }
+      const { sql, params } = scopeSql(input, 2);
+      let result: { terminated: TerminatedSession[]; count: number };
+      try {
+        const { rows } = await deps.pg.query<{
+          pid: number;
+          application_name: string;
+          idle_seconds: string;
+          terminated: boolean;
+        }>(
+          `SELECT pid, application_name,
+                  extract(epoch FROM now() - state_change) AS idle_seconds,
+                  pg_terminate_backend(pid) AS terminated
+             FROM pg_stat_activity
+            WHERE state = 'idle'
+              AND now() - state_change > make_interval(secs => $1::double precision / 1000)
+              AND ${sql}`,
+          [input.idleForMs, ...params],
+        );
+        const terminated = rows.map((r) => ({
+          pid: r.pid,
+          applicationName: r.application_name,
+          idleSeconds: Math.round(Number(r.idle_seconds)),
+          terminated: r.terminated,
+        }));
+        const count = terminated.filter((t) => t.terminated).length;
+        result = { terminated, count };
+      } catch (err) {
+        throw dbFailure('Terminating idle sessions failed', err);
+      }
+      log.info('terminated idle application sessions', { count: result.count, reason: input.reason });
+      return result;
+    },
+
+    /**
+     * P1-2 "Check slow queries": the application's active queries running longer than the threshold,
+     * with pid, duration and the query text truncated and with its literals masked.
+     */
+    async listSlowQueries(input: SessionScope & { minDurationMs: number }): Promise<SlowQuery[]> {
+      validScope(input);
+      const { sql, params } = scopeSql(input, 2);
+      try {
+        const { rows } = await deps.pg.query<SlowRow>(
+          `SELECT pid, query_start::text AS query_start, backend_start::text AS backend_start,
+                  extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms,
+                  application_name, query
+             FROM pg_stat_activity
+            WHERE state = 'active'
+              AND clock_timestamp() - query_start > make_interval(secs => $1::double precision / 1000)
+              AND ${sql}
+            ORDER BY query_start`,
+          [input.minDurationMs, ...params],
+        );
+        return rows.map(toSlow);
+      } catch (err) {
+        throw dbFailure('Listing slow queries failed', err);
+      }
+    },
+
+    /** P1-2 "Kill slow queries", first and gentle: pg_cancel_backend, then wait for them to end. */
+    async cancelQueries(
+      input: SessionScope & { queries: SlowQuery[]; graceMs: number },
+    ): Promise<KillResult> {
+      validScope(input);
+      try {
+        const { signalled, skipped } = await signal('pg_cancel_backend', input, input.queries);
+        const targets = input.queries.filter((q) => signalled.includes(q.pid));
+        const { ended, stillRunning: still } = await waitEnded(input, targets, input.graceMs);
+        return { signalled, ended, stillRunning: still, skipped };
+      } catch (err) {
+        throw dbFailure('Cancelling slow queries failed', err);
+      }
+    },
+
+    /** P1-2 "Kill slow queries", when cancel did not end them: pg_terminate_backend. */
+    async terminateQueries(
+      input: SessionScope & { queries: SlowQuery[]; graceMs: number },
+    ): Promise<KillResult> {
+      validScope(input);
+      try {
+        const { signalled, skipped } = await signal('pg_terminate_backend', input, input.queries);
+        const targets = input.queries.filter((q) => signalled.includes(q.pid));
+        const { ended, stillRunning: still } = await waitEnded(input, targets, input.graceMs);
+        return { signalled, ended, stillRunning: still, skipped };
+      } catch (err) {
+        throw dbFailure('Terminating slow queries failed', err);
+      }
+    },
+  };
+};

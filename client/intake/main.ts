@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The alert intake process: config → Temporal client → HTTP server. SIGINT/SIGTERM stop accepting,
+ * let in-flight requests finish, then close the Temporal connection.
+ *
+ *   INTAKE_BEARER_TOKEN=... node dist/client/intake/main.js     (or: npm run intake)
+ */
+import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config';
+import { connectClient } from '../connection';
+import { alertRunbookMap } from './mapping';
+import { createIntakeMetrics } from './metrics';
+import { buildIntake, temporalGateway } from './server';
+
+export async function runIntake(config: IntakeConfig): Promise<void> {
+  const client = await connectClient(config.temporal);
+  const app = await buildIntake({
+    auth: { bearerToken: config.intake.bearerToken, hmacSecret: config.intake.hmacSecret },
+    bodyLimitBytes: config.intake.bodyLimitBytes,
+    targetLabels: config.intake.targetLabels,
+    alertRunbooks: alertRunbookMap(config.intake.alertRunbooks),
+    unknownAlerts: config.intake.unknownAlerts,
+    gateway: temporalGateway(client, config.temporal.taskQueue),
+    metrics: createIntakeMetrics({ defaultMetrics: true }),
+    logger: { level: 'info' },
+  });
+  app.log.info({ config: describeIntakeConfig(config) }, 'intake starting');
+  const closed = new Promise<void>((resolve) => {
+    const stop = () => {
+      app.log.info('intake stopping');
+      void app.close().then(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await app.listen({ host: config.intake.host, port: config.intake.port });
+  await closed;
+  await client.connection.close();
+}
+
+async function main(): Promise<void> {
+  let config: IntakeConfig;
+  try {
+    config = loadIntakeConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  await runIntake(config);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`intake failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,481 @@
+/**
+ * The alert intake: HTTP in, Temporal out. It authenticates the caller, validates the whole request,
+ * maps every alert to its runbook and target, and only then starts or joins incidents, so a rejected
+ * request never starts anything. It answers as soon as Temporal has accepted the start or signal;
+ * the workflow does the work.
+ *
+ *   POST /alerts/alertmanager  Prometheus Alertmanager webhook, version 4
+ *   POST /alerts               the simple JSON form (one alert) for any other caller
+ *   GET  /healthz              liveness; GET /readyz also checks Temporal
+ *   GET  /metrics              Prometheus metrics of the intake itself
+ */
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Client } from '@temporalio/client';
+import type { z } from 'zod';
+import {
+  incidentWorkflowId,
+  RUNBOOK_WORKFLOWS,
+  signalIfRunning,
+  startOrJoinIncident,
+  type StartableRunbook,
+} from '../incidents';
+import { RUNBOOKS } from '../../workflows/catalog';
+import type { AlertEvent, RunbookId, Trigger } from '../../workflows/types';
+import { authenticate, type AuthSettings } from './auth';
+import { describeKnownAlerts, targetOf } from './mapping';
+import { createIntakeMetrics, type IntakeMetrics } from './metrics';
+import { alertmanagerPayload, CHARGE_ID, describeIssues, simpleAlert } from './schema';
+
+/** One alert, mapped and ready to act on. */
+export interface MappedAlert {
+  index: number;
+  alertName: string;
+  status: 'firing' | 'resolved';
+  runbook: StartableRunbook;
+  target: string;
+  workflowId: string;
+  trigger: Trigger;
+  event: AlertEvent;
+  /** Runbook-specific input: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
+  extraInput?: Record<string, unknown>;
+}
+
+/** What the intake needs from Temporal; tests may wrap it to count calls. */
+export interface IncidentGateway {
+  /** Start the incident or join the running one; exactly one firing counted. */
+  fire(alert: MappedAlert): Promise<{ outcome: 'started' | 'joined'; workflowId: string }>;
+  /** Deliver a resolution to the running incident; false when none runs (nothing is started). */
+  resolve(alert: MappedAlert): Promise<boolean>;
+  /** Throws when Temporal cannot be reached. */
+  ready(): Promise<void>;
+}
+
+export function temporalGateway(client: Client, taskQueue: string): IncidentGateway {
+  return {
+    fire: (a) =>
+      startOrJoinIncident({
+        client,
+        taskQueue,
+        runbook: a.runbook,
+        target: a.target,
+        trigger: a.trigger,
+        workflowId: a.workflowId,
+        event: a.event,
+        extraInput: a.extraInput,
+      }),
+    resolve: (a) => signalIfRunning(client, a.workflowId, a.event),
+    async ready() {
+      await client.connection.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));
+    },
+  };
+}
+
+export interface IntakeOptions {
+  auth: AuthSettings;
+  bodyLimitBytes: number;
+  targetLabels: string[];
+  alertRunbooks: Record<string, RunbookId>;
+  unknownAlerts: 'reject' | 'ignore';
+  gateway: IncidentGateway;
+  metrics?: IntakeMetrics;
+  /** Fastify logger option; false in tests. Request bodies and headers are never logged. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export interface AlertResult {
+  index: number;
+  alertName?: string;
+  status?: 'firing' | 'resolved';
+  runbook?: RunbookId;
+  target?: string;
+  workflowId?: string;
+  outcome: 'started' | 'joined' | 'ignored' | 'failed';
+  reason?: string;
+}
+
+/** A rejection: status, a short code, and a message that names the problem. */
+class Rejection extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly problems?: string[],
+    readonly extra?: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+type Candidate =
+  | { kind: 'alert'; alert: MappedAlert }
+  | { kind: 'ignored'; result: AlertResult }
+  | { kind: 'problem'; problem: string; unknownName?: boolean };
+
+const outcomeOf = new WeakMap<FastifyRequest, string>();
+
+export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance> {
+  const metrics = opts.metrics ?? createIntakeMetrics();
+  const known = describeKnownAlerts(opts.alertRunbooks);
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimitBytes,
+    // Alertmanager retries on 5xx; a slow Temporal must not hold connections forever.
+    connectionTimeout: 30_000,
+    requestTimeout: 30_000,
+  });
+
+  // The raw bytes are kept: the HMAC is over them, and JSON errors are ours to word.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onResponse', async (req, reply) => {
+    const endpoint = req.routeOptions.url ?? 'unmatched';
+    const outcome = outcomeOf.get(req) ?? (reply.statusCode < 400 ? 'ok' : `http_${reply.statusCode}`);
+    metrics.requests.inc({ endpoint, outcome });
+    metrics.duration.observe({ endpoint }, reply.elapsedTime / 1000);
+  });
+
+  const reject = (req: FastifyRequest, reply: FastifyReply, r: Rejection) => {
+    outcomeOf.set(req, r.code);
+    if (r.status === 401) reply.header('www-authenticate', 'Bearer realm="accubooks-intake"');
+    return reply.code(r.status).send({
+      error: r.code,
+      message: r.message,
+      ...(r.problems ? { problems: r.problems } : {}),
+      ...r.extra,
+      started: 0,
+    });
+  };
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode ?? 500;
+    const byCode: Record<string, Rejection> = {
+      FST_ERR_CTP_BODY_TOO_LARGE: new Rejection(
+        413,
+        'too_large',
+        `body too large: the limit is ${opts.bodyLimitBytes} bytes (INTAKE_BODY_LIMIT_BYTES); split the batch`,
+      ),
+      FST_ERR_CTP_INVALID_MEDIA_TYPE: new Rejection(
+        415,
+        'unsupported_media_type',
+        `unsupported Content-Type "${String(req.headers['content-type'] ?? '')}": send application/json`,
+      ),
+    };
+    const known = err.code ? byCode[err.code] : undefined;
+    if (known) return reject(req, reply, known);
+    if (status < 500) return reject(req, reply, new Rejection(status, 'bad_request', err.message));
+    req.log.error({ err: { message: err.message, code: err.code } }, 'intake failed');
+    outcomeOf.set(req, 'error');
+    return reply
+      .code(500)
+      .send({ error: 'internal', message: 'the intake failed; it was logged; retry later' });
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    reject(
+      req,
+      reply,
+      new Rejection(
+        404,
+        'not_found',
+        `no such endpoint ${req.method} ${req.url.split('?')[0]}: use POST /alerts/alertmanager (Alertmanager webhook v4) or POST /alerts (simple JSON)`,
+      ),
+    ),
+  );
+
+  /** Auth, then JSON, then shape: the order in which a caller can fix things. */
+  function parseBody<S extends z.ZodType>(req: FastifyRequest, schema: S, what: string): z.infer<S> {
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const auth = authenticate(opts.auth, req.headers, raw);
+    if (!auth.ok) throw new Rejection(401, 'unauthorized', auth.problem);
+    if (raw.length === 0) {
+      throw new Rejection(
+        400,
+        'malformed',
+        `empty body: send ${what} as JSON with Content-Type: application/json`,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString('utf8'));
+    } catch (err) {
+      throw new Rejection(400, 'malformed', `malformed JSON: ${(err as Error).message}`);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const problems = describeIssues(parsed.error);
+      throw new Rejection(422, 'invalid', `wrong shape for ${what}: ${problems.join('; ')}`, problems);
+    }
+    return parsed.data;
+  }
+
+  function mapAlert(
+    index: number,
+    a: {
+      alertName?: string;
+      runbook?: RunbookId;
+      status: 'firing' | 'resolved';
+      target?: string;
+      labels: Record<string, string>;
+      annotations: Record<string, string>;
+      startsAt?: string;
+      endsAt?: string;
+      fingerprint?: string;
+      description?: string;
+      values?: Record<string, number | string>;
+      startedBy?: string;
+      charges?: string[];
+      violation?: string;
+    },
+    source: string,
+  ): Candidate {
+    const where = `alert ${index}`;
+    const alertName = a.alertName ?? a.labels.alertname ?? (a.runbook ? `${a.runbook}-manual` : '');
+    let runbook: RunbookId | undefined =
+      (a.alertName || a.labels.alertname) && Object.hasOwn(opts.alertRunbooks, alertName)
+        ? opts.alertRunbooks[alertName]
+        : undefined;
+    if (a.runbook) {
+      if (runbook && runbook !== a.runbook) {
+        return {
+          kind: 'problem',
+          problem: `${where}: alert ${alertName} maps to ${runbook}, not to the runbook ${a.runbook} given`,
+        };
+      }
+      runbook = a.runbook;
+    }
+    if (!runbook) {
+      if (opts.unknownAlerts === 'ignore') {
+        return {
+          kind: 'ignored',
+          result: {
+            index,
+            alertName,
+            status: a.status,
+            outcome: 'ignored',
+            reason: `unknown alert name ${alertName}`,
+          },
+        };
+      }
+      return {
+        kind: 'problem',
+        unknownName: true,
+        problem: `${where}: unknown alert name "${alertName.slice(0, 128)}"; known alert names: ${known}`,
+      };
+    }
+    if (!Object.hasOwn(RUNBOOK_WORKFLOWS, runbook)) {
+      return {
+        kind: 'problem',
+        problem: `${where}: runbook ${runbook} (${RUNBOOKS[runbook].name}) has no workflow in this build; runbooks that can start: ${Object.keys(RUNBOOK_WORKFLOWS).join(', ')}`,
+      };
+    }
+    const target = a.target
+      ? targetOf({ target: a.target }, ['target'])
+      : targetOf(a.labels, opts.targetLabels);
+    if (!target.ok) return { kind: 'problem', problem: `${where}: ${target.problem}` };
+
+    const values: Record<string, number | string> = { ...(a.values ?? {}) };
+    if (a.annotations.value !== undefined) {
+      const n = Number(a.annotations.value);
+      values.value = a.annotations.value.trim() !== '' && Number.isFinite(n) ? n : a.annotations.value;
+    }
+    // Alertmanager writes 0001-01-01T00:00:00Z for "not set".
+    const setTime = (t?: string) => (t && !t.startsWith('0001-') ? t : undefined);
+    const receivedAt = new Date().toISOString();
+    const description = a.description ?? a.annotations.description ?? a.annotations.summary;
+    // An alert may carry the charges as an annotation: `charges: "ch_1,ch_2"`.
+    const charges =
+      a.charges ??
+      a.annotations.charges
+        ?.split(',')
+        .map((c) => c.trim())
+        .filter((c) => CHARGE_ID.test(c));
+    const extraInput =
+      runbook === 'P0-3'
+        ? { charges, reportedBy: a.startedBy ?? source }
+        : runbook === 'P0-4'
+          ? { violation: a.violation ?? description }
+          : undefined;
+    return {
+      kind: 'alert',
+      alert: {
+        index,
+        alertName,
+        status: a.status,
+        runbook: runbook,
+        target: target.target,
+        workflowId: incidentWorkflowId(runbook, target.target),
+        trigger: {
+          source: 'alert',
+          alertName,
+          labels: a.labels,
+          annotations: a.annotations,
+          startsAt: setTime(a.startsAt),
+          fingerprint: a.fingerprint,
+          startedBy: a.startedBy ?? source,
+          description,
+          values: Object.keys(values).length ? values : undefined,
+        },
+        event: {
+          status: a.status,
+          alertName,
+          fingerprint: a.fingerprint,
+          startsAt: setTime(a.startsAt),
+          endsAt: setTime(a.endsAt),
+          receivedAt,
+          values: Object.keys(values).length ? values : undefined,
+          labels: a.labels,
+        },
+        extraInput,
+      },
+    };
+  }
+
+  async function act(alert: MappedAlert): Promise<AlertResult> {
+    const base = {
+      index: alert.index,
+      alertName: alert.alertName,
+      status: alert.status,
+      runbook: alert.runbook,
+      target: alert.target,
+      workflowId: alert.workflowId,
+    };
+    try {
+      if (alert.status === 'firing') {
+        const r = await opts.gateway.fire(alert);
+        return {
+          ...base,
+          outcome: r.outcome,
+          reason:
+            r.outcome === 'started'
+              ? 'no incident was running for this runbook and target'
+              : 'an incident is already running for this runbook and target; the firing was added to it',
+        };
+      }
+      const delivered = await opts.gateway.resolve(alert);
+      return delivered
+        ? {
+            ...base,
+            outcome: 'joined',
+            reason: 'resolution delivered to the running incident (information only)',
+          }
+        : {
+            ...base,
+            outcome: 'ignored',
+            reason:
+              'resolved, and no incident is running for this runbook and target; a resolution never starts one',
+          };
+    } catch (err) {
+      return { ...base, outcome: 'failed', reason: `Temporal did not accept it: ${(err as Error).message}` };
+    }
+  }
+
+  /** Alerts for one workflow go in order (firing before its resolution); different workflows in parallel. */
+  async function actOnAll(alerts: MappedAlert[]): Promise<AlertResult[]> {
+    const byWorkflow = new Map<string, MappedAlert[]>();
+    for (const a of alerts) byWorkflow.set(a.workflowId, [...(byWorkflow.get(a.workflowId) ?? []), a]);
+    const results: AlertResult[] = [];
+    await Promise.all(
+      [...byWorkflow.values()].map(async (group) => {
+        for (const a of group) results.push(await act(a));
+      }),
+    );
+    return results;
+  }
+
+  async function handle(req: FastifyRequest, reply: FastifyReply, candidates: Candidate[]) {
+    const problems = candidates.flatMap((c) => (c.kind === 'problem' ? [c.problem] : []));
+    if (problems.length) {
+      const unknownOnly = candidates.every((c) => c.kind !== 'problem' || c.unknownName);
+      throw new Rejection(
+        422,
+        unknownOnly ? 'unknown_alert' : 'invalid',
+        `${problems.length === 1 ? problems[0] : `${problems.length} alerts cannot be handled: ${problems.join('; ')}`}. Nothing was started.`,
+        problems,
+        { knownAlertNames: Object.keys(opts.alertRunbooks) },
+      );
+    }
+    const results = [
+      ...candidates.flatMap((c) => (c.kind === 'ignored' ? [c.result] : [])),
+      ...(await actOnAll(candidates.flatMap((c) => (c.kind === 'alert' ? [c.alert] : [])))),
+    ].sort((x, y) => x.index - y.index);
+    for (const r of results) metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
+    const failed = results.filter((r) => r.outcome === 'failed').length;
+    const count = (o: AlertResult['outcome']) => results.filter((r) => r.outcome === o).length;
+    const summary = {
+      started: count('started'),
+      joined: count('joined'),
+      ignored: count('ignored'),
+      failed,
+    };
+    if (failed) {
+      outcomeOf.set(req, 'temporal_unavailable');
+      return reply.code(503).send({
+        error: 'temporal_unavailable',
+        message: `${failed} of ${results.length} alerts were not accepted by Temporal; retry the request (repeats join, they never start a second run)`,
+        ...summary,
+        results,
+      });
+    }
+    outcomeOf.set(req, 'ok');
+    return reply.code(200).send({ ...summary, results });
+  }
+
+  const guarded =
+    (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        return await fn(req, reply);
+      } catch (err) {
+        if (err instanceof Rejection) return reject(req, reply, err);
+        throw err;
+      }
+    };
+
+  app.post(
+    '/alerts/alertmanager',
+    guarded(async (req, reply) => {
+      const body = parseBody(req, alertmanagerPayload, 'an Alertmanager webhook (version 4) payload');
+      const source = `alertmanager (receiver ${body.receiver})`;
+      return handle(
+        req,
+        reply,
+        body.alerts.map((a, i) =>
+          mapAlert(
+            i,
+            { ...a, labels: { ...body.commonLabels, ...a.labels }, annotations: a.annotations },
+            source,
+          ),
+        ),
+      );
+    }),
+  );
+
+  app.post(
+    '/alerts',
+    guarded(async (req, reply) => {
+      const body = parseBody(req, simpleAlert, 'one alert ({"alertName" or "runbook", "target", ...})');
+      return handle(req, reply, [mapAlert(0, body, 'intake (simple JSON)')]);
+    }),
+  );
+
+  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await opts.gateway.ready();
+      return { status: 'ok', temporal: 'ok' };
+    } catch (err) {
+      return reply.code(503).send({ status: 'unavailable', temporal: (err as Error).message });
+    }
+  });
+  app.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
+
+  return app;
+}

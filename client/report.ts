@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The incident report command: reads an incident's workflow history and prints Markdown.
+ *
+ *   node dist/client/report.js <workflowId> [--run-id <id>] [--out report.md]
+ *   node dist/client/report.js --from-file history.json [--workflow-id <id>] [--out report.md]
+ *
+ * The file may be the Temporal UI's JSON download or `temporal workflow show -w <id> --output json`.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command } from 'commander';
+import { ConfigError, loadTemporalConfig } from '../config';
+import { connectClient } from './connection';
+import { generateIncidentReport, reportFromFile } from './report/index';
+
+export interface ReportCommandOptions {
+  runId?: string;
+  fromFile?: string;
+  workflowId?: string;
+  out?: string;
+}
+
+/** Renders the report for a workflow ID (through the client) or a history file; the CLI's `report` can call this. */
+export async function runReportCommand(
+  workflowId: string | undefined,
+  opts: ReportCommandOptions,
+): Promise<string> {
+  let markdown: string;
+  if (opts.fromFile) {
+    markdown = await reportFromFile(opts.fromFile, { workflowId: workflowId ?? opts.workflowId });
+  } else {
+    if (!workflowId) throw new Error('give a workflow ID, or --from-file <history.json>');
+    const client = await connectClient(loadTemporalConfig());
+    try {
+      markdown = await generateIncidentReport(client, workflowId, { runId: opts.runId });
+    } finally {
+      await client.connection.close();
+    }
+  }
+  if (opts.out) await writeFile(opts.out, markdown);
+  return markdown;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+    .name('report')
+    .description("Render an incident's Markdown report from its workflow history")
+    .argument('[workflowId]', 'the incident workflow ID (e.g. incident-P0-1-accubooks-api)')
+    .option('--run-id <runId>', 'a specific run (default: the latest)')
+    .option('--from-file <path>', 'a history exported as JSON from the Temporal UI or CLI')
+    .option('--workflow-id <id>', 'the workflow ID to show when reading a file')
+    .option('--out <path>', 'write the Markdown here instead of stdout')
+    .action(async (workflowId: string | undefined, opts: ReportCommandOptions) => {
+      const markdown = await runReportCommand(workflowId, opts);
+      if (opts.out) process.stderr.write(`report written to ${opts.out}\n`);
+      else process.stdout.write(markdown);
+    });
+  await program.parseAsync(argv);
+}
+
+if (require.main === module) {
+  main(process.argv).catch((err: unknown) => {
+    const message = err instanceof ConfigError || err instanceof Error ? err.message : String(err);
+    process.stderr.write(`report: ${message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,312 @@
+/**
+ * The operator CLI end to end: the built CLI (`node dist/client/cli.js`, as an operator runs it)
+ * against the dev server, with a real worker in this process on a task queue of the test's own.
+ * P0-1 runs against an unknown target (its checks fail fast; it keeps watching until a person
+ * closes it); P0-3 runs against a sandbox container of the test's own, with its own billing key,
+ * stripe-mock, and approvers whose one-time codes arrive on local receivers.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { createActivities } from '../../activities';
+import { connectClient } from '../../client/connection';
+import { loadTemporalConfig } from '../../config';
+import type { WorkerClients } from '../../worker/clients';
+import type { IncidentState } from '../../workflows/types';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { testClients } from '../helpers/deps';
+import { uniqueId } from '../helpers/env';
+import { startReceiver, type Receiver } from '../helpers/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { workflowsPath } from '../helpers/temporal';
+
+const root = path.join(__dirname, '../..');
+const cliJs = path.join(root, 'dist/client/cli.js');
+const taskQueue = uniqueId('cli-e2e');
+const billingKey = uniqueId('cli_billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
+
+let client: Client;
+let connection: NativeConnection;
+let worker: Worker;
+let running: Promise<void>;
+let clients: WorkerClients;
+let world: ApprovalWorld;
+let pagerDuty: Receiver;
+let sandbox: Sandbox;
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json<T = Record<string, unknown>>(): T;
+  errorJson(): Record<string, unknown>;
+}
+
+function cli(...args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliJs, ...args], {
+      env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, USER: 'cli-test' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) =>
+      resolve({
+        code,
+        stdout,
+        stderr,
+        json: <T>() => JSON.parse(stdout) as T,
+        errorJson: () => JSON.parse(stderr) as Record<string, unknown>,
+      }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  // The test runs the built CLI: a stale build would test old code.
+  const built = statSync(cliJs, { throwIfNoEntry: false });
+  if (!built || built.mtimeMs < statSync(path.join(root, 'client/cli.ts')).mtimeMs) {
+    throw new Error('dist/client/cli.js is missing or older than client/cli.ts: run `npm run build` first');
+  }
+  [world, pagerDuty, sandbox, client, connection] = await Promise.all([
+    startApprovalWorld(),
+    startReceiver(),
+    startSandbox('abk-cli', { BILLING_KEY: billingKey }),
+    connectClient(loadTemporalConfig()),
+    NativeConnection.connect({ address: loadTemporalConfig().address }),
+  ]);
+  clients = testClients(
+    {
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        slackWebhookUrl: `${world.team.url}/hooks/finance`,
+        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+        pagerDutyRoutingKey: 'cli-test-routing-key',
+        mailer: world.mailbox.transport(),
+        mailFrom: 'runbooks@accubooks.test',
+      },
+      approvers: world.directory,
+      billing: { key: billingKey },
+    },
+    { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-cli-evidence-')) },
+  );
+  worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(clients.deps),
+    shutdownGraceTime: '1s',
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  if (client) {
+    for await (const wf of client.workflow.list({
+      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+    })) {
+      await client.workflow
+        .getHandle(wf.workflowId, wf.runId)
+        .terminate('test cleanup')
+        .catch(() => undefined);
+    }
+  }
+  worker?.shutdown();
+  await running?.catch(() => undefined);
+  await Promise.allSettled([
+    sandbox?.remove(),
+    world?.close(),
+    pagerDuty?.close(),
+    clients?.close(),
+    connection?.close(),
+    client?.connection.close(),
+  ]);
+});
+
+test('usage errors exit 2 and say what to do', async () => {
+  const unknown = await cli('trigger', 'P9-9');
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toMatch(/Unknown runbook "P9-9". Known runbooks: P0-1, P0-2/);
+  const noCharges = await cli('--json', 'trigger', 'P0-3', '--target', 'x');
+  expect(noCharges.code).toBe(2);
+  expect(noCharges.errorJson()).toMatchObject({ exitCode: 2, error: expect.stringMatching(/--charge ch_/) });
+  const noReason = await cli('resolve', 'some-id');
+  expect(noReason.code).toBe(2);
+  expect(noReason.stderr).toMatch(/required option '--reason <text>'/);
+  const help = await cli('approve', '--help');
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/--code <code>/);
+});
+
+test('trigger, list, status, history and resolve a P0-1 incident', async () => {
+  const target = uniqueId('abk-cli-nope');
+  const started = await cli(
+    '--json',
+    'trigger',
+    'P0-1',
+    '--target',
+    target,
+    '--description',
+    'API times out',
+  );
+  expect(started.code).toBe(0);
+  const { workflowId } = started.json<{ workflowId: string }>();
+  expect(workflowId).toBe(`incident-P0-1-${target}`);
+
+  let listed: Record<string, unknown> | undefined;
+  await waitUntil('the incident to be listed', async () => {
+    const l = await cli('--json', 'list', '--target', target);
+    expect(l.code).toBe(0);
+    listed = l.json<{ incidents: Record<string, unknown>[] }>().incidents[0];
+    return listed !== undefined && typeof listed.step === 'string' && listed.step !== 'starting';
+  });
+  expect(listed).toMatchObject({
+    workflowId,
+    runbook: 'P0-1',
+    severity: 'P0',
+    target,
+    executionStatus: 'RUNNING',
+    awaitingApproval: false,
+  });
+  expect(typeof listed!.escalated).toBe('boolean');
+  expect(listed!.age).toMatch(/^\d+(\.\d)?[smh]$/);
+  const table = await cli('list', '--target', target);
+  expect(table.stdout).toMatch(
+    /WORKFLOW ID\s+RUNBOOK\s+SEV\s+TARGET\s+STATUS\s+STEP\s+AGE\s+ESCALATED\s+APPROVAL/,
+  );
+  expect(table.stdout).toContain(workflowId);
+
+  const status = await cli('--json', 'status', workflowId);
+  expect(status.code).toBe(0);
+  expect(status.json<IncidentState>()).toMatchObject({
+    runbook: 'P0-1',
+    target,
+    trigger: { source: 'manual', startedBy: 'cli-test', description: 'API times out' },
+  });
+  const human = await cli('status', workflowId);
+  expect(human.stdout).toMatch(new RegExp(`P0-1 System down: ${target}`));
+  expect(human.stdout).toMatch(/alerts: 1 firing, 0 resolved/);
+
+  const resolved = await cli('--json', 'resolve', workflowId, '--reason', 'false alarm, the probe was wrong');
+  expect(resolved.code).toBe(0);
+  expect(resolved.json()).toMatchObject({ workflowId, signal: 'resolve', by: 'cli-test' });
+  await waitUntil(
+    'the incident to close',
+    async () => (await client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
+    60_000,
+  );
+  const closed = await cli('--json', 'status', workflowId);
+  expect(closed.json<IncidentState>()).toMatchObject({
+    status: 'resolved',
+    closedBy: { action: 'resolve', by: 'cli-test', reason: 'false alarm, the probe was wrong' },
+  });
+  const again = await cli('resolve', workflowId, '--reason', 'twice');
+  expect(again.code).toBe(1);
+  expect(again.stderr).toMatch(/already closed \(completed\); nothing to resolve/);
+
+  const history = await cli('--json', 'history', workflowId);
+  expect(history.code).toBe(0);
+  const entries = history.json<{ entries: { kind: string; text: string }[] }>().entries;
+  expect(entries[0]).toMatchObject({
+    kind: 'started',
+    text: expect.stringMatching(/systemDown started on .* by manual/),
+  });
+  expect(entries).toEqual(
+    expect.arrayContaining([
+      expect.objectContaining({ kind: 'step', text: `Check health of ${target}` }),
+      expect.objectContaining({
+        kind: 'signal',
+        text: 'resolve by cli-test: false alarm, the probe was wrong',
+      }),
+      expect.objectContaining({ kind: 'completed', text: expect.stringMatching(/^completed as resolved/) }),
+    ]),
+  );
+  const text = await cli('history', workflowId);
+  expect(text.stdout).toMatch(/started\s+systemDown started/);
+
+  const missing = await cli('--json', 'status', 'incident-P0-1-no-such-target-anywhere');
+  expect(missing.code).toBe(1);
+  expect(missing.errorJson().error).toMatch(/No incident with workflow ID .* runbooks list/);
+});
+
+test('approve: refused with a wrong code, accepted with the right one (P0-3 resume billing)', async () => {
+  const started = await cli(
+    '--json',
+    'trigger',
+    'P0-3',
+    '--target',
+    sandbox.name,
+    '--charge',
+    'ch_clie2e1',
+    '--description',
+    'customer charged twice',
+    '--policy',
+    JSON.stringify({ verifyWindowMs: 30_000, verifyIntervalMs: 500, billingKey }),
+  );
+  expect(started.code).toBe(0);
+  const { workflowId } = started.json<{ workflowId: string }>();
+
+  await waitUntil(
+    'P0-3 to wait for approval',
+    async () => {
+      const s = await cli('--json', 'status', workflowId);
+      return s.code === 0 && !!s.json<IncidentState>().waitingFor;
+    },
+    90_000,
+  );
+  const human = await cli('status', workflowId);
+  expect(human.stdout).toMatch(/WAITING FOR A PERSON/);
+  await waitUntil('the list to show it awaiting approval', async () => {
+    const l = await cli('--json', 'list', '--awaiting-approval', '--target', sandbox.name);
+    return l
+      .json<{ incidents: { workflowId: string }[] }>()
+      .incidents.some((i) => i.workflowId === workflowId);
+  });
+
+  const wrong = await cli(
+    '--json',
+    'approve',
+    workflowId,
+    '--by',
+    'ceo',
+    '--code',
+    'WRONG-CODE1',
+    '--reason',
+    'ok',
+  );
+  expect(wrong.code).toBe(3);
+  expect(wrong.errorJson()).toMatchObject({
+    accepted: false,
+    decision: 'approve',
+    approver: 'ceo',
+    exitCode: 3,
+  });
+  expect(wrong.errorJson().message).toMatch(/code/i);
+
+  const code = await world.waitForCode('ceo');
+  const right = await cli(
+    '--json',
+    'approve',
+    workflowId,
+    '--by',
+    'ceo',
+    '--code',
+    code,
+    '--reason',
+    'refunds done',
+  );
+  expect(right.code).toBe(0);
+  expect(right.json()).toMatchObject({ workflowId, accepted: true, decision: 'approve', approver: 'ceo' });
+
+  const result = (await client.workflow.getHandle(workflowId).result()) as IncidentState;
+  expect(result.status).toBe('resolved');
+  const history = await cli('history', workflowId);
+  expect(history.stdout).toMatch(/approval approve by ceo/);
+  expect(history.stdout).not.toContain(code);
+}, 180_000);

@@ -1,0 +1,284 @@
+/**
+ * The post-incident follow-up on the time-skipping server, with real activities: a real P0-1
+ * incident (private sandbox container) resolves and hands off; the follow-up drafts the report to
+ * the owners, reminds before 24 h, escalates the missing report at 24 h and the missing post-mortem
+ * at 48 h, keeps waiting, and closes once all three duties are done. Pages and the owners' emails
+ * land on real HTTP receivers (PagerDuty, and the chat copy every email gets).
+ */
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { WorkflowHandle } from '@temporalio/client';
+import { createActivities } from '../../activities';
+import { postIncident, systemDown } from '../../workflows';
+import {
+  followUpStateQuery,
+  postMortemFiledSignal,
+  reportFiledSignal,
+  runbookUpdateSignal,
+} from '../../workflows/definitions';
+import { FollowUpDutiesKey, FollowUpOverdueKey, IncidentStatusKey } from '../../workflows/search-attributes';
+import type { FollowUpState, IncidentState } from '../../workflows/types';
+import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
+import { startHealthServer } from '../../worker/health-server';
+import type { WorkerClients } from '../../worker/clients';
+import { uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import { startReceiver, type Receiver } from '../helpers/receivers';
+import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+
+const HOUR = 60 * 60_000;
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let pagerDuty: Receiver;
+let slack: Receiver;
+let worker: Worker;
+let running: Promise<void>;
+let clients: WorkerClients;
+const metrics = createIncidentMetrics();
+const taskQueue = uniqueId('follow-up');
+
+beforeAll(async () => {
+  [env, sandbox, pagerDuty, slack] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-followup'),
+    startReceiver(),
+    startReceiver(),
+  ]);
+  clients = testClients({
+    health: { apiUrls: { [sandbox.name]: sandbox.url } },
+    notify: {
+      pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+      pagerDutyRoutingKey: 'test-routing-key',
+      slackWebhookUrl: `${slack.url}/hooks/owners`,
+    },
+  });
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(clients.deps),
+    sinks: incidentMetricsSinks(metrics),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.all([
+    env?.teardown(),
+    sandbox?.remove(),
+    pagerDuty?.close(),
+    slack?.close(),
+    clients?.close(),
+  ]);
+});
+
+const chat = (text: string) =>
+  slack.requests.filter((r) => typeof r.body.text === 'string' && r.body.text.includes(text));
+const pagesFor = (dedup: string) =>
+  pagerDuty.requests.filter((r) => (r.body as { dedup_key?: string }).dedup_key === dedup);
+
+/** Sleeps (skipping time) until `ms` after the incident resolved. */
+async function sleepUntil(resolvedAt: string, ms: number): Promise<void> {
+  const left = Date.parse(resolvedAt) + ms - (await env.currentTimeMs());
+  if (left > 0) await env.sleep(left);
+}
+
+async function followUpState(handle: WorkflowHandle): Promise<FollowUpState> {
+  return handle.query(followUpStateQuery);
+}
+
+const closedIncident = (nowMs: number): IncidentState => {
+  const at = new Date(nowMs).toISOString();
+  return {
+    incidentId: uniqueId('P1-1'),
+    runbook: 'P1-1',
+    title: 'P1-1 High error rate: accubooks-api',
+    severity: 'P1',
+    target: 'accubooks-api',
+    status: 'resolved',
+    currentStep: 'resolved',
+    trigger: { source: 'alert', alertName: 'HighErrorRate', values: { error_rate: 0.03 } },
+    steps: [],
+    checks: {},
+    escalations: [],
+    alerts: { firing: 1, resolved: 1 },
+    mttr: { detectedAt: at, remediationStartedAt: at, resolvedAt: at, targetMs: 4 * HOUR, breached: false },
+    decisions: [],
+    failing: {},
+    outcome: 'error rate back under 1%',
+  };
+};
+
+test('duties filed in time close the follow-up with no reminder or page; bad signals are refused and recorded; a needed runbook change stays open until linked', async () => {
+  const pagesBefore = pagerDuty.requests.length;
+  const incident = closedIncident(await env.currentTimeMs());
+  const handle = await env.client.workflow.start(postIncident, {
+    taskQueue,
+    workflowId: uniqueId('wf-followup-direct'),
+    args: [{ incident, incidentWorkflowId: 'incident-P1-1-accubooks-api' }],
+  });
+  await waitUntil('the draft report to be sent', async () => (await followUpState(handle)).status === 'open');
+  // The draft went to the policy's default owners (no owners were handed over).
+  expect((await followUpState(handle)).owners).toEqual(['incident-owners@accubooks.local']);
+
+  await handle.signal(reportFiledSignal, { link: '', author: 'sam' });
+  await handle.signal(reportFiledSignal, { link: 'https://wiki.accubooks.test/ir/2', author: 'sam' });
+  await handle.signal(reportFiledSignal, { link: 'https://wiki.accubooks.test/ir/again', author: 'kim' });
+  await handle.signal(runbookUpdateSignal, {
+    needed: true,
+    note: 'add a Redis check before restart',
+    by: 'sam',
+  });
+  await env.sleep(2 * HOUR);
+  await handle.signal(postMortemFiledSignal, { link: 'https://wiki.accubooks.test/pm/2', author: 'kim' });
+  let s = await followUpState(handle);
+  expect(s.duties['runbook-update']).toMatchObject({ status: 'open', needed: true });
+  expect(s.status).toBe('open');
+  expect((await handle.describe()).typedSearchAttributes.get(FollowUpDutiesKey)).toEqual(['runbook-update']);
+
+  await handle.signal(runbookUpdateSignal, {
+    needed: true,
+    note: 'Redis check added',
+    by: 'sam',
+    link: 'https://git.accubooks.test/runbooks/pull/7',
+  });
+  s = (await handle.result());
+  expect(s.status).toBe('closed');
+  expect(s.duties['incident-report']).toMatchObject({ link: 'https://wiki.accubooks.test/ir/2', by: 'sam' });
+  expect(s.duties['runbook-update']).toMatchObject({
+    status: 'done',
+    needed: true,
+    link: 'https://git.accubooks.test/runbooks/pull/7',
+  });
+  expect(s.refused.map((r) => r.signal)).toEqual(['reportFiled', 'reportFiled']);
+  expect(s.refused[0].reason).toContain('"link" and "author"');
+  expect(s.refused[1].reason).toContain('already filed');
+  expect(s.reminders).toHaveLength(0);
+  expect(s.escalations).toHaveLength(0);
+  expect(pagerDuty.requests.length).toBe(pagesBefore);
+});
+
+// Runs last: on the time-skipping server, a child that completes after its parent closed leaves
+// time skipping locked for later sleeps in the same environment.
+test('a resolved incident hands off to a follow-up: draft at once, reminder before 24 h, report escalation at 24 h, post-mortem escalation at 48 h; filing closes it', async () => {
+  const incidentWorkflowId = uniqueId('wf-followup-incident');
+  const incident: IncidentState = await env.client.workflow.execute(systemDown, {
+    taskQueue,
+    workflowId: incidentWorkflowId,
+    args: [
+      {
+        incidentId: uniqueId('P0-1'),
+        target: sandbox.name,
+        trigger: { source: 'alert', alertName: 'SystemUnreachable', values: { up: 0 } },
+        followUp: { owners: ['owner@accubooks.test'] },
+      },
+    ],
+  });
+  expect(incident.status).toBe('resolved');
+  expect(incident.followUp?.workflowId).toBe(`follow-up-${incident.incidentId}`);
+  expect(incident.followUp?.startedAt).toBeDefined();
+  const resolvedAt = incident.mttr.resolvedAt!;
+
+  // The follow-up outlives the incident (ABANDON) and drafts the report at once.
+  const handle = env.client.workflow.getHandle(incident.followUp!.workflowId);
+  await waitUntil('the draft report to be sent', async () => (await followUpState(handle)).status === 'open');
+  let s = await followUpState(handle);
+  expect(s.incidentWorkflowId).toBe(incidentWorkflowId);
+  expect(s.owners).toEqual(['owner@accubooks.test']);
+  expect(s.draft?.delivered).toEqual(['slack']);
+  expect(s.duties['incident-report'].dueAt).toBe(new Date(Date.parse(resolvedAt) + 24 * HOUR).toISOString());
+  expect(s.duties['post-mortem'].dueAt).toBe(new Date(Date.parse(resolvedAt) + 48 * HOUR).toISOString());
+  const draft = chat(`Incident report draft: ${incident.title}`)[0]?.body.text as string;
+  expect(draft).toContain(`# Incident report: ${incident.title}`);
+  expect(draft).toContain('1. Check health');
+  expect(draft).toContain('reportFiled');
+  const described = await handle.describe();
+  expect(described.typedSearchAttributes.get(IncidentStatusKey)).toBe('follow-up');
+  expect(described.typedSearchAttributes.get(FollowUpDutiesKey)).toEqual([
+    'incident-report',
+    'post-mortem',
+    'runbook-update',
+  ]);
+
+  // No reminder yet at 19 h; the reminder comes before the deadline (at 20 h), no page.
+  await sleepUntil(resolvedAt, 19 * HOUR);
+  expect((await followUpState(handle)).reminders).toHaveLength(0);
+  await sleepUntil(resolvedAt, 20 * HOUR + 60_000);
+  s = await followUpState(handle);
+  expect(s.reminders.map((r) => r.duty)).toEqual(['incident-report']);
+  expect(s.escalations).toHaveLength(0);
+  expect(chat('Reminder: incident report')).toHaveLength(1);
+
+  // Just before 24 h: still no escalation. At 24 h: the tier is paged, and it keeps waiting.
+  await sleepUntil(resolvedAt, 24 * HOUR - 60_000);
+  expect((await followUpState(handle)).escalations).toHaveLength(0);
+  await sleepUntil(resolvedAt, 24 * HOUR + 60_000);
+  s = await followUpState(handle);
+  expect(s.escalations).toHaveLength(1);
+  expect(s.escalations[0].reason).toContain('Incident report');
+  expect(s.escalations[0].delivered.sort()).toEqual(['pagerduty', 'slack']);
+  expect(Date.parse(s.escalations[0].at) - Date.parse(resolvedAt)).toBeGreaterThanOrEqual(24 * HOUR);
+  expect(s.duties['incident-report'].overdue).toBe(true);
+  expect(s.status).toBe('open');
+  expect(pagesFor(`${incident.incidentId}/follow-up-incident-report-overdue`)).toHaveLength(1);
+  expect((await handle.describe()).typedSearchAttributes.get(FollowUpOverdueKey)).toBe(true);
+
+  // The report is filed late; the post-mortem still has its own clock: reminder at 40 h, page at 48 h.
+  await handle.signal(reportFiledSignal, { link: 'https://wiki.accubooks.test/ir/1', author: 'dana' });
+  await sleepUntil(resolvedAt, 40 * HOUR + 60_000);
+  s = await followUpState(handle);
+  expect(s.duties['incident-report']).toMatchObject({ status: 'done', by: 'dana' });
+  expect(s.reminders.map((r) => r.duty)).toEqual(['incident-report', 'post-mortem']);
+  expect(s.escalations).toHaveLength(1);
+  await sleepUntil(resolvedAt, 48 * HOUR + 60_000);
+  s = await followUpState(handle);
+  expect(s.escalations).toHaveLength(2);
+  expect(s.escalations[1].reason).toContain('Post-mortem');
+  expect(Date.parse(s.escalations[1].at) - Date.parse(resolvedAt)).toBeGreaterThanOrEqual(48 * HOUR);
+  expect(pagesFor(`${incident.incidentId}/follow-up-post-mortem-overdue`)).toHaveLength(1);
+
+  // Filing the post-mortem and the runbook decision closes the follow-up.
+  await handle.signal(postMortemFiledSignal, { link: 'https://wiki.accubooks.test/pm/1', author: 'lee' });
+  await handle.signal(runbookUpdateSignal, { needed: false, note: 'runbook worked as written', by: 'lee' });
+  const final = (await handle.result()) as FollowUpState;
+  expect(final.status).toBe('closed');
+  expect(Object.values(final.duties).map((d) => d.status)).toEqual(['done', 'done', 'done']);
+  const closed = await handle.describe();
+  expect(closed.status.name).toBe('COMPLETED');
+  expect(closed.typedSearchAttributes.get(FollowUpDutiesKey)).toEqual([]);
+  expect(closed.typedSearchAttributes.get(IncidentStatusKey)).toBe('follow-up-done');
+
+  // The worker's metrics saw the incident close and both duties go overdue.
+  const text = await metrics.registry.metrics();
+  expect(text).toMatch(
+    /accubooks_incidents_closed_total\{runbook="P0-1",severity="P0",status="resolved",breached="false"\} 1/,
+  );
+  expect(text).toMatch(
+    /accubooks_incident_time_to_resolve_seconds_count\{runbook="P0-1",severity="P0",status="resolved"\} 1/,
+  );
+  expect(text).toMatch(
+    /accubooks_followup_duties_overdue_total\{runbook="P0-1",severity="P0",duty="incident-report"\} 1/,
+  );
+  expect(text).toMatch(
+    /accubooks_followup_duties_overdue_total\{runbook="P0-1",severity="P0",duty="post-mortem"\} 1/,
+  );
+});
+
+test("the worker's health server serves the incident metrics at /metrics", async () => {
+  const port = await freePort();
+  const server = await startHealthServer(worker, port, metrics.registry);
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const body = await res.text();
+    expect(body).toContain('# TYPE accubooks_incident_time_to_resolve_seconds histogram');
+    expect(body).toContain('accubooks_incidents_opened_total{runbook="P0-1",severity="P0"}');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+  } finally {
+    await server.close();
+  }
+});

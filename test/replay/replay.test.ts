@@ -1,0 +1,112 @@
+/**
+ * Safe runbook updates: every recorded history in test/fixtures/histories/ (one per runbook path,
+ * recorded by scripts/record-histories.ts) must replay against the current workflow code. A change
+ * that would break running incidents fails here. To prove the check bites, a copy of the workflows
+ * with one extra timer in P0-1 is caught as non-deterministic, and the same change behind
+ * `patched()` replays cleanly (docs/runbook-changes.md).
+ */
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { historyFromJson, type History } from '../../client/report/proto-json';
+import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
+import { workflowsPath } from '../helpers/temporal';
+
+const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
+const fixtures = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
+const load = (file: string): History =>
+  historyFromJson(JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')));
+const sinks = incidentMetricsSinks(createIncidentMetrics());
+
+/** Replays one history; returns the error (undefined when it replays cleanly). */
+async function replay(bundle: WorkflowBundle, file: string): Promise<Error | undefined> {
+  const results = Worker.runReplayHistories({ workflowBundle: bundle, sinks, replayName: file }, [
+    { history: load(file), workflowId: path.basename(file, '.json') },
+  ]);
+  for await (const r of results) return r.error instanceof Error ? r.error : undefined;
+  throw new Error(`no replay result for ${file}`);
+}
+
+let current: WorkflowBundle;
+const copies: string[] = [];
+
+/** A copy of workflows/ (inside the repo, so it resolves node_modules) with system-down.ts edited. */
+async function bundleEditedCopy(name: string, edit: (source: string) => string): Promise<WorkflowBundle> {
+  const dir = path.resolve(__dirname, `../../test-artifacts/replay-${name}-${process.pid}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  cpSync(path.dirname(workflowsPath), path.join(dir, 'workflows'), { recursive: true });
+  // Type-only imports of activities are erased by the bundler; the copy needs nothing else.
+  const file = path.join(dir, 'workflows/system-down.ts');
+  const edited = edit(readFileSync(file, 'utf8'));
+  writeFileSync(file, edited);
+  copies.push(dir);
+  return bundleWorkflowCode({ workflowsPath: path.join(dir, 'workflows'), logger: quietLogger });
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** A new timer before the first health check: old histories scheduled the activity there. */
+const PAUSE = "await sleep('1 second');";
+const addImport = (src: string, names: string) => `import { ${names} } from '@temporalio/workflow';\n${src}`;
+const insertBeforeHealthCheck = (src: string, code: string) => {
+  const marker = '  // 1. Check health\n';
+  if (!src.includes(marker)) throw new Error('system-down.ts no longer has the "// 1. Check health" marker');
+  return src.replace(marker, `  ${code}\n${marker}`);
+};
+
+beforeAll(async () => {
+  current = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+});
+
+afterAll(() => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+});
+
+test('there is a recorded history for every P0-1 path and for the follow-up', () => {
+  expect(fixtures).toEqual(
+    expect.arrayContaining([
+      'P0-1-healthy-at-first-check.json',
+      'P0-1-crash-restart-verified.json',
+      'P0-1-still-down-escalated-resolved-by-person.json',
+      'post-incident-after-hand-off.json',
+      'post-incident-duties-filed-late.json',
+    ]),
+  );
+});
+
+test.each(fixtures)('recorded history %s replays against the current workflow code', async (file) => {
+  expect(await replay(current, file)).toBeUndefined();
+});
+
+test('a non-deterministic change to P0-1 (a new timer before the first check) is caught on replay', async () => {
+  const changed = await bundleEditedCopy('nondeterministic', (src) =>
+    addImport(insertBeforeHealthCheck(src, PAUSE), 'sleep'),
+  );
+  const p01 = fixtures.filter((f) => f.startsWith('P0-1-'));
+  expect(p01.length).toBeGreaterThan(0);
+  for (const file of p01) {
+    const err = await replay(changed, file);
+    expect(err).toBeInstanceOf(DeterminismViolationError);
+  }
+});
+
+test('the same change behind patched() replays every recorded history cleanly', async () => {
+  const patchedCopy = await bundleEditedCopy('patched', (src) =>
+    addImport(
+      insertBeforeHealthCheck(src, `if (patched('pause-before-health-check')) ${PAUSE}`),
+      'patched, sleep',
+    ),
+  );
+  for (const file of fixtures) expect(await replay(patchedCopy, file)).toBeUndefined();
+});

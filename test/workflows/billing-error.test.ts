@@ -1,0 +1,253 @@
+/**
+ * P0-3 on the time-skipping server with real activities: stripe-mock behind a recording proxy,
+ * PostgreSQL (billing_config, as the runbook role), a sandbox API container with its own billing
+ * key, a real SMTP server and real webhook receivers.
+ */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { billingError } from '../../workflows';
+import { stateQuery } from '../../workflows/definitions';
+import { approvalSignal } from '../../workflows/approval';
+import { submitApproval } from '../../client/approvals';
+import { stripeFrom, type WorkerClients } from '../../worker/clients';
+import { need, uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { startStripeProxy, type StripeProxy } from '../helpers/stripe-proxy';
+import type { BillingErrorInput } from '../../workflows/billing-error';
+
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let world: ApprovalWorld;
+let stripe: StripeProxy;
+let admin: PgClient;
+const billingKey = uniqueId('billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
+const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-p03-evidence-'));
+const taskQueue = uniqueId('p0-3');
+const opened: WorkerClients[] = [];
+
+async function startWorker(): Promise<{ worker: Worker; running: Promise<void> }> {
+  const clients = testClients(
+    {
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        slackWebhookUrl: `${world.team.url}/hooks/finance`,
+        mailer: world.mailbox.transport(),
+        mailFrom: 'runbooks@accubooks.test',
+      },
+      approvers: world.directory,
+      billing: { key: billingKey },
+      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
+    },
+    { EVIDENCE_DIR: evidenceDir },
+  );
+  opened.push(clients);
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(clients.deps),
+    shutdownGraceTime: '1s',
+    maxCachedWorkflows: 0,
+  });
+  return { worker, running: worker.run() };
+}
+
+const switchState = async () =>
+  (
+    await admin.query<{ enabled: boolean; updated_by: string }>(
+      'SELECT enabled, updated_by FROM billing_config WHERE key = $1',
+      [billingKey],
+    )
+  ).rows[0];
+const charge = async () =>
+  (await fetch(`${sandbox.url}/api/billing/charge`, { method: 'POST', signal: AbortSignal.timeout(5000) }))
+    .status;
+const appBilling = async () =>
+  (await (
+    await fetch(`${sandbox.url}/api/billing/status`, { signal: AbortSignal.timeout(5000) })
+  ).json()) as {
+    enabled: boolean;
+  };
+
+beforeAll(async () => {
+  [env, sandbox, world, stripe] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-p03', { BILLING_KEY: billingKey }),
+    startApprovalWorld(),
+    startStripeProxy(need('STRIPE_API_BASE')),
+  ]);
+  // The runbook role flips the switch; the stack grants it (scripts/stack.sh); make sure here too.
+  const adminUrl = new URL(need('PG_ADMIN_URL'));
+  adminUrl.pathname = '/accubooks';
+  admin = new PgClient({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
+});
+
+afterAll(async () => {
+  await Promise.all([
+    env?.teardown(),
+    sandbox?.remove(),
+    world?.close(),
+    stripe?.close(),
+    admin?.end(),
+    ...opened.map((c) => c.close()),
+  ]);
+});
+
+const input = (charges: string[]): BillingErrorInput => ({
+  incidentId: uniqueId('P0-3'),
+  target: sandbox.name,
+  trigger: { source: 'manual', startedBy: 'oncall-test', description: 'customer charged twice' },
+  charges,
+  reportedBy: 'support@accubooks.test',
+  policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500 },
+});
+
+test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, documents once, resumes only on CEO approval', async () => {
+  const { worker, running } = await startWorker();
+  try {
+    // The first refund reaches Stripe but its answer is lost: the retried activity must send the same key.
+    stripe.loseAnswer((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_p03first'));
+    const before = stripe.refunds().length;
+    const inc = input(['ch_p03first', 'pi_p03second']);
+    const handle = await env.client.workflow.start(billingError, {
+      taskQueue,
+      workflowId: uniqueId('wf-p03'),
+      args: [inc],
+    });
+    await waitUntil(
+      'P0-3 to wait for approval',
+      async () => !!(await handle.query(stateQuery)).waitingFor,
+      90_000,
+    );
+    const s = await handle.query(stateQuery);
+
+    // 1. Frozen in the store, and the restarted app refuses to bill and says so.
+    expect(await switchState()).toMatchObject({ enabled: false });
+    expect((await appBilling()).enabled).toBe(false);
+    expect(await charge()).toBe(423);
+    expect(s.steps.find((st) => st.name === 'restart')?.status).toBe('done');
+
+    // 2. Refunds: same idempotency key on the retry, one per charge.
+    const refunds = stripe.refunds().slice(before);
+    const first = refunds.filter((r) => r.body.includes('ch_p03first'));
+    expect(first).toHaveLength(2);
+    expect(first[0].answered).toBe(false);
+    expect(new Set(first.map((r) => r.idempotencyKey))).toEqual(
+      new Set([`${inc.incidentId}/refund/ch_p03first`]),
+    );
+    const second = refunds.filter((r) => r.body.includes('pi_p03second'));
+    expect(second.map((r) => r.idempotencyKey)).toEqual([`${inc.incidentId}/refund/pi_p03second`]);
+    expect(s.checks.refunds).toHaveLength(2);
+
+    // 3. CEO and CTO by email (real SMTP) and the team webhook.
+    const mail = await world.mailbox.waitFor(
+      (m) => m.subject.includes('Billing frozen') && m.to.includes('ceo@accubooks.test'),
+    );
+    expect(mail.to.sort()).toEqual(['ceo@accubooks.test', 'cto@accubooks.test']);
+    expect(mail.text).toContain('ch_p03first');
+    expect(world.team.requests.some((r) => String(r.body.text).includes('Billing frozen'))).toBe(true);
+
+    // 4. One evidence file per refund.
+    const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
+    expect(readdirSync(dir).sort()).toEqual(['ch_p03first.json', 'pi_p03second.json']);
+    const doc = JSON.parse(readFileSync(path.join(dir, 'ch_p03first.json'), 'utf8'));
+    expect(doc).toMatchObject({
+      kind: 'refund',
+      incidentId: inc.incidentId,
+      reported: 'ch_p03first',
+      currency: expect.any(String),
+      amount: expect.any(Number),
+      reportedBy: 'support@accubooks.test',
+      operator: expect.stringContaining('oncall-test'),
+    });
+    expect(doc.refundId).toMatch(/^re_/);
+
+    // Resume: the CTO's code is not enough (CEO required), billing stays frozen.
+    const ctoCode = world.latestCode('cto');
+    expect(ctoCode).toBeUndefined(); // codes go only to holders of the required role
+    const ceoCode = await world.waitForCode('ceo');
+    await handle.signal(approvalSignal, {
+      approver: 'cto',
+      decision: 'approve',
+      reason: 'looks fine',
+      code: ceoCode,
+    });
+    await waitUntil(
+      'the refusal to be recorded',
+      async () => (await handle.query(stateQuery)).approvals![0].attempts.length === 1,
+    );
+    expect(await switchState()).toMatchObject({ enabled: false });
+
+    // The CEO approves through the CLI path (update).
+    const r = await submitApproval(handle, {
+      approver: 'ceo',
+      decision: 'approve',
+      reason: 'refunds done',
+      code: ceoCode,
+    });
+    expect(r).toMatchObject({ accepted: true, answeredBy: 'update' });
+    const final = await handle.result();
+    expect(final.status).toBe('resolved');
+    expect(final.approvals![0]).toMatchObject({
+      status: 'approved',
+      approvedBy: [{ approver: 'ceo', roles: ['CEO'] }],
+    });
+    expect(await switchState()).toMatchObject({ enabled: true });
+    expect((await appBilling()).enabled).toBe(true);
+    expect(await charge()).toBe(200);
+  } finally {
+    worker.shutdown();
+    await running;
+  }
+});
+
+test('the refund key is the same across a worker restart mid-runbook; nothing is refunded or documented twice', async () => {
+  let a = await startWorker();
+  const held = stripe.hold((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_p03restartB'));
+  const before = stripe.refunds().length;
+  const inc = input(['ch_p03restartA', 'ch_p03restartB']);
+  const handle = await env.client.workflow.start(billingError, {
+    taskQueue,
+    workflowId: uniqueId('wf-p03-restart'),
+    args: [inc],
+  });
+  await held.arrived;
+  // Worker A goes away in the middle of the second refund; its answer is lost with it.
+  a.worker.shutdown();
+  held.drop();
+  await a.running;
+  const b = await startWorker();
+  try {
+    await waitUntil(
+      'P0-3 (worker B) to wait for approval',
+      async () => !!(await handle.query(stateQuery)).waitingFor,
+      90_000,
+    );
+    const refunds = stripe.refunds().slice(before);
+    const keysA = refunds.filter((r) => r.body.includes('ch_p03restartA')).map((r) => r.idempotencyKey);
+    const keysB = refunds.filter((r) => r.body.includes('ch_p03restartB')).map((r) => r.idempotencyKey);
+    expect(keysA).toEqual([`${inc.incidentId}/refund/ch_p03restartA`]);
+    expect(keysB).toEqual([
+      `${inc.incidentId}/refund/ch_p03restartB`,
+      `${inc.incidentId}/refund/ch_p03restartB`,
+    ]);
+    const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
+    expect(readdirSync(dir).sort()).toEqual(['ch_p03restartA.json', 'ch_p03restartB.json']);
+    // Abandoning does not end the wait: only an approval resumes billing.
+    await handle.terminate('test done');
+  } finally {
+    b.worker.shutdown();
+    await b.running;
+    a = b;
+  }
+});

@@ -1,0 +1,156 @@
+/**
+ * P0-4 on the time-skipping server with real activities: a real sandbox container (stopped and
+ * started through the Docker engine), real PostgreSQL (pg_dump, then pg_restore --list on the
+ * file), a real SMTP server and webhook receivers.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { dataIntegrityViolation } from '../../workflows';
+import { stateQuery } from '../../workflows/definitions';
+import { submitApproval } from '../../client/approvals';
+import type { WorkerClients } from '../../worker/clients';
+import { need, uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let world: ApprovalWorld;
+let worker: Worker;
+let running: Promise<void>;
+let clients: WorkerClients;
+const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-p04-evidence-'));
+const taskQueue = uniqueId('p0-4');
+
+beforeAll(async () => {
+  [env, sandbox, world] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-p04'),
+    startApprovalWorld(),
+  ]);
+  clients = testClients(
+    {
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
+        mailer: world.mailbox.transport(),
+        mailFrom: 'runbooks@accubooks.test',
+      },
+      approvers: world.directory,
+    },
+    { EVIDENCE_DIR: evidenceDir },
+  );
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(clients.deps),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.all([env?.teardown(), sandbox?.remove(), world?.close(), clients?.close()]);
+});
+
+const containerRunning = async () =>
+  (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+
+test('P0-4 stops the API, preserves a restorable dump with its checksum, notifies CEO+CTO+Legal, keeps the password out of history, restarts only after approval', async () => {
+  const handle = await env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue,
+    workflowId: uniqueId('wf-p04'),
+    args: [
+      {
+        incidentId: uniqueId('P0-4'),
+        target: sandbox.name,
+        trigger: {
+          source: 'alert',
+          alertName: 'CrossTenantLeakage',
+          labels: { violation: 'cross-tenant leakage' },
+        },
+        policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500, reminderEveryMs: 30 * 60_000 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-4 to wait for approval',
+    async () => !!(await handle.query(stateQuery)).waitingFor,
+    90_000,
+  );
+  const s = await handle.query(stateQuery);
+
+  // 1. Stopped.
+  expect(await containerRunning()).toBe(false);
+  expect(s.steps.find((st) => st.name === 'stop')?.status).toBe('done');
+
+  // 2. Evidence: timestamped, restorable, checksum matches.
+  const ev = s.checks.evidence as { path: string; bytes: number; sha256: string; format: string };
+  expect(path.basename(ev.path)).toMatch(/^backup_\d{8}T\d{6}Z\.dump$/);
+  expect(ev.path.startsWith(path.join(evidenceDir, 'phase4_integrity'))).toBe(true);
+  expect(statSync(ev.path).size).toBe(ev.bytes);
+  expect(createHash('sha256').update(readFileSync(ev.path)).digest('hex')).toBe(ev.sha256);
+  expect(readFileSync(`${ev.path}.sha256`, 'utf8')).toBe(`${ev.sha256}  ${path.basename(ev.path)}\n`);
+  const list = spawnSync(path.join(need('PG_BIN_DIR'), 'pg_restore'), ['--list', ev.path], {
+    encoding: 'utf8',
+  });
+  expect(list.status).toBe(0);
+  expect(list.stdout).toMatch(/TABLE DATA public invoices/);
+  expect(list.stdout).toMatch(/TABLE DATA public billing_config/);
+
+  // 3. CEO + CTO + Legal by email, and the team webhook.
+  const mail = await world.mailbox.waitFor((m) => m.subject.includes('Data integrity violation'));
+  expect(mail.to.sort()).toEqual(['ceo@accubooks.test', 'cto@accubooks.test', 'legal@accubooks.test']);
+  expect(world.team.requests.some((r) => String(r.body.text).includes('DATA INTEGRITY VIOLATION'))).toBe(
+    true,
+  );
+
+  // The UI shows exactly what to paste.
+  expect(s.waitingFor).toMatchObject({
+    signal: 'approval',
+    example: {
+      approver: expect.any(String),
+      decision: 'approve',
+      reason: expect.any(String),
+      code: expect.any(String),
+    },
+  });
+
+  // 4. Still stopped after an hour of waiting; reminders went out meanwhile.
+  await env.sleep('61 minutes');
+  expect(await containerRunning()).toBe(false);
+  const waiting = await handle.query(stateQuery);
+  expect(waiting.approvals![0].reminders.length).toBeGreaterThanOrEqual(2);
+  expect(waiting.status).not.toBe('resolved');
+
+  // No password anywhere in history (the dump got it through its environment).
+  const password = decodeURIComponent(new URL(need('RUNBOOK_DATABASE_URL')).password);
+  const history = JSON.stringify(await handle.fetchHistory());
+  expect(history).not.toContain(password);
+
+  const code = world.latestCode('ceo')!;
+  const r = await submitApproval(handle, {
+    approver: 'ceo',
+    decision: 'approve',
+    reason: 'evidence preserved; fix deployed',
+    code,
+  });
+  expect(r.accepted).toBe(true);
+  const final = await handle.result();
+  expect(final.status).toBe('resolved');
+  expect(await containerRunning()).toBe(true);
+  expect(final.steps.map((st) => st.name)).toEqual(
+    expect.arrayContaining(['stop', 'pg-dump', 'notify', 'start', 'verify']),
+  );
+  expect(JSON.stringify(await handle.fetchHistory())).not.toContain(password);
+});

@@ -1,0 +1,263 @@
+/**
+ * The cross-runbook interlock, on the time-skipping server with real activities, a real sandbox
+ * container, real Docker and real PostgreSQL (pg_dump):
+ *   - with P0-4 holding the API stopped, a P0-1 incident on the same target makes no restart and
+ *     says why (state and page); the API starts again only after the CEO's approval;
+ *   - the guard itself: one action at a time, a concurrent restart is covered instead of repeated,
+ *     a crash loop is refused, a hold refuses others and cannot be released without approval.
+ */
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { createActivities } from '../../activities';
+import { dataIntegrityViolation, systemDown, targetLease } from '../../workflows';
+import { resolveSignal, stateQuery } from '../../workflows/definitions';
+import { approvalSignal } from '../../workflows/approval';
+import {
+  targetActionUpdate,
+  targetDoneSignal,
+  targetLeaseStateQuery,
+  targetLeaseWorkflowId,
+  type TargetRequest,
+} from '../../workflows/target-lease';
+import type { WorkerClients } from '../../worker/clients';
+import { uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import { startReceiver, type Receiver } from '../helpers/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let pagerDuty: Receiver;
+let world: ApprovalWorld;
+let worker: Worker;
+let running: Promise<void>;
+let clients: WorkerClients;
+const taskQueue = uniqueId('guard');
+
+beforeAll(async () => {
+  [env, sandbox, pagerDuty, world] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-guard'),
+    startReceiver(),
+    startApprovalWorld(),
+  ]);
+  clients = testClients({
+    health: { apiUrls: { [sandbox.name]: sandbox.url } },
+    notify: {
+      pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+      pagerDutyRoutingKey: 'test-routing-key',
+      slackWebhookUrl: `${world.team.url}/hooks/oncall`,
+      mailer: world.mailbox.transport(),
+      mailFrom: 'runbooks@accubooks.test',
+    },
+    approvers: world.directory,
+  });
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(clients.deps),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.all([
+    env?.teardown(),
+    sandbox?.remove(),
+    pagerDuty?.close(),
+    world?.close(),
+    clients?.close(),
+  ]);
+});
+
+const running$ = async () => (await sandbox.docker.getContainer(sandbox.name).inspect()).State;
+
+test('with P0-4 holding the API, a P0-1 incident on the same target makes no restart; approval restarts it', async () => {
+  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue,
+    workflowId: uniqueId('wf-p04-hold'),
+    args: [
+      {
+        incidentId: uniqueId('P0-4'),
+        target: sandbox.name,
+        trigger: { source: 'manual', startedBy: 'test', description: 'cross-tenant leakage in invoices' },
+        policy: { verifyWindowMs: 20_000, verifyIntervalMs: 500 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-4 to wait for approval',
+    async () => !!(await p04.query(stateQuery)).waitingFor,
+    60_000,
+  );
+  const held = await p04.query(stateQuery);
+  expect((await running$()).Running).toBe(false);
+  const stoppedState = await running$();
+
+  const p01 = await env.client.workflow.start(systemDown, {
+    taskQueue,
+    workflowId: uniqueId('wf-p01-held'),
+    args: [
+      {
+        incidentId: uniqueId('P0-1'),
+        target: sandbox.name,
+        trigger: { source: 'alert', alertName: 'SystemUnreachable' },
+        policy: { verifyWindowMs: 5_000, verifyIntervalMs: 500 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-1 to be refused the restart',
+    async () => (await p01.query(stateQuery)).escalations.length > 0,
+    60_000,
+  );
+  const s = await p01.query(stateQuery);
+  const restart = s.steps.find((st) => st.name === 'restart');
+  expect(restart).toMatchObject({ status: 'skipped' });
+  expect(restart!.result).toContain(`held by the P0-4 data integrity violation incident ${held.incidentId}`);
+  expect(s.checks.targetGuard).toMatchObject({
+    kind: 'restart',
+    granted: false,
+    heldBy: { incidentId: held.incidentId, runbook: 'P0-4' },
+  });
+  expect(s.escalations[0].reason).toContain(
+    `held by the P0-4 data integrity violation incident ${held.incidentId}`,
+  );
+  const page = world.team.requests.find(
+    (r) => String(r.body.text).includes('P0-1') && String(r.body.text).includes('held by'),
+  );
+  expect(page).toBeDefined();
+  // No restart happened: still stopped, same stop.
+  const after = await running$();
+  expect(after.Running).toBe(false);
+  expect(after.StartedAt).toBe(stoppedState.StartedAt);
+  await p01.signal(resolveSignal, { by: 'test', reason: 'held by P0-4; nothing to do here' });
+  expect((await p01.result()).status).toBe('resolved');
+  expect((await running$()).Running).toBe(false);
+
+  // Only the CEO's code resumes it.
+  const code = await world.waitForCode('ceo');
+  await p04.signal(approvalSignal, {
+    approver: 'ceo',
+    decision: 'approve',
+    reason: 'evidence preserved',
+    code,
+  });
+  const final = await p04.result();
+  expect(final.status).toBe('resolved');
+  expect((await running$()).Running).toBe(true);
+  const guard = await env.client.workflow
+    .getHandle(targetLeaseWorkflowId(sandbox.name))
+    .query(targetLeaseStateQuery);
+  expect(guard.holds).toHaveLength(0);
+  expect(guard.log.some((l) => l.includes('REFUSED restart'))).toBe(true);
+  expect(guard.log.some((l) => l.includes('GRANTED release-hold'))).toBe(true);
+});
+
+describe('the target guard', () => {
+  const target = uniqueId('guard-target');
+  const request = (
+    workflowId: string,
+    kind: TargetRequest['kind'],
+    decidedAt = new Date().toISOString(),
+  ) => ({
+    requestId: uniqueId('req'),
+    target,
+    kind,
+    requester: {
+      workflowId,
+      incidentId: `${workflowId}-incident`,
+      runbook: workflowId.startsWith('p1') ? 'P1-1' : 'P0-1',
+    },
+    reason: 'test',
+    decidedAt,
+  });
+  const envNow = async () => new Date(await env.currentTimeMs()).toISOString();
+  let guard: Awaited<ReturnType<typeof env.client.workflow.start<typeof targetLease>>>;
+
+  beforeAll(async () => {
+    guard = await env.client.workflow.start(targetLease, {
+      taskQueue,
+      workflowId: targetLeaseWorkflowId(target),
+      args: [{ target, policy: { maxRestarts: 3, restartWindowMs: 15 * 60_000, coverWindowMs: 60_000 } }],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    });
+  });
+
+  test('two runbooks never act at once; a restart asked for meanwhile is covered, not repeated', async () => {
+    const now = await env.currentTimeMs();
+    const a = await guard.executeUpdate(targetActionUpdate, {
+      args: [request('p0-a', 'restart', new Date(now).toISOString())],
+    });
+    expect(a.granted).toBe(true);
+    let bAnswered = false;
+    const b = guard
+      .executeUpdate(targetActionUpdate, { args: [request('p1-b', 'restart', new Date(now).toISOString())] })
+      .then((r) => {
+        bAnswered = true;
+        return r;
+      });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(bAnswered).toBe(false); // waits while a's restart is in flight
+    expect((await guard.query(targetLeaseStateQuery)).queued).toHaveLength(1);
+    await guard.signal(targetDoneSignal, { requestId: a.requestId, ok: true });
+    const bReply = await b;
+    expect(bReply.granted).toBe(false);
+    expect(bReply.coveredBy?.requestId).toBe(a.requestId);
+  });
+
+  test('restarts are rate-limited: a crash loop is refused and escalates', async () => {
+    for (let i = 0; i < 2; i++) {
+      await env.sleep('2 minutes');
+      const r = await guard.executeUpdate(targetActionUpdate, {
+        args: [request(`p0-loop-${i}`, 'restart', await envNow())],
+      });
+      expect(r.granted).toBe(true);
+      await guard.signal(targetDoneSignal, { requestId: r.requestId, ok: true });
+    }
+    await env.sleep('2 minutes');
+    const refused = await guard.executeUpdate(targetActionUpdate, {
+      args: [request('p0-loop-x', 'restart', await envNow())],
+    });
+    expect(refused.granted).toBe(false);
+    expect(refused.reason).toMatch(/crash loop: .* restarted 3 times in the last 15 minutes/);
+    await env.sleep('15 minutes');
+    const later = await guard.executeUpdate(targetActionUpdate, {
+      args: [request('p0-loop-y', 'restart', await envNow())],
+    });
+    expect(later.granted).toBe(true);
+    await guard.signal(targetDoneSignal, { requestId: later.requestId, ok: true });
+  });
+
+  test('a hold refuses every other runbook, and a forged release without approval is refused', async () => {
+    const hold = await guard.executeUpdate(targetActionUpdate, { args: [request('p0-4-holder', 'hold')] });
+    expect(hold.granted).toBe(true);
+    await env.sleep('2 minutes');
+    for (const kind of ['restart', 'start', 'stop', 'scale'] as const) {
+      const r = await guard.executeUpdate(targetActionUpdate, { args: [request('p1-other', kind)] });
+      expect(r.granted).toBe(false);
+      expect(r.heldBy?.holder.workflowId).toBe('p0-4-holder');
+    }
+    // Anyone can claim to be the holder; the guard asks the holder's own state for an approval.
+    const forged = await guard.executeUpdate(targetActionUpdate, {
+      args: [request('p0-4-holder', 'release-hold')],
+    });
+    expect(forged.granted).toBe(false);
+    expect(forged.reason).toContain('no accepted approval');
+    expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
+  });
+
+  test('a malformed request is refused by the validator before it enters history', async () => {
+    await expect(
+      guard.executeUpdate(targetActionUpdate, {
+        args: [{ ...request('x', 'restart'), kind: 'explode' as never }],
+      }),
+    ).rejects.toThrow();
+  });
+});

@@ -1,0 +1,301 @@
+/**
+ * P0-3: BILLING ERROR
+ * Detection: Incorrect charge reported
+ * Actions:
+ *   1. FREEZE BILLING: set billingConfig.enabled = false, restart app
+ *   2. Issue full refund via Stripe (API; idempotency key per incident and charge)
+ *   3. Notify CEO + CTO immediately (email over SMTP and the team webhook)
+ *   4. Document in launch/evidence/phase4_billing/refunds/ (one file per refund, written once)
+ * Resume billing: CEO approval required (one-time codes; see approval.ts). On approval: set
+ * billingConfig.enabled = true and restart the app. A rejection keeps billing frozen.
+ *
+ * Restarts go through the target guard (target-guard.ts): if a P0-4 holds the API stopped, the
+ * switch is still set in the store and takes effect when the app starts again.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { RefundRecord } from '../activities/stripe';
+import { actions, checks, notifications, watches } from './activity-proxies';
+import { ApprovalGate, approvalDefaults, type ApprovalPolicy } from './approval';
+import { failureText, Incident, withSummary } from './incident';
+import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
+import { restartTarget } from './target-guard';
+import type { IncidentInput, IncidentState } from './types';
+
+export interface BillingErrorPolicy extends CommonPolicy {
+  /** Row of billing_config the app reads (default: the worker's BILLING_KEY). */
+  billingKey?: string;
+  /** Folder under the evidence directory for refund documents. */
+  refundsSubdir: string;
+  /** "Notify CEO + CTO immediately". */
+  notifyRoles: string[];
+  /** "Resume billing: CEO approval required" (e.g. ["CEO", "CTO"] to require both). */
+  approvalRoles: string[];
+  codeTtlMs: number;
+  reminderEveryMs: number;
+  maxWrongCodes: number;
+  stopTimeoutSec: number;
+  healthTimeoutMs: number;
+  verifyWindowMs: number;
+  verifyIntervalMs: number;
+}
+
+export const billingErrorDefaults: BillingErrorPolicy = {
+  ...commonDefaults,
+  refundsSubdir: 'phase4_billing/refunds',
+  notifyRoles: ['CEO', 'CTO'],
+  approvalRoles: approvalDefaults.requiredRoles,
+  codeTtlMs: approvalDefaults.codeTtlMs,
+  reminderEveryMs: approvalDefaults.reminderEveryMs,
+  maxWrongCodes: approvalDefaults.maxWrongCodes,
+  stopTimeoutSec: 10,
+  healthTimeoutMs: 5_000,
+  verifyWindowMs: 2 * 60_000,
+  verifyIntervalMs: 2_000,
+};
+
+export interface BillingErrorInput extends IncidentInput<BillingErrorPolicy> {
+  /** The incorrect charge(s): Stripe charge (ch_…) or payment intent (pi_…) IDs. */
+  charges?: string[];
+  /** Who reported the incorrect charge. */
+  reportedBy?: string;
+}
+
+/** Refunds call Stripe: a few attempts, each with the same idempotency key. */
+const payments = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '2s',
+    backoffCoefficient: 2,
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
+  },
+});
+
+/** Charge IDs from the input, or from the alert (annotation `charges` / label `charge_ids`). */
+export function reportedCharges(input: BillingErrorInput): string[] {
+  const fromTrigger = [input.trigger.annotations?.charges, input.trigger.labels?.charge_ids]
+    .filter((v): v is string => typeof v === 'string')
+    .flatMap((v) => v.split(/[\s,;]+/));
+  return [...new Set([...(input.charges ?? []), ...fromTrigger].map((c) => c.trim()).filter(Boolean))].slice(
+    0,
+    100,
+  );
+}
+
+export async function billingError(input: BillingErrorInput): Promise<IncidentState> {
+  const policy = withDefaults(billingErrorDefaults, input.policy);
+  const inc = new Incident({ runbook: 'P0-3', name: 'Billing error', severity: 'P0' }, input, policy);
+  const approvalPolicy: ApprovalPolicy = {
+    requiredRoles: policy.approvalRoles,
+    codeTtlMs: policy.codeTtlMs,
+    reminderEveryMs: policy.reminderEveryMs,
+    maxWrongCodes: policy.maxWrongCodes,
+  };
+  const gate = new ApprovalGate(
+    inc,
+    'resume-billing',
+    'Resume billing (billingConfig.enabled = true) and restart the app',
+    approvalPolicy,
+  );
+  const target = input.target;
+  const charges = reportedCharges(input);
+  const reportedBy =
+    input.reportedBy ?? input.trigger.annotations?.reported_by ?? input.trigger.startedBy ?? 'unknown';
+  const operator = `accubooks-runbooks (${inc.state.incidentId}${input.trigger.startedBy ? `, started by ${input.trigger.startedBy}` : ''})`;
+  const key = policy.billingKey;
+  inc.state.checks.reported = { charges, reportedBy };
+  inc.setStatus('remediating');
+
+  // 1. FREEZE BILLING: billingConfig.enabled = false (kept trying: nothing matters more), then restart.
+  for (let attempt = 0; ; attempt++) {
+    const frozen = await inc.check(
+      'freeze-billing',
+      '1. Freeze billing: billingConfig.enabled = false',
+      () =>
+        withSummary(actions.setBillingEnabled, 'Freeze billing: billingConfig.enabled = false', {
+          enabled: false,
+          by: `P0-3 ${inc.state.incidentId}`,
+          key,
+        }),
+      (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
+    );
+    if (frozen) {
+      inc.state.checks.billingSwitch = frozen.after;
+      break;
+    }
+    if (attempt === 0) {
+      await inc.escalate(
+        `Billing could NOT be frozen: ${inc.state.failing['freeze-billing']}; the app may still be charging`,
+        'CTO (billing freeze failed)',
+      );
+    }
+    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try to freeze billing again');
+  }
+  const applied = await applyBillingSwitch(inc, target, false, policy);
+
+  // 2. Issue a full refund for each reported charge (same idempotency key on every attempt).
+  const refunds: RefundRecord[] = [];
+  const refundFailures: string[] = [];
+  if (charges.length === 0) {
+    inc.skip(
+      'refund',
+      '2. Issue full refund via Stripe',
+      'no charge IDs were reported; a person must name them',
+    );
+  }
+  for (const charge of charges) {
+    try {
+      const r = await inc.step(
+        `refund-${charge}`,
+        `2. Full refund of ${charge}`,
+        () =>
+          withSummary(payments.refundCharge, `Stripe: full refund of ${charge}`, {
+            incidentId: inc.state.incidentId,
+            charge,
+            idempotencyKey: `${inc.state.incidentId}/refund/${charge}`,
+            reason: `P0-3 billing error reported by ${reportedBy}`,
+          }),
+        (r) =>
+          `refund ${r.refundId}: ${r.amount} ${r.currency} (${r.status})${r.alreadyRefunded ? ', refunded before' : ''}`,
+      );
+      refunds.push(r);
+    } catch (err) {
+      refundFailures.push(`${charge}: ${failureText(err)}`);
+    }
+  }
+  inc.state.checks.refunds = refunds.map((r) => ({
+    reported: r.requested,
+    charge: r.charge,
+    refundId: r.refundId,
+    amount: r.amount,
+    currency: r.currency,
+    status: r.status,
+  }));
+  if (refundFailures.length) inc.state.failing.refunds = refundFailures.join('; ');
+
+  // 3. Notify CEO + CTO immediately.
+  const summary = [
+    `Billing error reported by ${reportedBy}: charges ${charges.join(', ') || '(none named)'}.`,
+    `Billing is FROZEN (billingConfig.enabled = false)${applied ? ' and the app restarted with it' : '; the app restart is pending (see the incident)'}.`,
+    refunds.length
+      ? `Refunded: ${refunds.map((r) => `${r.requested} → ${r.refundId} (${r.amount} ${r.currency})`).join('; ')}.`
+      : 'No refund issued yet.',
+    refundFailures.length ? `Refunds FAILED, need a person: ${refundFailures.join('; ')}.` : '',
+    `Billing resumes only with ${policy.approvalRoles.join(' + ')} approval (one-time codes follow).`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  await inc.check(
+    'notify',
+    `3. Notify ${policy.notifyRoles.join(' + ')}`,
+    () =>
+      withSummary(notifications.notifyRoles, `Notify ${policy.notifyRoles.join(' + ')}: billing frozen`, {
+        roles: policy.notifyRoles,
+        subject: `[P0-3] Billing frozen: incorrect charge reported (${inc.state.incidentId})`,
+        text: summary,
+        messageId: `<${inc.state.incidentId}.notify@accubooks-runbooks>`,
+      }),
+    (d) =>
+      `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}${d.failed.length ? `; failed ${d.failed.map((f) => f.channel).join(', ')}` : ''}`,
+  );
+  if (refundFailures.length) {
+    await inc.escalate(`Refunds failed: ${refundFailures.join('; ')}`, 'CTO (refund failed)');
+  }
+
+  // 4. Document each refund under the evidence directory, once.
+  const documents: string[] = [];
+  for (const refund of refunds) {
+    const doc = await inc.check(
+      `document-${refund.requested}`,
+      `4. Document refund ${refund.refundId}`,
+      () =>
+        withSummary(
+          actions.writeRefundEvidence,
+          `Document refund ${refund.refundId} of ${refund.requested}`,
+          {
+            incidentId: inc.state.incidentId,
+            subdir: policy.refundsSubdir,
+            refund,
+            operator,
+            reportedBy,
+            documentedAt: new Date().toISOString(),
+          },
+        ),
+      (d) => `${d.path}${d.alreadyWritten ? ' (already written)' : ''}`,
+    );
+    if (doc) documents.push(doc.path);
+  }
+  inc.state.checks.refundDocuments = documents;
+
+  // Resume billing: CEO approval required.
+  await gate.waitForApproval(summary);
+
+  const resumed = await inc.step(
+    'resume-billing',
+    'Resume billing: billingConfig.enabled = true',
+    () =>
+      withSummary(actions.setBillingEnabled, 'Resume billing: billingConfig.enabled = true', {
+        enabled: true,
+        by: `P0-3 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
+        key,
+      }),
+    (r) => `enabled ${r.before.enabled} → ${r.after.enabled}`,
+  );
+  inc.state.checks.billingSwitch = resumed.after;
+  const live = await applyBillingSwitch(inc, target, true, policy);
+  return inc.finish(
+    'resolved',
+    `billing resumed after approval by ${gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ')}` +
+      (live ? '; the app reports billing enabled' : '; the app has not picked it up yet (see the steps)'),
+  );
+}
+
+/** Restarts the app (through the guard) so it reads the switch, then checks what it reports. */
+async function applyBillingSwitch(
+  inc: Incident,
+  target: string,
+  enabled: boolean,
+  policy: BillingErrorPolicy,
+): Promise<boolean> {
+  const verb = enabled ? 'resume' : 'freeze';
+  const restart = await restartTarget(inc, target, {
+    title: `Restart app so the ${verb} takes effect`,
+    reason: `P0-3 ${inc.state.incidentId}: billing ${verb}`,
+    stopTimeoutSec: policy.stopTimeoutSec,
+  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
+  if (!restart.done) {
+    inc.decide(`App not restarted for the billing ${verb}: ${restart.refusedBecause}`);
+    await inc.escalate(
+      `Billing is ${enabled ? 'enabled' : 'frozen'} in the store but ${target} was not restarted: ${restart.refusedBecause}. ` +
+        `It takes effect when the app next starts.`,
+      'CTO (billing switch not applied)',
+    );
+    return false;
+  }
+  await inc.check(
+    `verify-${verb}-health`,
+    `Verify ${target} is back`,
+    () =>
+      withSummary(watches.waitForHealthy, `Wait for ${target} to answer health 200`, {
+        target,
+        windowMs: policy.verifyWindowMs,
+        intervalMs: policy.verifyIntervalMs,
+        timeoutMs: policy.healthTimeoutMs,
+      }),
+    (h) => (h.healthy ? `healthy after ${h.attempts} checks` : `still unhealthy: ${h.status ?? 'no answer'}`),
+  );
+  const status = await inc.check(
+    `verify-${verb}`,
+    `Verify the app reports billing ${enabled ? 'enabled' : 'frozen'}`,
+    () =>
+      withSummary(checks.appBillingStatus, `GET /api/billing/status on ${target}`, {
+        target,
+        timeoutMs: policy.healthTimeoutMs,
+      }),
+    (s) => `app reports enabled=${s.enabled} since ${s.since}`,
+  );
+  if (status) inc.state.checks.appBilling = status;
+  return status?.enabled === enabled;
+}

@@ -1,0 +1,239 @@
+/**
+ * P0-4: DATA INTEGRITY VIOLATION
+ * Detection: Cross-tenant leakage OR calculation error
+ * Actions:
+ *   1. STOP SYSTEM: docker stop accubooks-api (and hold it: no other runbook may start, restart or
+ *      scale it until this incident is approved to resume; see target-lease.ts)
+ *   2. Preserve evidence: pg_dump to a timestamped file in the evidence directory, size and SHA-256
+ *      recorded (credentials through the environment, never the command line or history)
+ *   3. Notify CEO + CTO + Legal immediately (sent while the dump runs, not after it)
+ *   4. DO NOT restart without approval: wait for CEO approval (one-time codes, reminders), however
+ *      long it takes; a rejection keeps it stopped
+ * Resume: CEO approval required; then start the API, release the hold, verify health.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { DumpResult } from '../activities/evidence';
+import { actions, notifications, watches } from './activity-proxies';
+import { ApprovalGate, approvalDefaults } from './approval';
+import { failureText, Incident, withSummary } from './incident';
+import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
+import { holdTarget, releaseTarget, startTarget, stopTarget } from './target-guard';
+import type { IncidentInput, IncidentState } from './types';
+
+export interface DataIntegrityPolicy extends CommonPolicy {
+  /** "Notify CEO + CTO + Legal immediately". */
+  notifyRoles: string[];
+  /** "Resume: CEO approval required" (e.g. ["CEO", "CTO"] to require both). */
+  approvalRoles: string[];
+  codeTtlMs: number;
+  reminderEveryMs: number;
+  maxWrongCodes: number;
+  /** Folder under the evidence directory for the dump. */
+  evidenceSubdir: string;
+  /** pg_dump format: custom (pg_restore) or plain (psql). */
+  dumpFormat: 'custom' | 'plain';
+  dumpTimeoutMs: number;
+  stopTimeoutSec: number;
+  healthTimeoutMs: number;
+  verifyWindowMs: number;
+  verifyIntervalMs: number;
+}
+
+export const dataIntegrityDefaults: DataIntegrityPolicy = {
+  ...commonDefaults,
+  notifyRoles: ['CEO', 'CTO', 'Legal'],
+  approvalRoles: approvalDefaults.requiredRoles,
+  codeTtlMs: approvalDefaults.codeTtlMs,
+  reminderEveryMs: approvalDefaults.reminderEveryMs,
+  maxWrongCodes: approvalDefaults.maxWrongCodes,
+  evidenceSubdir: 'phase4_integrity',
+  dumpFormat: 'custom',
+  dumpTimeoutMs: 2 * 60 * 60_000,
+  stopTimeoutSec: 10,
+  healthTimeoutMs: 5_000,
+  verifyWindowMs: 2 * 60_000,
+  verifyIntervalMs: 2_000,
+};
+
+export interface DataIntegrityInput extends IncidentInput<DataIntegrityPolicy> {
+  /** "cross-tenant leakage" or "calculation error", with what was seen. */
+  violation?: string;
+}
+
+/** The dump runs as long as the database is big, heartbeating; a few attempts. */
+const evidence = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 3,
+    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
+  },
+});
+
+export async function dataIntegrityViolation(input: DataIntegrityInput): Promise<IncidentState> {
+  const policy = withDefaults(dataIntegrityDefaults, input.policy);
+  const inc = new Incident(
+    { runbook: 'P0-4', name: 'Data integrity violation', severity: 'P0' },
+    input,
+    policy,
+  );
+  const target = input.target;
+  const gate = new ApprovalGate(
+    inc,
+    'restart-after-integrity-stop',
+    `Restart ${target} after the data-integrity stop`,
+    {
+      requiredRoles: policy.approvalRoles,
+      codeTtlMs: policy.codeTtlMs,
+      reminderEveryMs: policy.reminderEveryMs,
+      maxWrongCodes: policy.maxWrongCodes,
+    },
+  );
+  const violation =
+    input.violation ??
+    input.trigger.annotations?.violation ??
+    input.trigger.labels?.violation ??
+    input.trigger.description ??
+    'data integrity violation';
+  inc.state.checks.violation = violation;
+  inc.setStatus('remediating');
+
+  // 1. STOP SYSTEM, and hold it stopped against every other runbook.
+  await holdTarget(inc, target, `P0-4 data integrity violation (${violation}): stopped pending approval`);
+  const stop = await stopTarget(inc, target, {
+    name: 'stop',
+    title: `1. Stop system: docker stop ${target}`,
+    reason: `P0-4 ${inc.state.incidentId}: ${violation}`,
+    stopTimeoutSec: policy.stopTimeoutSec,
+  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err), heldBy: undefined }));
+  if (!stop.done) {
+    if (stop.heldBy) {
+      inc.decide(
+        `${target} is already held stopped by ${stop.heldBy.holder.incidentId}: ${stop.refusedBecause}`,
+      );
+    } else {
+      // Stopping is always the safe direction: without the guard's answer, stop anyway.
+      inc.decide(`Stop through the guard failed (${stop.refusedBecause}); stopping ${target} directly`);
+      await inc.check(
+        'stop-direct',
+        `1. Stop system (direct): docker stop ${target}`,
+        () =>
+          withSummary(actions.stopContainer, `Stop container ${target}`, {
+            container: target,
+            decidedAt: new Date().toISOString(),
+            reason: `P0-4 ${inc.state.incidentId}`,
+            stopTimeoutSec: policy.stopTimeoutSec,
+          }),
+        (r) => `container ${r.state.status}`,
+      );
+      await inc.escalate(
+        `${target} could not be stopped through the target guard: ${stop.refusedBecause}`,
+        'CTO (data integrity stop)',
+      );
+    }
+  }
+
+  // 2. Preserve evidence (pg_dump) and 3. notify CEO + CTO + Legal, at the same time.
+  const dumpTs = new Date().toISOString();
+  const notifyText = (dump?: DumpResult) =>
+    [
+      `DATA INTEGRITY VIOLATION on ${target}: ${violation}.`,
+      `The API is STOPPED and held stopped: no runbook will start or restart it without ${policy.approvalRoles.join(' + ')} approval.`,
+      dump
+        ? `Evidence: ${dump.path} (${dump.bytes} bytes, SHA-256 ${dump.sha256}).`
+        : 'Evidence: database dump in progress.',
+    ].join('\n');
+  const [dump] = await Promise.all([
+    inc.check(
+      'pg-dump',
+      '2. Preserve evidence: pg_dump',
+      () =>
+        evidence.dumpDatabase.executeWithOptions(
+          {
+            summary: `pg_dump of the database to the evidence directory`,
+            startToCloseTimeout: policy.dumpTimeoutMs,
+          },
+          [
+            {
+              incidentId: inc.state.incidentId,
+              subdir: policy.evidenceSubdir,
+              timestamp: dumpTs,
+              format: policy.dumpFormat,
+            },
+          ],
+        ),
+      (d) =>
+        `${d.path}: ${d.bytes} bytes, sha256 ${d.sha256}${d.alreadyDone ? ' (found from an earlier attempt)' : ''}`,
+    ),
+    inc.check(
+      'notify',
+      `3. Notify ${policy.notifyRoles.join(' + ')}`,
+      () =>
+        withSummary(
+          notifications.notifyRoles,
+          `Notify ${policy.notifyRoles.join(' + ')}: data integrity stop`,
+          {
+            roles: policy.notifyRoles,
+            subject: `[P0-4] Data integrity violation: ${target} stopped (${inc.state.incidentId})`,
+            text: notifyText(),
+            messageId: `<${inc.state.incidentId}.notify@accubooks-runbooks>`,
+          },
+        ),
+      (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+    ),
+  ]);
+  if (dump) {
+    inc.state.checks.evidence = {
+      path: dump.path,
+      bytes: dump.bytes,
+      sha256: dump.sha256,
+      format: dump.format,
+    };
+  } else {
+    await inc.escalate(
+      `Evidence dump failed: ${inc.state.failing['pg-dump']}`,
+      'CTO (evidence not preserved)',
+    );
+  }
+
+  // 4. DO NOT restart without approval.
+  await gate.waitForApproval(notifyText(dump));
+
+  const start = await startTarget(inc, target, {
+    title: `Restart ${target} after approval`,
+    reason: `P0-4 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
+  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
+  await releaseTarget(inc, target, 'approved to resume');
+  if (!start.done) {
+    await inc.escalate(`Approved, but ${target} could not be started: ${start.refusedBecause}`, 'CTO');
+    return inc.finish(
+      'resolved',
+      `approved; ${target} could not be started (${start.refusedBecause}); hold released`,
+    );
+  }
+  const health = await inc.check(
+    'verify',
+    'Verify: health returns 200',
+    () =>
+      withSummary(watches.waitForHealthy, `Wait for ${target} to answer health 200`, {
+        target,
+        windowMs: policy.verifyWindowMs,
+        intervalMs: policy.verifyIntervalMs,
+        timeoutMs: policy.healthTimeoutMs,
+      }),
+    (h) => (h.healthy ? `healthy after ${h.attempts} checks` : `still unhealthy: ${h.status ?? 'no answer'}`),
+  );
+  if (health) inc.state.checks.health = health;
+  const by = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
+  if (!health?.healthy) {
+    await inc.escalate(`${target} restarted after approval but is not healthy`, 'CTO');
+  }
+  return inc.finish(
+    'resolved',
+    `restarted after approval by ${by}; health ${health?.healthy ? '200' : 'not yet 200'}`,
+  );
+}

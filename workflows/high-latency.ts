@@ -1,0 +1,221 @@
+/**
+ * P1-2: HIGH LATENCY
+ * Detection: p95 latency >1s (5 min)
+ * Actions:
+ *   1. Check slow queries: the application's active queries running > 5 seconds (pid, duration,
+ *      query text truncated, literals masked)
+ *   2. Check pool utilization: Should be <70%
+ *   3. Check Redis hit rate: Should be >70%
+ *   4. Kill slow queries if needed: cancel first, terminate what cancel did not end (application's
+ *      sessions only)
+ * Escalate if: Latency >2s or not resolved in 2 hours
+ *
+ * p95 comes from Prometheus (PromQL in the policy). While p95 stays above the detection level and new
+ * slow queries appear, they are killed again, up to the policy's rounds. The incident resolves when
+ * p95 stays below the detection level for the policy's window.
+ */
+import { actions, checks } from './activity-proxies';
+import { Incident, withSummary } from './incident';
+import { measure, minutes, pct, secs, verifyLoop } from './measured';
+import { highLatencyDefaults, type HighLatencyPolicy } from './policies/high-latency';
+import { withDefaults } from './policy';
+import type { IncidentInput, IncidentState } from './types';
+import type { KillResult, SlowQuery } from '../activities/postgres';
+
+const TIER = 'engineering lead';
+
+const describeKill = (verb: string) => (r: KillResult) =>
+  `${verb} ${r.signalled.length} (pids ${r.signalled.join(', ') || '-'}); ended ${r.ended.length}; still running ${r.stillRunning.length}; skipped ${r.skipped.length}`;
+
+export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Promise<IncidentState> {
+  const policy = withDefaults(highLatencyDefaults, input.policy);
+  const inc = new Incident({ runbook: 'P1-2', name: 'High latency', severity: 'P1' }, input, policy);
+  const target = input.target;
+  const scope = { appRole: policy.appRole, applicationName: policy.applicationName };
+
+  // Escalate if: not resolved in 2 hours (a durable timer alongside everything below).
+  inc.escalateAfter(
+    policy.escalateAfterMs,
+    `Escalate if not resolved in ${minutes(policy.escalateAfterMs)}`,
+    TIER,
+  );
+
+  // Escalate if: latency > 2 s (measured at every sample; pages once).
+  let escalatedLatency = false;
+  const judgeP95 = async (p95: number | null) => {
+    inc.state.checks.p95Seconds = p95;
+    if (p95 !== null && p95 > policy.escalateP95Seconds && !escalatedLatency) {
+      escalatedLatency = true;
+      await inc.escalate(`p95 latency ${secs(p95)} > ${secs(policy.escalateP95Seconds)}`, TIER);
+    }
+  };
+  const measureP95 = () =>
+    withSummary(checks.queryMetric, `p95 latency of ${target} (Prometheus)`, {
+      name: 'p95 latency',
+      query: policy.p95Query,
+      target,
+      window: policy.rateWindow,
+    });
+  const listSlow = (summary: string) =>
+    withSummary(checks.listSlowQueries, summary, { ...scope, minDurationMs: policy.slowQueryMs });
+
+  const killed = { rounds: 0, cancelled: [] as number[], terminated: [] as number[] };
+  inc.state.checks.killed = killed;
+  /** 4. Kill slow queries: cancel first; terminate those cancel did not end. */
+  const kill = async (slow: SlowQuery[]) => {
+    killed.rounds++;
+    const round = killed.rounds;
+    const cancel = await inc.check(
+      `cancel-${round}`,
+      `4. Kill slow queries: cancel ${slow.length} (round ${round}/${policy.maxKillRounds})`,
+      () =>
+        withSummary(actions.cancelQueries, `pg_cancel_backend on ${slow.length} slow queries`, {
+          ...scope,
+          queries: slow,
+          graceMs: policy.cancelGraceMs,
+        }),
+      describeKill('cancelled'),
+    );
+    if (!cancel) return;
+    killed.cancelled.push(...cancel.ended);
+    if (cancel.stillRunning.length === 0) return;
+    inc.decide(
+      `${cancel.stillRunning.length} queries still running ${Math.round(policy.cancelGraceMs / 1000)} s after cancel: terminating their sessions`,
+    );
+    const term = await inc.check(
+      `terminate-${round}`,
+      `4. Kill slow queries: terminate ${cancel.stillRunning.length} that cancel did not end`,
+      () =>
+        withSummary(
+          actions.terminateQueries,
+          `pg_terminate_backend on ${cancel.stillRunning.length} queries`,
+          {
+            ...scope,
+            queries: cancel.stillRunning,
+            graceMs: policy.terminateGraceMs,
+          },
+        ),
+      describeKill('terminated'),
+    );
+    if (term) killed.terminated.push(...term.ended);
+  };
+
+  const first = await inc.check(
+    'p95',
+    'Measure p95 latency',
+    () => measureP95(),
+    (s) => `${secs(s.value)} over ${policy.rateWindow}`,
+  );
+  if (first) await judgeP95(first.value);
+  inc.setStatus('remediating');
+
+  // 1. Check slow queries
+  const slow = await inc.check(
+    'check-slow-queries',
+    `1. Check slow queries (active > ${Math.round(policy.slowQueryMs / 1000)} s)`,
+    () => listSlow(`Active ${policy.appRole} queries running > ${Math.round(policy.slowQueryMs / 1000)} s`),
+    (q) =>
+      q.length === 0
+        ? 'none'
+        : `${q.length}: ${q
+            .slice(0, 5)
+            .map((x) => `pid ${x.pid} ${Math.round(x.durationMs / 1000)} s "${x.query}"`)
+            .join('; ')}`,
+  );
+  if (slow) inc.state.checks.slowQueries = slow.slice(0, 20);
+
+  // 2. Check pool utilization: should be < 70 %
+  const pool = await inc.check(
+    'check-pool',
+    `2. Check pool utilization (< ${pct(policy.poolUtilizationBelow)})`,
+    () =>
+      withSummary(checks.checkPool, `Check pool of ${target}`, {
+        ...scope,
+        target,
+        timeoutMs: policy.poolCheckTimeoutMs,
+      }),
+    (p) => `${pct(p.api.utilization)} (${p.api.inUse}/${p.api.max}, ${p.api.waiting} waiting)`,
+  );
+  if (pool) {
+    inc.state.checks.pool = pool;
+    if (pool.api.utilization >= policy.poolUtilizationBelow) {
+      inc.decide(
+        `Pool utilization ${pct(pool.api.utilization)} is not below ${pct(policy.poolUtilizationBelow)}`,
+      );
+    }
+  }
+
+  // 3. Check Redis hit rate: should be > 70 %
+  const hit = await inc.check(
+    'check-redis-hit-rate',
+    `3. Check Redis hit rate (> ${pct(policy.redisHitRateAbove)})`,
+    () =>
+      withSummary(checks.redisHitRate, 'Redis INFO stats: keyspace hits / (hits + misses)', {
+        sampleMs: policy.hitRateSampleMs,
+      }),
+    (h) => `${pct(h.hitRate)} (${h.basis}: ${h.hits} hits, ${h.misses} misses)`,
+  );
+  if (hit) {
+    inc.state.checks.redisHitRate = hit;
+    if (hit.hitRate !== null && hit.hitRate <= policy.redisHitRateAbove) {
+      inc.decide(
+        `Redis hit rate ${pct(hit.hitRate)} is not above ${pct(policy.redisHitRateAbove)}: the cache is not absorbing reads`,
+      );
+    }
+  }
+
+  // 4. Kill slow queries if needed
+  const p95 = first?.value ?? null;
+  if (slow && slow.length > 0 && (p95 === null || p95 >= policy.detectionP95Seconds)) {
+    inc.decide(
+      `Kill: ${slow.length} queries run longer than ${Math.round(policy.slowQueryMs / 1000)} s while p95 is ${secs(p95)}`,
+    );
+    await kill(slow);
+  } else {
+    const why = !slow
+      ? 'slow queries could not be listed'
+      : slow.length === 0
+        ? `no query runs longer than ${Math.round(policy.slowQueryMs / 1000)} s`
+        : `p95 is ${secs(p95)}, already below ${secs(policy.detectionP95Seconds)}`;
+    inc.skip('kill', '4. Kill slow queries if needed', why);
+    inc.decide(`No kill: ${why}`);
+  }
+
+  // Verify: p95 below the detection level for the window; > 2 s escalates; new slow queries are killed again.
+  const summary = `Verify: p95 < ${secs(policy.detectionP95Seconds)} for ${minutes(policy.resolveWindowMs)}`;
+  const end = await inc.step(
+    'verify',
+    summary,
+    () =>
+      verifyLoop(inc, {
+        name: 'p95',
+        summary,
+        sample: measureP95,
+        resolveWindowMs: policy.resolveWindowMs,
+        sampleIntervalMs: policy.sampleIntervalMs,
+        maxSampleIntervalMs: policy.maxSampleIntervalMs,
+        judge: async (s) => {
+          await judgeP95(s.value);
+          const ok = s.value !== null && s.value < policy.detectionP95Seconds;
+          if (!ok && killed.rounds < policy.maxKillRounds) {
+            const again = await measure(inc, 'check-slow-queries', () => listSlow('Re-check slow queries'));
+            if (again && again.length > 0) {
+              inc.state.checks.slowQueries = again.slice(0, 20);
+              inc.decide(`Kill again: ${again.length} new slow queries while p95 is ${secs(s.value)}`);
+              await kill(again);
+            }
+          }
+          return { ok };
+        },
+      }),
+    (e) => (e.end === 'resolved' ? `p95 ${secs(e.last.value)}, held ${minutes(e.heldMs)}` : e.end),
+  );
+  if (end.end === 'closed-by-human') return inc.finishByHuman();
+  if (end.end === 'gave-up')
+    return inc.finish('abandoned', 'abandoned: latency stayed high past the give-up window');
+  return inc.finish(
+    'resolved',
+    `p95 ${secs(end.last.value)} (< ${secs(policy.detectionP95Seconds)}) for ${minutes(end.heldMs)}; ` +
+      `${killed.cancelled.length} queries cancelled, ${killed.terminated.length} terminated`,
+  );
+}

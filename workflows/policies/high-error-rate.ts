@@ -1,0 +1,51 @@
+/** P1-1 High error rate: the seed's durations and thresholds as typed, overridable defaults. */
+import { commonDefaults, type CommonPolicy } from '../policy';
+
+export interface HighErrorRatePolicy extends CommonPolicy {
+  /**
+   * PromQL for the error rate (0..1) of the target. Placeholders: {{target}}, {{targetRegex}},
+   * {{window}}. The default reads the sandbox's `http_requests_total{status}` without `/metrics`.
+   */
+  errorRateQuery: string;
+  /** Range for rate() in the queries ({{window}}). */
+  rateWindow: string;
+  /** "Detection: Error rate >1%": below this is healthy again (the verification level). */
+  detectionErrorRate: number;
+  /** "Escalate if: Error rate >5%". */
+  escalateErrorRate: number;
+  /** "... or not resolved in 1 hour". */
+  escalateAfterMs: number;
+  /** Error rate below the detection level continuously this long resolves the incident. */
+  resolveWindowMs: number;
+  /** "Check logs: docker logs accubooks-api --tail 200". */
+  logLines: number;
+  dbTimeoutMs: number;
+  redisTimeoutMs: number;
+  /** "Restart if needed": at most this many restarts in one incident. */
+  maxRestarts: number;
+  stopTimeoutSec: number;
+  sampleIntervalMs: number;
+  maxSampleIntervalMs: number;
+}
+
+/** `or vector(0)`: a fresh process has no 5xx series yet, which means 0 errors, not "no data". */
+export const DEFAULT_ERROR_RATE_QUERY =
+  '(sum(rate(http_requests_total{instance_name="{{target}}",route!="/metrics",status=~"5.."}[{{window}}])) or vector(0))' +
+  ' / sum(rate(http_requests_total{instance_name="{{target}}",route!="/metrics"}[{{window}}]))';
+
+export const highErrorRateDefaults: HighErrorRatePolicy = {
+  ...commonDefaults,
+  errorRateQuery: DEFAULT_ERROR_RATE_QUERY,
+  rateWindow: '1m',
+  detectionErrorRate: 0.01,
+  escalateErrorRate: 0.05,
+  escalateAfterMs: 60 * 60_000,
+  resolveWindowMs: 5 * 60_000,
+  logLines: 200,
+  dbTimeoutMs: 5_000,
+  redisTimeoutMs: 5_000,
+  maxRestarts: 1,
+  stopTimeoutSec: 10,
+  sampleIntervalMs: 30_000,
+  maxSampleIntervalMs: 5 * 60_000,
+};

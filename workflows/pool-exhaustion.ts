@@ -1,0 +1,166 @@
+/**
+ * P0-2: DATABASE POOL EXHAUSTION
+ * Detection: Pool utilization >90% (5 min)
+ * Actions:
+ *   1. Check pool: GET <api>/api/monitoring/pool-config (cross-checked with pg_stat_activity)
+ *   2. Kill idle connections: the seed's pg_terminate_backend query (idle > 5 minutes), narrowed to the
+ *      application's database and role, never the runbook's own session
+ *   3. Restart: docker restart accubooks-api (through the target guard)
+ *   4. Verify: Pool <70%
+ * Escalate if: Pool remains >80%
+ *
+ * "Remains" is measured after the restart: above 80 % continuously for the policy's window (5 min).
+ * The incident resolves when the pool stays below 70 % for the policy's window; the report says how
+ * many sessions were terminated and the utilization before and after.
+ */
+import { actions, checks } from './activity-proxies';
+import { failureType, Incident, withSummary } from './incident';
+import { minutes, pct, Streak, verifyLoop } from './measured';
+import { poolExhaustionDefaults, type PoolExhaustionPolicy } from './policies/pool-exhaustion';
+import { withDefaults } from './policy';
+import { restartTarget } from './target-guard';
+import type { IncidentInput, IncidentState } from './types';
+import type { PoolReport } from '../activities/postgres';
+
+const TIER = 'engineering lead (CTO)';
+
+const describePool = (p: PoolReport) =>
+  `${pct(p.api.utilization)} (${p.api.inUse}/${p.api.max} in use, ${p.api.waiting} waiting); ${p.note}`;
+
+export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>): Promise<IncidentState> {
+  const policy = withDefaults(poolExhaustionDefaults, input.policy);
+  const inc = new Incident(
+    { runbook: 'P0-2', name: 'Database pool exhaustion', severity: 'P0' },
+    input,
+    policy,
+  );
+  const target = input.target;
+  const scope = { appRole: policy.appRole, applicationName: policy.applicationName };
+  const poolCheck = (summary: string) =>
+    withSummary(checks.checkPool, summary, { ...scope, target, timeoutMs: policy.poolCheckTimeoutMs });
+  const report = (terminated: number | undefined, after: PoolReport | undefined) => {
+    inc.state.checks.report = {
+      terminated: terminated ?? null,
+      utilizationBefore: (inc.state.checks.poolBefore as PoolReport | undefined)?.api.utilization ?? null,
+      utilizationAfter: after?.api.utilization ?? null,
+    };
+  };
+
+  // 1. Check pool
+  const before = await inc.check(
+    'check-pool',
+    '1. Check pool',
+    () => poolCheck(`Check pool of ${target}`),
+    describePool,
+  );
+  if (before) {
+    inc.state.checks.poolBefore = before;
+    if (!before.consistent) inc.decide(`Pool cross-check disagrees: ${before.note}`);
+    if (before.api.utilization < policy.verifyBelow) {
+      inc.skip(
+        'kill-idle',
+        '2. Kill idle connections',
+        `pool at ${pct(before.api.utilization)} at the first check`,
+      );
+      inc.skip('restart', '3. Restart', `pool at ${pct(before.api.utilization)} at the first check`);
+      report(0, before);
+      return inc.finish(
+        'resolved',
+        `Pool at ${pct(before.api.utilization)} (< ${pct(policy.verifyBelow)}) at the first check; nothing terminated or restarted`,
+      );
+    }
+  }
+  inc.setStatus('remediating');
+
+  // 2. Kill idle connections (idle > 5 minutes), the application's sessions only
+  const killed = await inc.check(
+    'kill-idle',
+    `2. Kill idle connections (idle > ${minutes(policy.idleTerminateAfterMs)})`,
+    () =>
+      withSummary(
+        actions.terminateIdleSessions,
+        `Terminate ${policy.appRole} sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
+        { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
+      ),
+    (r) =>
+      `${r.count} idle sessions terminated${r.count ? ` (pids ${r.terminated.map((t) => t.pid).join(', ')})` : ''}`,
+  );
+  if (killed) {
+    inc.state.checks.terminated = killed.count;
+    inc.state.checks.terminatedSessions = killed.terminated.slice(0, 100);
+  }
+  report(killed?.count, undefined);
+
+  // 3. Restart: the app still counts the clients it checked out until it restarts.
+  inc.decide(
+    `Restart: pool ${before ? `at ${pct(before.api.utilization)}` : 'could not be read'}; ` +
+      `${killed ? `${killed.count} idle sessions terminated` : 'idle sessions could not be terminated'}; ` +
+      'the API keeps its checked-out clients until it restarts',
+  );
+  try {
+    const restart = await restartTarget(inc, target, {
+      title: '3. Restart',
+      reason: `P0-2 ${input.incidentId}`,
+      stopTimeoutSec: policy.stopTimeoutSec,
+    });
+    if (!restart.done) {
+      inc.decide(`Restart refused: ${restart.refusedBecause}`);
+      await inc.escalate(`Cannot restart ${target}: ${restart.refusedBecause}`, TIER);
+    }
+  } catch (err) {
+    const why =
+      failureType(err) === 'CONTAINER_NOT_FOUND'
+        ? `container ${target} does not exist`
+        : 'the restart failed';
+    inc.decide(`Cannot restart: ${why}; watching the pool and escalating if it stays high`);
+    await inc.escalate(`Cannot restart ${target}: ${why}`, TIER);
+  }
+
+  // 4. Verify: pool < 70 %; escalate if it remains > 80 %.
+  const above = new Streak();
+  let escalatedAbove = false;
+  let last: PoolReport | undefined;
+  const end = await inc.step(
+    'verify',
+    `4. Verify: pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
+    () =>
+      verifyLoop(inc, {
+        name: 'verify-pool',
+        summary: `Verify: pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
+        sample: () => poolCheck(`Verify pool of ${target}`),
+        resolveWindowMs: policy.resolveWindowMs,
+        sampleIntervalMs: policy.sampleIntervalMs,
+        maxSampleIntervalMs: policy.maxSampleIntervalMs,
+        unmeasured: { afterMs: policy.unmeasuredEscalateAfterMs, tier: TIER, what: 'The pool' },
+        judge: async (p) => {
+          last = p;
+          inc.state.checks.pool = p;
+          const u = p.api.utilization;
+          above.update(u > policy.escalateAbove);
+          inc.state.checks.aboveEscalationSince = above.sinceIso ?? null;
+          if (!escalatedAbove && above.heldFor() >= policy.remainsAboveForMs) {
+            escalatedAbove = true;
+            await inc.escalate(
+              `Pool remains > ${pct(policy.escalateAbove)} (${pct(u)}) for ${minutes(policy.remainsAboveForMs)} after the restart`,
+              TIER,
+            );
+          }
+          report(killed?.count, p);
+          return {
+            ok: u < policy.verifyBelow,
+            nextWithinMs: escalatedAbove ? undefined : above.remaining(policy.remainsAboveForMs),
+          };
+        },
+      }),
+    (e) => (e.end === 'resolved' ? `pool ${pct(e.last.api.utilization)}, held ${minutes(e.heldMs)}` : e.end),
+  );
+  report(killed?.count, last);
+  if (end.end === 'closed-by-human') return inc.finishByHuman();
+  if (end.end === 'gave-up')
+    return inc.finish('abandoned', 'abandoned: the pool stayed high past the give-up window');
+  const r = inc.state.checks.report as { utilizationBefore: number | null; utilizationAfter: number | null };
+  return inc.finish(
+    'resolved',
+    `Pool ${pct(r.utilizationBefore)} -> ${pct(r.utilizationAfter)}; ${killed?.count ?? 'unknown number of'} idle sessions terminated; restarted`,
+  );
+}

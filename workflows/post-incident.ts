@@ -1,0 +1,303 @@
+/**
+ * POST-INCIDENT (seed): all P0/P1 incidents require
+ *   1. Incident report within 24 hours
+ *   2. Post-mortem within 48 hours
+ *   3. Runbook update if needed
+ *
+ * Started by the incident as a child workflow that outlives it (parentClosePolicy ABANDON) when the
+ * incident resolves or a person closes it. It drafts the incident report at once and sends it to the
+ * owners, then waits for each duty: a reminder before the deadline, a page to the escalation tier
+ * when it is missed, and it keeps waiting. It closes when all three duties are done.
+ *
+ * Signals: `reportFiled` / `postMortemFiled` {link, author, note?};
+ *          `runbookUpdate` {needed, note, by, link?} (needed without a link keeps the duty open).
+ * Query:   `followUpState`.
+ * Search attributes: FollowUpDuties (open duties), FollowUpOverdue, IncidentStatus = 'follow-up'.
+ */
+import { condition, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { notifications } from './activity-proxies';
+import {
+  followUpStateQuery,
+  followUpWorkflowId,
+  postMortemFiledSignal,
+  reportFiledSignal,
+  runbookUpdateSignal,
+} from './definitions';
+import { failureText, withSummary } from './incident';
+import { incidentMetrics } from './metrics';
+import { withDefaults } from './policy';
+import {
+  FollowUpDutiesKey,
+  FollowUpOverdueKey,
+  IncidentStatusKey,
+  RunbookIdKey,
+  SeverityKey,
+  TargetServiceKey,
+} from './search-attributes';
+import type {
+  DutyFiled,
+  DutyState,
+  FollowUpDuty,
+  FollowUpState,
+  IncidentState,
+  PostIncidentPolicy,
+  RunbookUpdateDecision,
+} from './types';
+import type { Activities } from '../activities';
+
+const HOUR = 60 * 60_000;
+
+export const postIncidentDefaults: PostIncidentPolicy = {
+  reportDueMs: 24 * HOUR,
+  reportReminderBeforeMs: 4 * HOUR,
+  postMortemDueMs: 48 * HOUR,
+  postMortemReminderBeforeMs: 8 * HOUR,
+  escalationTier: 'engineering lead (CTO)',
+  owners: ['incident-owners@accubooks.local'],
+};
+
+export interface PostIncidentInput {
+  /** The incident's state as it closed. */
+  incident: IncidentState;
+  incidentWorkflowId: string;
+  incidentRunId?: string;
+  owners?: string[];
+  policy?: Partial<PostIncidentPolicy>;
+}
+
+export const DUTY_TITLES: Record<FollowUpDuty, string> = {
+  'incident-report': 'Incident report',
+  'post-mortem': 'Post-mortem',
+  'runbook-update': 'Runbook update decision',
+};
+
+/** Drafting reads the incident's history through the Temporal client: allow for a slow server. */
+const reports = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+const now = () => new Date().toISOString();
+const text = (v: unknown, max: number): string | undefined =>
+  typeof v === 'string' && v.trim() ? v.trim().slice(0, max) : undefined;
+
+export async function postIncident(input: PostIncidentInput): Promise<FollowUpState> {
+  const policy = withDefaults(postIncidentDefaults, input.policy);
+  const inc = input.incident;
+  const resolvedAt = inc.mttr.resolvedAt ?? now();
+  const resolvedMs = Date.parse(resolvedAt);
+  const labels = { runbook: inc.runbook, severity: inc.severity };
+  const duty = (name: FollowUpDuty, dueMs?: number): DutyState => ({
+    duty: name,
+    status: 'open',
+    overdue: false,
+    dueAt: dueMs === undefined ? undefined : new Date(resolvedMs + dueMs).toISOString(),
+  });
+  const state: FollowUpState = {
+    incidentId: inc.incidentId,
+    incidentWorkflowId: input.incidentWorkflowId,
+    runbook: inc.runbook,
+    severity: inc.severity,
+    title: inc.title,
+    target: inc.target,
+    incidentStatus: inc.status,
+    resolvedAt,
+    status: 'drafting',
+    owners: input.owners?.length ? input.owners : policy.owners,
+    duties: {
+      'incident-report': duty('incident-report', policy.reportDueMs),
+      'post-mortem': duty('post-mortem', policy.postMortemDueMs),
+      'runbook-update': duty('runbook-update'),
+    },
+    reminders: [],
+    escalations: [],
+    refused: [],
+  };
+  const open = () => Object.values<DutyState>(state.duties).filter((d) => d.status === 'open');
+  const publish = () =>
+    upsertSearchAttributes([
+      { key: FollowUpDutiesKey, value: open().map((d) => d.duty) },
+      { key: FollowUpOverdueKey, value: open().some((d) => d.overdue) },
+      { key: IncidentStatusKey, value: open().length ? 'follow-up' : 'follow-up-done' },
+    ]);
+  const refuse = (signal: string, reason: string): void => {
+    state.refused.push({ at: now(), signal, reason: reason.slice(0, 300) });
+  };
+  const complete = (d: DutyState) => {
+    d.status = 'done';
+    d.doneAt = now();
+    incidentMetrics.followUpDuty({ ...labels, duty: d.duty, event: 'done', ms: Date.now() - resolvedMs });
+    publish();
+  };
+
+  const fileDocument = (name: FollowUpDuty, signal: string) => (filed: DutyFiled) => {
+    const d = state.duties[name];
+    const link = text(filed?.link, 500);
+    const author = text(filed?.author, 100);
+    if (!link || !author)
+      return refuse(signal, 'needs "link" and "author", e.g. {"link": "https://…", "author": "name"}');
+    if (d.status === 'done') return refuse(signal, `already filed at ${d.doneAt} by ${d.by}: ${d.link}`);
+    Object.assign(d, { link, by: author, note: text(filed.note, 1000) });
+    complete(d);
+  };
+  setHandler(reportFiledSignal, fileDocument('incident-report', 'reportFiled'), {
+    description: 'The incident report is filed: {"link": "https://…", "author": "name", "note": "optional"}',
+  });
+  setHandler(postMortemFiledSignal, fileDocument('post-mortem', 'postMortemFiled'), {
+    description: 'The post-mortem is filed: {"link": "https://…", "author": "name", "note": "optional"}',
+  });
+  setHandler(
+    runbookUpdateSignal,
+    (decision: RunbookUpdateDecision) => {
+      const d = state.duties['runbook-update'];
+      const by = text(decision?.by, 100);
+      const note = text(decision?.note, 1000);
+      if (typeof decision?.needed !== 'boolean' || !by || !note)
+        return refuse('runbookUpdate', 'needs "needed" (true/false), "note" and "by"');
+      if (d.status === 'done') return refuse('runbookUpdate', `already recorded at ${d.doneAt} by ${d.by}`);
+      Object.assign(d, { needed: decision.needed, by, note, link: text(decision.link, 500) ?? d.link });
+      // "Runbook update if needed": a yes stays open until the change itself is linked.
+      if (!decision.needed || d.link) complete(d);
+    },
+    {
+      description:
+        'Does the runbook need a change? {"needed": false, "note": "why", "by": "name"}; when needed, add "link" to the change (the duty stays open until it is linked)',
+    },
+  );
+  setHandler(followUpStateQuery, () => state, {
+    description: 'Post-incident duties: report, post-mortem, runbook update; reminders and escalations',
+  });
+  upsertSearchAttributes([
+    { key: RunbookIdKey, value: inc.runbook },
+    { key: SeverityKey, value: inc.severity },
+    { key: TargetServiceKey, value: inc.target },
+  ]);
+  publish();
+
+  // Draft the incident report at once and send it to the owners.
+  const instructions = [
+    '',
+    '---',
+    `Follow-up workflow: ${followUpWorkflowId(inc.incidentId)}`,
+    `Incident report due ${state.duties['incident-report'].dueAt}: signal "reportFiled" {"link": "…", "author": "…"}`,
+    `Post-mortem due ${state.duties['post-mortem'].dueAt}: signal "postMortemFiled" {"link": "…", "author": "…"}`,
+    'Runbook update: signal "runbookUpdate" {"needed": true|false, "note": "…", "by": "…", "link": "… (when needed)"}',
+  ].join('\n');
+  let draft: { markdown: string; source: 'history' | 'state' } | undefined;
+  try {
+    draft = await withSummary(
+      reports.draftIncidentReport,
+      `Draft the incident report for ${inc.incidentId}`,
+      {
+        workflowId: input.incidentWorkflowId,
+        runId: input.incidentRunId,
+        state: inc,
+      },
+    );
+  } catch (err) {
+    refuse('draftIncidentReport', `could not draft the report: ${failureText(err)}`);
+  }
+  try {
+    const delivery = await withSummary(
+      notifications.sendEmail,
+      `Send the draft incident report to the owners`,
+      {
+        to: state.owners,
+        subject: `[${inc.severity} ${inc.runbook}] Incident report draft: ${inc.title}`,
+        text: `${draft?.markdown ?? `# ${inc.title}\n\nOutcome: ${inc.outcome ?? inc.status}`}\n${instructions}`,
+        messageId: `${inc.incidentId}/report-draft`,
+      },
+    );
+    state.draft = {
+      sentAt: now(),
+      source: draft?.source ?? 'state',
+      delivered: delivery.delivered,
+      failed: delivery.failed.map((f) => f.channel),
+    };
+  } catch (err) {
+    state.draft = {
+      sentAt: now(),
+      source: draft?.source ?? 'state',
+      delivered: [],
+      failed: [failureText(err)],
+    };
+  }
+  state.status = 'open';
+
+  const remind = async (d: DutyState) => {
+    try {
+      const delivery = await withSummary(
+        notifications.sendEmail,
+        `Remind the owners: ${DUTY_TITLES[d.duty]} due ${d.dueAt}`,
+        {
+          to: state.owners,
+          subject: `Reminder: ${DUTY_TITLES[d.duty].toLowerCase()} for ${inc.title} is due ${d.dueAt}`,
+          text: `${DUTY_TITLES[d.duty]} for incident ${inc.incidentId} (${inc.title}) is due ${d.dueAt}.${instructions}`,
+          messageId: `${inc.incidentId}/reminder-${d.duty}`,
+        },
+      );
+      state.reminders.push({ at: now(), duty: d.duty, delivered: delivery.delivered });
+    } catch (err) {
+      state.reminders.push({ at: now(), duty: d.duty, delivered: [] });
+      refuse('reminder', `reminder for ${d.duty} not delivered: ${failureText(err)}`);
+    }
+    d.remindedAt = now();
+  };
+
+  const escalateOverdue = async (d: DutyState) => {
+    d.overdue = true;
+    publish();
+    incidentMetrics.followUpDuty({ ...labels, duty: d.duty, event: 'overdue', ms: Date.now() - resolvedMs });
+    const reason = `${DUTY_TITLES[d.duty]} for ${inc.incidentId} not filed by ${d.dueAt}`;
+    try {
+      const delivery = await withSummary(notifications.page, `Page ${policy.escalationTier}: ${reason}`, {
+        incidentId: inc.incidentId,
+        runbook: inc.runbook,
+        severity: inc.severity,
+        tier: policy.escalationTier,
+        summary: `${inc.title}: ${reason}`,
+        details: { followUp: followUpWorkflowId(inc.incidentId), owners: state.owners },
+        dedupKey: `${inc.incidentId}/follow-up-${d.duty}-overdue`,
+      });
+      state.escalations.push({ at: now(), tier: policy.escalationTier, reason, ...delivery });
+    } catch (err) {
+      state.escalations.push({
+        at: now(),
+        tier: policy.escalationTier,
+        reason,
+        delivered: [],
+        failed: [{ channel: 'all', error: failureText(err) }],
+      });
+    }
+    d.escalatedAt = now();
+  };
+
+  /** A reminder before the deadline, an escalation at it; then it keeps waiting (below). */
+  const watchDeadline = async (d: DutyState, reminderBeforeMs: number) => {
+    const dueMs = Date.parse(d.dueAt!);
+    const done = () => d.status === 'done';
+    const untilReminder = dueMs - reminderBeforeMs - Date.now();
+    if (reminderBeforeMs > 0 && untilReminder > 0) {
+      if (await condition(done, untilReminder, { summary: `Remind before ${DUTY_TITLES[d.duty]} is due` }))
+        return;
+      await remind(d);
+    }
+    const untilDue = dueMs - Date.now();
+    if (
+      untilDue > 0 &&
+      (await condition(done, untilDue, { summary: `${DUTY_TITLES[d.duty]} due ${d.dueAt}` }))
+    )
+      return;
+    if (!done()) await escalateOverdue(d);
+  };
+
+  await Promise.all([
+    watchDeadline(state.duties['incident-report'], policy.reportReminderBeforeMs),
+    watchDeadline(state.duties['post-mortem'], policy.postMortemReminderBeforeMs),
+    condition(() => open().length === 0),
+  ]);
+  state.status = 'closed';
+  state.closedAt = now();
+  publish();
+  return state;
+}
