@@ -56,7 +56,7 @@ export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string)
       `### Waiting for: ${s.waitingFor.what}`,
       `Send a Signal named \`${s.waitingFor.signal}\` with this JSON (fill in your code and reason):`,
       '```json',
-      JSON.stringify(s.waitingFor.example),
+      JSON.stringify(s.waitingFor.example, null, 2),
       '```',
     );
   }

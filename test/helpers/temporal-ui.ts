@@ -47,13 +47,24 @@ export async function sendSignalThroughUi(page: Page, signalName: string, json: 
     .click();
   const editor = dialog.locator('[role="textbox"][aria-label="Data"]');
   await editor.click();
+  // The dialog keeps the last payload sent: replace it, as a person would.
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Delete');
   await page.keyboard.insertText(JSON.stringify(json));
   // Move focus out of the editor first: it reformats on blur and the dialog grows, which would
   // swallow a click aimed at Submit.
-  await dialog.getByText('Single JSON payload supported.').click();
+  await editor.evaluate((el) => (el as { blur(): void }).blur());
+  await dialog.locator('h3', { hasText: 'Send a Signal' }).click();
   await page.waitForTimeout(300);
   const submit = dialog.getByTestId('confirm-modal-button');
   await submit.waitFor({ state: 'visible' });
   await submit.click();
-  await dialog.waitFor({ state: 'hidden', timeout: 15_000 });
+  // The UI closes the dialog once its POST returns; when the signal ends the workflow the UI can
+  // keep spinning while it reloads, so the caller asserts on the workflow, not on the dialog.
+  await dialog.waitFor({ state: 'hidden', timeout: 10_000 }).catch(async () => {
+    await page.screenshot({ path: 'test-artifacts/ui/signal-dialog-after-submit.png' });
+    const text = await dialog.innerText().catch(() => '');
+    if (/Input must be valid JSON|error/i.test(text))
+      throw new Error(`Send a Signal refused the input: ${text}`);
+  });
 }

@@ -17,6 +17,7 @@ import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
 import { workflowsPath } from '../helpers/temporal';
 import { launchChromium, screenshot } from '../helpers/browser';
 import { openWorkflow, readUserMetadata, sendSignalThroughUi } from '../helpers/temporal-ui';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 
 const taskQueue = uniqueId('ui');
 let sandbox: Sandbox;
@@ -26,10 +27,19 @@ let running: Promise<void>;
 let client: Client;
 let browser: Browser;
 let page: Page;
+let world: ApprovalWorld;
 
 beforeAll(async () => {
-  sandbox = await startSandbox('abk-ui');
-  clients = testClients({ health: { apiUrls: { [sandbox.name]: sandbox.url } } });
+  [sandbox, world] = await Promise.all([startSandbox('abk-ui'), startApprovalWorld()]);
+  clients = testClients({
+    health: { apiUrls: { [sandbox.name]: sandbox.url } },
+    notify: {
+      slackWebhookUrl: `${world.team.url}/hooks/incidents`,
+      mailer: world.mailbox.transport(),
+      mailFrom: 'runbooks@accubooks.test',
+    },
+    approvers: world.directory,
+  });
   const connection = await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') });
   worker = await Worker.create({
     connection,
@@ -50,6 +60,7 @@ afterAll(async () => {
   await client?.connection.close();
   await clients?.close();
   await sandbox?.remove();
+  await world?.close();
 });
 
 test('a P0-1 incident reads like the runbook in the UI, and a person resolves it with Send a Signal', async () => {
@@ -94,4 +105,80 @@ test('a P0-1 incident reads like the runbook in the UI, and a person resolves it
     reason: 'fixed the health check by hand',
   });
   await sandbox.clearFaults();
+});
+
+test("P0-4 awaiting approval: the UI says what to paste; a forged approval is refused, the CEO's resumes the API", async () => {
+  const workflowId = uniqueId('ui-incident-P0-4');
+  const handle = await startIncident({
+    client,
+    taskQueue,
+    runbook: 'P0-4',
+    target: sandbox.name,
+    trigger: {
+      source: 'manual',
+      startedBy: 'ui test',
+      description: 'cross-tenant leakage seen in support ticket',
+    },
+    extraInput: { violation: 'cross-tenant leakage (ui test)' },
+    workflowId,
+  });
+  await waitUntil(
+    'the approval gate',
+    async () => (await handle.query(stateQuery)).waitingFor !== undefined,
+    90_000,
+  );
+  const ceoCode = await world.waitForCode('ceo');
+  const running = async () => (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+  expect(await running()).toBe(false);
+
+  await openWorkflow(page, need('TEMPORAL_UI_URL'), workflowId);
+  const metadata = await readUserMetadata(page);
+  await screenshot(page, 'p0-4-awaiting-approval');
+  expect(metadata).toContain(`P0-4 Data integrity violation: ${sandbox.name}`);
+  expect(metadata).toMatch(/Status\s+awaiting-approval/);
+  expect(metadata).toContain('Send a Signal named approval');
+  // The JSON the person was told to paste, exactly as the UI shows it.
+  const example = JSON.parse(/(\{\s*"approver"[\s\S]*?\})/.exec(metadata)![1]) as Record<string, string>;
+  expect(Object.keys(example).sort()).toEqual(['approver', 'code', 'decision', 'reason']);
+
+  // A forgery: the CTO claims the CEO's gate with the CEO's code.
+  await sendSignalThroughUi(page, 'approval', {
+    ...example,
+    approver: 'cto',
+    code: ceoCode,
+    reason: 'forged in the UI',
+  });
+  await waitUntil('the refusal to be recorded', async () => {
+    const gate = (await handle.query(stateQuery)).approvals?.[0];
+    return (gate?.attempts.length ?? 0) >= 1;
+  });
+  const refused = (await handle.query(stateQuery)).approvals![0].attempts.at(-1)!;
+  expect(refused).toMatchObject({ approver: 'cto', accepted: false });
+  expect(refused.refusedBecause).toBeTruthy();
+  expect(JSON.stringify(await handle.query(stateQuery))).not.toContain(ceoCode);
+  expect(await running()).toBe(false);
+
+  // The real approval, pasted as told.
+  await sendSignalThroughUi(page, 'approval', {
+    ...example,
+    approver: 'ceo',
+    code: ceoCode,
+    reason: 'leak contained, verified',
+  });
+  await waitUntil('the API to be started again', running, 60_000);
+  await waitUntil(
+    'health 200 after the approved restart',
+    async () => (await sandbox.health()) === 200,
+    60_000,
+  );
+  const final = (await handle.result()) as IncidentState;
+  await openWorkflow(page, need('TEMPORAL_UI_URL'), workflowId);
+  await screenshot(page, 'p0-4-after-approval');
+  expect(final.status).toBe('resolved');
+  const gate = final.approvals![0];
+  expect(gate.status).toBe('approved');
+  expect(gate.attempts.map((a) => [a.approver, a.accepted])).toEqual([
+    ['cto', false],
+    ['ceo', true],
+  ]);
 });
