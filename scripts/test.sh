@@ -89,7 +89,8 @@ mkdir -p test-artifacts
 results="test-artifacts/jest-results.json"
 rm -f "$results"
 jest_rc=0
-npx jest --runInBand --json --outputFile="$results" "$@" || jest_rc=$?
+# --forceExit: a keep-alive socket left by a library must not hold CI until its time limit.
+npx jest --runInBand --forceExit --json --outputFile="$results" "$@" || jest_rc=$?
 # A plain closing line with the counts (CI reads it to tell that tests ran).
 if [[ -f "$results" ]]; then
   # shellcheck disable=SC2016  # JavaScript, not shell

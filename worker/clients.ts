@@ -51,7 +51,11 @@ export function buildClients(config: WorkerConfig): WorkerClients {
   redis.on('error', () => undefined); // reconnects by itself; activities see and report failures
   // The billing switch: through its own role when BILLING_DATABASE_URL is set, else the runbook pool.
   const billingPg = config.billing.databaseUrl
-    ? new Pool({ connectionString: config.billing.databaseUrl, max: 2, application_name: 'accubooks-runbooks' })
+    ? new Pool({
+        connectionString: config.billing.databaseUrl,
+        max: 2,
+        application_name: 'accubooks-runbooks',
+      })
     : undefined;
   billingPg?.on('error', () => undefined);
   const deps: ActivityDeps = {

@@ -21,7 +21,7 @@ import { testClients } from '../helpers/deps';
 import { uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { workflowsPath } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/temporal';
 
 const root = path.join(__dirname, '../..');
 const cliJs = path.join(root, 'dist/client/cli.js');
@@ -96,10 +96,10 @@ beforeAll(async () => {
     },
     { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-cli-evidence-')) },
   );
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(clients.deps),
     shutdownGraceTime: '1s',
   });

@@ -5,7 +5,7 @@
  * the time-skipping server (the escalation rules at their default durations). One workflow bundle
  * is shared by both workers.
  */
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
@@ -18,7 +18,7 @@ import { uniqueId } from './env';
 import { startTestPrometheus, type TestPrometheus } from './prometheus';
 import { startReceiver, type Receiver } from './receivers';
 import { startSandbox, testDocker, type Sandbox } from './sandbox';
-import { timeSkippingEnv, workflowsPath } from './temporal';
+import { createTestWorker, timeSkippingEnv } from './temporal';
 
 export interface RunbookRig {
   taskQueue: string;
@@ -42,12 +42,11 @@ export interface RunbookRig {
 
 export async function startRunbookRig(name: string): Promise<RunbookRig> {
   const docker = testDocker();
-  const [prom, pagerDuty, slack, env, workflowBundle, dev, connection] = await Promise.all([
+  const [prom, pagerDuty, slack, env, dev, connection] = await Promise.all([
     startTestPrometheus(docker),
     startReceiver(),
     startReceiver(),
     timeSkippingEnv(),
-    bundleWorkflowCode({ workflowsPath }),
     connectClient(loadTemporalConfig()),
     NativeConnection.connect({ address: loadTemporalConfig().address }),
   ]);
@@ -63,9 +62,10 @@ export async function startRunbookRig(name: string): Promise<RunbookRig> {
   });
   const taskQueue = uniqueId(name);
   const activities = createActivities(clients.deps);
+  // One workflow bundle (made in global setup) serves both workers.
   const workers = await Promise.all([
-    Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities }),
-    Worker.create({ connection, taskQueue, workflowBundle, activities }),
+    createTestWorker({ connection: env.nativeConnection, taskQueue, activities }),
+    createTestWorker({ connection, taskQueue, activities }),
   ]);
   const running = workers.map((w) => w.run());
   const sandboxes: Sandbox[] = [];

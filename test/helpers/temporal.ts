@@ -1,5 +1,7 @@
 /** Temporal test environments on the project's own binaries (never the SDK's download). */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
 import { SearchAttributeType } from '@temporalio/common';
 import { FOLLOW_UP_SEARCH_ATTRIBUTES, INCIDENT_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { need } from './env';
@@ -29,3 +31,20 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
 }
 
 export const workflowsPath = require.resolve('../../workflows');
+
+/** The workflow code for test workers: the bundle made once in global setup, else the source. */
+export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  const codePath = process.env.TEST_WORKFLOW_BUNDLE;
+  return codePath ? { workflowBundle: { codePath } } : { workflowsPath };
+}
+
+/** A worker as the real one is built: the runbooks' workflows and the incident-metrics sinks. */
+export function createTestWorker(
+  options: Omit<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'sinks'>,
+): Promise<Worker> {
+  return Worker.create({
+    ...options,
+    ...workflowSource(),
+    sinks: incidentMetricsSinks(createIncidentMetrics()),
+  });
+}

@@ -21,7 +21,7 @@ import type { WorkerClients } from '../../worker/clients';
 import { testClients } from '../helpers/deps';
 import { uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
-import { workflowsPath } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/temporal';
 
 export const TOKEN = 'intake-test-token-0123456789';
 export const HMAC_SECRET = 'intake-test-hmac-secret-0123456789';
@@ -107,10 +107,10 @@ export async function startIntakeRig(
       },
     });
     connection = await NativeConnection.connect({ address: loadTemporalConfig().address });
-    worker = await Worker.create({
+    worker = await createTestWorker({
       connection,
       taskQueue,
-      workflowsPath,
+
       activities: createActivities(clients.deps),
     });
     running = worker.run();

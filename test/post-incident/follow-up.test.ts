@@ -25,7 +25,7 @@ import { uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { timeSkippingEnv, workflowSource } from '../helpers/temporal';
 
 const HOUR = 60 * 60_000;
 let env: TestWorkflowEnvironment;
@@ -56,7 +56,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath,
+    ...workflowSource(),
     activities: createActivities(clients.deps),
     sinks: incidentMetricsSinks(metrics),
   });
@@ -145,7 +145,7 @@ test('duties filed in time close the follow-up with no reminder or page; bad sig
     by: 'sam',
     link: 'https://git.accubooks.test/runbooks/pull/7',
   });
-  s = (await handle.result());
+  s = await handle.result();
   expect(s.status).toBe('closed');
   expect(s.duties['incident-report']).toMatchObject({ link: 'https://wiki.accubooks.test/ir/2', by: 'sam' });
   expect(s.duties['runbook-update']).toMatchObject({

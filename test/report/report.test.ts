@@ -34,7 +34,7 @@ import { testClients } from '../helpers/deps';
 import { need, uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { workflowsPath } from '../helpers/temporal';
+import { workflowSource } from '../helpers/temporal';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 interface JsonEvent {
@@ -222,7 +222,7 @@ describe('from a real run on the dev server', () => {
       connection,
       namespace: need('TEMPORAL_NAMESPACE'),
       taskQueue,
-      workflowsPath,
+      ...workflowSource(),
       activities: createActivities(clients.deps),
       sinks: incidentMetricsSinks(createIncidentMetrics()),
     });

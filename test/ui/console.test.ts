@@ -14,7 +14,7 @@ import type { WorkerClients } from '../../worker/clients';
 import { testClients } from '../helpers/deps';
 import { need, uniqueId } from '../helpers/env';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { workflowsPath } from '../helpers/temporal';
+import { createTestWorker } from '../helpers/temporal';
 import { launchChromium, screenshot } from '../helpers/browser';
 import { openWorkflow, readUserMetadata, sendSignalThroughUi } from '../helpers/temporal-ui';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
@@ -41,10 +41,10 @@ beforeAll(async () => {
     approvers: world.directory,
   });
   const connection = await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') });
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(clients.deps),
   });
   running = worker.run();

@@ -19,7 +19,7 @@ import type { WorkerClients } from '../../worker/clients';
 import { uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
 import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 
 let env: TestWorkflowEnvironment;
@@ -49,10 +49,10 @@ beforeAll(async () => {
     },
     { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-forgery-')) },
   );
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(clients.deps),
   });
   running = worker.run();

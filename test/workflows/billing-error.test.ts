@@ -18,7 +18,7 @@ import { stripeFrom, type WorkerClients } from '../../worker/clients';
 import { need, uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 import { startStripeProxy, type StripeProxy } from '../helpers/stripe-proxy';
 import type { BillingErrorInput } from '../../workflows/billing-error';
@@ -49,10 +49,10 @@ async function startWorker(): Promise<{ worker: Worker; running: Promise<void> }
     { EVIDENCE_DIR: evidenceDir },
   );
   opened.push(clients);
-  const worker = await Worker.create({
+  const worker = await createTestWorker({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(clients.deps),
     shutdownGraceTime: '1s',
     maxCachedWorkflows: 0,

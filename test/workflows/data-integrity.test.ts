@@ -18,7 +18,7 @@ import type { WorkerClients } from '../../worker/clients';
 import { need, uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 
 let env: TestWorkflowEnvironment;
@@ -48,10 +48,10 @@ beforeAll(async () => {
     },
     { EVIDENCE_DIR: evidenceDir },
   );
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(clients.deps),
   });
   running = worker.run();

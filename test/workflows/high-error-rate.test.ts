@@ -114,4 +114,5 @@ test('error rate > 5 % pages at once and "not resolved in 1 hour" pages at 60 mi
   // Still remediating: verification keeps sampling after both pages.
   expect(s.steps.find((x) => x.name === 'verify')?.status).toBe('running');
   expect(s.checks.errorRate).toBeGreaterThan(0.05);
+  await sb.clearFaults(); // the persisted fault, so nothing is left in Redis
 }, 240_000);

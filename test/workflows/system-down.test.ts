@@ -14,7 +14,7 @@ import { testClients } from '../helpers/deps';
 import type { WorkerClients } from '../../worker/clients';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
 let sandbox: Sandbox;
@@ -32,10 +32,10 @@ beforeAll(async () => {
     startReceiver(),
     startReceiver(),
   ]);
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(
       (clients = testClients({
         health: { apiUrls: { [sandbox.name]: sandbox.url } },

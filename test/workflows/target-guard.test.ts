@@ -25,7 +25,7 @@ import { uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowsPath } from '../helpers/temporal';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 
 let env: TestWorkflowEnvironment;
@@ -55,10 +55,10 @@ beforeAll(async () => {
     },
     approvers: world.directory,
   });
-  worker = await Worker.create({
+  worker = await createTestWorker({
     connection: env.nativeConnection,
     taskQueue,
-    workflowsPath,
+
     activities: createActivities(clients.deps),
   });
   running = worker.run();
