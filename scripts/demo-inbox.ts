@@ -36,7 +36,11 @@ const smtp = new SMTPServer({
     stream.on('data', (c: Buffer) => (data += c.toString()));
     stream.on('end', () => {
       const subject = /^Subject: (.*)$/m.exec(data)?.[1] ?? '(no subject)';
-      const body = data.split(/\r?\n\r?\n/).slice(1).join('\n').trim();
+      const body = data
+        .split(/\r?\n\r?\n/)
+        .slice(1)
+        .join('\n')
+        .trim();
       record(`email to ${session.envelope.rcptTo.map((r) => r.address).join(', ')}`, `${subject}\n${body}`);
       cb();
     });
