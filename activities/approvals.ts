@@ -120,7 +120,7 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
           `Temporal UI: workflow ${input.workflowId} → Send a Signal "${input.signalName}" with:`,
           example,
           '(decision "reject" keeps the system stopped; a reason is required either way.)',
-          `CLI: runbooks approve ${input.workflowId} --approver ${person.id} --code <code> --reason "<why>"`,
+          `CLI: runbooks approve ${input.workflowId} --by ${person.id} --code <code> --reason "<why>"`,
           '',
           'Never forward this code. If you did not expect it, reply to the incident channel at once.',
         ].join('\n');
