@@ -10,6 +10,7 @@ import type { Client } from '@temporalio/client';
 import { createDockerActivities } from './docker';
 import { createHealthActivities, type HealthDeps } from './health';
 import { createNotificationActivities, type NotifyDeps } from './notify';
+import { createOwnerActivities } from './owners';
 import { createPostgresActivities } from './postgres';
 import { createPrometheusActivities } from './prometheus';
 import { createRedisActivities } from './redis';
@@ -46,6 +47,8 @@ export interface ActivityDeps {
   billing?: { store?: BillingStore; key: string };
   /** Target guard policy overrides (restart rate limit, lease). */
   targetGuard?: Partial<TargetLeasePolicy>;
+  /** INCIDENT_OWNERS: default owners of the post-incident follow-up. */
+  incidentOwners?: readonly string[];
 }
 
 export const createActivities = (deps: ActivityDeps) => ({
@@ -70,6 +73,7 @@ export const createActivities = (deps: ActivityDeps) => ({
     pgBinDir: deps.pgBinDir,
   }),
   ...createTargetGuardActivities({ policy: deps.targetGuard }),
+  ...createOwnerActivities({ incidentOwners: deps.incidentOwners }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

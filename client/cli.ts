@@ -16,6 +16,17 @@ import { connectClient } from './connection';
 import { incidentState, RUNBOOK_WORKFLOWS, startIncident, type StartableRunbook } from './incidents';
 import { TARGET_NAME } from './intake/mapping';
 import { CHARGE_ID } from './intake/schema';
+import {
+  fileFollowUpDuty,
+  FollowUpLookupError,
+  followUpListQuery,
+  followUpRow,
+  resolveFollowUpId,
+  type FollowUpAction,
+  type FollowUpAnswer,
+  type ListedFollowUp,
+} from './follow-up';
+import { runReportCommand } from './report';
 import { formatTimeline, timelineFromHistory } from './timeline';
 import { RUNBOOK_IDS, RUNBOOKS } from '../workflows/catalog';
 import { abandonSignal, resolveSignal } from '../workflows/definitions';
@@ -157,6 +168,38 @@ function listRow(wf: WorkflowExecutionInfo): ListedIncident {
     escalated: sa.get(EscalatedKey) ?? false,
     awaitingApproval: sa.get(AwaitingApprovalKey) ?? false,
   };
+}
+
+function formatTable(header: string[], rows: string[][]): string[] {
+  const table = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map((row) =>
+    row
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+function formatFollowUps(rows: ListedFollowUp[]): string {
+  if (!rows.length) return 'Open follow-up duties: none.';
+  return [
+    'Open follow-up duties:',
+    ...formatTable(
+      ['FOLLOW-UP WORKFLOW ID', 'RUNBOOK', 'SEV', 'TARGET', 'OPEN DUTIES', 'OVERDUE', 'AGE'],
+      rows.map((r) => [
+        r.workflowId,
+        r.runbook ?? '?',
+        r.severity ?? '?',
+        r.target ?? '?',
+        r.openDuties.join(', ') || '-',
+        r.overdue ? 'OVERDUE' : 'no',
+        minutesAgo(r.startedAt),
+      ]),
+    ),
+    '',
+    'File them: runbooks file-report|file-post-mortem <id> --link <url> --author <name>; runbooks runbook-update <id> --needed yes|no --note <text>',
+  ].join('\n');
 }
 
 function formatList(rows: ListedIncident[], all: boolean): string {
@@ -338,19 +381,22 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
         if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
           throw new CliError('--limit must be a whole number from 1 to 1000', 2);
         }
+        // Runbook, severity and target narrow the follow-ups too; the follow-ups are always the open ones.
+        const filters: string[] = [];
+        if (o.runbook)
+          filters.push(
+            `RunbookId = ${keyword('runbook', o.runbook, /^P[01]-[1-4]$/, RUNBOOK_IDS.join(', '))}`,
+          );
+        if (o.severity) filters.push(`Severity = ${keyword('severity', o.severity, /^P[01]$/, 'P0 or P1')}`);
+        if (o.target)
+          filters.push(`TargetService = ${keyword('target', o.target, TARGET_NAME, 'a container name')}`);
         const clauses = [
           `WorkflowType IN (${incidentWorkflowTypes()
             .map((t) => `'${t}'`)
             .join(', ')})`,
+          ...(o.all ? [] : [`ExecutionStatus = 'Running'`]),
+          ...filters,
         ];
-        if (!o.all) clauses.push(`ExecutionStatus = 'Running'`);
-        if (o.runbook)
-          clauses.push(
-            `RunbookId = ${keyword('runbook', o.runbook, /^P[01]-[1-4]$/, RUNBOOK_IDS.join(', '))}`,
-          );
-        if (o.severity) clauses.push(`Severity = ${keyword('severity', o.severity, /^P[01]$/, 'P0 or P1')}`);
-        if (o.target)
-          clauses.push(`TargetService = ${keyword('target', o.target, TARGET_NAME, 'a container name')}`);
         if (o.escalated) clauses.push('Escalated = true');
         if (o.awaitingApproval) clauses.push('AwaitingApproval = true');
         const query = clauses.join(' AND ');
@@ -370,7 +416,22 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
               r.step = s?.currentStep;
             }),
           );
-          print(formatList(rows, !!o.all), { query, incidents: rows });
+          // Open post-incident duties, filtered like the incidents (runbook, severity, target).
+          const followUpQuery = [followUpListQuery, ...filters].join(' AND ');
+          const followUps: ListedFollowUp[] = [];
+          // --escalated / --awaiting-approval ask about incidents only.
+          if (!o.escalated && !o.awaitingApproval) {
+            for await (const wf of client.workflow.list({ query: followUpQuery })) {
+              followUps.push(followUpRow(wf));
+              if (followUps.length >= limit) break;
+            }
+          }
+          print(`${formatList(rows, !!o.all)}\n\n${formatFollowUps(followUps)}`, {
+            query,
+            incidents: rows,
+            followUpQuery,
+            followUps,
+          });
         });
       },
     );
@@ -480,10 +541,155 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
         let entries = timelineFromHistory(history);
         if (o.limit) entries = entries.slice(-Math.max(1, Number(o.limit) || 1));
         print(
-          `${formatTimeline(entries)}\n\nCurrent state: runbooks status ${workflowId}; full report: see the report command`,
+          `${formatTimeline(entries)}\n\nCurrent state: runbooks status ${workflowId}; full report: runbooks report ${workflowId}`,
           { workflowId, entries },
         );
       });
+    });
+
+  program
+    .command('report')
+    .description(
+      "an incident's Markdown report from its workflow history (steps, escalations, approval attempts, MTTR, evidence)",
+    )
+    .argument('[workflowId]', 'the incident workflow ID (not needed with --from-file)')
+    .option('--out <file>', 'write the Markdown to this file instead of stdout')
+    .option('--from-file <history.json>', 'a history exported as JSON from the Temporal UI or CLI')
+    .option('--run-id <runId>', 'a specific run (default: the latest)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  runbooks report incident-P0-1-accubooks-api --out report.md\n' +
+        '  temporal workflow show -w <id> --output json > h.json && runbooks report --from-file h.json',
+    )
+    .action(
+      async (workflowId: string | undefined, o: { out?: string; fromFile?: string; runId?: string }) => {
+        if (!workflowId && !o.fromFile) {
+          throw new CliError(
+            'Give the incident workflow ID (see: runbooks list --all), or a history file: --from-file history.json',
+            2,
+          );
+        }
+        let markdown: string;
+        try {
+          markdown = await runReportCommand(workflowId, { fromFile: o.fromFile, out: o.out, runId: o.runId });
+        } catch (err) {
+          if (err instanceof ConfigError) throw err;
+          const message = (err as Error).message;
+          if (o.fromFile && /ENOENT|no such file/i.test(message)) {
+            throw new CliError(
+              `Cannot read ${o.fromFile}: no such file. Export one with: temporal workflow show -w <id> --output json`,
+              1,
+            );
+          }
+          if (!o.fromFile && (err instanceof WorkflowNotFoundError || /not found/i.test(message))) {
+            notFound(workflowId!)(err);
+          }
+          throw new CliError(
+            `Could not render the report${workflowId ? ` for ${workflowId}` : ''}: ${message}` +
+              (o.fromFile ? '\nIs the file a workflow history exported as JSON?' : ''),
+          );
+        }
+        const data = {
+          workflowId: workflowId ?? null,
+          fromFile: o.fromFile ?? null,
+          out: o.out ?? null,
+          markdown,
+        };
+        if (o.out) print(`Report written to ${o.out}`, data);
+        else if (program.opts<GlobalOpts>().json) print('', data);
+        else out(markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+      },
+    );
+
+  const sendDuty = async (ref: string, action: FollowUpAction, what: string) => {
+    await withClient(async (client) => {
+      let id: string;
+      try {
+        id = await resolveFollowUpId(client, ref);
+      } catch (err) {
+        if (err instanceof FollowUpLookupError) throw new CliError(err.message);
+        throw err;
+      }
+      let answer: FollowUpAnswer;
+      try {
+        answer = await fileFollowUpDuty(client, id, action);
+      } catch (err) {
+        throw new CliError(`${what} not confirmed: ${(err as Error).message}. Check with: runbooks list`);
+      }
+      const open = Object.values(answer.state.duties)
+        .filter((d) => d.status === 'open')
+        .map((d) => d.duty);
+      const data = {
+        followUpWorkflowId: id,
+        duty: answer.duty,
+        accepted: answer.accepted,
+        reason: answer.reason,
+        followUpStatus: answer.state.status,
+        duties: answer.state.duties,
+        openDuties: open,
+      };
+      if (!answer.accepted) {
+        throw new CliError(`Refused by the follow-up ${id}: ${answer.reason}`, 3, data);
+      }
+      const d = answer.state.duties[answer.duty];
+      const next =
+        answer.duty === 'runbook-update' && d.status === 'open'
+          ? `The runbook update stays open until the change is linked: runbooks runbook-update ${id} --needed yes --note "..." --link <PR>`
+          : open.length
+            ? `Still open: ${open.join(', ')}. See: runbooks list`
+            : 'Every duty is done; the follow-up closes.';
+      print(`Recorded: ${what} for ${id}.\n${next}`, data);
+    });
+  };
+
+  for (const [name, duty, what] of [
+    ['file-report', 'incident-report', 'incident report'],
+    ['file-post-mortem', 'post-mortem', 'post-mortem'],
+  ] as const) {
+    program
+      .command(name)
+      .description(
+        `record that the ${what} is filed (a post-incident duty; closes its reminders and escalation)`,
+      )
+      .argument('<incident>', 'the follow-up workflow ID, the incident ID, or the incident workflow ID')
+      .requiredOption('--link <url>', `where the ${what} is`)
+      .requiredOption('--author <name>', `who wrote the ${what}`)
+      .option('--note <text>', 'anything worth recording')
+      .action(async (ref: string, o: { link: string; author: string; note?: string }) => {
+        if (!/^https?:\/\/\S+$/.test(o.link)) {
+          throw new CliError(`--link "${o.link}" is not a URL (http:// or https://)`, 2);
+        }
+        if (!o.author.trim()) throw new CliError('--author must name who wrote it', 2);
+        await sendDuty(
+          ref,
+          { duty, filed: { link: o.link, author: o.author, note: o.note } },
+          `${what} filed`,
+        );
+      });
+  }
+
+  program
+    .command('runbook-update')
+    .description(
+      'record whether the runbook needs an update (a post-incident duty); "yes" stays open until --link',
+    )
+    .argument('<incident>', 'the follow-up workflow ID, the incident ID, or the incident workflow ID')
+    .requiredOption('--needed <yes|no>', 'does the runbook need a change?')
+    .requiredOption('--note <text>', 'why, or what should change')
+    .option('--link <url>', 'the change to the runbook (PR or commit), once it exists')
+    .option('--by <name>', 'who decided', process.env.USER ?? 'operator')
+    .action(async (ref: string, o: { needed: string; note: string; link?: string; by: string }) => {
+      const needed = { yes: true, no: false, true: true, false: false }[o.needed.toLowerCase()];
+      if (needed === undefined) throw new CliError(`--needed "${o.needed}" must be yes or no`, 2);
+      if (!o.note.trim()) throw new CliError('--note must say why (or what should change)', 2);
+      if (o.link && !/^https?:\/\/\S+$/.test(o.link)) {
+        throw new CliError(`--link "${o.link}" is not a URL (http:// or https://)`, 2);
+      }
+      await sendDuty(
+        ref,
+        { duty: 'runbook-update', decision: { needed, note: o.note, by: o.by, link: o.link } },
+        `runbook update decision (${needed ? 'needed' : 'not needed'})`,
+      );
     });
 
   return program;

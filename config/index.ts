@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { describeApprovers, parseApprovers, type ApproverDirectory } from './approvers';
+import { parseCodecKeys, type CodecKey } from '../client/codec';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -37,6 +38,13 @@ const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: z.string().optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   TEMPORAL_API_KEY: z.string().optional(),
+  /** Encrypted history (client/codec.ts): `id1:base64key,id2:base64key`, the first encrypts. Unset = off. */
+  PAYLOAD_CODEC_KEYS: z
+    .string()
+    .superRefine((v, ctx) => {
+      for (const problem of parseCodecKeys(v).problems) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
 
   RUNBOOK_DATABASE_URL: url(['postgres', 'postgresql']),
   PG_BIN_DIR: z.string().default('/usr/lib/postgresql/15/bin'),
@@ -76,6 +84,27 @@ const envSchema = z.object({
     .default('default'),
   BILLING_DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   WORKER_HEALTH_PORT: port.default(0),
+  /** The Temporal SDK's own Prometheus endpoint (worker/task-slot/poll metrics, `temporal_*`); 0 = off. */
+  WORKER_SDK_METRICS_PORT: port.default(0),
+  /** Default owners of every post-incident follow-up: comma-separated emails. */
+  INCIDENT_OWNERS: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .superRefine((list, ctx) => {
+      const bad = list.filter((e) => !z.string().email().safeParse(e).success);
+      if (!list.length || bad.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be comma-separated email addresses${bad.length ? ` ("${bad.join('", "')}" is not one)` : ''}`,
+        });
+      }
+    })
+    .optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -91,6 +120,7 @@ const temporalKeys = [
   'TEMPORAL_TLS_CA_PATH',
   'TEMPORAL_TLS_SERVER_NAME',
   'TEMPORAL_API_KEY',
+  'PAYLOAD_CODEC_KEYS',
 ] as const;
 
 export interface TemporalConfig {
@@ -99,6 +129,8 @@ export interface TemporalConfig {
   taskQueue: string;
   tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
   apiKey?: string;
+  /** Payload encryption keys, the active one first; absent = payloads stored in clear. */
+  codecKeys?: CodecKey[];
 }
 
 export interface WorkerConfig {
@@ -118,8 +150,12 @@ export interface WorkerConfig {
   };
   evidenceDir: string;
   healthPort: number;
+  /** Port of the SDK's Prometheus endpoint on 127.0.0.1; 0 = off. */
+  sdkMetricsPort: number;
   approvers: ApproverDirectory;
   billing: { key: string; databaseUrl?: string };
+  /** INCIDENT_OWNERS: the follow-up's owners when the incident names none (empty: the policy default). */
+  incidentOwners: string[];
 }
 
 export class ConfigError extends Error {
@@ -162,7 +198,13 @@ function temporalFrom(e: Pick<Env, (typeof temporalKeys)[number]>): TemporalConf
           }
         : undefined,
     apiKey: e.TEMPORAL_API_KEY,
+    codecKeys: e.PAYLOAD_CODEC_KEYS ? parseCodecKeys(e.PAYLOAD_CODEC_KEYS).keys : undefined,
   };
+}
+
+/** The Temporal config as it may be logged: the API key set/unset, codec keys by ID only. */
+function describeTemporal(t: TemporalConfig): Record<string, unknown> {
+  return { ...t, apiKey: set(t.apiKey), codecKeys: t.codecKeys?.map((k) => k.id) ?? 'off' };
 }
 
 /** Config for processes that only talk to Temporal (CLI, intake, tests' clients). */
@@ -195,8 +237,10 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     },
     evidenceDir: e.EVIDENCE_DIR,
     healthPort: e.WORKER_HEALTH_PORT,
+    sdkMetricsPort: e.WORKER_SDK_METRICS_PORT,
     approvers: approvers.directory,
     billing: { key: e.BILLING_KEY, databaseUrl: e.BILLING_DATABASE_URL },
+    incidentOwners: e.INCIDENT_OWNERS ?? [],
   };
 }
 
@@ -220,7 +264,7 @@ const set = (v: unknown) => (v ? 'set' : 'unset');
 /** The config as it may be logged: passwords masked, keys reduced to set/unset. */
 export function describeConfig(c: WorkerConfig): Record<string, unknown> {
   return {
-    temporal: { ...c.temporal, apiKey: set(c.temporal.apiKey) },
+    temporal: describeTemporal(c.temporal),
     postgres: { url: maskUrl(c.postgres.url), binDir: c.postgres.binDir },
     redis: { url: maskUrl(c.redis.url) },
     docker: c.docker,
@@ -236,15 +280,19 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     },
     evidenceDir: c.evidenceDir,
     healthPort: c.healthPort,
+    sdkMetricsPort: c.sdkMetricsPort,
     approvers: describeApprovers(c.approvers),
     billing: { key: c.billing.key, databaseUrl: maskUrl(c.billing.databaseUrl) },
+    incidentOwners: c.incidentOwners,
   };
 }
+
+const codecSecrets = (t: TemporalConfig) => (t.codecKeys ?? []).map((k) => k.key.toString('base64'));
 
 /** Every secret value in a config, for the leak scan in tests. */
 export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
   if ('intake' in c) {
-    return [c.temporal.apiKey, c.intake.bearerToken, c.intake.hmacSecret].filter(
+    return [c.temporal.apiKey, c.intake.bearerToken, c.intake.hmacSecret, ...codecSecrets(c.temporal)].filter(
       (s): s is string => typeof s === 'string' && s.length > 0,
     );
   }
@@ -260,6 +308,7 @@ export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
   return [
     c.stripe.apiKey,
     c.temporal.apiKey,
+    ...codecSecrets(c.temporal),
     c.notify.pagerDutyRoutingKey,
     c.notify.slackWebhookUrl,
     ...c.approvers.approvers.map((a) => a.webhookUrl),
@@ -357,7 +406,43 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
 /** The intake config as it may be logged: secrets reduced to set/unset. */
 export function describeIntakeConfig(c: IntakeConfig): Record<string, unknown> {
   return {
-    temporal: { ...c.temporal, apiKey: set(c.temporal.apiKey) },
+    temporal: describeTemporal(c.temporal),
     intake: { ...c.intake, bearerToken: set(c.intake.bearerToken), hmacSecret: set(c.intake.hmacSecret) },
+  };
+}
+
+// --- Codec server (client/codec-server.ts) -----------------------------------------------------
+
+const codecServerSchema = z.object({
+  CODEC_SERVER_HOST: z.string().min(1).default('127.0.0.1'),
+  CODEC_SERVER_PORT: port.default(8888),
+  /** Callers send `Authorization: Bearer <token>`; the server never runs open. */
+  CODEC_SERVER_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }),
+  /** Browser origins allowed by CORS (the Temporal UI's), comma-separated. */
+  CODEC_SERVER_CORS_ORIGINS: z.string().default('http://localhost:8233'),
+});
+
+export interface CodecServerConfig {
+  host: string;
+  port: number;
+  token: string;
+  corsOrigins: string[];
+  codecKeys: CodecKey[];
+}
+
+/** Config for the codec server: the same keys as every other process, plus its own listen and auth. */
+export function loadCodecServerConfig(env: RawEnv = process.env): CodecServerConfig {
+  const e = parse(codecServerSchema, env);
+  const { codecKeys } = loadTemporalConfig(env);
+  if (!codecKeys?.length)
+    throw new ConfigError(['PAYLOAD_CODEC_KEYS is missing (the codec server has nothing to do)']);
+  return {
+    host: e.CODEC_SERVER_HOST,
+    port: e.CODEC_SERVER_PORT,
+    token: e.CODEC_SERVER_TOKEN,
+    corsOrigins: e.CODEC_SERVER_CORS_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+    codecKeys,
   };
 }

@@ -33,14 +33,21 @@ const smtp = new SMTPServer({
   disabledCommands: ['STARTTLS'],
   onData(stream, session, cb) {
     let data = '';
-    stream.on('data', (c: Buffer) => (data += c.toString()));
+    stream.on('data', (c: Buffer) => (data += c.toString('latin1')));
     stream.on('end', () => {
+      const [head, ...rest] = data.split(/\r?\n\r?\n/);
       const subject = /^Subject: (.*)$/m.exec(data)?.[1] ?? '(no subject)';
-      const body = data
-        .split(/\r?\n\r?\n/)
-        .slice(1)
-        .join('\n')
-        .trim();
+      let body = rest.join('\n').trim();
+      // Long lines (approval instructions, the JSON to paste) come quoted-printable: decode them so
+      // codes and JSON read as sent.
+      if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
+        body = Buffer.from(
+          body
+            .replace(/=\r?\n/g, '')
+            .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+          'latin1',
+        ).toString('utf8');
+      }
       record(`email to ${session.envelope.rcptTo.map((r) => r.address).join(', ')}`, `${subject}\n${body}`);
       cb();
     });

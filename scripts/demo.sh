@@ -32,7 +32,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r INBOX_HTTP INBOX_SMTP INTAKE_PORT WORKER_HEALTH <<<"$(abk_free_ports 4)"
+read -r INBOX_HTTP INBOX_SMTP INTAKE_PORT WORKER_HEALTH WORKER_SDK_METRICS <<<"$(abk_free_ports 5)"
 node dist/scripts/demo-inbox.js "$INBOX_HTTP" "$INBOX_SMTP" "$STACK_DIR/inbox.log" >"$STACK_DIR/inbox.out" 2>&1 &
 PIDS+=($!)
 
@@ -41,6 +41,7 @@ export NOTIFY_PAGERDUTY_EVENTS_URL="http://127.0.0.1:$INBOX_HTTP/v2/enqueue"
 export PAGERDUTY_ROUTING_KEY="demo-routing-key"
 export SMTP_URL="smtp://127.0.0.1:$INBOX_SMTP"
 export WORKER_HEALTH_PORT="$WORKER_HEALTH"
+export WORKER_SDK_METRICS_PORT="$WORKER_SDK_METRICS"
 export EVIDENCE_DIR="$STACK_DIR/evidence"
 [[ -f config/demo-approvers.json && -z "${APPROVERS_FILE:-}" ]] && export APPROVERS_FILE="$ABK_REPO/config/demo-approvers.json"
 
@@ -66,12 +67,27 @@ cat <<MSG
     Temporal Web UI   $TEMPORAL_UI_URL/namespaces/default/workflows
     Sandbox API       $ACCUBOOKS_API_URL/api/monitoring/health
     Prometheus        $PROMETHEUS_URL
-    Worker health     http://127.0.0.1:$WORKER_HEALTH/healthz      (log: $STACK_DIR/worker.log)
+    Worker health     http://127.0.0.1:$WORKER_HEALTH/healthz      (log: $STACK_DIR/worker.log, JSON lines)
+    Worker metrics    http://127.0.0.1:$WORKER_HEALTH/metrics (incidents)  http://127.0.0.1:$WORKER_SDK_METRICS/metrics (Temporal SDK)
     Pages and codes   $STACK_DIR/inbox.log (also printed below)
 MSG
 if [[ -f dist/client/intake/main.js ]]; then
   cat <<MSG
     Alert intake      http://127.0.0.1:$INTAKE_PORT  (Authorization: Bearer $INTAKE_BEARER_TOKEN)
+MSG
+fi
+if [[ -n "${APPROVERS_FILE:-}" ]]; then
+  cat <<MSG
+
+  Approvals (P0-3 resume billing, P0-4 restart): approvers from $APPROVERS_FILE
+$(node -e 'const { parseApprovers } = require("./dist/config/approvers");
+for (const a of parseApprovers(undefined, process.argv[1]).directory.approvers)
+  console.log(`    ${a.id.padEnd(8)} ${a.roles.join("/").padEnd(6)} ${a.email ?? "(personal webhook)"}`);' "$APPROVERS_FILE")
+    One-time codes arrive by email in the inbox below ([email to ...] lines), with the signal and JSON
+    to paste into the Temporal UI's "Send a Signal", or approve from the CLI:
+      node dist/client/cli.js approve <workflowId> --by ceo --code <code> --reason "<why>"
+    Try one:  node dist/client/cli.js trigger P0-3 --target $ACCUBOOKS_API_CONTAINER --charge ch_demo1 --description "demo: charged twice"
+    Waiting:  node dist/client/cli.js list --awaiting-approval
 MSG
 fi
 cat <<MSG

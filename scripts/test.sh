@@ -102,3 +102,8 @@ if [[ -f "$results" ]]; then
 fi
 if ((jest_rc != 0)); then exit "$jest_rc"; fi
 end_stage
+
+stage "secret scan (histories raw + logs)"
+# Every history on the dev server as stored (no codec) and every log: no secret, no approval code in clear.
+node dist/scripts/secret-scan.js
+end_stage

@@ -77,6 +77,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
     },
     approvers: config.approvers,
     billing: { key: config.billing.key, store: new PostgresBillingStore(billingPg ?? pg) },
+    incidentOwners: config.incidentOwners,
   };
   return {
     deps,

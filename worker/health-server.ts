@@ -1,6 +1,8 @@
 /**
  * The worker's own health endpoint: 200 while the worker polls, 503 otherwise; and, given a
- * registry, the incident/MTTR metrics for Prometheus at /metrics (worker/metrics.ts).
+ * registry, the incident/MTTR metrics for Prometheus at /metrics (worker/metrics.ts). The SDK's own
+ * metrics (`temporal_*`: polls, task slots, latencies) are served by the SDK runtime on
+ * WORKER_SDK_METRICS_PORT (worker/main.ts installRuntime), not here.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Worker } from '@temporalio/worker';

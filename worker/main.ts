@@ -5,12 +5,24 @@
 import { NativeConnection, Worker, Runtime, DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { describeConfig, loadWorkerConfig, ConfigError, secretsOf, type WorkerConfig } from '../config';
 import { connectClient, tlsOptions } from '../client/connection';
+import { dataConverterFor } from '../client/codec';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
 
-/** One JSON line per log entry; activity and workflow entries carry the workflow (incident) ID. */
-export function installJsonLogger(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = 'INFO'): void {
+export interface RuntimeSettings {
+  level?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** The SDK's own Prometheus endpoint (`temporal_*` metrics at /metrics), e.g. `127.0.0.1:9464`; off when unset. */
+  sdkMetricsBindAddress?: string;
+}
+
+/**
+ * Installs the SDK runtime once per process: one JSON line per log entry on stdout (workflow and
+ * activity entries carry the workflow ID, which is the incident's), and, when asked, the SDK's
+ * Prometheus endpoint.
+ */
+export function installRuntime(settings: RuntimeSettings = {}): void {
+  const level = settings.level ?? 'INFO';
   Runtime.install({
     logger: new DefaultLogger(level, (entry: LogEntry) => {
       const { message, level: lvl, timestampNanos, meta } = entry;
@@ -18,6 +30,14 @@ export function installJsonLogger(level: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' = '
         `${JSON.stringify({ time: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level: lvl, message, ...meta })}\n`,
       );
     }),
+    telemetryOptions: {
+      // The SDK core's own (rare: warnings and errors) lines, written as JSON too. Not forwarded to
+      // the logger above: with forwarding on, the 1.24 runtime kept the process alive after shutdown.
+      logging: { filter: { core: 'WARN', other: 'ERROR' }, console: { format: 'json' } },
+      ...(settings.sdkMetricsBindAddress
+        ? { metrics: { prometheus: { bindAddress: settings.sdkMetricsBindAddress } } }
+        : {}),
+    },
   });
 }
 
@@ -40,6 +60,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     workflowsPath: require.resolve('../workflows'),
     activities: activitiesFor(clients),
     sinks: incidentMetricsSinks(metrics),
+    dataConverter: dataConverterFor(config.temporal),
   });
   const health = config.healthPort
     ? await startHealthServer(worker, config.healthPort, metrics.registry)
@@ -58,7 +79,6 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  installJsonLogger();
   let config: WorkerConfig;
   try {
     config = loadWorkerConfig();
@@ -69,6 +89,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Installed once the config is known: the SDK metrics endpoint's port comes from it.
+  installRuntime({
+    sdkMetricsBindAddress: config.sdkMetricsPort ? `127.0.0.1:${config.sdkMetricsPort}` : undefined,
+  });
   Runtime.instance().logger.info('worker starting', { config: describeConfig(config) });
   await runWorker(config);
   Runtime.instance().logger.info('worker stopped');

@@ -303,6 +303,8 @@ export class Incident {
         failed: [{ channel: 'all', error: failureText(err) }],
       });
     }
+    // The page's outcome shows in the UI's current details now, not at the next step.
+    this.refresh();
   }
 
   /** The MTTR clock: a breach is notified when it happens, not only at the end. */

@@ -9,7 +9,7 @@ import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig 
 import { connectClient } from '../connection';
 import { alertRunbookMap } from './mapping';
 import { createIntakeMetrics } from './metrics';
-import { buildIntake, temporalGateway } from './server';
+import { buildIntake, intakeLoggerOptions, temporalGateway } from './server';
 
 export async function runIntake(config: IntakeConfig): Promise<void> {
   const client = await connectClient(config.temporal);
@@ -21,7 +21,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
     unknownAlerts: config.intake.unknownAlerts,
     gateway: temporalGateway(client, config.temporal.taskQueue),
     metrics: createIntakeMetrics({ defaultMetrics: true }),
-    logger: { level: 'info' },
+    logger: intakeLoggerOptions,
   });
   app.log.info({ config: describeIntakeConfig(config) }, 'intake starting');
   const closed = new Promise<void>((resolve) => {

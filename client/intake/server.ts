@@ -118,6 +118,36 @@ type Candidate =
 
 const outcomeOf = new WeakMap<FastifyRequest, string>();
 
+/**
+ * One log line per alert, with the incident's workflow ID, so a line in the intake's log leads to
+ * the incident in the Temporal UI. Only what was mapped is logged: never the body, labels or headers.
+ */
+function logAlert(req: FastifyRequest, r: AlertResult): void {
+  const fields = {
+    workflowId: r.workflowId,
+    runbook: r.runbook,
+    target: r.target,
+    alertName: r.alertName?.slice(0, 128),
+    alertStatus: r.status,
+    outcome: r.outcome,
+    reason: r.reason,
+  };
+  if (r.outcome === 'failed') req.log.warn(fields, `alert not accepted by Temporal`);
+  else req.log.info(fields, `alert ${r.outcome}`);
+}
+
+/**
+ * The intake's logger: JSON lines (pino) on stdout. The default request serializer logs method and
+ * URL, not headers; the redaction is a second guard for the bearer token and the HMAC signature.
+ */
+export const intakeLoggerOptions: Record<string, unknown> = {
+  level: 'info',
+  redact: {
+    paths: ['req.headers.authorization', 'req.headers["x-signature-256"]', 'headers.authorization'],
+    censor: '***',
+  },
+};
+
 export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance> {
   const metrics = opts.metrics ?? createIntakeMetrics();
   const known = describeKnownAlerts(opts.alertRunbooks);
@@ -404,7 +434,10 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       ...candidates.flatMap((c) => (c.kind === 'ignored' ? [c.result] : [])),
       ...(await actOnAll(candidates.flatMap((c) => (c.kind === 'alert' ? [c.alert] : [])))),
     ].sort((x, y) => x.index - y.index);
-    for (const r of results) metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
+    for (const r of results) {
+      metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
+      logAlert(req, r);
+    }
     const failed = results.filter((r) => r.outcome === 'failed').length;
     const count = (o: AlertResult['outcome']) => results.filter((r) => r.outcome === o).length;
     const summary = {

@@ -5,6 +5,8 @@ import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metric
 import { SearchAttributeType } from '@temporalio/common';
 import { FOLLOW_UP_SEARCH_ATTRIBUTES, INCIDENT_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { need } from './env';
+import { dataConverterFor } from '../../client/codec';
+import { loadTemporalConfig } from '../../config';
 
 /** Temporal's IndexedValueType numbers, as the operator API takes them. */
 const indexedValueType: Partial<Record<SearchAttributeType, number>> = {
@@ -17,6 +19,7 @@ const indexedValueType: Partial<Record<SearchAttributeType, number>> = {
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: need('TEMPORAL_TEST_SERVER_PATH') } },
+    client: { dataConverter: testDataConverter() },
   });
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
@@ -38,7 +41,12 @@ export function workflowSource(): Pick<WorkerOptions, 'workflowBundle' | 'workfl
   return codePath ? { workflowBundle: { codePath } } : { workflowsPath };
 }
 
-/** A worker as the real one is built: the runbooks' workflows and the incident-metrics sinks. */
+/** The codec when the environment configures PAYLOAD_CODEC_KEYS (the test stack may), else the default. */
+export function testDataConverter() {
+  return dataConverterFor({ codecKeys: loadTemporalConfig().codecKeys });
+}
+
+/** A worker as the real one is built: the runbooks' workflows, the incident-metrics sinks, the codec. */
 export function createTestWorker(
   options: Omit<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'sinks'>,
 ): Promise<Worker> {
@@ -46,5 +54,6 @@ export function createTestWorker(
     ...options,
     ...workflowSource(),
     sinks: incidentMetricsSinks(createIncidentMetrics()),
+    dataConverter: options.dataConverter ?? testDataConverter(),
   });
 }

@@ -12,6 +12,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJson, type History } from '../../client/report/proto-json';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
 import { workflowsPath } from '../helpers/temporal';
+import { SCENARIOS } from './scenarios';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 const fixtures = readdirSync(FIXTURES)
@@ -33,14 +34,18 @@ async function replay(bundle: WorkflowBundle, file: string): Promise<Error | und
 let current: WorkflowBundle;
 const copies: string[] = [];
 
-/** A copy of workflows/ (inside the repo, so it resolves node_modules) with system-down.ts edited. */
-async function bundleEditedCopy(name: string, edit: (source: string) => string): Promise<WorkflowBundle> {
+/** A copy of workflows/ (inside the repo, so it resolves node_modules) with one file edited. */
+async function bundleEditedCopy(
+  name: string,
+  edit: (source: string) => string,
+  fileName = 'system-down.ts',
+): Promise<WorkflowBundle> {
   const dir = path.resolve(__dirname, `../../test-artifacts/replay-${name}-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(path.dirname(workflowsPath), path.join(dir, 'workflows'), { recursive: true });
   // Type-only imports of activities are erased by the bundler; the copy needs nothing else.
-  const file = path.join(dir, 'workflows/system-down.ts');
+  const file = path.join(dir, 'workflows', fileName);
   const edited = edit(readFileSync(file, 'utf8'));
   writeFileSync(file, edited);
   copies.push(dir);
@@ -73,16 +78,22 @@ afterAll(() => {
   for (const dir of copies) rmSync(dir, { recursive: true, force: true });
 });
 
-test('there is a recorded history for every P0-1 path and for the follow-up', () => {
-  expect(fixtures).toEqual(
-    expect.arrayContaining([
-      'P0-1-healthy-at-first-check.json',
-      'P0-1-crash-restart-verified.json',
-      'P0-1-still-down-escalated-resolved-by-person.json',
-      'post-incident-after-hand-off.json',
-      'post-incident-duties-filed-late.json',
-    ]),
-  );
+test("there is a recorded history for every scenario: each runbook's main paths, the guard, the follow-up", () => {
+  const expected = SCENARIOS.flatMap((s) => s.fixtures ?? [s.name]).map((n) => `${n}.json`);
+  expect(fixtures).toEqual(expect.arrayContaining(expected));
+  for (const runbook of [
+    'P0-1',
+    'P0-2',
+    'P0-3',
+    'P0-4',
+    'P1-1',
+    'P1-2',
+    'P1-3',
+    'target-guard',
+    'post-incident',
+  ]) {
+    expect(fixtures.some((f) => f.startsWith(`${runbook}-`))).toBe(true);
+  }
 });
 
 test.each(fixtures)('recorded history %s replays against the current workflow code', async (file) => {
@@ -109,4 +120,41 @@ test('the same change behind patched() replays every recorded history cleanly', 
     ),
   );
   for (const file of fixtures) expect(await replay(patchedCopy, file)).toBeUndefined();
+});
+
+/** Every shared activity proxy waits a second before each call: a change every runbook goes through. */
+const pauseBeforeEveryActivity = (src: string) => {
+  const proxies = /export const (checks|watches|actions|notifications) = proxyActivities/g;
+  if ((src.match(proxies) ?? []).length !== 4)
+    throw new Error('activity-proxies.ts no longer has the 4 proxies');
+  return `${addImport(src.replace(proxies, 'const $1Raw = proxyActivities'), 'sleep')}
+const pausing = <T extends object>(raw: T): T =>
+  new Proxy(raw, {
+    get: (target, key) => {
+      const fn = Reflect.get(target, key) as (...args: unknown[]) => Promise<unknown>;
+      return async (...args: unknown[]) => {
+        ${PAUSE}
+        return fn(...args);
+      };
+    },
+  });
+export const checks = pausing(checksRaw);
+export const watches = pausing(watchesRaw);
+export const actions = pausing(actionsRaw);
+export const notifications = pausing(notificationsRaw);
+`;
+};
+
+test('a change every runbook goes through (a timer before each activity) is caught on every recorded history', async () => {
+  const changed = await bundleEditedCopy('every-runbook', pauseBeforeEveryActivity, 'activity-proxies.ts');
+  const caught: string[] = [];
+  for (const file of fixtures) {
+    if ((await replay(changed, file)) instanceof DeterminismViolationError) caught.push(file);
+  }
+  // Every runbook and guard history; the follow-up's too once it pages or reminds (its draft
+  // activity has its own proxy, so a history that stops right after the draft is not affected).
+  const runbooks = fixtures.filter((f) => /^(P[01]-\d|target-guard)-/.test(f));
+  expect(runbooks.length).toBeGreaterThanOrEqual(10);
+  expect(caught).toEqual(expect.arrayContaining(runbooks));
+  expect(caught).toContain('post-incident-duties-filed-late.json');
 });

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: brings up its own local stack (unless TEMPORAL_ADDRESS says one runs), runs every
+ * benchmark of issue 12, prints one table and writes the same as JSON.
+ *
+ *   node dist/bench/run.js            moderate sizes (a shared 2-core machine)
+ *   node dist/bench/run.js --full     the issue's sizes (10,000 alerts / 200 incidents, 1,000 open)
+ *   node dist/bench/run.js --tiny     each benchmark once at a tiny size
+ *   --out <file>                      JSON path (default bench/results/latest.json)
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { DEFAULT_SIZES, FULL_SIZES, renderTable, runAll, TINY_SIZES } from './suite';
+
+const REPO = path.resolve(__dirname, '..', existsSync(path.join(__dirname, '../package.json')) ? '' : '..');
+
+/** `export K=V` lines of the stack's env file into this process's environment. */
+function loadEnvFile(file: string): void {
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^export ([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+    if (m) process.env[m[1]] = m[2].replace(/^'(.*)'$/, '$1').replace(/^"(.*)"$/, '$1');
+  }
+}
+
+function stack(cmd: 'up' | 'down', stackDir: string): void {
+  execFileSync(path.join(REPO, 'scripts/stack.sh'), [cmd], {
+    cwd: REPO,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    // The sandbox container is not needed: incidents target made-up names and fail their checks fast.
+    env: { ...process.env, STACK_DIR: stackDir, STACK_SKIP_SANDBOX: '1' },
+  });
+}
+
+async function main(): Promise<void> {
+  // Incidents on made-up targets fail their checks by design: keep the SDK's warnings out of the table.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} },
+    },
+  });
+  const args = process.argv.slice(2);
+  const mode = args.includes('--tiny') ? 'tiny' : args.includes('--full') ? 'full' : 'default';
+  const sizes = mode === 'tiny' ? TINY_SIZES : mode === 'full' ? FULL_SIZES : DEFAULT_SIZES;
+  const outIdx = args.indexOf('--out');
+  const out = outIdx >= 0 ? path.resolve(args[outIdx + 1]) : path.join(REPO, 'bench/results/latest.json');
+
+  let ownStack: string | undefined;
+  if (!process.env.TEMPORAL_ADDRESS) {
+    ownStack = process.env.BENCH_STACK_DIR ?? path.join(REPO, '.stack/bench');
+    process.stderr.write(`bench: starting the stack in ${ownStack}\n`);
+    stack('up', ownStack);
+    loadEnvFile(path.join(ownStack, 'env'));
+  }
+  try {
+    const report = await runAll(sizes, mode, (l) => process.stderr.write(`bench: ${l}\n`));
+    const table = renderTable(report);
+    process.stdout.write(`${table}\n`);
+    mkdirSync(path.dirname(out), { recursive: true });
+    writeFileSync(out, `${JSON.stringify({ ...report, table }, null, 2)}\n`);
+    process.stderr.write(`bench: wrote ${out}\n`);
+  } finally {
+    if (ownStack) stack('down', ownStack);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,1201 @@
+/**
+ * The benchmarks of issue 12, as functions over a running stack (Temporal dev server, PostgreSQL,
+ * Redis, Docker, stripe-mock, Prometheus; the env that scripts/stack.sh writes). `bench/run.ts`
+ * runs them at their real sizes and prints the table; `test/bench/bench-tiny.test.ts` runs each
+ * once at a tiny size and checks only that figures come out and the invariants hold.
+ *
+ * Everything runs in this one process: the worker (runbooks + the floor workflow, one bundle, one
+ * worker, so the floor has the same server and worker settings), the alert intake (real HTTP on a
+ * free port) and the clients. Memory figures are this process's RSS, so they bound the worker's.
+ */
+import { randomUUID } from 'node:crypto';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { FastifyInstance } from 'fastify';
+import { createActivities } from '../activities';
+import { connectClient } from '../client/connection';
+import { startIncident, type StartableRunbook } from '../client/incidents';
+import { alertRunbookMap } from '../client/intake/mapping';
+import { createIntakeMetrics } from '../client/intake/metrics';
+import { buildIntake, temporalGateway } from '../client/intake/server';
+import { loadTemporalConfig } from '../config';
+import type { WorkerClients } from '../worker/clients';
+import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
+import {
+  followUpStateQuery,
+  followUpWorkflowId,
+  postMortemFiledSignal,
+  reportFiledSignal,
+  resolveSignal,
+  runbookUpdateSignal,
+  stateQuery,
+} from '../workflows/definitions';
+import type { IncidentState } from '../workflows/types';
+import { testClients } from '../test/helpers/deps';
+import { startReceiver, type Receiver } from '../test/helpers/receivers';
+import { timeSkippingEnv } from '../test/helpers/temporal';
+import { createBenchActivities } from './floor-activities';
+import { benchApproveSignal } from './floor-workflow';
+import { percentile, spread, type Spread } from './stats';
+
+// ---------------------------------------------------------------------------------------------
+// Sizes
+
+export interface BenchSizes {
+  /** Alert→first action: measured pairs (runbook alert, floor), after `warmup` unmeasured pairs. */
+  firstActionRuns: number;
+  warmup: number;
+  /** Alert storm: alerts, distinct incidents, alerts per Alertmanager group notification. */
+  stormAlerts: number;
+  stormIncidents: number;
+  groupSize: number;
+  /** Concurrent webhook requests in flight (Alertmanager sends each group on its own). */
+  stormConcurrency: number;
+  /** Storm repeated this many times for the median (the largest size only). */
+  stormRepeats: number;
+  /** Open incidents waiting for approval. */
+  openIncidents: number;
+  /** Workflow cache of the worker (sized for the open incidents). */
+  maxCachedWorkflows: number;
+  /** Growth: storm sizes (alerts; incidents keep the storm's ratio) and open-incident sizes. */
+  growthAlerts: number[];
+  growthOpen: number[];
+  /** Wall budget for the time-skipping history run (it stops early rather than hang). */
+  timeSkippingBudgetMs: number;
+}
+
+export const DEFAULT_SIZES: BenchSizes = {
+  firstActionRuns: 15,
+  warmup: 2,
+  stormAlerts: 2000,
+  stormIncidents: 100,
+  groupSize: 4,
+  stormConcurrency: 32,
+  stormRepeats: 3,
+  openIncidents: 200,
+  maxCachedWorkflows: 1200,
+  growthAlerts: [100, 500, 2000],
+  growthOpen: [10, 50, 200],
+  timeSkippingBudgetMs: 120_000,
+};
+
+export const FULL_SIZES: BenchSizes = {
+  ...DEFAULT_SIZES,
+  firstActionRuns: 30,
+  stormAlerts: 10_000,
+  stormIncidents: 200,
+  stormConcurrency: 64,
+  openIncidents: 1000,
+  growthAlerts: [100, 1000, 10_000],
+  growthOpen: [10, 100, 1000],
+  timeSkippingBudgetMs: 300_000,
+};
+
+export const TINY_SIZES: BenchSizes = {
+  firstActionRuns: 1,
+  warmup: 0,
+  stormAlerts: 24,
+  stormIncidents: 3,
+  groupSize: 4,
+  stormConcurrency: 8,
+  stormRepeats: 1,
+  openIncidents: 3,
+  maxCachedWorkflows: 100,
+  growthAlerts: [8, 24],
+  growthOpen: [2, 3],
+  timeSkippingBudgetMs: 15_000,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Results
+
+export interface Figure {
+  id: string;
+  figure: string;
+  target: string;
+  measured: string;
+  /** null: informational, no target. */
+  pass: boolean | null;
+  data: Record<string, unknown>;
+}
+
+export interface Invariants {
+  /** Storm: exactly M workflows, every alert accounted for, none lost, none started twice. */
+  storm: {
+    size: number;
+    expectedWorkflows: number;
+    workflows: number;
+    alertsAccounted: number;
+    alerts: number;
+    lost: number;
+    startedTwice: number;
+    ok: boolean;
+  }[];
+  /** Open incidents: every one opened, approved and resumed. */
+  open: { size: number; opened: number; resumed: number; ok: boolean }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MB = 1024 * 1024;
+const rssMb = () => process.memoryUsage().rss / MB;
+
+interface HistoryEvent {
+  eventTime?: { seconds?: unknown; nanos?: number | null } | null;
+  activityTaskStartedEventAttributes?: unknown;
+  workflowExecutionSignaledEventAttributes?: unknown;
+}
+
+const eventMs = (e: HistoryEvent): number =>
+  Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+
+async function historyOf(handle: WorkflowHandle): Promise<HistoryEvent[]> {
+  const h = await handle.fetchHistory();
+  return h.events ?? [];
+}
+
+/** Time of the first activity started in the history, waiting for it up to `timeoutMs`. */
+async function firstActivityStartedMs(handle: WorkflowHandle, timeoutMs = 30_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ev = (await historyOf(handle)).find((e) => e.activityTaskStartedEventAttributes);
+    if (ev) return eventMs(ev);
+    if (Date.now() > deadline)
+      throw new Error(`${handle.workflowId}: no activity started within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+}
+
+/** Runs `fn` over `items` with at most `concurrency` in flight. */
+async function pool<T, R>(
+  items: T[],
+  concurrency: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= items.length) return;
+        out[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return out;
+}
+
+/** Samples RSS every 100 ms until stopped; returns the peak. */
+function rssSampler(): { stop(): number } {
+  let peak = rssMb();
+  const t = setInterval(() => (peak = Math.max(peak, rssMb())), 100);
+  return {
+    stop() {
+      clearInterval(t);
+      return Math.max(peak, rssMb());
+    },
+  };
+}
+
+/**
+ * Real activity dependencies over the stack: pages and approval codes go to local receivers, and
+ * targets are made-up names, so checks fail fast and nothing real is touched.
+ */
+function benchClients(pagerDuty: Receiver, slack: Receiver): WorkerClients {
+  const person = (role: string) => [
+    { id: role.toLowerCase(), name: `Bench ${role}`, webhookUrl: `${slack.url}/approver/${role}` },
+  ];
+  return testClients(
+    {
+      health: { apiUrls: {} },
+      notify: {
+        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+        pagerDutyRoutingKey: 'bench-routing-key',
+        slackWebhookUrl: `${slack.url}/hooks/oncall`,
+      },
+    },
+    { APPROVERS_JSON: JSON.stringify({ CEO: person('CEO'), CTO: person('CTO'), Legal: person('Legal') }) },
+  );
+}
+
+let bundlePromise: Promise<string> | undefined;
+/** The runbooks and the bench workflows in one bundle, made once per process. */
+export function benchBundle(): Promise<string> {
+  bundlePromise ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: { trace: noop, debug: noop, info: noop, log: noop, warn: noop, error: noop },
+  }).then((b) => b.code);
+  return bundlePromise;
+}
+const noop = () => undefined;
+
+// ---------------------------------------------------------------------------------------------
+// The dev-server rig: worker + intake + client on a task queue of its own
+
+const TOKEN = `bench-${randomUUID()}`;
+
+interface DevRig {
+  client: Client;
+  taskQueue: string;
+  intakeUrl: string;
+  worker: Worker;
+  post(body: unknown): Promise<{ status: number; json: IntakeReply; ms: number }>;
+  close(): Promise<void>;
+}
+
+interface IntakeReply {
+  started?: number;
+  joined?: number;
+  ignored?: number;
+  failed?: number;
+  results?: { index: number; status?: string; workflowId?: string; outcome: string }[];
+}
+
+async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
+  const code = await benchBundle();
+  const [client, connection, pagerDuty, slack] = await Promise.all([
+    connectClient(loadTemporalConfig()),
+    NativeConnection.connect({ address: loadTemporalConfig().address }),
+    startReceiver(),
+    startReceiver(),
+  ]);
+  const clients = benchClients(pagerDuty, slack);
+  const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
+  const worker = await Worker.create({
+    connection,
+    taskQueue,
+    workflowBundle: { code },
+    activities: { ...createActivities(clients.deps), ...createBenchActivities() },
+    sinks: incidentMetricsSinks(createIncidentMetrics()),
+    maxCachedWorkflows: sizes.maxCachedWorkflows,
+  });
+  const running = worker.run();
+  const app: FastifyInstance = await buildIntake({
+    auth: { bearerToken: TOKEN },
+    bodyLimitBytes: 1024 * 1024,
+    targetLabels: ['service', 'container', 'target', 'instance_name'],
+    alertRunbooks: alertRunbookMap(),
+    unknownAlerts: 'reject',
+    gateway: temporalGateway(client, taskQueue),
+    metrics: createIntakeMetrics(),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const intakeUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  return {
+    client,
+    taskQueue,
+    intakeUrl,
+    worker,
+    async post(body) {
+      const t0 = performance.now();
+      const res = await fetch(`${intakeUrl}/alerts/alertmanager`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+      const json = (await res.json()) as IntakeReply;
+      return { status: res.status, json, ms: performance.now() - t0 };
+    },
+    async close() {
+      await app.close();
+      await terminateAll(client, taskQueue);
+      worker.shutdown();
+      await Promise.race([running.catch(() => undefined), sleep(30_000)]);
+      await Promise.allSettled([
+        connection.close(),
+        clients.close(),
+        pagerDuty.close(),
+        slack.close(),
+        client.connection.close(),
+      ]);
+    },
+  };
+}
+
+/** Nothing a benchmark started may outlive it. */
+async function terminateAll(client: Client, taskQueue: string): Promise<void> {
+  const ids: { workflowId: string; runId: string }[] = [];
+  for await (const wf of client.workflow.list({
+    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+  })) {
+    ids.push({ workflowId: wf.workflowId, runId: wf.runId });
+  }
+  await pool(ids, 16, (w) =>
+    client.workflow
+      .getHandle(w.workflowId, w.runId)
+      .terminate('benchmark finished')
+      .catch(() => undefined),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager v4 payloads
+
+interface AmAlert {
+  status: 'firing' | 'resolved';
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  generatorURL: string;
+  fingerprint: string;
+}
+
+/** Alert names the storm cycles through (P1-1, P1-2, P1-3: metric-driven runbooks). */
+const STORM_ALERTS = ['HighErrorRate', 'HighLatency', 'QueueOverflow'] as const;
+
+function amAlert(
+  alertname: string,
+  service: string,
+  instance: number,
+  status: 'firing' | 'resolved',
+): AmAlert {
+  const startsAt = new Date(Date.now() - 60_000).toISOString();
+  return {
+    status,
+    labels: { alertname, service, severity: 'P1', instance: `10.0.0.${instance}:9100` },
+    annotations: { summary: `${alertname} on ${service}`, value: '0.07' },
+    startsAt,
+    endsAt: status === 'resolved' ? new Date().toISOString() : '0001-01-01T00:00:00Z',
+    generatorURL: 'http://prometheus.local/graph',
+    fingerprint: `${alertname}/${service}/${instance}`,
+  };
+}
+
+/** One Alertmanager notification: the whole group (alertname + service), as Alertmanager sends it. */
+function amGroup(alerts: AmAlert[]) {
+  const { alertname, service } = alerts[0].labels;
+  return {
+    version: '4',
+    groupKey: `{}:{alertname="${alertname}", service="${service}"}`,
+    truncatedAlerts: 0,
+    status: alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved',
+    receiver: 'accubooks-runbooks',
+    groupLabels: { alertname, service },
+    commonLabels: { alertname, service, severity: 'P1' },
+    commonAnnotations: {},
+    externalURL: 'http://alertmanager.local',
+    alerts,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Alert → first action, against the floor
+
+export interface FirstActionResult {
+  alert: number[];
+  floor: number[];
+}
+
+export async function alertToFirstAction(sizes: BenchSizes): Promise<FirstActionResult> {
+  const rig = await startDevRig('first-action', sizes);
+  const run = randomUUID().slice(0, 8);
+  const out: FirstActionResult = { alert: [], floor: [] };
+  try {
+    for (let i = 0; i < sizes.warmup + sizes.firstActionRuns; i++) {
+      // Side by side, alternating which goes first, so drift on the shared machine hits both.
+      const pair = [
+        async () => {
+          const target = `fa-${run}-${i}`;
+          const t0 = Date.now();
+          const r = await rig.post(amGroup([amAlert('SystemUnreachable', target, 1, 'firing')]));
+          const wf = r.json.results?.[0];
+          if (r.status !== 200 || wf?.outcome !== 'started' || !wf.workflowId)
+            throw new Error(`intake did not start an incident: ${r.status} ${JSON.stringify(r.json)}`);
+          const handle = rig.client.workflow.getHandle(wf.workflowId);
+          const at = await firstActivityStartedMs(handle);
+          await handle.terminate('measured').catch(() => undefined);
+          return at - t0;
+        },
+        async () => {
+          const t0 = Date.now();
+          const handle = await rig.client.workflow.start('floorWorkflow', {
+            taskQueue: rig.taskQueue,
+            workflowId: `floor-${run}-${i}`,
+          });
+          await handle.result();
+          return (await firstActivityStartedMs(handle)) - t0;
+        },
+      ];
+      const order = i % 2 === 0 ? [0, 1] : [1, 0];
+      const ms: number[] = [];
+      for (const k of order) ms[k] = await pair[k]();
+      if (i >= sizes.warmup) {
+        out.alert.push(ms[0]);
+        out.floor.push(ms[1]);
+      }
+    }
+  } finally {
+    await rig.close();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Alert storm
+
+export interface StormResult {
+  alerts: number;
+  incidents: number;
+  wallMs: number;
+  alertsPerSec: number;
+  requests: number;
+  requestMs: number[];
+  /** Per incident: its first webhook posted → its first activity started. */
+  firstActionMs: number[];
+  peakRssMb: number;
+  invariant: Invariants['storm'][number];
+  problems: string[];
+}
+
+export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: number): Promise<StormResult> {
+  const rig = await startDevRig('storm', sizes);
+  const run = randomUUID().slice(0, 8);
+  const problems: string[] = [];
+  try {
+    // Per incident: notifications of `groupSize` alerts (one instance each). The first fires them
+    // all, the middle ones are Alertmanager's repeats, the last resolves half the instances.
+    const perIncident = Array.from(
+      { length: incidents },
+      (_, j) => Math.floor(alerts / incidents) + (j < alerts % incidents ? 1 : 0),
+    );
+    const first: AmAlert[][] = [];
+    const rest: AmAlert[][] = [];
+    const lastOnes: AmAlert[][] = [];
+    const incidentOf = new Map<AmAlert[], number>();
+    perIncident.forEach((count, j) => {
+      const alertname = STORM_ALERTS[j % STORM_ALERTS.length];
+      const service = `storm-${run}-${j}`;
+      const groups: AmAlert[][] = [];
+      for (let left = count; left > 0; left -= sizes.groupSize) {
+        const n = Math.min(sizes.groupSize, left);
+        groups.push(Array.from({ length: n }, (_, k) => amAlert(alertname, service, k + 1, 'firing')));
+      }
+      const last = groups[groups.length - 1];
+      if (groups.length > 1)
+        for (let k = 0; k < Math.floor(last.length / 2); k++)
+          last[k] = amAlert(alertname, service, k + 1, 'resolved');
+      groups.forEach((g, gi) => {
+        incidentOf.set(g, j);
+        if (gi === 0) first.push(g);
+        else if (gi === groups.length - 1 && groups.length > 1) lastOnes.push(g);
+        else rest.push(g);
+      });
+    });
+    // Group waits first, then repeats and resolutions interleaved across incidents.
+    const shuffle = <T>(xs: T[]) => {
+      for (let i = xs.length - 1; i > 0; i--) {
+        const k = Math.floor(Math.random() * (i + 1));
+        [xs[i], xs[k]] = [xs[k], xs[i]];
+      }
+      return xs;
+    };
+    const queue = [...shuffle(first), ...shuffle(rest), ...lastOnes];
+    const firstPostAt = new Map<number, number>();
+    const requestMs: number[] = [];
+    const firing = new Map<string, number>();
+    const resolved = new Map<string, number>();
+    const starts = new Map<string, number>();
+    let accounted = 0;
+    let lost = 0;
+    const sampler = rssSampler();
+    const t0 = performance.now();
+    await pool(queue, sizes.stormConcurrency, async (group) => {
+      const j = incidentOf.get(group)!;
+      if (!firstPostAt.has(j)) firstPostAt.set(j, Date.now());
+      const r = await rig.post(amGroup(group));
+      requestMs.push(r.ms);
+      if (r.status !== 200) problems.push(`HTTP ${r.status}: ${JSON.stringify(r.json).slice(0, 200)}`);
+      const results = r.json.results ?? [];
+      if (results.length !== group.length) lost += group.length - results.length;
+      for (const res of results) {
+        const id = res.workflowId ?? '?';
+        if (res.outcome === 'started') starts.set(id, (starts.get(id) ?? 0) + 1);
+        if (res.outcome === 'started' || res.outcome === 'joined') {
+          accounted++;
+          const m = res.status === 'resolved' ? resolved : firing;
+          m.set(id, (m.get(id) ?? 0) + 1);
+        } else if (res.outcome === 'ignored') {
+          accounted++; // a resolution that raced ahead of its start: answered, never an action
+        } else lost++;
+      }
+    });
+    const wallMs = performance.now() - t0;
+
+    // Every counted alert must be in its incident's state (signals are applied by workflow tasks: wait).
+    const ids = [...new Set([...firing.keys(), ...resolved.keys()])];
+    const deadline = Date.now() + 60_000 + alerts * 10;
+    const mismatched = new Set(ids);
+    while (mismatched.size && Date.now() < deadline) {
+      await pool([...mismatched], 16, async (id) => {
+        const s = await rig.client.workflow
+          .getHandle(id)
+          .query<IncidentState>(stateQuery)
+          .catch(() => undefined);
+        if (s && s.alerts.firing === (firing.get(id) ?? 0) && s.alerts.resolved === (resolved.get(id) ?? 0))
+          mismatched.delete(id);
+      });
+      if (mismatched.size) await sleep(200);
+    }
+    for (const id of mismatched) problems.push(`${id}: state does not hold every alert sent to it`);
+    lost += mismatched.size;
+
+    // Exactly one run per incident (visibility catches up within seconds).
+    const runs = new Map<string, number>();
+    for (let tries = 0; tries < 50; tries++) {
+      runs.clear();
+      for await (const wf of rig.client.workflow.list({ query: `TaskQueue = '${rig.taskQueue}'` })) {
+        if (wf.workflowId.includes(`storm-${run}-`) && wf.workflowId.startsWith('incident-'))
+          runs.set(wf.workflowId, (runs.get(wf.workflowId) ?? 0) + 1);
+      }
+      if (runs.size >= incidents) break;
+      await sleep(200);
+    }
+    const startedTwice =
+      [...runs.values()].filter((n) => n > 1).length + [...starts.values()].filter((n) => n > 1).length;
+
+    const firstActionMs = await pool([...firstPostAt.entries()], 16, async ([j, postedAt]) => {
+      const id = ids.find((x) => x.endsWith(`storm-${run}-${j}`));
+      if (!id) return NaN;
+      return (await firstActivityStartedMs(rig.client.workflow.getHandle(id)).catch(() => NaN)) - postedAt;
+    });
+    const peakRssMb = sampler.stop();
+    const invariant = {
+      size: alerts,
+      expectedWorkflows: incidents,
+      workflows: runs.size,
+      alertsAccounted: accounted,
+      alerts,
+      lost,
+      startedTwice,
+      ok:
+        runs.size === incidents &&
+        accounted === alerts &&
+        lost === 0 &&
+        startedTwice === 0 &&
+        problems.length === 0,
+    };
+    return {
+      alerts,
+      incidents,
+      wallMs,
+      alertsPerSec: alerts / (wallMs / 1000),
+      requests: queue.length,
+      requestMs,
+      firstActionMs: firstActionMs.filter((x) => !Number.isNaN(x)),
+      peakRssMb,
+      invariant,
+      problems: problems.slice(0, 10),
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Many open incidents waiting for approval (the light gate: one signal, then one activity)
+
+export interface OpenResult {
+  open: number;
+  openMs: number;
+  baselineRssMb: number;
+  rssMb: number;
+  cachedWorkflows: number;
+  approvalMs: number[];
+  invariant: Invariants['open'][number];
+}
+
+export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenResult> {
+  const rig = await startDevRig('open', sizes);
+  const run = randomUUID().slice(0, 8);
+  try {
+    global.gc?.();
+    const baselineRssMb = rssMb();
+    const t0 = performance.now();
+    const handles = await pool(
+      Array.from({ length: n }, (_, i) => i),
+      32,
+      (i) =>
+        rig.client.workflow.start('gateWorkflow', {
+          taskQueue: rig.taskQueue,
+          workflowId: `gate-${run}-${i}`,
+        }),
+    );
+    // Open = the first workflow task done: the worker holds the run and waits for the signal.
+    const waiting = new Set(handles);
+    const deadline = Date.now() + 120_000 + n * 100;
+    while (waiting.size && Date.now() < deadline) {
+      await pool([...waiting], 16, async (h) => {
+        const d = await h.describe();
+        if (d.historyLength >= 4) waiting.delete(h);
+      });
+      if (waiting.size) await sleep(100);
+    }
+    const openMs = performance.now() - t0;
+    const rss = rssMb();
+    const cachedWorkflows = rig.worker.getStatus().numCachedWorkflows;
+    const sentAt = new Map<string, number>();
+    await pool(handles, 16, async (h) => {
+      sentAt.set(h.workflowId, Date.now());
+      await h.signal(benchApproveSignal, { by: 'bench-approver' });
+    });
+    await pool(handles, 16, (h) => h.result());
+    const approvalMs = await pool(handles, 16, async (h) => {
+      const ev = (await historyOf(h)).find((e) => e.activityTaskStartedEventAttributes);
+      return ev ? eventMs(ev) - sentAt.get(h.workflowId)! : NaN;
+    });
+    const resumed = approvalMs.filter((x) => !Number.isNaN(x)).length;
+    return {
+      open: n,
+      openMs,
+      baselineRssMb,
+      rssMb: rss,
+      cachedWorkflows,
+      approvalMs,
+      invariant: { size: n, opened: n - waiting.size, resumed, ok: waiting.size === 0 && resumed === n },
+    };
+  } finally {
+    await rig.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4 and 6. History size over each runbook's window, and the 48-hour post-incident path, on the
+// time-skipping server
+
+interface RunbookCase {
+  runbook: StartableRunbook;
+  extraInput?: Record<string, unknown>;
+}
+
+const RUNBOOK_CASES: RunbookCase[] = [
+  { runbook: 'P0-1' },
+  { runbook: 'P0-2' },
+  { runbook: 'P0-3', extraInput: { charges: ['ch_bench_1'], reportedBy: 'bench' } },
+  { runbook: 'P0-4', extraInput: { violation: 'calculation error (benchmark)' } },
+  { runbook: 'P1-1' },
+  { runbook: 'P1-2' },
+  { runbook: 'P1-3' },
+];
+
+export interface HistoryRow {
+  runbook: string;
+  window: string;
+  incidentEvents: number;
+  followUpEvents: number | null;
+  note?: string;
+}
+
+export interface TimeSkippingResult {
+  rows: HistoryRow[];
+  /** Wall time of the whole 48-hour post-incident path of one incident. */
+  postIncidentWallMs: number;
+  postIncidentStatus: string;
+}
+
+async function timeSkippingRig() {
+  const code = await benchBundle();
+  const env: TestWorkflowEnvironment = await timeSkippingEnv();
+  const [pagerDuty, slack] = await Promise.all([startReceiver(), startReceiver()]);
+  const clients = benchClients(pagerDuty, slack);
+  clients.deps.temporal = env.client;
+  const taskQueue = `bench-ts-${randomUUID().slice(0, 8)}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: { code },
+    activities: { ...createActivities(clients.deps), ...createBenchActivities() },
+    sinks: incidentMetricsSinks(createIncidentMetrics()),
+  });
+  const running = worker.run();
+  const receivers: Receiver[] = [pagerDuty, slack];
+  return {
+    env,
+    taskQueue,
+    async close() {
+      worker.shutdown();
+      await Promise.race([running.catch(() => undefined), sleep(30_000)]);
+      await Promise.allSettled([env.teardown(), clients.close(), ...receivers.map((r) => r.close())]);
+    },
+  };
+}
+
+const HOUR = 60 * 60_000;
+const HISTORY_TARGET = 500;
+
+async function incidentIdOf(handle: WorkflowHandle): Promise<string> {
+  return (await handle.query<IncidentState>(stateQuery)).incidentId;
+}
+
+export async function historyAndSimulatedTime(
+  log: (line: string) => void = () => undefined,
+  budgetMs = 120_000,
+): Promise<TimeSkippingResult> {
+  const rig = await timeSkippingRig();
+  log('  time-skipping worker up');
+  const { env, taskQueue } = rig;
+  const run = randomUUID().slice(0, 8);
+  const handles: WorkflowHandle[] = [];
+  try {
+    const started = await Promise.all(
+      RUNBOOK_CASES.map(async (c) => {
+        const target = `hist-${run}-${c.runbook.toLowerCase()}`;
+        const h = await startIncident({
+          client: env.client,
+          taskQueue,
+          runbook: c.runbook,
+          target,
+          workflowId: `incident-${c.runbook}-${target}`,
+          trigger: {
+            source: 'alert',
+            alertName: `bench-${c.runbook}`,
+            labels: { service: target },
+            startedBy: 'bench',
+          },
+          extraInput: c.extraInput,
+        });
+        handles.push(h);
+        return { c, h };
+      }),
+    );
+    // Time goes forward in steps so that one runbook that floods its history (a polling loop in
+    // the workflow) is caught, stopped, and does not stall the others; a wall budget bounds it all.
+    const tracked = new Map<string, { handle: WorkflowHandle; events: number; over?: string }>();
+    for (const { h } of started) tracked.set(h.workflowId, { handle: h, events: 0 });
+    let simulatedH = 0;
+    let stalled: string | undefined;
+    const t0 = performance.now();
+    const step = async (hours: number): Promise<boolean> => {
+      const left = budgetMs - (performance.now() - t0);
+      if (left <= 0) {
+        stalled = `wall budget ${budgetMs / 1000} s reached at ${simulatedH} h simulated`;
+        return false;
+      }
+      const ok = await Promise.race([
+        env.sleep(hours * HOUR).then(() => true),
+        sleep(Math.max(1000, left)).then(() => false),
+      ]);
+      if (!ok) {
+        stalled = `simulated time stalled at ${simulatedH} h (wall budget ${budgetMs / 1000} s)`;
+        return false;
+      }
+      simulatedH += hours;
+      await Promise.all(
+        [...tracked.values()].map(async (t) => {
+          t.events = Math.max(
+            t.events,
+            await historyOf(t.handle).then(
+              (e) => e.length,
+              () => 0,
+            ),
+          );
+          if (t.events > HISTORY_TARGET && !t.over) {
+            t.over = `over ${HISTORY_TARGET} at ${simulatedH} h (stopped there)`;
+            await t.handle.terminate('benchmark: history over its target').catch(() => undefined);
+          }
+        }),
+      );
+      log(
+        `  ${simulatedH} h: ${[...tracked.entries()].map(([id, t]) => `${id.replace(/-hist-[0-9a-f]+-[a-z0-9-]+$/, '')}=${t.events}`).join(' ')}`,
+      );
+      return true;
+    };
+    // P1: the 1- and 2-hour escalations; P0: past their own escalations before a person resolves.
+    for (let i = 0; i < 5 && (await step(0.5)); i++);
+    const incidentIds = await Promise.all(started.map(({ h }) => incidentIdOf(h).catch(() => '')));
+    await Promise.all(
+      started.map(({ h }) =>
+        h.signal(resolveSignal, { by: 'bench', reason: 'benchmark: window measured' }).catch(() => undefined),
+      ),
+    );
+    started.forEach(({ c }, i) => {
+      if (!incidentIds[i]) return;
+      const fu = env.client.workflow.getHandle(followUpWorkflowId(incidentIds[i]));
+      handles.push(fu);
+      tracked.set(`${c.runbook}-follow-up`, { handle: fu, events: 0 });
+    });
+    // The follow-up's whole window: report due at 24 h, post-mortem at 48 h.
+    if (!stalled) for (let i = 0; i < 49 && (await step(1)); i++);
+    const rows: HistoryRow[] = started.map(({ c, h }) => {
+      const inc = tracked.get(h.workflowId)!;
+      const fu = tracked.get(`${c.runbook}-follow-up`);
+      return {
+        runbook: c.runbook,
+        window: `${simulatedH} h simulated (2.5 h open, then resolved and the follow-up's 48 h)`,
+        incidentEvents: inc.events,
+        followUpEvents: fu ? fu.events : null,
+        note:
+          [inc.over && `incident ${inc.over}`, fu?.over && `follow-up ${fu.over}`, stalled]
+            .filter(Boolean)
+            .join('; ') || undefined,
+      };
+    });
+
+    await Promise.allSettled(handles.map((x) => x.terminate('benchmark: history measured')));
+    log('  48-hour post-incident path of one incident');
+
+    // 6. One incident's whole post-incident path: resolved → drafts → reminders → 24 h and 48 h
+    // escalations → duties filed late → follow-up closed.
+    const target = `sim-${run}`;
+    const h = await startIncident({
+      client: env.client,
+      taskQueue,
+      runbook: 'P1-1',
+      target,
+      workflowId: `incident-P1-1-${target}`,
+      trigger: {
+        source: 'alert',
+        alertName: 'HighErrorRate',
+        labels: { service: target },
+        startedBy: 'bench',
+      },
+    });
+    handles.push(h);
+    const incidentId = await incidentIdOf(h);
+    const fu = env.client.workflow.getHandle(followUpWorkflowId(incidentId));
+    handles.push(fu);
+    const pathStart = performance.now();
+    const path = async () => {
+      await h.signal(resolveSignal, { by: 'bench', reason: 'benchmark: post-incident path' });
+      await env.sleep(49 * HOUR);
+      await fu.signal(reportFiledSignal, { link: 'https://wiki.local/report', author: 'bench' });
+      await fu.signal(postMortemFiledSignal, { link: 'https://wiki.local/pm', author: 'bench' });
+      await fu.signal(runbookUpdateSignal, { needed: false, note: 'no change', by: 'bench' });
+      await fu.result();
+      return (await fu.query(followUpStateQuery)).status;
+    };
+    const postIncidentStatus = await Promise.race([
+      path(),
+      sleep(60_000).then(() => 'not closed within 60 s of wall time'),
+    ]);
+    const postIncidentWallMs = performance.now() - pathStart;
+    return { rows, postIncidentWallMs, postIncidentStatus };
+  } finally {
+    await Promise.allSettled(handles.map((h) => h.terminate('benchmark finished')));
+    await rig.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// All of it, and the table
+
+export interface BenchReport {
+  at: string;
+  mode: string;
+  machine: { cpus: number; model: string; memGb: number; node: string; note: string };
+  sizes: BenchSizes;
+  figures: Figure[];
+  invariants: Invariants;
+  growth: { storm: Record<string, unknown>[]; open: Record<string, unknown>[] };
+  raw: Record<string, unknown>;
+}
+
+const ms = (v: number) => `${Math.round(v)} ms`;
+const sp = (s: Spread, unit = 'ms') =>
+  s.n === 0
+    ? 'n/a'
+    : s.n === 1
+      ? `${Math.round(s.median)} ${unit}`
+      : `${Math.round(s.median)} ${unit} (${Math.round(s.min)}–${Math.round(s.max)}, n=${s.n})`;
+
+export async function runAll(
+  sizes: BenchSizes,
+  mode: string,
+  log: (line: string) => void = () => undefined,
+): Promise<BenchReport> {
+  const os = await import('node:os');
+  const figures: Figure[] = [];
+  const invariants: Invariants = { storm: [], open: [] };
+  const raw: Record<string, unknown> = {};
+
+  // BENCH_ONLY=1,2,3,4 runs a subset (while working on one benchmark).
+  const only = process.env.BENCH_ONLY?.split(',');
+  const want = (k: string) => !only || only.includes(k);
+
+  const growthStorm: Record<string, unknown>[] = [];
+  const growthOpen: Record<string, unknown>[] = [];
+
+  // 1.
+  if (want('1')) {
+    log('1. alert → first action, side by side with the floor');
+    const fa = await alertToFirstAction(sizes);
+    raw.firstAction = fa;
+    const aP50 = percentile(fa.alert, 50);
+    const fP50 = percentile(fa.floor, 50);
+    const aP99 = percentile(fa.alert, 99);
+    figures.push(
+      {
+        id: 'floor',
+        figure: 'Floor: bare client start → first activity started (same server, same worker)',
+        target: '(reference)',
+        measured: `p50 ${sp(spread(fa.floor))}, p99 ${ms(percentile(fa.floor, 99))}`,
+        pass: null,
+        data: { p50: fP50, p99: percentile(fa.floor, 99), samples: fa.floor },
+      },
+      {
+        id: 'alert-first-action-p50',
+        figure: 'Alert → first activity started, p50 (ratio to floor, same run)',
+        target: '≤ 1.2 × floor',
+        measured: `p50 ${sp(spread(fa.alert))} = ${(aP50 / fP50).toFixed(2)} × floor`,
+        pass: aP50 <= 1.2 * fP50,
+        data: { p50: aP50, ratio: aP50 / fP50, samples: fa.alert },
+      },
+      {
+        id: 'alert-first-action-p99',
+        figure: 'Alert → first activity started, p99',
+        target: '≤ 300 ms',
+        measured: ms(aP99),
+        pass: aP99 <= 300,
+        data: { p99: aP99 },
+      },
+    );
+  }
+
+  // 2 and 5 (storm sizes). The largest size is the storm itself, repeated for the median.
+  if (want('2')) {
+    const ratio = sizes.stormIncidents / sizes.stormAlerts;
+    const stormRuns: StormResult[] = [];
+    for (const size of sizes.growthAlerts.filter((s) => s < sizes.stormAlerts)) {
+      const inc = Math.max(1, Math.round(size * ratio));
+      log(`5. storm growth: ${size} alerts / ${inc} incidents`);
+      const r = await alertStorm(sizes, size, inc);
+      invariants.storm.push(r.invariant);
+      growthStorm.push(stormRow(r));
+    }
+    for (let k = 0; k < sizes.stormRepeats; k++) {
+      log(
+        `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents (run ${k + 1}/${sizes.stormRepeats})`,
+      );
+      const r = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents);
+      invariants.storm.push(r.invariant);
+      stormRuns.push(r);
+    }
+    growthStorm.push(stormRow(stormRuns[Math.floor(stormRuns.length / 2)]));
+    raw.storm = stormRuns.map((r) => ({ ...r, requestMs: undefined, firstActionMs: undefined }));
+    const thr = spread(stormRuns.map((r) => r.alertsPerSec));
+    const p99s = spread(stormRuns.map((r) => percentile(r.requestMs, 99)));
+    const allOk = stormRuns.every((r) => r.invariant.ok);
+    figures.push(
+      {
+        id: 'storm-correctness',
+        figure: `Storm ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents: exactly M workflows, every alert in its incident's state`,
+        target: `${sizes.stormIncidents} workflows, 0 lost, 0 started twice`,
+        measured: stormRuns
+          .map(
+            (r) =>
+              `${r.invariant.workflows} wf, ${r.invariant.alertsAccounted}/${r.alerts} accounted, ${r.invariant.lost} lost, ${r.invariant.startedTwice} twice`,
+          )
+          .join('; '),
+        pass: allOk,
+        data: { runs: stormRuns.map((r) => ({ ...r.invariant, problems: r.problems })) },
+      },
+      {
+        id: 'storm-throughput',
+        figure: 'Storm: intake throughput',
+        target: '≥ 1,000 alerts/s',
+        measured: sp(thr, 'alerts/s'),
+        pass: thr.median >= 1000,
+        data: thr as unknown as Record<string, unknown>,
+      },
+      {
+        id: 'storm-intake-p99',
+        figure: 'Storm: intake request p99 (one Alertmanager group notification)',
+        target: '≤ 50 ms',
+        measured: sp(p99s),
+        pass: p99s.median <= 50,
+        data: p99s as unknown as Record<string, unknown>,
+      },
+    );
+  }
+
+  // 3 and 5 (open sizes).
+  if (want('3')) {
+    let main: OpenResult | undefined;
+    for (const size of [
+      ...new Set([...sizes.growthOpen.filter((s) => s < sizes.openIncidents), sizes.openIncidents]),
+    ]) {
+      log(`3/5. ${size} open incidents waiting for approval`);
+      const r = await openIncidents(sizes, size);
+      invariants.open.push(r.invariant);
+      growthOpen.push({
+        open: size,
+        openWallMs: Math.round(r.openMs),
+        rssMb: Math.round(r.rssMb),
+        rssGrowthMb: Math.round(r.rssMb - r.baselineRssMb),
+        cachedWorkflows: r.cachedWorkflows,
+        approvalP50Ms: Math.round(percentile(r.approvalMs, 50)),
+        approvalP99Ms: Math.round(percentile(r.approvalMs, 99)),
+        ok: r.invariant.ok,
+      });
+      if (size === sizes.openIncidents) main = r;
+    }
+    raw.open = main ? { ...main, approvalMs: undefined } : undefined;
+    if (main) {
+      const p99 = percentile(main.approvalMs, 99);
+      figures.push(
+        {
+          id: 'open-rss',
+          figure: `${main.open} open incidents waiting for approval: process RSS (worker + intake + client; cache ${sizes.maxCachedWorkflows})`,
+          target: '≤ 512 MB',
+          measured: `${Math.round(main.rssMb)} MB (+${Math.round(main.rssMb - main.baselineRssMb)} MB for the open runs, ${main.cachedWorkflows} cached)`,
+          pass: main.rssMb <= 512 && main.invariant.ok,
+          data: {
+            rssMb: main.rssMb,
+            baselineRssMb: main.baselineRssMb,
+            cachedWorkflows: main.cachedWorkflows,
+          },
+        },
+        {
+          id: 'open-approval-p99',
+          figure: `${main.open} open: approval signal → workflow resumed (activity started), p99`,
+          target: '≤ 500 ms',
+          measured: `p99 ${ms(p99)} (p50 ${ms(percentile(main.approvalMs, 50))}), ${main.invariant.resumed}/${main.open} resumed`,
+          pass: p99 <= 500 && main.invariant.ok,
+          data: { p50: percentile(main.approvalMs, 50), p99 },
+        },
+      );
+    }
+  }
+
+  // 5. growth, as figures.
+  if (growthStorm.length)
+    figures.push(
+      growthFigure(
+        'growth-storm',
+        'Growth: storm (alerts → wall time, peak RSS)',
+        growthStorm,
+        'alerts',
+        'wallMs',
+        'peakRssMb',
+      ),
+    );
+  if (growthOpen.length)
+    figures.push(
+      growthFigure(
+        'growth-open',
+        'Growth: open incidents (→ time to open, RSS)',
+        growthOpen,
+        'open',
+        'openWallMs',
+        'rssMb',
+      ),
+    );
+
+  // 4 and 6.
+  if (want('4')) {
+    log('4/6. history sizes and the 48-hour post-incident path (time-skipping server)');
+    const ts = await historyAndSimulatedTime(log, sizes.timeSkippingBudgetMs);
+    raw.timeSkipping = ts;
+    for (const row of ts.rows) {
+      const max = Math.max(row.incidentEvents, row.followUpEvents ?? 0);
+      figures.push({
+        id: `history-${row.runbook}`,
+        figure: `History ${row.runbook}: events per incident (2.5 h open, then 49 h follow-up)`,
+        target: '≤ 500 events',
+        measured: `incident ${row.incidentEvents}, follow-up ${row.followUpEvents ?? 'n/a'}${row.note ? ` (${row.note})` : ''}`,
+        pass: max <= 500 && !row.note,
+        data: row as unknown as Record<string, unknown>,
+      });
+    }
+    figures.push({
+      id: 'simulated-48h',
+      figure: 'Whole 48-hour post-incident path of one incident (time-skipping server), wall time',
+      target: '< 5 s',
+      measured: `${(ts.postIncidentWallMs / 1000).toFixed(2)} s (follow-up ${ts.postIncidentStatus})`,
+      pass: ts.postIncidentWallMs < 5000,
+      data: { wallMs: ts.postIncidentWallMs, status: ts.postIncidentStatus },
+    });
+  }
+
+  const cpus = os.cpus();
+  return {
+    at: new Date().toISOString(),
+    mode,
+    machine: {
+      cpus: cpus.length,
+      model: cpus[0]?.model ?? 'unknown',
+      memGb: Math.round(os.totalmem() / 1024 ** 3),
+      node: process.version,
+      note: `load average at end ${os
+        .loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')} (a shared machine is noisy)`,
+    },
+    sizes,
+    figures,
+    invariants,
+    growth: { storm: growthStorm, open: growthOpen },
+    raw,
+  };
+}
+
+function stormRow(r: StormResult): Record<string, unknown> {
+  return {
+    alerts: r.alerts,
+    incidents: r.incidents,
+    requests: r.requests,
+    wallMs: Math.round(r.wallMs),
+    alertsPerSec: Math.round(r.alertsPerSec),
+    requestP50Ms: Math.round(percentile(r.requestMs, 50)),
+    requestP99Ms: Math.round(percentile(r.requestMs, 99)),
+    firstActionP50Ms: Math.round(percentile(r.firstActionMs, 50)),
+    firstActionP99Ms: Math.round(percentile(r.firstActionMs, 99)),
+    peakRssMb: Math.round(r.peakRssMb),
+    ok: r.invariant.ok,
+  };
+}
+
+/** Linear or better: per-unit cost at the largest size ≤ 1.5 × per-unit cost at the smallest. */
+function growthFigure(
+  id: string,
+  figure: string,
+  rows: Record<string, unknown>[],
+  sizeKey: string,
+  timeKey: string,
+  memKey: string,
+): Figure {
+  const pts = rows.map((r) => ({
+    size: Number(r[sizeKey]),
+    time: Number(r[timeKey]),
+    mem: Number(r[memKey]),
+  }));
+  const lo = pts[0];
+  const hi = pts[pts.length - 1];
+  const linear = pts.length < 2 || hi.time / hi.size <= 1.5 * (lo.time / lo.size);
+  return {
+    id,
+    figure,
+    target: 'linear or better',
+    measured: pts.map((p) => `${p.size}: ${Math.round(p.time)} ms, ${Math.round(p.mem)} MB`).join(' · '),
+    pass: linear,
+    data: { rows },
+  };
+}
+
+/** The table as text. */
+export function renderTable(report: BenchReport): string {
+  const rows = report.figures.map((f) => [
+    f.figure,
+    f.target,
+    f.measured,
+    f.pass === null ? '—' : f.pass ? 'pass' : 'FAIL',
+  ]);
+  const head = ['figure', 'target', 'measured', 'result'];
+  const md = [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '/')).join(' | ')} |`),
+  ];
+  const m = report.machine;
+  md.push(
+    '',
+    `Machine: ${m.cpus} × ${m.model}, ${m.memGb} GB, Node ${m.node}; ${m.note}. Mode: ${report.mode}.`,
+  );
+  return md.join('\n');
+}

@@ -1,0 +1,62 @@
+/**
+ * Every benchmark once at a tiny size, so none of them rots. It checks that each figure is produced
+ * and the invariants hold (exactly N workflows, every alert accounted for, none lost or started
+ * twice, every open incident resumed); it never asserts a wall-clock time.
+ */
+import { runAll, TINY_SIZES, type BenchReport } from '../../bench/suite';
+
+let report: BenchReport;
+
+beforeAll(async () => {
+  report = await runAll(TINY_SIZES, 'tiny');
+}, 300_000);
+
+test('every benchmark produces its figures', () => {
+  const ids = report.figures.map((f) => f.id);
+  for (const id of [
+    'floor',
+    'alert-first-action-p50',
+    'alert-first-action-p99',
+    'storm-correctness',
+    'storm-throughput',
+    'storm-intake-p99',
+    'open-rss',
+    'open-approval-p99',
+    'growth-storm',
+    'growth-open',
+    'history-P0-1',
+    'history-P0-4',
+    'history-P1-1',
+    'simulated-48h',
+  ]) {
+    expect(ids).toContain(id);
+  }
+  for (const f of report.figures) expect(f.measured).not.toMatch(/NaN|n\/a ms/);
+});
+
+test('the storm starts exactly one workflow per incident and accounts for every alert', () => {
+  expect(report.invariants.storm.length).toBeGreaterThan(0);
+  for (const s of report.invariants.storm) {
+    expect(s).toMatchObject({
+      workflows: s.expectedWorkflows,
+      alertsAccounted: s.alerts,
+      lost: 0,
+      startedTwice: 0,
+      ok: true,
+    });
+  }
+});
+
+test('every open incident waits, is approved and resumes', () => {
+  expect(report.invariants.open.length).toBeGreaterThan(0);
+  for (const o of report.invariants.open)
+    expect(o).toMatchObject({ opened: o.size, resumed: o.size, ok: true });
+});
+
+test('every runbook has its history measured and the follow-up path completes', () => {
+  const history = report.figures.filter((f) => f.id.startsWith('history-'));
+  expect(history).toHaveLength(7);
+  for (const h of history)
+    expect(Number((h.data as { incidentEvents: number }).incidentEvents)).toBeGreaterThan(0);
+  expect(report.figures.find((f) => f.id === 'simulated-48h')?.data.status).toBe('closed');
+});

@@ -1,0 +1,223 @@
+/**
+ * The current details (the Markdown the Temporal UI shows under "Current details") at each stage of
+ * P0-1 and P0-3, read as the UI reads them: the `__temporal_workflow_metadata` query on the dev
+ * server. Real activities against a sandbox container of this file's own, stripe-mock behind a
+ * recording proxy, a real SMTP server and webhook receivers for the approvers.
+ */
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import { createActivities } from '../../activities';
+import { startIncident } from '../../client/incidents';
+import { stateQuery } from '../../workflows/definitions';
+import { approvalSignal, type ApprovalAttempt } from '../../workflows/approval';
+import type { IncidentState } from '../../workflows/types';
+import { stripeFrom, type WorkerClients } from '../../worker/clients';
+import { testClients } from '../helpers/deps';
+import { need, uniqueId } from '../helpers/env';
+import { startReceiver, type Receiver } from '../helpers/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { createTestWorker } from '../helpers/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { startStripeProxy, type StripeProxy } from '../helpers/stripe-proxy';
+import { currentDetails, terminateRunning, watchDetails, workflowMetadata } from './watch';
+
+const taskQueue = uniqueId('obs-details');
+const billingKey = uniqueId('billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
+let sandbox: Sandbox;
+let world: ApprovalWorld;
+let stripe: StripeProxy;
+let pager: Receiver;
+let admin: PgClient;
+let clients: WorkerClients;
+let worker: Worker;
+let running: Promise<void>;
+let client: Client;
+
+beforeAll(async () => {
+  [sandbox, world, stripe, pager] = await Promise.all([
+    startSandbox('abk-obs', { BILLING_KEY: billingKey }),
+    startApprovalWorld(),
+    startStripeProxy(need('STRIPE_API_BASE')),
+    startReceiver(),
+  ]);
+  const adminUrl = new URL(need('PG_ADMIN_URL'));
+  adminUrl.pathname = '/accubooks';
+  admin = new PgClient({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
+  clients = testClients(
+    {
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
+        pagerDutyEventsUrl: `${pager.url}/v2/enqueue`,
+        pagerDutyRoutingKey: 'obs-routing-key',
+        mailer: world.mailbox.transport(),
+        mailFrom: 'runbooks@accubooks.test',
+      },
+      approvers: world.directory,
+      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
+    },
+    { BILLING_KEY: billingKey },
+  );
+  const connection = await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') });
+  worker = await createTestWorker({ connection, taskQueue, activities: createActivities(clients.deps) });
+  running = worker.run();
+  client = new Client({ connection: await Connection.connect({ address: need('TEMPORAL_ADDRESS') }) });
+});
+
+afterAll(async () => {
+  if (client && sandbox) await terminateRunning(client, sandbox.name);
+  worker?.shutdown();
+  await running;
+  await client?.connection.close();
+  await Promise.all([
+    clients?.close(),
+    sandbox?.remove(),
+    world?.close(),
+    stripe?.close(),
+    pager?.close(),
+    admin?.end(),
+  ]);
+});
+
+const find = (seen: string[], re: RegExp) => seen.find((d) => re.test(d));
+
+test('P0-1: the current details follow checking, restart and verify, escalation, and resolution', async () => {
+  // Health hangs (and keeps hanging after a restart): every check takes its full timeout, so the
+  // checking stage lasts long enough to be read.
+  await sandbox.inject({ fault: 'hang', persist: true });
+  const handle = await startIncident({
+    client,
+    taskQueue,
+    runbook: 'P0-1',
+    target: sandbox.name,
+    trigger: { source: 'manual', startedBy: 'observability test', description: 'API hangs' },
+    workflowId: uniqueId('obs-details-P0-1'),
+    policy: {
+      healthTimeoutMs: 1500,
+      verifyWindowMs: 2000,
+      verifyIntervalMs: 500,
+      stopTimeoutSec: 2,
+      maxRestarts: 1,
+      escalateAfterMs: 12_000,
+      recheckIntervalMs: 1000,
+      maxRecheckIntervalMs: 2000,
+    },
+  });
+  const watch = watchDetails(handle);
+  try {
+    // The query answers with the handlers too, so the UI can offer them by name.
+    const meta = await workflowMetadata(handle);
+    expect(meta.definition?.type).toBe('systemDown');
+    expect(meta.definition?.signalDefinitions?.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['resolve', 'abandon']),
+    );
+
+    // The page recorded and shown (not only the status), before the fix arrives.
+    await waitUntil(
+      'the escalation page in the details',
+      async () => /\*\*Escalated\*\* 1×/.test(await currentDetails(handle)),
+      60_000,
+    );
+    await sandbox.clearFaults();
+    const final = (await handle.result()) as IncidentState;
+    expect(final.status).toBe('resolved');
+    await waitUntil('the final details', async () =>
+      /\*\*Status\*\* resolved/.test(await currentDetails(handle)),
+    );
+  } finally {
+    await watch.stop();
+  }
+  const seen = [...watch.seen, await currentDetails(handle)];
+
+  const checking = find(seen, /\*\*Status\*\* investigating · \*\*Step\*\* 1\. Check health/);
+  expect(checking).toBeDefined();
+  expect(checking).toContain('**Next escalation**');
+
+  const verifying = find(seen, /\*\*Status\*\* remediating · \*\*Step\*\* 4\. Verify: health returns 200/);
+  expect(verifying).toBeDefined();
+  expect(verifying).toMatch(/\| health \| unhealthy \(/); // the last check's value
+  expect(verifying).toMatch(/\*\*Next escalation\*\* \d{4}-\d\d-\d\dT/);
+  expect(verifying).toMatch(/\| restarts \| 1 \|/);
+
+  // Escalated as soon as the timer fires; the page's delivery shows once the page activity is done.
+  expect(find(seen, /\*\*Status\*\* escalated/)).toBeDefined();
+  const escalated = find(seen, /\*\*Escalated\*\* 1×/);
+  expect(escalated).toMatch(/^\*\*Status\*\* escalated/);
+  expect(escalated).toMatch(/\*\*Escalated\*\* 1× \(last .* to engineering lead \(CTO\)\)/);
+
+  const resolved = seen.at(-1)!;
+  expect(resolved).toMatch(/^\*\*Status\*\* resolved · \*\*Step\*\* resolved/);
+  expect(resolved).toContain('**Outcome** health returned to 200');
+  expect(resolved).not.toContain('Next escalation');
+  expect(resolved).toMatch(/\| health \| healthy \(200\)/);
+});
+
+test('P0-3: the current details follow the freeze, the refunds, the wait for the CEO (signal and JSON), and the resume', async () => {
+  const held = stripe.hold((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_obsdetails'));
+  const handle = await startIncident({
+    client,
+    taskQueue,
+    runbook: 'P0-3',
+    target: sandbox.name,
+    trigger: { source: 'manual', startedBy: 'observability test', description: 'customer charged twice' },
+    extraInput: { charges: ['ch_obsdetails'], reportedBy: 'support@accubooks.test' },
+    workflowId: uniqueId('obs-details-P0-3'),
+    policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500 },
+  });
+  const watch = watchDetails(handle);
+  let waiting = '';
+  try {
+    // Refunds: held at Stripe, so the details are read while the refund is in flight.
+    await held.arrived;
+    const refunding = await currentDetails(handle);
+    expect(refunding).toMatch(/\*\*Status\*\* remediating · \*\*Step\*\* 2\. Full refund of ch_obsdetails/);
+    expect(refunding).toMatch(/\| billingSwitch \| .*"enabled":false/);
+    held.drop(); // the answer is lost; the retry sends the same idempotency key
+
+    await waitUntil(
+      'the wait for the CEO',
+      async () => (await handle.query(stateQuery)).waitingFor !== undefined,
+      90_000,
+    );
+    waiting = await currentDetails(handle);
+    const code = await world.waitForCode('ceo');
+    // What a person pastes into "Send a Signal": the example shown, filled in.
+    const shown = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(waiting)![1]) as ApprovalAttempt;
+    await handle.signal(approvalSignal, { ...shown, approver: 'ceo', code, reason: 'refunds verified' });
+    const final = (await handle.result()) as IncidentState;
+    expect(final.status).toBe('resolved');
+    await waitUntil('the final details', async () =>
+      /\*\*Status\*\* resolved/.test(await currentDetails(handle)),
+    );
+  } finally {
+    await watch.stop();
+  }
+  const seen = [...watch.seen, await currentDetails(handle)];
+
+  const freezing = find(
+    seen,
+    /\*\*Step\*\* (1\. Freeze billing|Restart app so the freeze takes effect|Verify .* is back)/,
+  );
+  expect(freezing).toMatch(/\*\*Status\*\* remediating/);
+
+  expect(waiting).toMatch(/\*\*Status\*\* awaiting-approval/);
+  expect(waiting).toContain('### Waiting for: CEO approval');
+  expect(waiting).toContain('Send a Signal named `approval` with this JSON');
+  const example = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(waiting)![1]) as Record<string, string>;
+  expect(example).toEqual({
+    approver: '<your approver id>',
+    decision: 'approve',
+    reason: '<why>',
+    code: '<code you received>',
+  });
+  expect(waiting).toMatch(/\| refunds \| .*ch_obsdetails/);
+
+  const resumed = seen.at(-1)!;
+  expect(resumed).toMatch(/^\*\*Status\*\* resolved/);
+  expect(resumed).toContain('**Outcome** billing resumed after approval by ceo (CEO)');
+  expect(resumed).not.toContain('Waiting for');
+  expect(resumed).toMatch(/\| billingSwitch \| .*"enabled":true/);
+});

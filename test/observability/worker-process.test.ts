@@ -1,0 +1,144 @@
+/**
+ * The real worker process (dist/worker/main.js, configured only by environment; `npm run build`
+ * first) as operations sees it: the SDK's own Prometheus endpoint (WORKER_SDK_METRICS_PORT), the
+ * project's incident metrics on the health server (WORKER_HEALTH_PORT), and JSON log lines that
+ * carry the incident's workflow ID and no secret. A P0-1 on this file's own sandbox container
+ * (crashed, restarted by the runbook) gives them something to count and log.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { loadTemporalConfig } from '../../config';
+import { connectClient } from '../../client/connection';
+import { startIncident } from '../../client/incidents';
+import type { IncidentState } from '../../workflows/types';
+import { need, uniqueId } from '../helpers/env';
+import { startReceiver, type Receiver } from '../helpers/receivers';
+import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { terminateRunning } from './watch';
+
+const taskQueue = uniqueId('obs-worker');
+const routingKey = `obs-routing-${uniqueId('secret')}`;
+let sandbox: Sandbox;
+let pager: Receiver;
+let worker: ChildProcess;
+let stdout = '';
+let stderr = '';
+let client: Client;
+let healthPort: number;
+let sdkPort: number;
+
+const get = async (url: string) => {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+    return { status: res.status, text: await res.text() };
+  } catch {
+    return { status: 0, text: '' };
+  }
+};
+
+beforeAll(async () => {
+  [sandbox, pager, healthPort, sdkPort] = await Promise.all([
+    startSandbox('abk-obs-worker'),
+    startReceiver(),
+    freePort(),
+    freePort(),
+  ]);
+  worker = spawn(process.execPath, [path.join(__dirname, '../../dist/worker/main.js')], {
+    env: {
+      ...process.env,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      ACCUBOOKS_API_CONTAINER: sandbox.name,
+      ACCUBOOKS_API_URL: sandbox.url,
+      NOTIFY_PAGERDUTY_EVENTS_URL: `${pager.url}/v2/enqueue`,
+      PAGERDUTY_ROUTING_KEY: routingKey,
+      WORKER_HEALTH_PORT: String(healthPort),
+      WORKER_SDK_METRICS_PORT: String(sdkPort),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  worker.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  client = await connectClient(loadTemporalConfig());
+  await waitUntil(
+    'the worker to poll (healthz 200)',
+    async () => (await get(`http://127.0.0.1:${healthPort}/healthz`)).status === 200,
+    60_000,
+  ).catch((e: Error) => {
+    throw new Error(`${e.message}\nworker output:\n${stdout}\n${stderr}`);
+  });
+});
+
+afterAll(async () => {
+  if (client && sandbox) await terminateRunning(client, sandbox.name);
+  if (worker && worker.exitCode === null) {
+    const exited = new Promise((r) => worker.once('exit', r));
+    worker.kill('SIGTERM');
+    await exited;
+  }
+  await client?.connection.close();
+  await Promise.all([sandbox?.remove(), pager?.close()]);
+});
+
+test('the worker serves SDK and incident metrics and logs JSON lines with the incident ID and no secret', async () => {
+  await sandbox.inject({ fault: 'crash' }).catch(() => undefined); // it may die before it answers
+  await waitUntil('the API to go down', async () => (await sandbox.health()) === null);
+  const workflowId = uniqueId('obs-worker-P0-1');
+  const handle = await startIncident({
+    client,
+    taskQueue,
+    runbook: 'P0-1',
+    target: sandbox.name,
+    trigger: { source: 'manual', startedBy: 'observability test', description: 'injected crash' },
+    workflowId,
+    policy: { verifyWindowMs: 20_000, verifyIntervalMs: 500, stopTimeoutSec: 2 },
+  });
+  const final = (await handle.result()) as IncidentState;
+  expect(final.status).toBe('resolved');
+  expect(final.checks.restarts).toBe(1);
+
+  // The SDK's own metrics: workflow and activity task processing on this worker's task queue.
+  const sdk = await get(`http://127.0.0.1:${sdkPort}/metrics`);
+  expect(sdk.status).toBe(200);
+  const onQueue = sdk.text.split('\n').filter((l) => l.includes(`task_queue="${taskQueue}"`));
+  expect(onQueue.some((l) => l.startsWith('temporal_workflow_'))).toBe(true);
+  expect(onQueue.some((l) => l.startsWith('temporal_activity_'))).toBe(true);
+  expect(sdk.text).toMatch(/^temporal_worker_start/m);
+
+  // The project's incident metrics, counted by the workflow's sink in this process.
+  await waitUntil('the closed incident to be counted', async () =>
+    (await get(`http://127.0.0.1:${healthPort}/metrics`)).text.includes('status="resolved"'),
+  );
+  const own = (await get(`http://127.0.0.1:${healthPort}/metrics`)).text;
+  expect(own).toMatch(/^accubooks_incidents_opened_total\{runbook="P0-1",severity="P0"\} 1$/m);
+  expect(own).toMatch(
+    /^accubooks_incidents_closed_total\{runbook="P0-1",severity="P0",status="resolved",breached="false"\} 1$/m,
+  );
+  expect(own).toMatch(/^accubooks_incident_time_to_resolve_seconds_count\{.*runbook="P0-1".*\} 1$/m);
+
+  // Logs: every stdout line is JSON; activity lines carry the incident's workflow ID.
+  const lines = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        throw new Error(`not a JSON log line: ${l}`);
+      }
+    });
+  expect(lines.find((l) => l.message === 'worker starting')).toBeDefined();
+  const activityLines = lines.filter((l) => l.sdkComponent === 'activity');
+  expect(activityLines.length).toBeGreaterThan(0);
+  const ours = activityLines.filter((l) => l.workflowId === workflowId);
+  expect(ours.map((l) => l.message)).toContain('restarting container');
+  for (const l of activityLines) expect(l.workflowId).toEqual(expect.any(String));
+
+  // No secret anywhere in what the worker wrote.
+  const dbPassword = decodeURIComponent(new URL(need('RUNBOOK_DATABASE_URL')).password);
+  expect(dbPassword.length).toBeGreaterThan(3);
+  const everything = stdout + stderr;
+  for (const secret of [need('STRIPE_API_KEY'), dbPassword, routingKey]) {
+    expect(everything).not.toContain(secret);
+  }
+});

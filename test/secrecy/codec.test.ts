@@ -1,0 +1,252 @@
+/**
+ * Encrypted history: the AES-256-GCM codec (rotation by key ID, tampering, clear pass-through), the
+ * codec server (auth, CORS, the protocol), and an incident on the dev server run by a client and a
+ * worker that share the codec, whose history as stored holds only ciphertext.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { createActivities } from '../../activities';
+import { AesGcmCodec, decryptPayloadsIn, generateCodecKey, parseCodecKeys } from '../../client/codec';
+import { buildCodecServer } from '../../client/codec-server';
+import { startIncident } from '../../client/incidents';
+import { describeIntakeConfig, loadIntakeConfig, loadTemporalConfig, secretsOf } from '../../config';
+import { resolveSignal, stateQuery } from '../../workflows/definitions';
+import { targetLeaseWorkflowId } from '../../workflows/target-lease';
+import type { IncidentState } from '../../workflows/types';
+import { testClients } from '../helpers/deps';
+import { need, uniqueId } from '../helpers/env';
+import { createTestWorker } from '../helpers/temporal';
+
+const keysA = parseCodecKeys(generateCodecKey('a')).keys;
+const keysB = parseCodecKeys(generateCodecKey('b')).keys;
+const clear = defaultPayloadConverter.toPayload({ code: 'ABCDE-12345', note: 'a secret' }) as Payload;
+
+describe('AesGcmCodec', () => {
+  test('round trip; the ciphertext names its key and hides the payload', async () => {
+    const codec = new AesGcmCodec(keysA);
+    const [sealed] = await codec.encode([clear]);
+    expect(Buffer.from(sealed.metadata!.encoding).toString()).toBe('binary/encrypted');
+    expect(Buffer.from(sealed.metadata!['encryption-key-id']).toString()).toBe('a');
+    expect(Buffer.from(sealed.data!).toString('latin1')).not.toContain('ABCDE-12345');
+    const [opened] = await codec.decode([sealed]);
+    expect(defaultPayloadConverter.fromPayload(opened)).toEqual({ code: 'ABCDE-12345', note: 'a secret' });
+  });
+
+  test('rotation: a new active key still opens payloads sealed under the old one, by ID', async () => {
+    const [old] = await new AesGcmCodec(keysA).encode([clear]);
+    const rotated = new AesGcmCodec([...keysB, ...keysA]);
+    expect(rotated.activeKeyId).toBe('b');
+    expect(defaultPayloadConverter.fromPayload((await rotated.decode([old]))[0])).toMatchObject({
+      note: 'a secret',
+    });
+    await expect(new AesGcmCodec(keysB).decode([old])).rejects.toThrow(/unknown key ID "a"/);
+  });
+
+  test('a tampered payload fails authentication; a clear payload passes through', async () => {
+    const codec = new AesGcmCodec(keysA);
+    const [sealed] = await codec.encode([clear]);
+    const data = Buffer.from(sealed.data!);
+    data[20] ^= 1;
+    await expect(codec.decode([{ ...sealed, data }])).rejects.toThrow(/failed authentication/);
+    expect(await codec.decode([clear])).toEqual([clear]);
+  });
+
+  test('config: bad keys are named; keys are never printed', () => {
+    expect(parseCodecKeys('a:short,b').problems).toEqual([
+      'key a must be 32 bytes base64-encoded (got 3)',
+      'entry 2 must be keyId:base64key',
+    ]);
+    const env = { PAYLOAD_CODEC_KEYS: generateCodecKey('k1') };
+    expect(() => loadTemporalConfig({ PAYLOAD_CODEC_KEYS: 'x:AAAA' })).toThrow(
+      /PAYLOAD_CODEC_KEYS key x must be 32 bytes/,
+    );
+    expect(loadTemporalConfig(env).codecKeys?.map((k) => k.id)).toEqual(['k1']);
+    const intake = loadIntakeConfig({ ...env, INTAKE_BEARER_TOKEN: 'intake-token-0123456789' });
+    const printed = JSON.stringify(describeIntakeConfig(intake));
+    expect(printed).toContain('"codecKeys":["k1"]');
+    expect(printed).not.toContain(env.PAYLOAD_CODEC_KEYS.split(':')[1]);
+    expect(secretsOf(intake)).toContain(env.PAYLOAD_CODEC_KEYS.split(':')[1]);
+  });
+});
+
+describe('codec server', () => {
+  const token = 'codec-token-0123456789';
+  const origin = 'http://127.0.0.1:8233';
+  const body = (p: Payload) => ({
+    payloads: [
+      {
+        metadata: Object.fromEntries(
+          Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+        ),
+        data: Buffer.from(p.data!).toString('base64'),
+      },
+    ],
+  });
+
+  test('encode then decode over HTTP, with auth and CORS for the UI origin only', async () => {
+    const app = await buildCodecServer({ token, corsOrigins: [origin], codecKeys: keysA });
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    // Real HTTP (fastify's inject pulls an ESM-only module that Jest cannot load).
+    const inject = async (r: {
+      method: string;
+      url: string;
+      headers: Record<string, string>;
+      payload?: unknown;
+    }) => {
+      const res = await fetch(`${base}${r.url}`, {
+        method: r.method,
+        headers: { ...r.headers, ...(r.payload ? { 'content-type': 'application/json' } : {}) },
+        body: r.payload ? JSON.stringify(r.payload) : undefined,
+      });
+      const text = await res.text();
+      return {
+        statusCode: res.status,
+        headers: Object.fromEntries(res.headers.entries()) as Record<string, string | undefined>,
+        json: <T = unknown>() => JSON.parse(text) as T,
+      };
+    };
+    try {
+      const pre = await inject({
+        method: 'OPTIONS',
+        url: '/codec/decode',
+        headers: {
+          origin,
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'x-namespace,authorization',
+        },
+      });
+      expect(pre.statusCode).toBe(204);
+      expect(pre.headers['access-control-allow-origin']).toBe(origin);
+      expect(String(pre.headers['access-control-allow-headers'])).toMatch(/Authorization/);
+
+      const anon = await inject({
+        method: 'POST',
+        url: '/codec/decode',
+        payload: body(clear),
+        headers: { origin },
+      });
+      expect(anon.statusCode).toBe(401);
+      const other = await inject({
+        method: 'POST',
+        url: '/codec/encode',
+        payload: body(clear),
+        headers: { origin: 'http://evil.example', authorization: 'Bearer wrong-token-0123456789' },
+      });
+      expect(other.statusCode).toBe(401);
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+
+      const auth = { authorization: `Bearer ${token}`, origin, 'x-namespace': 'default' };
+      const encoded = await inject({
+        method: 'POST',
+        url: '/codec/encode',
+        payload: body(clear),
+        headers: auth,
+      });
+      expect(encoded.statusCode).toBe(200);
+      const sealed = encoded.json<{ payloads: { metadata: Record<string, string>; data: string }[] }>();
+      expect(Buffer.from(sealed.payloads[0].metadata.encoding, 'base64').toString()).toBe('binary/encrypted');
+      const decoded = await inject({
+        method: 'POST',
+        url: '/codec/decode',
+        payload: sealed,
+        headers: auth,
+      });
+      expect(decoded.statusCode).toBe(200);
+      expect(decoded.json()).toEqual(body(clear));
+
+      const foreign = await new AesGcmCodec(keysB).encode([clear]);
+      const bad = await inject({
+        method: 'POST',
+        url: '/codec/decode',
+        payload: body(foreign[0]),
+        headers: auth,
+      });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toEqual({ error: 'payload encrypted with unknown key ID "b"' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('an incident on the dev server with the codec', () => {
+  const taskQueue = uniqueId('codec');
+  const marker = `clear-marker-${Date.now()}`;
+  let worker: Worker;
+  let running: Promise<void>;
+  let client: Client;
+  let raw: Client;
+  let clients: ReturnType<typeof testClients>;
+
+  beforeAll(async () => {
+    clients = testClients({ health: { apiUrls: {} } });
+    worker = await createTestWorker({
+      connection: await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') }),
+      taskQueue,
+      activities: createActivities(clients.deps),
+      dataConverter: { payloadCodecs: [new AesGcmCodec(keysA)] },
+    });
+    running = worker.run();
+    const connection = await Connection.connect({ address: need('TEMPORAL_ADDRESS') });
+    client = new Client({ connection, dataConverter: { payloadCodecs: [new AesGcmCodec(keysA)] } });
+    raw = new Client({ connection });
+  });
+
+  afterAll(async () => {
+    worker?.shutdown();
+    await running;
+    await client?.connection.close();
+    await clients?.close();
+  });
+
+  test('the client and worker read each other; the server keeps ciphertext only', async () => {
+    const workflowId = uniqueId('codec-incident');
+    const target = uniqueId('abk-codec');
+    const handle = await startIncident({
+      client,
+      taskQueue,
+      runbook: 'P0-1',
+      target,
+      trigger: { source: 'manual', startedBy: 'codec test', description: marker },
+      workflowId,
+    });
+    // A query answered by the worker (encrypted) and decrypted by the client.
+    expect((await handle.query(stateQuery)).runbook).toBe('P0-1');
+    await handle.signal(resolveSignal, { by: 'codec test', reason: marker });
+    const final = (await handle.result()) as IncidentState;
+    // Its follow-up and the target's guard would outlive this run's task queue (and keys): end them.
+    await Promise.allSettled(
+      [final.followUp?.workflowId, targetLeaseWorkflowId(target)].map((id) =>
+        id ? client.workflow.getHandle(id).terminate('codec test finished') : undefined,
+      ),
+    );
+    expect(final.status).toBe('resolved');
+    expect(final.closedBy?.reason).toBe(marker);
+
+    // As stored: no clear marker anywhere, every payload in the history sealed under key "a".
+    const history = await raw.workflow.getHandle(workflowId).fetchHistory();
+    const bytes = Buffer.from(JSON.stringify(history));
+    expect(bytes.includes(marker)).toBe(false);
+    const encodings = new Set<string>();
+    const walk = (v: unknown, path: string): void => {
+      if (!v || typeof v !== 'object' || v instanceof Uint8Array) return;
+      const o = v as Record<string, unknown>;
+      const meta = o.metadata as Record<string, Uint8Array> | undefined;
+      if (meta?.encoding instanceof Uint8Array && 'data' in o) {
+        // Search attributes are indexed by the server, so they stay clear by design.
+        if (!/searchAttributes|indexedFields/.test(path))
+          encodings.add(Buffer.from(meta.encoding).toString());
+        return;
+      }
+      for (const [k, c] of Object.entries(o)) walk(c, `${path}.${k}`);
+    };
+    walk(history, '');
+    expect([...encodings]).toEqual(['binary/encrypted']);
+    // A raw client cannot read the result; the history decrypts with the key.
+    await expect(raw.workflow.getHandle(workflowId).result()).rejects.toThrow();
+    const opened = decryptPayloadsIn(history, new AesGcmCodec(keysA));
+    const input = opened.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    expect(defaultPayloadConverter.fromPayload(input!)).toMatchObject({ trigger: { description: marker } });
+  }, 60_000);
+});
