@@ -15,11 +15,12 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RefundRecord } from '../activities/stripe';
-import { actions, checks, notifications, watches } from './activity-proxies';
+import { actions, checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults, type ApprovalPolicy } from './approval';
 import { failureText, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
 import { restartTarget } from './target-guard';
+import { verifyHealthy } from './verify-health';
 import type { IncidentInput, IncidentState } from './types';
 
 export interface BillingErrorPolicy extends CommonPolicy {
@@ -274,17 +275,11 @@ async function applyBillingSwitch(
     );
     return false;
   }
-  await inc.check(
-    `verify-${verb}-health`,
-    `Verify ${target} is back`,
-    () =>
-      withSummary(watches.waitForHealthy, `Wait for ${target} to answer health 200`, {
-        target,
-        windowMs: policy.verifyWindowMs,
-        intervalMs: policy.verifyIntervalMs,
-        timeoutMs: policy.healthTimeoutMs,
-      }),
-    (h) => (h.healthy ? `healthy after ${h.attempts} checks` : `still unhealthy: ${h.status ?? 'no answer'}`),
+  await verifyHealthy(
+    inc,
+    target,
+    { name: `verify-${verb}-health`, title: `Verify ${target} is back` },
+    policy,
   );
   const status = await inc.check(
     `verify-${verb}`,

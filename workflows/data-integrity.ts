@@ -14,11 +14,12 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
-import { actions, notifications, watches } from './activity-proxies';
+import { actions, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults } from './approval';
 import { failureText, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
 import { holdTarget, releaseTarget, startTarget, stopTarget } from './target-guard';
+import { verifyHealthy } from './verify-health';
 import type { IncidentInput, IncidentState } from './types';
 
 export interface DataIntegrityPolicy extends CommonPolicy {
@@ -215,17 +216,11 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
       `approved; ${target} could not be started (${start.refusedBecause}); hold released`,
     );
   }
-  const health = await inc.check(
-    'verify',
-    'Verify: health returns 200',
-    () =>
-      withSummary(watches.waitForHealthy, `Wait for ${target} to answer health 200`, {
-        target,
-        windowMs: policy.verifyWindowMs,
-        intervalMs: policy.verifyIntervalMs,
-        timeoutMs: policy.healthTimeoutMs,
-      }),
-    (h) => (h.healthy ? `healthy after ${h.attempts} checks` : `still unhealthy: ${h.status ?? 'no answer'}`),
+  const health = await verifyHealthy(
+    inc,
+    target,
+    { name: 'verify', title: 'Verify: health returns 200' },
+    policy,
   );
   if (health) inc.state.checks.health = health;
   const by = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
