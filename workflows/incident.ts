@@ -70,6 +70,23 @@ export function failureType(err: unknown): string | undefined {
 
 const now = () => new Date().toISOString();
 
+/** Why an `alert` signal payload cannot be used, or undefined when it is well-formed. */
+export function alertEventProblem(event: unknown): string | undefined {
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'expected a JSON object';
+  const e = event as Record<string, unknown>;
+  if (e.status !== 'firing' && e.status !== 'resolved') return '"status" must be "firing" or "resolved"';
+  if (e.receivedAt !== undefined && typeof e.receivedAt !== 'string') return '"receivedAt" must be a string';
+  if (e.values !== undefined) {
+    if (typeof e.values !== 'object' || e.values === null || Array.isArray(e.values)) {
+      return '"values" must be an object of numbers or strings';
+    }
+    if (!Object.values(e.values).every((v) => typeof v === 'number' || typeof v === 'string')) {
+      return '"values" must be an object of numbers or strings';
+    }
+  }
+  return undefined;
+}
+
 export class Incident {
   readonly state: IncidentState;
   private humanClose?: HumanClose & { action: 'resolve' | 'abandon' };
@@ -119,6 +136,13 @@ export class Incident {
     setHandler(
       alertSignal,
       (event) => {
+        // Anyone can send a signal from the UI or the CLI: a malformed one is refused and recorded,
+        // never allowed to fail the workflow task (which would block the incident).
+        const problem = alertEventProblem(event);
+        if (problem) {
+          this.decide(`Ignored a malformed alert signal: ${problem}`);
+          return;
+        }
         // A repeat or a resolution is information only: it never triggers an action by itself.
         if (event.status === 'resolved') this.state.alerts.resolved++;
         else this.state.alerts.firing++;

@@ -20,7 +20,7 @@ import { createTestWorker } from '../helpers/temporal';
 
 const keysA = parseCodecKeys(generateCodecKey('a')).keys;
 const keysB = parseCodecKeys(generateCodecKey('b')).keys;
-const clear = defaultPayloadConverter.toPayload({ code: 'ABCDE-12345', note: 'a secret' }) as Payload;
+const clear: Payload = defaultPayloadConverter.toPayload({ code: 'ABCDE-12345', note: 'a secret' });
 
 describe('AesGcmCodec', () => {
   test('round trip; the ciphertext names its key and hides the payload', async () => {
@@ -217,9 +217,9 @@ describe('an incident on the dev server with the codec', () => {
     const final = (await handle.result()) as IncidentState;
     // Its follow-up and the target's guard would outlive this run's task queue (and keys): end them.
     await Promise.allSettled(
-      [final.followUp?.workflowId, targetLeaseWorkflowId(target)].map((id) =>
-        id ? client.workflow.getHandle(id).terminate('codec test finished') : undefined,
-      ),
+      [final.followUp?.workflowId, targetLeaseWorkflowId(target)]
+        .filter((id): id is string => !!id)
+        .map((id) => client.workflow.getHandle(id).terminate('codec test finished')),
     );
     expect(final.status).toBe('resolved');
     expect(final.closedBy?.reason).toBe(marker);
