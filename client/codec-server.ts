@@ -108,7 +108,7 @@ export async function buildCodecServer(
       },
     );
   }
-  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/healthz', (_req, reply) => reply.send({ ok: true }));
   return app;
 }
 

@@ -126,12 +126,20 @@ export class AesGcmCodec implements PayloadCodec {
     }
   }
 
-  async encode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((p) => this.encodeSync(p));
+  encode(payloads: Payload[]): Promise<Payload[]> {
+    try {
+      return Promise.resolve(payloads.map((p) => this.encodeSync(p)));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
-  async decode(payloads: Payload[]): Promise<Payload[]> {
-    return payloads.map((p) => this.decodeSync(p));
+  decode(payloads: Payload[]): Promise<Payload[]> {
+    try {
+      return Promise.resolve(payloads.map((p) => this.decodeSync(p)));
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 #   STACK_DIR           where state, pids (<svc>.pid) and logs (<svc>.log) go (default .stack)
 #   STACK_SKIP_SANDBOX  1 = do not build/run the sandbox AccuBooks API container
 #   STACK_KEEP_ON_FAIL  1 = leave what was started running when `up` fails (for debugging)
+#   STACK_CODEC         1 = write PAYLOAD_CODEC_KEYS (a fresh key): every process encrypts payloads
 #   TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH  override the Temporal binaries
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -272,7 +273,7 @@ write_env() {
       DATABASE_URL RUNBOOK_DATABASE_URL PG_ADMIN_URL PG_BIN_DIR PGPORT_STACK PG_SOCKET_DIR \
       REDIS_URL STRIPE_API_BASE STRIPE_API_KEY DOCKER_HOST \
       TEMPORAL_ADDRESS TEMPORAL_NAMESPACE TEMPORAL_UI_URL TEMPORAL_CLI_PATH TEMPORAL_TEST_SERVER_PATH \
-      ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL; do
+      ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL PAYLOAD_CODEC_KEYS; do
       printf 'export %s=%q\n' "$name" "${!name}"
     done
   } >"$tmp"
@@ -345,6 +346,11 @@ cmd_up() {
   ACCUBOOKS_API_CONTAINER="$SANDBOX_CONTAINER"
   SANDBOX_IMAGE=""
   PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT"
+  # Encrypted history (client/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
+  PAYLOAD_CODEC_KEYS=""
+  if [[ "${STACK_CODEC:-0}" == 1 ]]; then
+    PAYLOAD_CODEC_KEYS="stack1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+  fi
 
   local started=() svc
   for svc in "${ALL_SERVICES[@]}"; do
@@ -440,7 +446,7 @@ cmd_status() {
   done
   if stack_is_up; then
     printf 'stack is UP; env (%s):\n' "$ENV_FILE"
-    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^/  /'
+    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export PAYLOAD_CODEC_KEYS=).+/\1***/; s/^/  /'
   elif ((any)); then
     printf 'stack is PARTLY running (scripts/stack.sh down to stop it)\n'
     rc=1
