@@ -285,6 +285,8 @@ async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
     workflowBundle: { code },
     activities: { ...createActivities(clients.deps), ...createBenchActivities() },
     sinks: incidentMetricsSinks(createIncidentMetrics()),
+    // Incidents left on made-up targets may be mid-activity: cancel those soon after shutdown.
+    shutdownGraceTime: '2s',
     maxCachedWorkflows: sizes.maxCachedWorkflows,
   });
   const running = worker.run();
@@ -726,6 +728,8 @@ async function timeSkippingRig() {
     workflowBundle: { code },
     activities: { ...createActivities(clients.deps), ...createBenchActivities() },
     sinks: incidentMetricsSinks(createIncidentMetrics()),
+    // Incidents left on made-up targets may be mid-activity: cancel those soon after shutdown.
+    shutdownGraceTime: '2s',
   });
   const running = worker.run();
   const receivers: Receiver[] = [pagerDuty, slack];

@@ -25,7 +25,6 @@ test('every benchmark produces its figures', () => {
     'growth-storm',
     'growth-open',
     'history-P0-1',
-    'history-P0-4',
     'history-P1-1',
     'simulated-48h',
   ]) {
