@@ -3,12 +3,14 @@
 #   PostgreSQL 15, Redis, stripe-mock, a private Docker engine, the Temporal dev server (with Web
 #   UI), the sandbox AccuBooks API container, and Prometheus scraping it.
 #
-# Usage: scripts/stack.sh up|down|status|env
+# Usage: scripts/stack.sh up|down|status|env|start <service>
 #   up      start everything (a no-op that reprints the env when the stack is already up)
 #   down    stop everything this stack started (by recorded pid), idempotent;
 #           `down --purge` also deletes the logs and the Docker image cache
 #   status  show what runs (exit 0 when the whole stack is up)
 #   env     print the stack's env file (`eval "$(scripts/stack.sh env)"` or `source $STACK_DIR/env`)
+#   start S start again one stopped service S (postgres, redis, stripe-mock, dockerd, prometheus)
+#           of a stack that is up, on its ports and data (`up` would restart the whole stack)
 #
 # Environment:
 #   STACK_DIR           where state, pids (<svc>.pid) and logs (<svc>.log) go (default .stack)
@@ -142,12 +144,7 @@ start_postgres() {
       abk_die "postgres: initdb failed; see $log"
     }
   rm -f "$pwfile"
-  launch postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
-    "$ABK_PG_BIN_DIR/postgres" -D "$PG_DIR/data" \
-    -c listen_addresses=127.0.0.1 -c port="$PG_PORT" -c unix_socket_directories="$PG_SOCK_DIR" \
-    -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off
-  abk_wait_ready postgres 30 "$log" "$LAUNCHED_PID" \
-    "$ABK_PG_BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 1
+  launch_postgres
   PGPASSWORD="$PG_SUPER_PW" "$ABK_PG_BIN_DIR/psql" -X -q -v ON_ERROR_STOP=1 \
     -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres >>"$log" 2>&1 <<SQL || abk_die "postgres: creating roles and database failed; see $log"
 CREATE ROLE accubooks LOGIN PASSWORD '$PG_APP_PW';
@@ -157,6 +154,16 @@ CREATE ROLE runbook LOGIN PASSWORD '$PG_RUNBOOK_PW';
 GRANT pg_signal_backend, pg_monitor, pg_read_all_data TO runbook;
 GRANT CONNECT ON DATABASE accubooks TO runbook;
 SQL
+}
+
+# Runs the server on the cluster in $PG_DIR/data (made by start_postgres; reused by `start postgres`).
+launch_postgres() {
+  launch postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
+    "$ABK_PG_BIN_DIR/postgres" -D "$PG_DIR/data" \
+    -c listen_addresses=127.0.0.1 -c port="$PG_PORT" -c unix_socket_directories="$PG_SOCK_DIR" \
+    -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off
+  abk_wait_ready postgres 30 "$STACK_DIR/postgres.log" "$LAUNCHED_PID" \
+    "$ABK_PG_BIN_DIR/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 1
 }
 
 start_redis() {
@@ -255,14 +262,20 @@ start_prometheus() {
     }
   fi
   rm -rf "$STACK_DIR/prometheus"
-  launch prometheus "$(command -v prometheus)" --config.file="$cfg" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" --storage.tsdb.path="$STACK_DIR/prometheus" \
-    --web.enable-lifecycle --log.level=warn
-  abk_wait_ready prometheus 30 "$log" "$LAUNCHED_PID" probe_http "$PROMETHEUS_URL/-/ready"
+  launch_prometheus
   # Target discovery takes ~5 s; wait for the first good scrape so that tests can query at once.
   if [[ "${STACK_SKIP_SANDBOX:-0}" != 1 ]]; then
     abk_wait_ready "prometheus (first scrape of accubooks-api)" 30 "$log" "$LAUNCHED_PID" probe_prom_scraped
   fi
+}
+
+# Runs Prometheus on $STACK_DIR/prometheus.yml (made by start_prometheus; reused by `start prometheus`).
+launch_prometheus() {
+  local cfg="$STACK_DIR/prometheus.yml" log="$STACK_DIR/prometheus.log"
+  launch prometheus "$(command -v prometheus)" --config.file="$cfg" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" --storage.tsdb.path="$STACK_DIR/prometheus" \
+    --web.enable-lifecycle --log.level=warn
+  abk_wait_ready prometheus 30 "$log" "$LAUNCHED_PID" probe_http "$PROMETHEUS_URL/-/ready"
 }
 
 write_env() {
@@ -457,6 +470,52 @@ cmd_status() {
   return "$rc"
 }
 
+# `start SERVICE`: starts again one stopped service of a stack that is up (same ports, same data),
+# e.g. after an outage test stopped it by its recorded pid. `up` cannot do that: it restarts the
+# whole stack on new ports when any service is missing.
+cmd_start() {
+  local svc="${1:-}" url
+  lock_stack
+  [[ -f "$ENV_FILE" ]] || abk_die "no env file: the stack in $STACK_DIR is not up (scripts/stack.sh up)"
+  # shellcheck disable=SC1090
+  source "$ENV_FILE"
+  if abk_recorded_pid "$svc" >/dev/null; then
+    abk_log "$svc already running"
+    return 0
+  fi
+  port_of() {
+    url="${1#*://}"
+    url="${url#*@}"
+    url="${url%%/*}"
+    printf '%s\n' "${url##*:}"
+  }
+  case "$svc" in
+    postgres)
+      PG_PORT="$PGPORT_STACK"
+      PG_SOCK_DIR="$PG_SOCKET_DIR"
+      [[ -d "$PG_DIR/data" ]] || PG_DIR="$SHORT_DIR/pg"
+      [[ -d "$PG_DIR/data" ]] || abk_die "postgres: no cluster in $PG_DIR/data"
+      launch_postgres
+      ;;
+    redis)
+      REDIS_PORT="$(port_of "$REDIS_URL")"
+      start_redis
+      ;;
+    stripe-mock)
+      STRIPE_PORT="$(port_of "$STRIPE_API_BASE")"
+      STRIPE_HTTPS_PORT="$(abk_free_ports 1)"
+      start_stripe_mock
+      ;;
+    dockerd) start_dockerd ;;
+    prometheus)
+      PROM_PORT="$(port_of "$PROMETHEUS_URL")"
+      launch_prometheus
+      ;;
+    *) abk_die "start: one of postgres, redis, stripe-mock, dockerd, prometheus (got '$svc')" ;;
+  esac
+  abk_log "$svc started again (pid $(abk_recorded_pid "$svc"))"
+}
+
 cmd_env() {
   [[ -f "$ENV_FILE" ]] || abk_die "no env file: the stack in $STACK_DIR is not up (scripts/stack.sh up)"
   cat "$ENV_FILE"
@@ -467,8 +526,9 @@ case "${1:-}" in
   down) cmd_down "${2:-}" ;;
   status) cmd_status ;;
   env) cmd_env ;;
+  start) cmd_start "${2:-}" ;;
   *)
-    echo "usage: $0 up|down [--purge]|status|env" >&2
+    echo "usage: $0 up|down [--purge]|status|env|start <service>" >&2
     exit 2
     ;;
 esac
