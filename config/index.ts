@@ -291,20 +291,26 @@ const codecSecrets = (t: TemporalConfig) => (t.codecKeys ?? []).map((k) => k.key
 
 /** Every secret value in a config, for the leak scan in tests. */
 export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
+  const passwordsOf = (urls: (string | undefined)[]) =>
+    urls
+      .map((u) => {
+        try {
+          return u ? decodeURIComponent(new URL(u).password) : '';
+        } catch {
+          return '';
+        }
+      })
+      .filter((p) => p.length >= 4);
   if ('intake' in c) {
-    return [c.temporal.apiKey, c.intake.bearerToken, c.intake.hmacSecret, ...codecSecrets(c.temporal)].filter(
-      (s): s is string => typeof s === 'string' && s.length > 0,
-    );
+    return [
+      c.temporal.apiKey,
+      c.intake.bearerToken,
+      c.intake.hmacSecret,
+      ...passwordsOf([c.intake.fold.redisUrl]),
+      ...codecSecrets(c.temporal),
+    ].filter((s): s is string => typeof s === 'string' && s.length > 0);
   }
-  const passwords = [c.postgres.url, c.redis.url, c.notify.smtpUrl, c.billing.databaseUrl]
-    .map((u) => {
-      try {
-        return u ? decodeURIComponent(new URL(u).password) : '';
-      } catch {
-        return '';
-      }
-    })
-    .filter((p) => p.length >= 4);
+  const passwords = passwordsOf([c.postgres.url, c.redis.url, c.notify.smtpUrl, c.billing.databaseUrl]);
   return [
     c.stripe.apiKey,
     c.temporal.apiKey,
@@ -349,6 +355,12 @@ const intakeSchema = z.object({
   INTAKE_UNKNOWN_ALERTS: z
     .enum(['reject', 'ignore'], { message: 'must be reject or ignore' })
     .default('reject'),
+  /**
+   * Redis for folding alert storms (client/intake/fold.ts): Alertmanager's alerts are recorded there
+   * and delivered as one counted signal per incident per window. Unset: each alert goes to Temporal.
+   */
+  INTAKE_FOLD_REDIS_URL: url(['redis', 'rediss']).optional(),
+  INTAKE_FOLD_WINDOW_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
 });
 
 export interface IntakeConfig {
@@ -363,6 +375,8 @@ export interface IntakeConfig {
     /** Overrides of the default alert-name → runbook mapping (validated against the catalog). */
     alertRunbooks: Record<string, string>;
     unknownAlerts: 'reject' | 'ignore';
+    /** Storm folding: off when `redisUrl` is unset. */
+    fold: { redisUrl?: string; windowMs: number };
   };
 }
 
@@ -399,6 +413,7 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
       targetLabels: e.INTAKE_TARGET_LABELS.split(','),
       alertRunbooks,
       unknownAlerts: e.INTAKE_UNKNOWN_ALERTS,
+      fold: { redisUrl: e.INTAKE_FOLD_REDIS_URL, windowMs: e.INTAKE_FOLD_WINDOW_MS },
     },
   };
 }
@@ -407,7 +422,12 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
 export function describeIntakeConfig(c: IntakeConfig): Record<string, unknown> {
   return {
     temporal: describeTemporal(c.temporal),
-    intake: { ...c.intake, bearerToken: set(c.intake.bearerToken), hmacSecret: set(c.intake.hmacSecret) },
+    intake: {
+      ...c.intake,
+      bearerToken: set(c.intake.bearerToken),
+      hmacSecret: set(c.intake.hmacSecret),
+      fold: { ...c.intake.fold, redisUrl: c.intake.fold.redisUrl ? maskUrl(c.intake.fold.redisUrl) : 'off' },
+    },
   };
 }
 

@@ -84,6 +84,19 @@ export function alertEventProblem(event: unknown): string | undefined {
       return '"values" must be an object of numbers or strings';
     }
   }
+  if (e.count !== undefined) {
+    const c = e.count as Record<string, unknown>;
+    const n = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1_000_000_000;
+    if (
+      typeof c !== 'object' ||
+      c === null ||
+      !n(c.firing) ||
+      !n(c.resolved) ||
+      !((c.firing as number) + (c.resolved as number) > 0)
+    ) {
+      return '"count" must be {"firing": n, "resolved": n} with whole numbers >= 0, not both 0';
+    }
+  }
   return undefined;
 }
 
@@ -144,7 +157,11 @@ export class Incident {
           return;
         }
         // A repeat or a resolution is information only: it never triggers an action by itself.
-        if (event.status === 'resolved') this.state.alerts.resolved++;
+        // In a storm the intake folds repeats into one signal that carries their count.
+        if (event.count) {
+          this.state.alerts.firing += event.count.firing;
+          this.state.alerts.resolved += event.count.resolved;
+        } else if (event.status === 'resolved') this.state.alerts.resolved++;
         else this.state.alerts.firing++;
         this.state.alerts.lastStatus = event.status;
         this.state.alerts.lastAt = event.receivedAt ?? now();

@@ -32,6 +32,11 @@ export interface AlertEvent {
   receivedAt?: string;
   values?: Record<string, number | string>;
   labels?: Record<string, string>;
+  /**
+   * Repeats folded by the intake in an alert storm: this one signal stands for `firing` firings and
+   * `resolved` resolutions (the event's other fields are the latest of them). Absent: one alert.
+   */
+  count?: { firing: number; resolved: number };
 }
 
 /** A person closing an incident by hand. */

@@ -5,24 +5,46 @@
  *
  *   INTAKE_BEARER_TOKEN=... node dist/client/intake/main.js     (or: npm run intake)
  */
+import { Redis } from 'ioredis';
 import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config';
 import { connectClient } from '../connection';
+import { AlertFolder } from './fold';
 import { alertRunbookMap } from './mapping';
 import { createIntakeMetrics } from './metrics';
 import { buildIntake, intakeLoggerOptions, temporalGateway } from './server';
 
 export async function runIntake(config: IntakeConfig): Promise<void> {
   const client = await connectClient(config.temporal);
+  const metrics = createIntakeMetrics({ defaultMetrics: true });
+  const gateway = temporalGateway(client, config.temporal.taskQueue);
+  let redis: Redis | undefined;
+  let folder: AlertFolder | undefined;
   const app = await buildIntake({
     auth: { bearerToken: config.intake.bearerToken, hmacSecret: config.intake.hmacSecret },
     bodyLimitBytes: config.intake.bodyLimitBytes,
     targetLabels: config.intake.targetLabels,
     alertRunbooks: alertRunbookMap(config.intake.alertRunbooks),
     unknownAlerts: config.intake.unknownAlerts,
-    gateway: temporalGateway(client, config.temporal.taskQueue),
-    metrics: createIntakeMetrics({ defaultMetrics: true }),
+    gateway,
+    metrics,
     logger: intakeLoggerOptions,
   });
+  if (config.intake.fold.redisUrl) {
+    // Commands fail fast while Redis is down (the intake then sends alerts directly), and the
+    // connection comes back by itself.
+    redis = new Redis(config.intake.fold.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    redis.on('error', (err: Error) => app.log.warn({ err: { message: err.message } }, 'fold Redis error'));
+    folder = new AlertFolder({
+      client,
+      taskQueue: config.temporal.taskQueue,
+      redis,
+      windowMs: config.intake.fold.windowMs,
+      log: (level, fields, msg) => app.log[level](fields, msg),
+      onDelivery: (outcome, alerts) => metrics.folded.inc({ outcome }, alerts),
+    });
+    gateway.fold = folder;
+    folder.start();
+  }
   app.log.info({ config: describeIntakeConfig(config) }, 'intake starting');
   const closed = new Promise<void>((resolve) => {
     const stop = () => {
@@ -34,6 +56,9 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
   });
   await app.listen({ host: config.intake.host, port: config.intake.port });
   await closed;
+  // What was accepted and is still pending goes to Temporal before the process ends.
+  await folder?.close();
+  redis?.disconnect();
   await client.connection.close();
 }
 

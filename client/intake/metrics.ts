@@ -6,6 +6,7 @@ export interface IntakeMetrics {
   requests: Counter<'endpoint' | 'outcome'>;
   duration: Histogram<'endpoint'>;
   alerts: Counter<'runbook' | 'outcome'>;
+  folded: Counter<'outcome'>;
 }
 
 export function createIntakeMetrics(opts: { defaultMetrics?: boolean } = {}): IntakeMetrics {
@@ -28,8 +29,14 @@ export function createIntakeMetrics(opts: { defaultMetrics?: boolean } = {}): In
     }),
     alerts: new Counter({
       name: 'accubooks_intake_alerts_total',
-      help: 'Alerts handled, by runbook and outcome (started, joined, ignored, failed)',
+      help: 'Alerts handled, by runbook and outcome (started, joined, queued, ignored, failed)',
       labelNames: ['runbook', 'outcome'],
+      registers: [registry],
+    }),
+    folded: new Counter({
+      name: 'accubooks_intake_folded_alerts_total',
+      help: 'Queued (folded) alerts delivered to Temporal, by outcome (started, joined, ignored, retry)',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
   };

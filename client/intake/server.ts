@@ -53,6 +53,11 @@ export interface IncidentGateway {
   resolve(alert: MappedAlert): Promise<boolean>;
   /** Throws when Temporal cannot be reached. */
   ready(): Promise<void>;
+  /**
+   * Alert-storm folding (client/intake/fold.ts), when configured: records the alert durably and
+   * delivers it with the other repeats for its incident as one counted signal.
+   */
+  fold?: { add(alert: MappedAlert): Promise<void> };
 }
 
 export function temporalGateway(client: Client, taskQueue: string): IncidentGateway {
@@ -94,7 +99,7 @@ export interface AlertResult {
   runbook?: RunbookId;
   target?: string;
   workflowId?: string;
-  outcome: 'started' | 'joined' | 'ignored' | 'failed';
+  outcome: 'started' | 'joined' | 'queued' | 'ignored' | 'failed';
   reason?: string;
 }
 
@@ -366,7 +371,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     };
   }
 
-  async function act(alert: MappedAlert): Promise<AlertResult> {
+  async function act(alert: MappedAlert, fold: boolean, req: FastifyRequest): Promise<AlertResult> {
     const base = {
       index: alert.index,
       alertName: alert.alertName,
@@ -375,6 +380,23 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       target: alert.target,
       workflowId: alert.workflowId,
     };
+    if (fold && opts.gateway.fold) {
+      try {
+        await opts.gateway.fold.add(alert);
+        return {
+          ...base,
+          outcome: 'queued',
+          reason:
+            'recorded; it starts the incident or is added to its alert count within the fold window (repeats never start a second run)',
+        };
+      } catch (err) {
+        // Redis is down: the alert goes to Temporal directly, as without folding. Nothing is lost.
+        req.log.warn(
+          { err: { message: (err as Error).message } },
+          'alert folding unavailable; sending directly',
+        );
+      }
+    }
     try {
       if (alert.status === 'firing') {
         const r = await opts.gateway.fire(alert);
@@ -406,19 +428,19 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
   }
 
   /** Alerts for one workflow go in order (firing before its resolution); different workflows in parallel. */
-  async function actOnAll(alerts: MappedAlert[]): Promise<AlertResult[]> {
+  async function actOnAll(alerts: MappedAlert[], fold: boolean, req: FastifyRequest): Promise<AlertResult[]> {
     const byWorkflow = new Map<string, MappedAlert[]>();
     for (const a of alerts) byWorkflow.set(a.workflowId, [...(byWorkflow.get(a.workflowId) ?? []), a]);
     const results: AlertResult[] = [];
     await Promise.all(
       [...byWorkflow.values()].map(async (group) => {
-        for (const a of group) results.push(await act(a));
+        for (const a of group) results.push(await act(a, fold, req));
       }),
     );
     return results;
   }
 
-  async function handle(req: FastifyRequest, reply: FastifyReply, candidates: Candidate[]) {
+  async function handle(req: FastifyRequest, reply: FastifyReply, candidates: Candidate[], fold = false) {
     const problems = candidates.flatMap((c) => (c.kind === 'problem' ? [c.problem] : []));
     if (problems.length) {
       const unknownOnly = candidates.every((c) => c.kind !== 'problem' || c.unknownName);
@@ -432,7 +454,11 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     }
     const results = [
       ...candidates.flatMap((c) => (c.kind === 'ignored' ? [c.result] : [])),
-      ...(await actOnAll(candidates.flatMap((c) => (c.kind === 'alert' ? [c.alert] : [])))),
+      ...(await actOnAll(
+        candidates.flatMap((c) => (c.kind === 'alert' ? [c.alert] : [])),
+        fold,
+        req,
+      )),
     ].sort((x, y) => x.index - y.index);
     for (const r of results) {
       metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
@@ -443,6 +469,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     const summary = {
       started: count('started'),
       joined: count('joined'),
+      ...(count('queued') ? { queued: count('queued') } : {}),
       ignored: count('ignored'),
       failed,
     };
@@ -485,6 +512,8 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
             source,
           ),
         ),
+        // Alertmanager's repeats are what storms are made of: fold them when configured.
+        true,
       );
     }),
   );

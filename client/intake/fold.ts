@@ -1,0 +1,273 @@
+/**
+ * Folding alert storms before they reach Temporal.
+ *
+ * Alertmanager re-sends every alert of a group at each group interval, and an outage fires many
+ * alerts for one target at once. Each of them is information for the one incident of its runbook
+ * and target; none may start a second run. Sending each as its own signal makes Temporal (and the
+ * incident's history) pay per alert. Instead the intake records each alert in Redis (one pipelined
+ * round trip, then it answers) and a deliverer sends, per incident, at most one counted `alert`
+ * signal per fold window: `{...latest event, count: {firing, resolved}}`.
+ *
+ * Why Redis and not memory: an accepted alert must not be lost when the intake restarts, and
+ * several intakes behind a balancer must share the counts. The pending counts live in one hash per
+ * incident plus a set of incidents with something pending; taking them is one atomic script, so two
+ * intakes never deliver the same alert twice. The first alert of an incident is delivered at once
+ * (it starts the runbook: the first minutes matter); later ones wait for the window.
+ */
+import type { Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import type { Redis } from 'ioredis';
+import { alertSignal } from '../../workflows/definitions';
+import type { AlertEvent } from '../../workflows/types';
+import { startIncident } from '../incidents';
+import type { MappedAlert } from './server';
+
+export interface FoldOptions {
+  client: Client;
+  taskQueue: string;
+  redis: Redis;
+  /** At most one signal per incident per window (ms). */
+  windowMs: number;
+  /** Incidents delivered at once. */
+  concurrency?: number;
+  /** Key prefix in Redis (several deployments may share one Redis). */
+  prefix?: string;
+  /** One line per delivery (never the labels or values). */
+  log?: (level: 'info' | 'warn', fields: Record<string, unknown>, msg: string) => void;
+  onDelivery?: (outcome: DeliveryOutcome, alerts: number) => void;
+}
+
+export type DeliveryOutcome = 'started' | 'joined' | 'ignored' | 'retry';
+
+/** What one incident has pending: counts, the latest event, and the latest firing alert (to start). */
+interface Pending {
+  firing: number;
+  resolved: number;
+  event?: AlertEvent;
+  alert?: Omit<MappedAlert, 'index'>;
+}
+
+// Take everything pending for one incident, atomically: HGETALL, then DEL and SREM.
+const TAKE = `
+local v = redis.call('HGETALL', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+return v`;
+
+export class AlertFolder {
+  private readonly prefix: string;
+  private readonly dirtyKey: string;
+  private readonly inFlight = new Set<string>();
+  private readonly again = new Set<string>();
+  private readonly lastSent = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly deliveries = new Set<Promise<void>>();
+  private sweeper?: NodeJS.Timeout;
+  private closed = false;
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly opts: FoldOptions) {
+    this.prefix = opts.prefix ?? 'accubooks:intake:fold';
+    this.dirtyKey = `${this.prefix}:pending`;
+  }
+
+  /** Picks up what a previous intake left pending, then sweeps every window. */
+  start(): void {
+    const sweep = () => void this.sweep().catch((err) => this.warn('sweep failed', err));
+    sweep();
+    this.sweeper = setInterval(sweep, Math.max(250, this.opts.windowMs));
+    this.sweeper.unref();
+  }
+
+  /** Records one alert durably (answering the caller may follow); delivery happens after. */
+  async add(alert: MappedAlert): Promise<void> {
+    const key = this.key(alert.workflowId);
+    const { index: _index, ...rest } = alert;
+    const m = this.opts.redis.multi();
+    m.hincrby(key, alert.status, 1);
+    m.hset(key, 'event', JSON.stringify(alert.event));
+    // The first firing is kept to start the incident with (its trigger), should none run.
+    if (alert.status === 'firing') m.hsetnx(key, 'alert', JSON.stringify(rest));
+    m.sadd(this.dirtyKey, alert.workflowId);
+    const res = await m.exec();
+    const failed = res?.find(([err]) => err);
+    if (!res || failed) throw failed?.[0] ?? new Error('Redis did not run the transaction');
+    this.schedule(alert.workflowId);
+  }
+
+  /** Delivers everything pending now (shutdown), then stops. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.deliveries]);
+    const ids = await this.opts.redis.smembers(this.dirtyKey).catch(() => [] as string[]);
+    await Promise.allSettled(ids.map((id) => this.deliver(id, true)));
+  }
+
+  /** Alerts recorded and not yet delivered (for /metrics and tests). */
+  async pendingIncidents(): Promise<number> {
+    return this.opts.redis.scard(this.dirtyKey);
+  }
+
+  private key(workflowId: string): string {
+    return `${this.prefix}:incident:${workflowId}`;
+  }
+
+  /** The first alert of an incident goes at once; later ones at most once per window. */
+  private schedule(workflowId: string): void {
+    if (this.closed) return;
+    if (this.inFlight.has(workflowId)) {
+      this.again.add(workflowId);
+      return;
+    }
+    if (this.timers.has(workflowId)) return;
+    const last = this.lastSent.get(workflowId);
+    const wait = last === undefined ? 0 : Math.max(0, last + this.opts.windowMs - Date.now());
+    if (wait === 0) {
+      this.track(this.deliver(workflowId));
+      return;
+    }
+    this.timers.set(
+      workflowId,
+      setTimeout(() => {
+        this.timers.delete(workflowId);
+        this.track(this.deliver(workflowId));
+      }, wait),
+    );
+  }
+
+  private track(p: Promise<void>): void {
+    this.deliveries.add(p);
+    void p.finally(() => this.deliveries.delete(p));
+  }
+
+  private async sweep(): Promise<void> {
+    const ids = await this.opts.redis.smembers(this.dirtyKey);
+    for (const id of ids) this.schedule(id);
+    // Forget incidents quiet for a while (bounded memory in a long-running intake).
+    const cutoff = Date.now() - 10 * this.opts.windowMs - 60_000;
+    for (const [id, at] of this.lastSent) if (at < cutoff) this.lastSent.delete(id);
+  }
+
+  private async slot(): Promise<() => void> {
+    const max = this.opts.concurrency ?? 32;
+    while (this.active >= max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    return () => {
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
+
+  private async deliver(workflowId: string, final = false): Promise<void> {
+    if (this.inFlight.has(workflowId)) return;
+    this.inFlight.add(workflowId);
+    const release = await this.slot();
+    let pending: Pending | undefined;
+    try {
+      pending = await this.take(workflowId);
+      if (!pending) return;
+      this.lastSent.set(workflowId, Date.now());
+      const outcome = await this.send(workflowId, pending);
+      this.opts.onDelivery?.(outcome, pending.firing + pending.resolved);
+      this.opts.log?.(
+        'info',
+        {
+          workflowId,
+          outcome,
+          firing: pending.firing,
+          resolved: pending.resolved,
+        },
+        outcome === 'ignored'
+          ? 'folded resolutions dropped: no incident runs (a resolution never starts one)'
+          : `folded alerts ${outcome}`,
+      );
+    } catch (err) {
+      // Temporal (or Redis) failed: put the counts back so nothing is lost; the sweep retries.
+      if (pending) await this.putBack(workflowId, pending).catch((e) => this.warn('could not put back', e));
+      this.opts.onDelivery?.('retry', pending ? pending.firing + pending.resolved : 0);
+      this.warn(`delivery to ${workflowId} failed; kept for retry`, err);
+    } finally {
+      release();
+      this.inFlight.delete(workflowId);
+      if (this.again.delete(workflowId) && !final) this.schedule(workflowId);
+    }
+  }
+
+  private async take(workflowId: string): Promise<Pending | undefined> {
+    const flat = (await this.opts.redis.eval(TAKE, 2, this.key(workflowId), this.dirtyKey, workflowId)) as
+      string[] | null;
+    if (!flat || flat.length === 0) return undefined;
+    const h: Record<string, string> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+    const p: Pending = {
+      firing: Number(h.firing ?? 0),
+      resolved: Number(h.resolved ?? 0),
+      event: h.event ? (JSON.parse(h.event) as AlertEvent) : undefined,
+      alert: h.alert ? (JSON.parse(h.alert) as Pending['alert']) : undefined,
+    };
+    return p.firing + p.resolved > 0 ? p : undefined;
+  }
+
+  private async putBack(workflowId: string, p: Pending): Promise<void> {
+    const key = this.key(workflowId);
+    const m = this.opts.redis.multi();
+    if (p.firing) m.hincrby(key, 'firing', p.firing);
+    if (p.resolved) m.hincrby(key, 'resolved', p.resolved);
+    // Newer alerts recorded meanwhile keep their (newer) event.
+    if (p.event) m.hsetnx(key, 'event', JSON.stringify(p.event));
+    if (p.alert) m.hsetnx(key, 'alert', JSON.stringify(p.alert));
+    m.sadd(this.dirtyKey, workflowId);
+    await m.exec();
+  }
+
+  /**
+   * Start the incident with one firing (its trigger) if none runs, and signal the rest as one count;
+   * resolutions for an incident that does not run are dropped, as the direct path ignores them.
+   */
+  private async send(workflowId: string, p: Pending): Promise<DeliveryOutcome> {
+    let { firing } = p;
+    let outcome: DeliveryOutcome = 'joined';
+    for (let attempt = 1; ; attempt++) {
+      if (firing > 0 && p.alert) {
+        try {
+          await startIncident({
+            client: this.opts.client,
+            taskQueue: this.opts.taskQueue,
+            runbook: p.alert.runbook,
+            target: p.alert.target,
+            trigger: p.alert.trigger,
+            workflowId,
+            extraInput: p.alert.extraInput,
+            conflictPolicy: 'FAIL',
+          });
+          firing--;
+          outcome = 'started';
+        } catch (err) {
+          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        }
+      }
+      if (firing + p.resolved === 0) return outcome;
+      const event: AlertEvent = {
+        ...(p.event ?? { status: firing > 0 ? 'firing' : 'resolved' }),
+        count: { firing, resolved: p.resolved },
+      };
+      try {
+        await this.opts.client.workflow.getHandle(workflowId).signal(alertSignal, event);
+        return outcome;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+        // The incident closed between the start attempt and the signal: a firing starts a new one.
+        if (firing === 0 || !p.alert) return 'ignored';
+        if (attempt >= 3) throw err;
+      }
+    }
+  }
+
+  private warn(msg: string, err: unknown): void {
+    this.opts.log?.('warn', { err: err instanceof Error ? err.message : String(err) }, msg);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Alert-storm folding (client/intake/fold.ts) over the real dev server and the stack's Redis: the
+ * Alertmanager endpoint records each alert in Redis and answers; per incident, the first alert starts
+ * the runbook at once and the repeats arrive as counted signals, at most one per window. Every alert
+ * ends up in its incident's state, no incident starts twice, and alerts that could not be delivered
+ * (Temporal unreachable) wait in Redis until an intake delivers them.
+ */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Client } from '@temporalio/client';
+import { connectClient } from '../../client/connection';
+import { incidentState, incidentWorkflowId } from '../../client/incidents';
+import { AlertFolder, type DeliveryOutcome } from '../../client/intake/fold';
+import { loadTemporalConfig } from '../../config';
+import type { IncidentState } from '../../workflows/types';
+import { need, uniqueId } from '../helpers/env';
+import { waitUntil } from '../helpers/sandbox';
+import { amAlert, amPayload, bearer, startIntakeRig, type IntakeRig } from './rig';
+
+let rig: IntakeRig;
+let redis: Redis;
+const prefix = `test:fold:${randomUUID().slice(0, 8)}`;
+const folders: AlertFolder[] = [];
+
+function folder(client: Client, deliveries?: DeliveryOutcome[]): AlertFolder {
+  const f = new AlertFolder({
+    client,
+    taskQueue: rig.taskQueue,
+    redis,
+    windowMs: 300,
+    prefix,
+    onDelivery: (o) => deliveries?.push(o),
+  });
+  folders.push(f);
+  return f;
+}
+
+async function post(payload: unknown) {
+  const res = await rig.request('/alerts/alertmanager', { headers: bearer, body: JSON.stringify(payload) });
+  return { status: res.status, body: res.json<{ queued?: number; results: { outcome: string }[] }>() };
+}
+
+async function stateOf(workflowId: string, until: (s: IncidentState) => boolean) {
+  let s: IncidentState | undefined;
+  await waitUntil(`state of ${workflowId}`, async () => {
+    s = await incidentState(rig.client.workflow.getHandle(workflowId)).catch(() => undefined);
+    return s !== undefined && until(s);
+  });
+  return s!;
+}
+
+async function signalsOf(workflowId: string): Promise<number> {
+  const h = await rig.client.workflow.getHandle(workflowId).fetchHistory();
+  return h.events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'alert').length;
+}
+
+beforeAll(async () => {
+  rig = await startIntakeRig('intake-fold', { worker: true });
+  redis = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
+});
+afterAll(async () => {
+  for (const f of folders) await f.close().catch(() => undefined);
+  rig.gateway.fold = undefined;
+  if (redis) {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+  }
+  await rig?.close();
+});
+
+test('a storm of repeats and resolutions: one run per incident, every alert counted, far fewer signals', async () => {
+  const deliveries: DeliveryOutcome[] = [];
+  const f = folder(rig.client, deliveries);
+  f.start();
+  rig.gateway.fold = f;
+  const targets = [1, 2, 3].map(() => uniqueId('abk-fold'));
+  const perTarget = 20;
+  // Each notification: two instances; the last of each target resolves one of them.
+  const requests = targets.flatMap((t) =>
+    Array.from({ length: perTarget / 2 }, (_, i) =>
+      amPayload([
+        amAlert('SystemUnreachable', t, i === perTarget / 2 - 1 ? 'resolved' : 'firing'),
+        amAlert('SystemUnreachable', t),
+      ]),
+    ),
+  );
+  const responses = await Promise.all(requests.map(post));
+  expect(responses.map((r) => r.status)).toEqual(requests.map(() => 200));
+  expect(
+    responses.every((r) => r.body.queued === 2 && r.body.results.every((x) => x.outcome === 'queued')),
+  ).toBe(true);
+
+  for (const t of targets) {
+    const id = incidentWorkflowId('P0-1', t);
+    const s = await stateOf(id, (x) => x.alerts.firing + x.alerts.resolved >= perTarget);
+    expect({ firing: s.alerts.firing, resolved: s.alerts.resolved }).toEqual({
+      firing: perTarget - 1,
+      resolved: 1,
+    });
+    // 19 repeats after the start went as a handful of counted signals, not one each.
+    expect(await signalsOf(id)).toBeLessThan(perTarget / 2);
+  }
+  const query = targets.map((t) => `WorkflowId = '${incidentWorkflowId('P0-1', t)}'`).join(' OR ');
+  await waitUntil('visibility to list the incidents', async () => {
+    return (await rig.client.workflow.count(`TaskQueue = '${rig.taskQueue}' AND (${query})`)).count === 3;
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  expect((await rig.client.workflow.count(`TaskQueue = '${rig.taskQueue}' AND (${query})`)).count).toBe(3);
+  expect(deliveries.filter((d) => d === 'started')).toHaveLength(3);
+  expect(await f.pendingIncidents()).toBe(0);
+});
+
+test('a resolution with no running incident starts nothing', async () => {
+  const deliveries: DeliveryOutcome[] = [];
+  const f = folder(rig.client, deliveries);
+  rig.gateway.fold = f;
+  const target = uniqueId('abk-fold-stray');
+  const r = await post(amPayload([amAlert('SystemUnreachable', target, 'resolved')]));
+  expect(r.status).toBe(200);
+  await waitUntil('the resolution to be handled', () => Promise.resolve(deliveries.includes('ignored')));
+  await expect(
+    rig.client.workflow.getHandle(incidentWorkflowId('P0-1', target)).describe(),
+  ).rejects.toThrow();
+});
+
+test('alerts Temporal did not take stay in Redis until an intake delivers them', async () => {
+  // An intake whose Temporal connection is gone: deliveries fail and the counts are put back.
+  const broken = await connectClient(loadTemporalConfig());
+  await broken.connection.close();
+  const failed: DeliveryOutcome[] = [];
+  const a = folder(broken, failed);
+  rig.gateway.fold = a;
+  const target = uniqueId('abk-fold-kept');
+  for (let i = 0; i < 5; i++)
+    expect((await post(amPayload([amAlert('SystemUnreachable', target)]))).status).toBe(200);
+  await waitUntil('a failed delivery', () => Promise.resolve(failed.includes('retry')));
+  await a.close();
+  expect(await a.pendingIncidents()).toBe(1);
+  await expect(
+    rig.client.workflow.getHandle(incidentWorkflowId('P0-1', target)).describe(),
+  ).rejects.toThrow();
+
+  // Another intake (or this one restarted) finds them pending and delivers: one run, five firings.
+  const b = folder(rig.client);
+  b.start();
+  const s = await stateOf(incidentWorkflowId('P0-1', target), (x) => x.alerts.firing >= 5);
+  expect(s.alerts.firing).toBe(5);
+  expect(await b.pendingIncidents()).toBe(0);
+});
