@@ -4,6 +4,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Run alone, each by its own stage: the chaos suites (worker crashes, dependency outages:
+  // scripts/test-chaos.sh) and the two-node cluster suites (scripts/test-cluster.sh, jest.cluster.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/', '<rootDir>/test/cluster/'],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120000,
   globalSetup: '<rootDir>/test/global-setup.ts',

@@ -9,6 +9,7 @@ import { dataConverterFor } from '../client/codec';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
+import { chaosFromEnv, chaosInterceptors, chaosWorkflowModule } from './chaos';
 
 export interface RuntimeSettings {
   level?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -53,11 +54,25 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     tls: tlsOptions(config.temporal),
     apiKey: config.temporal.apiKey,
   });
+  // Opt-in crash hook for the worker-crash harness (worker/chaos.ts); off unless CHAOS_* is set.
+  const chaos = chaosFromEnv();
+  // WORKER_WORKFLOW_BUNDLE: a bundle made by bundleWorkflowCode (skips bundling at start-up).
+  const bundle = process.env.WORKER_WORKFLOW_BUNDLE;
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    ...(bundle
+      ? { workflowBundle: { codePath: bundle } }
+      : { workflowsPath: require.resolve('../workflows') }),
+    ...(chaos
+      ? {
+          interceptors: {
+            ...chaosInterceptors(chaos),
+            ...(bundle ? {} : { workflowModules: [chaosWorkflowModule] }),
+          },
+        }
+      : {}),
     activities: activitiesFor(clients),
     sinks: incidentMetricsSinks(metrics),
     dataConverter: dataConverterFor(config.temporal),

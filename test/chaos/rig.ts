@@ -1,0 +1,186 @@
+/**
+ * The worker-crash rig: the real worker process (dist/worker/main.js, `npm run build` first) in
+ * chaos mode (worker/chaos.ts), started from one prebuilt workflow bundle so a restart takes a
+ * second, killed with SIGKILL by its own hook at a chosen activity, and started again.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type Docker from 'dockerode';
+import { freePort, waitUntil } from '../helpers/sandbox';
+
+export const repo = path.join(__dirname, '../..');
+export const artifacts = path.join(repo, 'test-artifacts', 'chaos');
+const dist = (p: string) => path.join(repo, 'dist', p);
+
+/** One workflow bundle with the chaos workflow interceptor, shared by every worker process. */
+export async function chaosBundle(): Promise<string> {
+  for (const f of ['worker/main.js', 'workflows/index.js', 'worker/chaos-workflow-interceptors.js']) {
+    if (!existsSync(dist(f))) throw new Error(`dist/${f} is missing: run npm run build first`);
+  }
+  const noop = () => undefined;
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: dist('workflows/index.js'),
+    workflowInterceptorModules: [dist('worker/chaos-workflow-interceptors.js')],
+    logger: { trace: noop, debug: noop, info: noop, log: noop, warn: noop, error: noop },
+  });
+  mkdirSync(path.join(repo, '.cache'), { recursive: true });
+  const file = path.join(repo, '.cache', `chaos-workflow-bundle-${process.pid}.js`);
+  writeFileSync(file, code);
+  return file;
+}
+
+export interface Kill {
+  activityType: string;
+  activityId: string;
+  attempt: number;
+  workflowId: string;
+  phase: string;
+  pid: number;
+  at: string;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  /** Resolves with the signal (e.g. SIGKILL) or exit code when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(): Promise<void>;
+}
+
+/** A worker process per incident: its own task queue, target and receivers, by environment. */
+export class WorkerRig {
+  private n = 0;
+  readonly marker: string;
+  readonly kills: Kill[] = [];
+  current?: WorkerProcess;
+
+  constructor(
+    readonly name: string,
+    private readonly bundle: string,
+    private readonly env: Record<string, string>,
+  ) {
+    mkdirSync(artifacts, { recursive: true });
+    this.marker = path.join(artifacts, `${name}.kills.jsonl`);
+    writeFileSync(this.marker, '');
+  }
+
+  /** Starts a worker; with `killAt` it SIGKILLs itself at that activity (see worker/chaos.ts). */
+  async start(killAt?: string): Promise<WorkerProcess> {
+    const n = ++this.n;
+    const healthPort = await freePort();
+    const log = createWriteStream(path.join(artifacts, `${this.name}.worker-${n}.log`));
+    const child: ChildProcess = spawn(process.execPath, [dist('worker/main.js')], {
+      env: {
+        ...process.env,
+        ...this.env,
+        WORKER_WORKFLOW_BUNDLE: this.bundle,
+        WORKER_HEALTH_PORT: String(healthPort),
+        CHAOS_MODE: '1',
+        CHAOS_MARKER: this.marker,
+        ...(killAt ? { CHAOS_KILL_AT: killAt } : {}),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let gone = false;
+    void exited.then(() => (gone = true));
+    await waitUntil(
+      `worker ${this.name}#${n} to poll`,
+      async () => {
+        if (gone) throw new Error(`worker ${this.name}#${n} exited during start-up; see its log`);
+        try {
+          const res = await fetch(`http://127.0.0.1:${healthPort}/healthz`, {
+            signal: AbortSignal.timeout(1000),
+          });
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      },
+      60_000,
+    );
+    const proc: WorkerProcess = {
+      pid: child.pid!,
+      exited,
+      async stop() {
+        if (gone) return;
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(t);
+      },
+    };
+    this.current = proc;
+    return proc;
+  }
+
+  /** The kills the hook recorded (one JSON line each, written just before SIGKILL). */
+  readKills(): Kill[] {
+    return readFileSync(this.marker, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Kill);
+  }
+
+  async stop(): Promise<void> {
+    await this.current?.stop();
+  }
+}
+
+export interface DockerEvent {
+  Action: string;
+  name: string;
+  image?: string;
+  /** Milliseconds since the epoch (from the engine's timeNano). */
+  time: number;
+}
+
+/** Every container event of the stack's private engine (GET /events), recorded from now on. */
+export async function recordDockerEvents(docker: Docker): Promise<{ events: DockerEvent[]; close(): void }> {
+  const events: DockerEvent[] = [];
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'] },
+  })) as NodeJS.ReadableStream & { destroy?: () => void };
+  let buf = '';
+  stream.on('data', (chunk: Buffer) => {
+    buf += chunk.toString();
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i).trim();
+      buf = buf.slice(i + 1);
+      if (!line) continue;
+      try {
+        const e = JSON.parse(line) as {
+          Action: string;
+          timeNano: number;
+          Actor?: { Attributes?: Record<string, string> };
+        };
+        events.push({
+          Action: e.Action,
+          name: e.Actor?.Attributes?.name ?? '',
+          image: e.Actor?.Attributes?.image,
+          time: e.timeNano / 1e6,
+        });
+      } catch {
+        /* a partial line; the rest follows */
+      }
+    }
+  });
+  stream.on('error', () => undefined);
+  return { events, close: () => stream.destroy?.() };
+}
+
+/** Waits for a condition without failing: true when it held in time. */
+export async function eventually(fn: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  try {
+    await waitUntil('condition', fn, timeoutMs);
+    return true;
+  } catch {
+    return false;
+  }
+}
