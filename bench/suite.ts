@@ -4,12 +4,18 @@
  * runs them at their real sizes and prints the table; `test/bench/bench-tiny.test.ts` runs each
  * once at a tiny size and checks only that figures come out and the invariants hold.
  *
- * Everything runs in this one process: the worker (runbooks + the floor workflow, one bundle, one
- * worker, so the floor has the same server and worker settings), the alert intake (real HTTP on a
- * free port) and the clients. Memory figures are this process's RSS, so they bound the worker's.
+ * The worker runs in a process of its own (bench/worker-process.ts: runbooks + the floor workflow,
+ * one bundle, one worker, so the floor has the same server and worker settings); the alert intake
+ * (real HTTP on a free port, folding storms in Redis as in production) and the load generator run
+ * in this process. Memory figures are the worker process's RSS, read from /proc.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +24,7 @@ import { connectClient } from '../client/connection';
 import { startIncident, type StartableRunbook } from '../client/incidents';
 import { alertRunbookMap } from '../client/intake/mapping';
 import { createIntakeMetrics } from '../client/intake/metrics';
+import { AlertFolder } from '../client/intake/fold';
 import { buildIntake, temporalGateway } from '../client/intake/server';
 import { loadTemporalConfig } from '../config';
 import type { WorkerClients } from '../worker/clients';
@@ -35,6 +42,8 @@ import type { IncidentState } from '../workflows/types';
 import { testClients } from '../test/helpers/deps';
 import { startReceiver, type Receiver } from '../test/helpers/receivers';
 import { timeSkippingEnv } from '../test/helpers/temporal';
+import { need } from '../test/helpers/env';
+import type { WorkerProcessOptions, WorkerStatus } from './worker-process';
 import { createBenchActivities } from './floor-activities';
 import { benchApproveSignal } from './floor-workflow';
 import { percentile, spread, type Spread } from './stats';
@@ -175,7 +184,9 @@ async function historyOf(handle: WorkflowHandle): Promise<HistoryEvent[]> {
 async function firstActivityStartedMs(handle: WorkflowHandle, timeoutMs = 30_000): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ev = (await historyOf(handle)).find((e) => e.activityTaskStartedEventAttributes);
+    const ev = (await historyOf(handle).catch(() => [] as HistoryEvent[])).find(
+      (e) => e.activityTaskStartedEventAttributes,
+    );
     if (ev) return eventMs(ev);
     if (Date.now() > deadline)
       throw new Error(`${handle.workflowId}: no activity started within ${timeoutMs} ms`);
@@ -204,13 +215,15 @@ async function pool<T, R>(
 }
 
 /** Samples RSS every 100 ms until stopped; returns the peak. */
-function rssSampler(): { stop(): number } {
-  let peak = rssMb();
-  const t = setInterval(() => (peak = Math.max(peak, rssMb())), 100);
+/** Peak RSS of a process (this one by default) while it runs, sampled every 100 ms. */
+function rssSampler(pid = process.pid): { stop(): number } {
+  const now = () => (pid === process.pid ? rssMb() : rssOfPid(pid));
+  let peak = now();
+  const t = setInterval(() => (peak = Math.max(peak, now())), 100);
   return {
     stop() {
       clearInterval(t);
-      return Math.max(peak, rssMb());
+      return Math.max(peak, now());
     },
   };
 }
@@ -247,8 +260,93 @@ export function benchBundle(): Promise<string> {
 }
 const noop = () => undefined;
 
+let bundleFile: string | undefined;
+/** The same bundle as a file, for the worker processes. */
+async function benchBundleFile(): Promise<string> {
+  if (!bundleFile) {
+    const file = path.join(os.tmpdir(), `abk-bench-bundle-${process.pid}.js`);
+    writeFileSync(file, await benchBundle());
+    process.once('exit', () => rmSync(file, { force: true }));
+    bundleFile = file;
+  }
+  return bundleFile;
+}
+
+/** The compiled worker process (the test command and `npm run bench` build first). */
+const WORKER_PROCESS = path.resolve(
+  __dirname,
+  '..',
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '' : 'dist',
+  'bench/worker-process.js',
+);
+
+interface WorkerProc {
+  pid: number;
+  status(): Promise<WorkerStatus>;
+  stop(): Promise<void>;
+}
+
+/** Forks the benchmark worker (bench/worker-process.ts) and waits until it polls. */
+async function forkWorker(opts: WorkerProcessOptions): Promise<WorkerProc> {
+  if (!existsSync(WORKER_PROCESS))
+    throw new Error(`${WORKER_PROCESS} is missing: run \`npm run build\` first`);
+  const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(opts)], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('bench worker did not start within 60 s')), 60_000);
+    child.on('message', (m: { ready?: boolean }) => {
+      if (m.ready) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(t);
+      reject(new Error(`bench worker exited (code ${code}) before it was ready`));
+    });
+  });
+  return {
+    pid: child.pid!,
+    status: () =>
+      new Promise<WorkerStatus>((resolve) => {
+        const on = (m: { status?: WorkerStatus }) => {
+          if (!m.status) return;
+          child.off('message', on);
+          resolve(m.status);
+        };
+        child.on('message', on);
+        child.send({ cmd: 'status' });
+      }),
+    async stop() {
+      if (child.exitCode === null) child.send({ cmd: 'shutdown' });
+      if (
+        (await within(
+          exited.then(() => true),
+          30_000,
+          false,
+        )) === false
+      ) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
+
+/** A process's resident memory now, from /proc (Linux), in MB. */
+function rssOfPid(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
-// The dev-server rig: worker + intake + client on a task queue of its own
+// The dev-server rig: a worker process, and in this process the intake (folding in Redis) and the client
 
 const TOKEN = `bench-${randomUUID()}`;
 
@@ -256,47 +354,56 @@ interface DevRig {
   client: Client;
   taskQueue: string;
   intakeUrl: string;
-  worker: Worker;
+  worker: WorkerProc;
   post(body: unknown): Promise<{ status: number; json: IntakeReply; ms: number }>;
+  /** Alerts recorded by the intake and not yet delivered to Temporal. */
+  pendingFolds(): Promise<number>;
   close(): Promise<void>;
 }
 
 interface IntakeReply {
   started?: number;
   joined?: number;
+  queued?: number;
   ignored?: number;
   failed?: number;
   results?: { index: number; status?: string; workflowId?: string; outcome: string }[];
 }
 
 async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
-  const code = await benchBundle();
-  const [client, connection, pagerDuty, slack] = await Promise.all([
+  const [bundlePath, client, pagerDuty, slack] = await Promise.all([
+    benchBundleFile(),
     connectClient(loadTemporalConfig()),
-    NativeConnection.connect({ address: loadTemporalConfig().address }),
     startReceiver(),
     startReceiver(),
   ]);
-  const clients = benchClients(pagerDuty, slack);
   const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
-  const worker = await Worker.create({
-    connection,
+  const worker = await forkWorker({
     taskQueue,
-    workflowBundle: { code },
-    activities: { ...createActivities(clients.deps), ...createBenchActivities() },
-    sinks: incidentMetricsSinks(createIncidentMetrics()),
-    // Incidents left on made-up targets may be mid-activity: cancel those soon after shutdown.
-    shutdownGraceTime: '2s',
+    bundlePath,
     maxCachedWorkflows: sizes.maxCachedWorkflows,
+    pagerDutyUrl: pagerDuty.url,
+    slackUrl: slack.url,
   });
-  const running = worker.run();
+  // The intake as production runs it in a storm: Alertmanager's alerts folded in Redis.
+  const redis = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
+  const gateway = temporalGateway(client, taskQueue);
+  const folder = new AlertFolder({
+    client,
+    taskQueue,
+    redis,
+    windowMs: 1000,
+    prefix: `bench:fold:${taskQueue}`,
+  });
+  gateway.fold = folder;
+  folder.start();
   const app: FastifyInstance = await buildIntake({
     auth: { bearerToken: TOKEN },
     bodyLimitBytes: 1024 * 1024,
     targetLabels: ['service', 'container', 'target', 'instance_name'],
     alertRunbooks: alertRunbookMap(),
     unknownAlerts: 'reject',
-    gateway: temporalGateway(client, taskQueue),
+    gateway,
     metrics: createIntakeMetrics(),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -318,18 +425,14 @@ async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
       const json = (await res.json()) as IntakeReply;
       return { status: res.status, json, ms: performance.now() - t0 };
     },
+    pendingFolds: () => folder.pendingIncidents(),
     async close() {
       await app.close();
+      await folder.close();
+      redis.disconnect();
       await terminateAll(client, taskQueue);
-      worker.shutdown();
-      await within(running, 30_000, undefined);
-      await Promise.allSettled([
-        connection.close(),
-        clients.close(),
-        pagerDuty.close(),
-        slack.close(),
-        client.connection.close(),
-      ]);
+      await worker.stop();
+      await Promise.allSettled([pagerDuty.close(), slack.close(), client.connection.close()]);
     },
   };
 }
@@ -422,7 +525,7 @@ export async function alertToFirstAction(sizes: BenchSizes): Promise<FirstAction
           const t0 = Date.now();
           const r = await rig.post(amGroup([amAlert('SystemUnreachable', target, 1, 'firing')]));
           const wf = r.json.results?.[0];
-          if (r.status !== 200 || wf?.outcome !== 'started' || !wf.workflowId)
+          if (r.status !== 200 || !['started', 'queued'].includes(wf?.outcome ?? '') || !wf?.workflowId)
             throw new Error(`intake did not start an incident: ${r.status} ${JSON.stringify(r.json)}`);
           const handle = rig.client.workflow.getHandle(wf.workflowId);
           const at = await firstActivityStartedMs(handle);
@@ -465,7 +568,11 @@ export interface StormResult {
   requestMs: number[];
   /** Per incident: its first webhook posted → its first activity started. */
   firstActionMs: number[];
+  /** The worker process's peak RSS; the intake's (this process, with the load generator). */
   peakRssMb: number;
+  intakePeakRssMb: number;
+  /** Until every folded alert was delivered to Temporal. */
+  deliveredMs: number;
   invariant: Invariants['storm'][number];
   problems: string[];
 }
@@ -520,7 +627,8 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
     const starts = new Map<string, number>();
     let accounted = 0;
     let lost = 0;
-    const sampler = rssSampler();
+    const sampler = rssSampler(rig.worker.pid);
+    const intakeSampler = rssSampler();
     const t0 = performance.now();
     await pool(queue, sizes.stormConcurrency, async (group) => {
       const j = incidentOf.get(group)!;
@@ -533,7 +641,7 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
       for (const res of results) {
         const id = res.workflowId ?? '?';
         if (res.outcome === 'started') starts.set(id, (starts.get(id) ?? 0) + 1);
-        if (res.outcome === 'started' || res.outcome === 'joined') {
+        if (res.outcome === 'started' || res.outcome === 'joined' || res.outcome === 'queued') {
           accounted++;
           const m = res.status === 'resolved' ? resolved : firing;
           m.set(id, (m.get(id) ?? 0) + 1);
@@ -543,6 +651,9 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
       }
     });
     const wallMs = performance.now() - t0;
+    // Folded alerts reach Temporal after the answers: until none is pending.
+    while ((await rig.pendingFolds()) > 0 && performance.now() - t0 < wallMs + 120_000) await sleep(20);
+    const deliveredMs = performance.now() - t0;
 
     // Every counted alert must be in its incident's state (signals are applied by workflow tasks: wait).
     const ids = [...new Set([...firing.keys(), ...resolved.keys()])];
@@ -582,6 +693,7 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
       return (await firstActivityStartedMs(rig.client.workflow.getHandle(id)).catch(() => NaN)) - postedAt;
     });
     const peakRssMb = sampler.stop();
+    const intakePeakRssMb = intakeSampler.stop();
     const invariant = {
       size: alerts,
       expectedWorkflows: incidents,
@@ -606,6 +718,8 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
       requestMs,
       firstActionMs: firstActionMs.filter((x) => !Number.isNaN(x)),
       peakRssMb,
+      intakePeakRssMb,
+      deliveredMs,
       invariant,
       problems: problems.slice(0, 10),
     };
@@ -631,8 +745,7 @@ export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenR
   const rig = await startDevRig('open', sizes);
   const run = randomUUID().slice(0, 8);
   try {
-    global.gc?.();
-    const baselineRssMb = rssMb();
+    const baselineRssMb = (await rig.worker.status()).rssMb;
     const t0 = performance.now();
     const handles = await pool(
       Array.from({ length: n }, (_, i) => i),
@@ -654,8 +767,7 @@ export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenR
       if (waiting.size) await sleep(100);
     }
     const openMs = performance.now() - t0;
-    const rss = rssMb();
-    const cachedWorkflows = rig.worker.getStatus().numCachedWorkflows;
+    const { rssMb: rss, cachedWorkflows } = await rig.worker.status();
     const sentAt = new Map<string, number>();
     await pool(handles, 16, async (h) => {
       sentAt.set(h.workflowId, Date.now());
@@ -920,7 +1032,6 @@ export async function runAll(
   mode: string,
   log: (line: string) => void = () => undefined,
 ): Promise<BenchReport> {
-  const os = await import('node:os');
   const figures: Figure[] = [];
   const invariants: Invariants = { storm: [], open: [] };
   const raw: Record<string, unknown> = {};
@@ -1022,6 +1133,14 @@ export async function runAll(
         pass: p99s.median <= 50,
         data: p99s as unknown as Record<string, unknown>,
       },
+      {
+        id: 'storm-delivered',
+        figure: 'Storm: every folded alert delivered to Temporal (from the first post)',
+        target: '(information)',
+        measured: sp(spread(stormRuns.map((r) => r.deliveredMs))),
+        pass: null,
+        data: { deliveredMs: stormRuns.map((r) => r.deliveredMs) },
+      },
     );
   }
 
@@ -1052,7 +1171,7 @@ export async function runAll(
       figures.push(
         {
           id: 'open-rss',
-          figure: `${main.open} open incidents waiting for approval: process RSS (worker + intake + client; cache ${sizes.maxCachedWorkflows})`,
+          figure: `${main.open} open incidents waiting for approval: worker process RSS (cache ${sizes.maxCachedWorkflows})`,
           target: '≤ 512 MB',
           measured: `${Math.round(main.rssMb)} MB (+${Math.round(main.rssMb - main.baselineRssMb)} MB for the open runs, ${main.cachedWorkflows} cached)`,
           pass: main.rssMb <= 512 && main.invariant.ok,
@@ -1079,7 +1198,7 @@ export async function runAll(
     figures.push(
       growthFigure(
         'growth-storm',
-        'Growth: storm (alerts → wall time, peak RSS)',
+        'Growth: storm (alerts → wall time, worker peak RSS)',
         growthStorm,
         'alerts',
         'wallMs',
@@ -1090,7 +1209,7 @@ export async function runAll(
     figures.push(
       growthFigure(
         'growth-open',
-        'Growth: open incidents (→ time to open, RSS)',
+        'Growth: open incidents (→ time to open, worker RSS)',
         growthOpen,
         'open',
         'openWallMs',
@@ -1157,7 +1276,9 @@ function stormRow(r: StormResult): Record<string, unknown> {
     requestP99Ms: Math.round(percentile(r.requestMs, 99)),
     firstActionP50Ms: Math.round(percentile(r.firstActionMs, 50)),
     firstActionP99Ms: Math.round(percentile(r.firstActionMs, 99)),
+    deliveredMs: Math.round(r.deliveredMs),
     peakRssMb: Math.round(r.peakRssMb),
+    intakePeakRssMb: Math.round(r.intakePeakRssMb),
     ok: r.invariant.ok,
   };
 }

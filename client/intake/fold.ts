@@ -80,20 +80,22 @@ export class AlertFolder {
     this.sweeper.unref();
   }
 
-  /** Records one alert durably (answering the caller may follow); delivery happens after. */
-  async add(alert: MappedAlert): Promise<void> {
-    const key = this.key(alert.workflowId);
-    const { index: _index, ...rest } = alert;
+  /** Records alerts durably, in one round trip (answering the caller may follow); delivery happens after. */
+  async add(alerts: MappedAlert[]): Promise<void> {
     const m = this.opts.redis.multi();
-    m.hincrby(key, alert.status, 1);
-    m.hset(key, 'event', JSON.stringify(alert.event));
-    // The first firing is kept to start the incident with (its trigger), should none run.
-    if (alert.status === 'firing') m.hsetnx(key, 'alert', JSON.stringify(rest));
-    m.sadd(this.dirtyKey, alert.workflowId);
+    for (const alert of alerts) {
+      const key = this.key(alert.workflowId);
+      const { index: _index, ...rest } = alert;
+      m.hincrby(key, alert.status, 1);
+      m.hset(key, 'event', JSON.stringify(alert.event));
+      // The first firing is kept to start the incident with (its trigger), should none run.
+      if (alert.status === 'firing') m.hsetnx(key, 'alert', JSON.stringify(rest));
+      m.sadd(this.dirtyKey, alert.workflowId);
+    }
     const res = await m.exec();
     const failed = res?.find(([err]) => err);
     if (!res || failed) throw failed?.[0] ?? new Error('Redis did not run the transaction');
-    this.schedule(alert.workflowId);
+    for (const id of new Set(alerts.map((a) => a.workflowId))) this.schedule(id);
   }
 
   /** Delivers everything pending now (shutdown), then stops. */

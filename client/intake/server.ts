@@ -57,7 +57,7 @@ export interface IncidentGateway {
    * Alert-storm folding (client/intake/fold.ts), when configured: records the alert durably and
    * delivers it with the other repeats for its incident as one counted signal.
    */
-  fold?: { add(alert: MappedAlert): Promise<void> };
+  fold?: { add(alerts: MappedAlert[]): Promise<void> };
 }
 
 export function temporalGateway(client: Client, taskQueue: string): IncidentGateway {
@@ -371,7 +371,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     };
   }
 
-  async function act(alert: MappedAlert, fold: boolean, req: FastifyRequest): Promise<AlertResult> {
+  async function act(alert: MappedAlert): Promise<AlertResult> {
     const base = {
       index: alert.index,
       alertName: alert.alertName,
@@ -380,23 +380,6 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       target: alert.target,
       workflowId: alert.workflowId,
     };
-    if (fold && opts.gateway.fold) {
-      try {
-        await opts.gateway.fold.add(alert);
-        return {
-          ...base,
-          outcome: 'queued',
-          reason:
-            'recorded; it starts the incident or is added to its alert count within the fold window (repeats never start a second run)',
-        };
-      } catch (err) {
-        // Redis is down: the alert goes to Temporal directly, as without folding. Nothing is lost.
-        req.log.warn(
-          { err: { message: (err as Error).message } },
-          'alert folding unavailable; sending directly',
-        );
-      }
-    }
     try {
       if (alert.status === 'firing') {
         const r = await opts.gateway.fire(alert);
@@ -429,12 +412,34 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
 
   /** Alerts for one workflow go in order (firing before its resolution); different workflows in parallel. */
   async function actOnAll(alerts: MappedAlert[], fold: boolean, req: FastifyRequest): Promise<AlertResult[]> {
+    if (fold && opts.gateway.fold && alerts.length) {
+      try {
+        await opts.gateway.fold.add(alerts);
+        return alerts.map((a) => ({
+          index: a.index,
+          alertName: a.alertName,
+          status: a.status,
+          runbook: a.runbook,
+          target: a.target,
+          workflowId: a.workflowId,
+          outcome: 'queued',
+          reason:
+            'recorded; it starts the incident or is added to its alert count within the fold window (repeats never start a second run)',
+        }));
+      } catch (err) {
+        // Redis is down: the alerts go to Temporal directly, as without folding. Nothing is lost.
+        req.log.warn(
+          { err: { message: (err as Error).message } },
+          'alert folding unavailable; sending directly',
+        );
+      }
+    }
     const byWorkflow = new Map<string, MappedAlert[]>();
     for (const a of alerts) byWorkflow.set(a.workflowId, [...(byWorkflow.get(a.workflowId) ?? []), a]);
     const results: AlertResult[] = [];
     await Promise.all(
       [...byWorkflow.values()].map(async (group) => {
-        for (const a of group) results.push(await act(a, fold, req));
+        for (const a of group) results.push(await act(a));
       }),
     );
     return results;

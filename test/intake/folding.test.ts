@@ -148,3 +148,25 @@ test('alerts Temporal did not take stay in Redis until an intake delivers them',
   expect(s.alerts.firing).toBe(5);
   expect(await b.pendingIncidents()).toBe(0);
 });
+
+test('with Redis unreachable the intake sends alerts to Temporal directly: nothing is lost', async () => {
+  const down = new Redis('redis://127.0.0.1:1', {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  down.on('error', () => undefined);
+  rig.gateway.fold = new AlertFolder({
+    client: rig.client,
+    taskQueue: rig.taskQueue,
+    redis: down,
+    windowMs: 300,
+    prefix,
+  });
+  const target = uniqueId('abk-fold-direct');
+  const r = await post(amPayload([amAlert('SystemUnreachable', target)]));
+  expect(r.status).toBe(200);
+  expect(r.body.results.map((x) => x.outcome)).toEqual(['started']);
+  await stateOf(incidentWorkflowId('P0-1', target), (x) => x.alerts.firing === 1);
+  down.disconnect();
+});

@@ -1,0 +1,93 @@
+/**
+ * The benchmarks' worker, in a process of its own (forked by bench/suite.ts), so that its memory is
+ * measured alone and the load generator and the intake do not share its event loop: as in
+ * production, where the worker, the intake and Alertmanager are separate processes.
+ *
+ *   fork('dist/bench/worker-process.js', [JSON.stringify(WorkerProcessOptions)])
+ *
+ * It sends {ready: true} once polling, answers {cmd: 'status'} with its RSS and cached workflows,
+ * and shuts down (draining) on {cmd: 'shutdown'}.
+ */
+import {
+  NativeConnection,
+  Runtime,
+  DefaultLogger,
+  makeTelemetryFilterString,
+  Worker,
+} from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
+import { loadTemporalConfig } from '../config';
+import { testClients } from '../test/helpers/deps';
+import { createBenchActivities } from './floor-activities';
+
+export interface WorkerProcessOptions {
+  taskQueue: string;
+  bundlePath: string;
+  maxCachedWorkflows: number;
+  pagerDutyUrl: string;
+  slackUrl: string;
+}
+
+export interface WorkerStatus {
+  rssMb: number;
+  cachedWorkflows: number;
+}
+
+async function main(): Promise<void> {
+  const opts = JSON.parse(process.argv[2] ?? '{}') as WorkerProcessOptions;
+  // Incidents on made-up targets fail their checks by design: keep the SDK's warnings quiet.
+  Runtime.install({
+    logger: new DefaultLogger('ERROR'),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} },
+    },
+  });
+  const person = (role: string) => [
+    { id: role.toLowerCase(), name: `Bench ${role}`, webhookUrl: `${opts.slackUrl}/approver/${role}` },
+  ];
+  // Real activity dependencies over the stack; pages go to the bench's receivers; targets are
+  // made-up names, so checks fail fast and nothing real is touched.
+  const clients = testClients(
+    {
+      health: { apiUrls: {} },
+      notify: {
+        pagerDutyEventsUrl: `${opts.pagerDutyUrl}/v2/enqueue`,
+        pagerDutyRoutingKey: 'bench-routing-key',
+        slackWebhookUrl: `${opts.slackUrl}/hooks/oncall`,
+      },
+    },
+    { APPROVERS_JSON: JSON.stringify({ CEO: person('CEO'), CTO: person('CTO'), Legal: person('Legal') }) },
+  );
+  const connection = await NativeConnection.connect({ address: loadTemporalConfig().address });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: opts.taskQueue,
+    workflowBundle: { codePath: opts.bundlePath },
+    activities: { ...createActivities(clients.deps), ...createBenchActivities() },
+    sinks: incidentMetricsSinks(createIncidentMetrics()),
+    shutdownGraceTime: '2s',
+    maxCachedWorkflows: opts.maxCachedWorkflows,
+  });
+  const running = worker.run();
+  process.on('message', (m: { cmd?: string }) => {
+    if (m.cmd === 'status') {
+      const status: WorkerStatus = {
+        rssMb: process.memoryUsage().rss / (1024 * 1024),
+        cachedWorkflows: worker.getStatus().numCachedWorkflows,
+      };
+      process.send?.({ status });
+    } else if (m.cmd === 'shutdown') worker.shutdown();
+  });
+  process.send?.({ ready: true });
+  await running;
+  await Promise.allSettled([connection.close(), clients.close()]);
+  process.exit(0);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `bench worker failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  process.exit(1);
+});
