@@ -51,6 +51,8 @@ if [[ -f dist/client/intake/main.js ]]; then
   export INTAKE_PORT
   INTAKE_BEARER_TOKEN="${INTAKE_BEARER_TOKEN:-$(abk_secret)}"
   export INTAKE_BEARER_TOKEN
+  # Alert storms are folded in the stack's Redis, as production would run it.
+  export INTAKE_FOLD_REDIS_URL="${INTAKE_FOLD_REDIS_URL:-$REDIS_URL}"
   node dist/client/intake/main.js >"$STACK_DIR/intake.log" 2>&1 &
   PIDS+=($!)
 fi
