@@ -5,7 +5,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Run alone, each by its own stage: the chaos suites (worker crashes, dependency outages:
-  // scripts/test-chaos.sh) and the two-node cluster suites (scripts/test-cluster.sh, jest.cluster.config.js).
+  // scripts/test-chaos.sh) and the two-node cluster suites (scripts/test-cluster.sh).
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/', '<rootDir>/test/cluster/'],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120000,

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The cluster stage (issue 10): the runbooks on the two-node Temporal cluster of scripts/cluster.sh
+# (PostgreSQL, HAProxy, Web UI server), with the systems they repair from a test stack of their own
+# (scripts/stack.sh in its own STACK_DIR), then only test/cluster (jest.config.js ignores it). Runs
+# alone; tears down what it started, even on failure. Extra arguments go to Jest.
+#
+# Environment:
+#   CLUSTER_TEST_STACK_DIR  the stack's folder (default .stack/cluster-test; never the caller's STACK_DIR)
+#   CLUSTER_TEST_DIR        the cluster's folder (default .stack/cluster-test/cluster)
+#   KEEP_STACK              1 = leave the stack and the cluster up afterwards
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ABK_REPO"
+
+T0="$(abk_now_ms)"
+export STACK_DIR="${CLUSTER_TEST_STACK_DIR:-$ABK_REPO/.stack/cluster-test}"
+export CLUSTER_DIR="${CLUSTER_TEST_DIR:-$STACK_DIR/cluster}"
+mkdir -p "$STACK_DIR" "$CLUSTER_DIR" test-artifacts
+STACK_STARTED=""
+CLUSTER_STARTED=""
+CLUSTER_UP_PID=""
+
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+on_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if [[ -n "$CLUSTER_UP_PID" ]] && kill -0 "$CLUSTER_UP_PID" 2>/dev/null; then
+    wait "$CLUSTER_UP_PID" 2>/dev/null || true
+  fi
+  if [[ "${KEEP_STACK:-0}" == 1 ]]; then
+    abk_log "KEEP_STACK=1: stack ($STACK_DIR) and cluster ($CLUSTER_DIR) stay up"
+  else
+    if [[ -n "$CLUSTER_STARTED" ]]; then scripts/cluster.sh down >/dev/null 2>&1 || rc=1; fi
+    if [[ -n "$STACK_STARTED" ]]; then scripts/stack.sh down >/dev/null 2>&1 || rc=1; fi
+  fi
+  abk_log "done in $(abk_since "$T0") (exit $rc)"
+  exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t="$(abk_now_ms)"
+scripts/setup.sh >/dev/null
+abk_log "setup ($(abk_since "$t"))"
+if [[ ! -f dist/worker/main.js ]] ||
+  [[ -n "$(find config workflows activities worker client sandbox scripts -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
+  t="$(abk_now_ms)"
+  npm run --silent build
+  abk_log "npm run build ($(abk_since "$t"))"
+fi
+
+# The cluster (its binaries built once, then cached) comes up beside the stack.
+if ! scripts/cluster.sh status >/dev/null 2>&1; then CLUSTER_STARTED=1; fi
+scripts/cluster.sh up >"$CLUSTER_DIR/up.out" 2>&1 &
+CLUSTER_UP_PID=$!
+t="$(abk_now_ms)"
+if ! scripts/stack.sh status >/dev/null 2>&1; then STACK_STARTED=1; fi
+scripts/stack.sh up >/dev/null
+abk_log "stack up in $STACK_DIR ($(abk_since "$t"))"
+if ! wait "$CLUSTER_UP_PID"; then
+  CLUSTER_UP_PID=""
+  cat "$CLUSTER_DIR/up.out" >&2
+  abk_die "cluster up failed"
+fi
+CLUSTER_UP_PID=""
+grep '^\[cluster\]' "$CLUSTER_DIR/up.out" >&2 || true
+scripts/cluster.sh status
+
+# The stack's env for the systems the runbooks repair, then the cluster's Temporal address, UI and
+# node pids on top: configuration only.
+# shellcheck disable=SC1091
+source "$STACK_DIR/env"
+eval "$(scripts/cluster.sh env)"
+
+results="test-artifacts/jest-cluster-results.json"
+rm -f "$results" test-artifacts/cluster-results.json
+jest_rc=0
+t="$(abk_now_ms)"
+# The main jest.config.js, with only test/cluster (which it ignores) and a longer time per test.
+npx jest --roots='<rootDir>/test/cluster' --testPathIgnorePatterns='/node_modules/' --testTimeout=300000 \
+  --runInBand --forceExit --json --outputFile="$results" "$@" || jest_rc=$?
+abk_log "jest (cluster) ran in $(abk_since "$t")"
+if [[ -f test-artifacts/cluster-results.json ]]; then
+  abk_log "measured (test-artifacts/cluster-results.json):"
+  cat test-artifacts/cluster-results.json
+fi
+if [[ -f "$results" ]]; then
+  # shellcheck disable=SC2016  # JavaScript, not shell
+  node -e '
+    const r = require(require("path").resolve(process.argv[1]));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`jest (cluster): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  ' "$results" || true
+fi
+exit "$jest_rc"
