@@ -7,6 +7,7 @@
 # Environment:
 #   STACK_DIR   the test stack's folder (default .stack/test, apart from the demo stack in .stack)
 #   KEEP_STACK  1 = do not stop the stack at the end
+#   SKIP_CLUSTER  1 = skip the two-node cluster stage (scripts/test-cluster.sh)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -106,4 +107,19 @@ end_stage
 stage "secret scan (histories raw + logs)"
 # Every history on the dev server as stored (no codec) and every log: no secret, no approval code in clear.
 node dist/scripts/secret-scan.js
+end_stage
+
+stage "cluster (scripts/test-cluster.sh)"
+# The runbooks on a two-node Temporal cluster on PostgreSQL behind HAProxy (issue 10), with a stack
+# of its own (.stack/cluster-test). The main stack goes down first, so the two never share the
+# machine. Skipped when Jest arguments select suites, or with SKIP_CLUSTER=1.
+if (($# == 0)) && [[ "${SKIP_CLUSTER:-0}" != 1 ]]; then
+  if [[ -n "$STACK_STARTED" && "${KEEP_STACK:-0}" != 1 ]]; then
+    scripts/stack.sh down >/dev/null
+    STACK_STARTED=""
+  fi
+  scripts/test-cluster.sh
+else
+  echo "skipped (Jest arguments given, or SKIP_CLUSTER=1)"
+fi
 end_stage
