@@ -37,7 +37,10 @@ export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string)
     lines.push(`**Next escalation** ${escalationDueAt}`);
   if (s.escalations.length) {
     const last = s.escalations[s.escalations.length - 1];
-    lines.push(`**Escalated** ${s.escalations.length}× (last ${last.at} to ${last.tier})`);
+    const failed = last.failed?.length
+      ? ` — **not delivered via** ${last.failed.map((f) => f.channel).join(', ')}`
+      : '';
+    lines.push(`**Escalated** ${s.escalations.length}× (last ${last.at} to ${last.tier})${failed}`);
   }
   const checks = Object.entries(s.checks).filter(([k]) => k !== 'logs');
   if (checks.length) {
