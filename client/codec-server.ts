@@ -4,13 +4,26 @@
  * allowed to read incidents see clear payloads while the Temporal server keeps only ciphertext.
  *
  *   POST /codec/encode   POST /codec/decode   body and answer: {"payloads":[{"metadata":{…base64},"data":"base64"}]}
+ *   GET  /               the sign-in form (POST /signin, POST /signout)
  *
- * Every request needs `Authorization: Bearer <CODEC_SERVER_TOKEN>`; CORS answers only the configured UI
- * origins (preflight included, since the UI sends X-Namespace and Authorization).
+ * Two ways in, both from the one secret CODEC_SERVER_TOKEN:
+ *  - `Authorization: Bearer <token>`: the CLI (`temporal --codec-endpoint … --codec-auth 'Bearer …'`),
+ *    scripts, anything that can set a header.
+ *  - a session cookie, for the Web UI: the UI's codec client sends only `Content-Type` and
+ *    `X-Namespace` (an `Authorization` header only with "pass access token", i.e. its OIDC token, and
+ *    only to an https endpoint), plus cookies when "include cross-origin credentials" is on. So a
+ *    person signs in once at this server's own page (the token typed into a form, never put in the
+ *    UI's page), and gets an HttpOnly, SameSite=Strict cookie holding an HMAC-signed expiry, not the
+ *    token. The UI at 127.0.0.1:<ui port> and this server at 127.0.0.1:<port> are the same site
+ *    (SameSite ignores ports), so the browser sends the cookie with the UI's credentialed fetch; the
+ *    server accepts the cookie only when the request's Origin is one of the configured UI origins.
+ *
+ * CORS answers only the configured UI origins (preflight included, since the UI sends X-Namespace and
+ * a JSON body), with Allow-Credentials.
  *
  *   PAYLOAD_CODEC_KEYS=... CODEC_SERVER_TOKEN=... node dist/client/codec-server.js
  */
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Payload } from '@temporalio/common';
 import { ConfigError, loadCodecServerConfig, type CodecServerConfig } from '../config';
@@ -56,38 +69,167 @@ const bodySchema = {
   },
 } as const;
 
+const sameSecret = (given: string, want: string): boolean => {
+  const a = Buffer.from(given);
+  const b = Buffer.from(want);
+  return a.length === b.length && timingSafeEqual(a, b);
+};
+
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const given = Buffer.from(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '');
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+  return sameSecret(/^Bearer (.+)$/.exec(header ?? '')?.[1] ?? '', token);
+}
+
+/** The session cookie's name; `__Host-` would need Secure, which a plain-http local stack cannot set. */
+export const CODEC_SESSION_COOKIE = 'abk_codec_session';
+
+/**
+ * Stateless sessions: `<expiry s>.<nonce>.<HMAC(expiry.nonce)>` under a key derived from the token, so
+ * the cookie never holds the token, survives a restart, and a new token ends every session.
+ */
+function sessionSigner(token: string) {
+  const key = createHash('sha256').update(`abk codec session\0${token}`).digest();
+  const mac = (body: string) => createHmac('sha256', key).update(body).digest('base64url');
+  return {
+    issue(ttlMs: number, now = Date.now()): string {
+      const body = `${Math.floor((now + ttlMs) / 1000)}.${randomBytes(12).toString('base64url')}`;
+      return `${body}.${mac(body)}`;
+    },
+    valid(value: string | undefined, now = Date.now()): boolean {
+      const m = /^(\d{1,12})\.([\w-]{1,64})\.([\w-]{43})$/.exec(value ?? '');
+      if (!m) return false;
+      return sameSecret(m[3], mac(`${m[1]}.${m[2]}`)) && Number(m[1]) * 1000 > now;
+    },
+  };
+}
+
+function cookieOf(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem}
+input,button{font:inherit;padding:.4rem .6rem}code{background:#eee;padding:0 .2rem}.err{color:#b00}</style>
+</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 
 export async function buildCodecServer(
-  cfg: Pick<CodecServerConfig, 'token' | 'corsOrigins' | 'codecKeys'>,
+  cfg: Pick<CodecServerConfig, 'token' | 'corsOrigins' | 'codecKeys'> &
+    Partial<Pick<CodecServerConfig, 'sessionHours' | 'cookieSecure'>>,
   opts: { logger?: boolean | { level: string } } = {},
 ): Promise<FastifyInstance> {
   const codec = new AesGcmCodec(cfg.codecKeys);
+  const sessions = sessionSigner(cfg.token);
+  const sessionMs = (cfg.sessionHours ?? 12) * 3_600_000;
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 8 * 1024 * 1024 });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 4096 },
+    (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
+  );
 
-  const cors = (req: FastifyRequest, reply: FastifyReply) => {
+  const allowedOrigin = (req: FastifyRequest) => {
     const origin = req.headers.origin;
-    if (origin && cfg.corsOrigins.includes(origin)) {
+    return origin !== undefined && cfg.corsOrigins.includes(origin) ? origin : undefined;
+  };
+  const cors = (req: FastifyRequest, reply: FastifyReply) => {
+    const origin = allowedOrigin(req);
+    if (origin) {
       reply
         .header('Access-Control-Allow-Origin', origin)
-        .header('Vary', 'Origin')
         .header('Access-Control-Allow-Credentials', 'true')
         .header('Access-Control-Allow-Methods', 'POST, OPTIONS')
-        .header('Access-Control-Allow-Headers', 'Content-Type, X-Namespace, Authorization')
+        .header(
+          'Access-Control-Allow-Headers',
+          'Content-Type, X-Namespace, Authorization, Authorization-Extras',
+        )
         .header('Access-Control-Max-Age', '600');
     }
+    reply.header('Vary', 'Origin');
   };
+  const signedIn = (req: FastifyRequest) =>
+    sessions.valid(cookieOf(req.headers.cookie, CODEC_SESSION_COOKIE));
+  const sessionCookie = (value: string, maxAgeS: number) =>
+    `${CODEC_SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict` +
+    (cfg.cookieSecure ? '; Secure' : '');
+  /** A form post must come from this server's own page (or one with no Origin, as old browsers send). */
+  const ownForm = (req: FastifyRequest) =>
+    req.headers.origin === undefined || req.headers.origin === `${req.protocol}://${req.host}`;
 
   app.addHook('onRequest', async (req, reply) => {
     cors(req, reply);
-    if (req.method === 'OPTIONS') return; // preflight: CORS headers only, no auth
-    if (!tokenMatches(req.headers.authorization, cfg.token)) {
-      await reply.code(401).send({ error: 'missing or wrong Authorization: Bearer token' });
+    if (!req.url.startsWith('/codec/')) return; // the sign-in pages and /healthz: no codec access
+    if (req.method === 'OPTIONS') {
+      // Preflight: CORS headers only, no auth (browsers send none); a foreign origin gets none.
+      if (!allowedOrigin(req)) await reply.code(403).send({ error: 'origin not allowed' });
+      return;
     }
+    if (tokenMatches(req.headers.authorization, cfg.token)) return; // CLI, scripts
+    if (signedIn(req)) {
+      // Browsers: the cookie rides along with any same-site request, so it counts only when the
+      // page asking is one of the UI origins (a sibling site on another port is refused here).
+      if (allowedOrigin(req)) return;
+      await reply.code(403).send({ error: 'signed in, but this origin is not an allowed UI origin' });
+      return;
+    }
+    await reply.code(401).send({
+      error: 'not signed in: send Authorization: Bearer <token>, or sign in at / (browsers)',
+    });
+  });
+
+  app.get('/', (req, reply) => {
+    const base = `${req.protocol}://${req.host}`;
+    const hint = `<p>In the Temporal UI, the codec server endpoint is <code>${escapeHtml(base)}/codec</code>
+with <em>Include cross-origin credentials</em> on. Allowed UI origins: ${cfg.corsOrigins
+      .map((o) => `<code>${escapeHtml(o)}</code>`)
+      .join(', ')}.</p>`;
+    const body = signedIn(req)
+      ? `<p id="status">Signed in: this browser can read decrypted incidents in the Temporal UI.</p>${hint}
+<form method="post" action="/signout"><button type="submit">Sign out</button></form>`
+      : `<p id="status">Sign in with the codec server token to read decrypted incidents in the Temporal UI.</p>
+<form method="post" action="/signin"><label>Token <input type="password" name="token" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>${hint}`;
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('Cache-Control', 'no-store')
+      .send(page('AccuBooks codec server', body));
+  });
+
+  app.post<{ Body: Record<string, string> | undefined }>('/signin', async (req, reply) => {
+    reply.type('text/html; charset=utf-8').header('Cache-Control', 'no-store');
+    if (!ownForm(req))
+      return reply.code(403).send(page('Refused', "<p>Sign in from this server's own page.</p>"));
+    const given = typeof req.body?.token === 'string' ? req.body.token : '';
+    if (!sameSecret(given, cfg.token)) {
+      await new Promise((r) => setTimeout(r, 250)); // slows guessing; the token is ≥16 characters anyway
+      return reply
+        .code(401)
+        .send(
+          page(
+            'AccuBooks codec server',
+            '<p class="err" id="status">Wrong token.</p><p><a href="/">Try again</a></p>',
+          ),
+        );
+    }
+    req.log.info('codec server: browser signed in');
+    return reply
+      .header('Set-Cookie', sessionCookie(sessions.issue(sessionMs), Math.floor(sessionMs / 1000)))
+      .code(303)
+      .header('Location', '/')
+      .send('');
+  });
+
+  app.post('/signout', async (req, reply) => {
+    if (!ownForm(req)) return reply.code(403).send({ error: "sign out from this server's own page" });
+    return reply.header('Set-Cookie', sessionCookie('', 0)).code(303).header('Location', '/').send('');
   });
 
   app.options('/codec/:op', async (_req, reply) => reply.code(204).send());

@@ -1,6 +1,6 @@
 /**
  * Encrypted history: the AES-256-GCM codec (rotation by key ID, tampering, clear pass-through), the
- * codec server (auth, CORS, the protocol), and an incident on the dev server run by a client and a
+ * codec server (Bearer auth for the CLI, the sign-in cookie for the Web UI, CORS, the protocol), and an incident on the dev server run by a client and a
  * worker that share the codec, whose history as stored holds only ciphertext.
  */
 import { Client, Connection } from '@temporalio/client';
@@ -84,28 +84,42 @@ describe('codec server', () => {
     ],
   });
 
-  test('encode then decode over HTTP, with auth and CORS for the UI origin only', async () => {
-    const app = await buildCodecServer({ token, corsOrigins: [origin], codecKeys: keysA });
-    const base = await app.listen({ host: '127.0.0.1', port: 0 });
-    // Real HTTP (fastify's inject pulls an ESM-only module that Jest cannot load).
-    const inject = async (r: {
+  /** Real HTTP (fastify's inject pulls an ESM-only module that Jest cannot load). */
+  const client =
+    (base: string) =>
+    async (r: {
       method: string;
       url: string;
       headers: Record<string, string>;
       payload?: unknown;
+      form?: Record<string, string>;
     }) => {
       const res = await fetch(`${base}${r.url}`, {
         method: r.method,
-        headers: { ...r.headers, ...(r.payload ? { 'content-type': 'application/json' } : {}) },
-        body: r.payload ? JSON.stringify(r.payload) : undefined,
+        redirect: 'manual',
+        headers: {
+          ...r.headers,
+          ...(r.payload ? { 'content-type': 'application/json' } : {}),
+          ...(r.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        body: r.payload
+          ? JSON.stringify(r.payload)
+          : r.form
+            ? new URLSearchParams(r.form).toString()
+            : undefined,
       });
       const text = await res.text();
       return {
         statusCode: res.status,
         headers: Object.fromEntries(res.headers.entries()) as Record<string, string | undefined>,
+        text,
         json: <T = unknown>() => JSON.parse(text) as T,
       };
     };
+
+  test('encode then decode over HTTP, with auth and CORS for the UI origin only', async () => {
+    const app = await buildCodecServer({ token, corsOrigins: [origin], codecKeys: keysA });
+    const inject = client(await app.listen({ host: '127.0.0.1', port: 0 }));
     try {
       const pre = await inject({
         method: 'OPTIONS',
@@ -164,6 +178,152 @@ describe('codec server', () => {
       });
       expect(bad.statusCode).toBe(400);
       expect(bad.json()).toEqual({ error: 'payload encrypted with unknown key ID "b"' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('the Web UI path: a person signs in with the form; the cookie opens the codec for the UI origins only', async () => {
+    const app = await buildCodecServer({ token, corsOrigins: [origin], codecKeys: keysA });
+    const base = await app.listen({ host: '127.0.0.1', port: 0 });
+    const inject = client(base);
+    // What the UI's codec client sends: JSON, X-Namespace, and (include credentials) its cookies.
+    const fromUi = (cookie?: string, from = origin) => ({
+      origin: from,
+      'x-namespace': 'default',
+      ...(cookie ? { cookie } : {}),
+    });
+    try {
+      // Without credentials: refused (with CORS headers, so the UI can tell why).
+      const anon = await inject({
+        method: 'POST',
+        url: '/codec/decode',
+        payload: body(clear),
+        headers: fromUi(),
+      });
+      expect(anon.statusCode).toBe(401);
+      expect(anon.headers['access-control-allow-origin']).toBe(origin);
+      expect(anon.headers['access-control-allow-credentials']).toBe('true');
+
+      // The sign-in page is a plain form posting the token to /signin.
+      const form = await inject({ method: 'GET', url: '/', headers: {} });
+      expect(form.statusCode).toBe(200);
+      expect(form.text).toMatch(/<form method="post" action="\/signin">/);
+      expect(form.text).toContain(`${base}/codec`);
+
+      const wrong = await inject({
+        method: 'POST',
+        url: '/signin',
+        form: { token: 'wrong-token-0123456789' },
+        headers: { origin: base },
+      });
+      expect(wrong.statusCode).toBe(401);
+      expect(wrong.headers['set-cookie']).toBeUndefined();
+      // A sign-in posted from another site's page is refused (login CSRF).
+      const foreignForm = await inject({
+        method: 'POST',
+        url: '/signin',
+        form: { token },
+        headers: { origin: 'http://evil.example' },
+      });
+      expect(foreignForm.statusCode).toBe(403);
+      expect(foreignForm.headers['set-cookie']).toBeUndefined();
+
+      const ok = await inject({ method: 'POST', url: '/signin', form: { token }, headers: { origin: base } });
+      expect(ok.statusCode).toBe(303);
+      const setCookie = ok.headers['set-cookie']!;
+      expect(setCookie).toMatch(
+        /^abk_codec_session=[\w.-]+; Path=\/; Max-Age=43200; HttpOnly; SameSite=Strict$/,
+      );
+      expect(setCookie).not.toContain(token);
+      const cookie = setCookie.split(';')[0];
+      expect((await inject({ method: 'GET', url: '/', headers: { cookie } })).text).toContain('Signed in');
+
+      // The cookie from the UI origin: decodes what the Bearer path encodes.
+      const sealed = await inject({
+        method: 'POST',
+        url: '/codec/encode',
+        payload: body(clear),
+        headers: fromUi(cookie),
+      });
+      expect(sealed.statusCode).toBe(200);
+      expect(sealed.headers['access-control-allow-origin']).toBe(origin);
+      const opened = await inject({
+        method: 'POST',
+        url: '/codec/decode?preserveStorageRefs=true',
+        payload: sealed.json(),
+        headers: fromUi(cookie),
+      });
+      expect(opened.statusCode).toBe(200);
+      expect(opened.json()).toEqual(body(clear));
+
+      // The same cookie from another origin (e.g. another port on the same host, same site): no
+      // CORS headers for the browser, and a 403 before any decryption.
+      const sibling = 'http://127.0.0.1:9999';
+      const pre = await inject({
+        method: 'OPTIONS',
+        url: '/codec/decode',
+        headers: { origin: sibling, 'access-control-request-method': 'POST' },
+      });
+      expect(pre.statusCode).toBe(403);
+      expect(pre.headers['access-control-allow-origin']).toBeUndefined();
+      const stolen = await inject({
+        method: 'POST',
+        url: '/codec/decode',
+        payload: sealed.json(),
+        headers: fromUi(cookie, sibling),
+      });
+      expect(stolen.statusCode).toBe(403);
+      expect(stolen.headers['access-control-allow-origin']).toBeUndefined();
+      // A cookie with no Origin (not a browser's CORS request) is not enough either.
+      const noOrigin = await inject({
+        method: 'POST',
+        url: '/codec/decode',
+        payload: sealed.json(),
+        headers: { cookie },
+      });
+      expect(noOrigin.statusCode).toBe(403);
+
+      // Tampered, or signed under another token (a new token ends every session): refused.
+      const [exp, nonce, mac] = cookie.split('=')[1].split('.');
+      const forged = `abk_codec_session=${Number(exp) + 86400}.${nonce}.${mac}`;
+      expect(
+        (
+          await inject({
+            method: 'POST',
+            url: '/codec/decode',
+            payload: body(clear),
+            headers: fromUi(forged),
+          })
+        ).statusCode,
+      ).toBe(401);
+      const other = await buildCodecServer({
+        token: 'another-token-0123456789',
+        corsOrigins: [origin],
+        codecKeys: keysA,
+      });
+      try {
+        const otherInject = client(await other.listen({ host: '127.0.0.1', port: 0 }));
+        expect(
+          (
+            await otherInject({
+              method: 'POST',
+              url: '/codec/decode',
+              payload: body(clear),
+              headers: fromUi(cookie),
+            })
+          ).statusCode,
+        ).toBe(401);
+      } finally {
+        await other.close();
+      }
+
+      // Signing out clears the cookie.
+      const out = await inject({ method: 'POST', url: '/signout', headers: { origin: base, cookie } });
+      expect(out.statusCode).toBe(303);
+      expect(out.headers['set-cookie']).toMatch(
+        /^abk_codec_session=; Path=\/; Max-Age=0; HttpOnly; SameSite=Strict$/,
+      );
     } finally {
       await app.close();
     }
