@@ -389,7 +389,7 @@ test('notification receivers: all down, the page retries with backoff; chat back
   });
 });
 
-test('stripe-mock: the refund retries with the same idempotency key until Stripe is back; the incident reaches the approval and resumes billing', async () => {
+test('stripe-mock: the refund is retried with backoff until Stripe is back; the incident reaches the approval and resumes billing', async () => {
   const before = await connectionsOf(worker.pid!);
   await stopService('stripe-mock');
   const down = Date.now();
