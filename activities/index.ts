@@ -23,6 +23,7 @@ import { createBillingActivities, PostgresBillingStore, type BillingStore } from
 import { createEvidenceActivities } from './evidence';
 import { createStripeActivities } from './stripe';
 import { createTargetGuardActivities } from './target-guard';
+import { createWatchActivities } from './watch';
 
 export interface ActivityDeps {
   docker: Docker;
@@ -74,6 +75,7 @@ export const createActivities = (deps: ActivityDeps) => ({
   }),
   ...createTargetGuardActivities({ policy: deps.targetGuard }),
   ...createOwnerActivities({ incidentOwners: deps.incidentOwners }),
+  ...createWatchActivities({ pg: deps.pg, apiUrls: deps.health.apiUrls, prometheusUrl: deps.prometheusUrl }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -33,6 +33,24 @@ export const watches = proxyActivities<Activities>({
   },
 });
 
+/**
+ * Verification loops (P0-2, P1-1, P1-2, P1-3): `watchSamples` takes one sample per attempt and asks
+ * for the next attempt after the sample interval (`nextRetryDelay`) until something the workflow
+ * reacts to changes (activities/watch.ts). So: no attempt limit here; the activity returns at the
+ * workflow's deadline itself, and each call gets a schedule-to-close backstop. Unexpected failures
+ * (a worker lost mid-attempt) back off like any check.
+ */
+export const watchers = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: {
+    initialInterval: '5s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    nonRetryableErrorTypes,
+  },
+});
+
 /** Mutations (restart, stop, terminate, refund): few attempts, each guarded against acting twice. */
 export const actions = proxyActivities<Activities>({
   startToCloseTimeout: '3 minutes',

@@ -12,7 +12,7 @@
  * Restarts go through the target guard (target-guard.ts): if a P0-4 holds the API stopped, the
  * switch is still set in the store and takes effect when the app starts again.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RefundRecord } from '../activities/stripe';
 import { actions, checks, notifications } from './activity-proxies';
@@ -132,6 +132,12 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
         'CTO (billing freeze failed)',
       );
     }
+    // A person who resolves or abandons the incident ends the attempts (the wait below would return
+    // at once and the loop would spin); incidents already in the loop keep the old path on replay.
+    if (inc.closedByHuman && patched('p03-freeze-loop-ends-on-close')) {
+      inc.decide('Closed by a person while billing could not be frozen: no further freeze attempts');
+      return inc.finishByHuman();
+    }
     await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try to freeze billing again');
   }
   const applied = await applyBillingSwitch(inc, target, false, policy);
@@ -230,8 +236,20 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   }
   inc.state.checks.refundDocuments = documents;
 
-  // Resume billing: CEO approval required.
-  await gate.waitForApproval(summary);
+  // Resume billing: CEO approval required. A person who resolves or abandons the incident ends the
+  // wait (and its reminders) with billing still frozen.
+  const approval = gate.waitForApproval(summary);
+  const closedFirst = await Promise.race([
+    approval.then(() => false),
+    condition(() => inc.closedByHuman).then(() => true),
+  ]);
+  if (closedFirst && patched('p03-close-ends-approval-wait')) {
+    inc.decide(
+      'Closed by a person before the approval: billing stays FROZEN (billingConfig.enabled = false)',
+    );
+    return inc.finishByHuman();
+  }
+  await approval;
 
   const resumed = await inc.step(
     'resume-billing',

@@ -11,7 +11,7 @@
  *      long it takes; a rejection keeps it stopped
  * Resume: CEO approval required; then start the API, release the hold, verify health.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { condition, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
 import { actions, notifications } from './activity-proxies';
@@ -201,8 +201,18 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
     );
   }
 
-  // 4. DO NOT restart without approval.
-  await gate.waitForApproval(notifyText(dump));
+  // 4. DO NOT restart without approval. A person who resolves or abandons the incident ends the
+  // wait (and its reminders); the API stays stopped and held.
+  const approval = gate.waitForApproval(notifyText(dump));
+  const closedFirst = await Promise.race([
+    approval.then(() => false),
+    condition(() => inc.closedByHuman).then(() => true),
+  ]);
+  if (closedFirst && patched('p04-close-ends-approval-wait')) {
+    inc.decide(`Closed by a person before the approval: ${target} stays STOPPED and held (not restarted)`);
+    return inc.finishByHuman();
+  }
+  await approval;
 
   const start = await startTarget(inc, target, {
     title: `Restart ${target} after approval`,

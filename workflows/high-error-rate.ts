@@ -20,6 +20,7 @@ import { highErrorRateDefaults, type HighErrorRatePolicy } from './policies/high
 import { withDefaults } from './policy';
 import { restartTarget } from './target-guard';
 import type { IncidentInput, IncidentState } from './types';
+import type { MetricSample } from '../activities/prometheus';
 
 const TIER = 'engineering lead';
 
@@ -180,6 +181,23 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
         name: 'error-rate',
         summary,
         sample: () => measureRate(`Error rate of ${target} (Prometheus)`),
+        // Sampled in one activity that comes back only when "< 1 %" or "> 5 %" changes (or a deadline).
+        watch: {
+          what: `error rate of ${target}`,
+          probes: () => ({
+            rate: {
+              kind: 'metric',
+              input: { name: 'error rate', query: policy.errorRateQuery, target, window: policy.rateWindow },
+            },
+          }),
+          pick: (s) => s.rate as MetricSample,
+          react: () => ({
+            ok: { path: 'rate.value', op: '<', value: policy.detectionErrorRate },
+            above: escalatedRate
+              ? { never: true }
+              : { path: 'rate.value', op: '>', value: policy.escalateErrorRate },
+          }),
+        },
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,

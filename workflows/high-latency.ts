@@ -21,6 +21,10 @@ import { highLatencyDefaults, type HighLatencyPolicy } from './policies/high-lat
 import { withDefaults } from './policy';
 import type { IncidentInput, IncidentState } from './types';
 import type { KillResult, SlowQuery } from '../activities/postgres';
+import type { MetricSample } from '../activities/prometheus';
+
+/** A p95 sample; watched ones carry the slow queries listed with it (while kill rounds remain). */
+type WatchedP95 = MetricSample & { slow?: SlowQuery[]; slowError?: string };
 
 const TIER = 'engineering lead';
 
@@ -191,14 +195,54 @@ export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Prom
         name: 'p95',
         summary,
         sample: measureP95,
+        // Sampled in one activity that comes back when "< 1 s" or "> 2 s" changes, or when new slow
+        // queries run while p95 is high and kill rounds remain (or a deadline).
+        watch: {
+          what: `p95 latency of ${target}`,
+          probes: () => ({
+            p95: {
+              kind: 'metric',
+              input: { name: 'p95 latency', query: policy.p95Query, target, window: policy.rateWindow },
+            },
+            ...(killed.rounds < policy.maxKillRounds
+              ? {
+                  slow: {
+                    kind: 'slowQueries' as const,
+                    input: { ...scope, minDurationMs: policy.slowQueryMs },
+                    onlyWhen: {
+                      not: { path: 'p95.value', op: '<' as const, value: policy.detectionP95Seconds },
+                    },
+                  },
+                }
+              : {}),
+          }),
+          pick: (s) => ({
+            ...(s.p95 as MetricSample),
+            slow: (s.slow as SlowQuery[] | undefined) ?? [],
+            slowError: s.slowError as string | undefined,
+          }),
+          react: () => ({
+            ok: { path: 'p95.value', op: '<', value: policy.detectionP95Seconds },
+            above: escalatedLatency
+              ? { never: true }
+              : { path: 'p95.value', op: '>', value: policy.escalateP95Seconds },
+          }),
+          returnWhen: () =>
+            killed.rounds < policy.maxKillRounds ? { path: 'slow.length', op: '>', value: 0 } : undefined,
+        },
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
-        judge: async (s) => {
+        judge: async (s: WatchedP95) => {
           await judgeP95(s.value);
           const ok = s.value !== null && s.value < policy.detectionP95Seconds;
           if (!ok && killed.rounds < policy.maxKillRounds) {
-            const again = await measure(inc, 'check-slow-queries', () => listSlow('Re-check slow queries'));
+            // Watched samples bring the slow queries with them; the pre-watch loop lists them here.
+            if (s.slowError) inc.state.failing['check-slow-queries'] = s.slowError;
+            const again =
+              s.slow !== undefined
+                ? s.slow
+                : await measure(inc, 'check-slow-queries', () => listSlow('Re-check slow queries'));
             if (again && again.length > 0) {
               inc.state.checks.slowQueries = again.slice(0, 20);
               inc.decide(`Kill again: ${again.length} new slow queries while p95 is ${secs(s.value)}`);

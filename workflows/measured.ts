@@ -3,12 +3,34 @@
  * has held (in workflow time, so the time-skipping server can prove the policy's windows), the
  * "growing rapidly" slope over successive samples, and the verification loop they share.
  *
- * The loop samples with one short activity per sample and waits on durable timers in between. The
- * wait backs off while nothing changes and is cut short exactly at the next deadline (a window that
- * would complete, a "remains above" rule that would fire), so history stays small and rules fire on
- * time.
+ * The loop does not sample in the workflow any more: one `watchSamples` activity (activities/
+ * watch.ts) samples at the policy's interval, backing off while nothing changes, and returns only
+ * when something the runbook must react to happens: a condition the runbook declares (the verdict,
+ * a threshold a rule watches) changes, the measurement starts or stops failing, or a deadline the
+ * loop passes is reached (the window would complete, a "remains above" rule would fire, the
+ * unmeasured escalation is due, or the 10-minute cap that keeps the state fresh). Each sample is an
+ * attempt of that activity and activity retries add no history events, so a 2.5-hour incident is a
+ * few dozen events instead of a thousand, while every rule still fires on time. (Why attempts
+ * rather than one sleeping attempt, and not continueAsNew: see activities/watch.ts. continueAsNew
+ * would have to carry the escalation and MTTR timers, approvals and step records of a running
+ * incident across runs; the watch keeps the runbook one readable function.)
+ *
+ * Incidents that were already in their verification loop when this shipped keep the old loop (one
+ * activity and one timer per sample) through `patched('verify-watch-activity')`.
  */
+import { CancellationScope, condition, patched } from '@temporalio/workflow';
+import { watchers } from './activity-proxies';
 import { Incident, failureText } from './incident';
+import type {
+  TimedSample,
+  WatchCondition,
+  WatchInput,
+  WatchProbe,
+  WatchResult,
+  WatchSample,
+} from '../activities/watch';
+
+export type { TimedSample, WatchCondition, WatchProbe, WatchSample };
 
 /** Since when a condition has held continuously (workflow time). */
 export class Streak {
@@ -93,9 +115,15 @@ export interface VerifyLoop<T> {
   name: string;
   /** What the wait shows in the UI, e.g. "Verify: pool < 70% for 5 minutes". */
   summary: string;
+  /** One sample as the pre-watch loop took it (incidents started before the watch shipped). */
   sample: () => Promise<T>;
-  /** The runbook's reaction to one sample: record, escalate, act; and whether the condition holds. */
-  judge: (sample: T) => Promise<SampleVerdict>;
+  /** What the watch samples and reacts to (see `WatchSpec`). */
+  watch: WatchSpec<T>;
+  /**
+   * The runbook's reaction to one sample: record, escalate, act; and whether the condition holds.
+   * `recent` (oldest first, ending with this sample) comes with watched samples.
+   */
+  judge: (sample: T, recent?: TimedSample[]) => Promise<SampleVerdict>;
   resolveWindowMs: number;
   sampleIntervalMs: number;
   maxSampleIntervalMs: number;
@@ -103,11 +131,160 @@ export interface VerifyLoop<T> {
   unmeasured?: { afterMs: number; tier: string; what: string };
 }
 
+/**
+ * What the verification watch samples and when it must come back to the workflow. Functions are
+ * called before each watch, so the conditions follow the runbook's state (a rule that has paged
+ * drops out, a paused queue changes what "ok" means).
+ */
+export interface WatchSpec<T> {
+  /** For the UI while watching, e.g. "pool of accubooks-api". */
+  what: string;
+  /** Sampled together, in order; the first one is the measurement (its failure: unmeasured). */
+  probes: () => Record<string, WatchProbe>;
+  /** The runbook's view of one watched sample (the same shape `sample` gives). */
+  pick: (s: WatchSample) => T;
+  /** Named conditions; when any changes from the last judged sample, the workflow judges again. */
+  react: () => Record<string, WatchCondition>;
+  /** The workflow judges every sample on which this holds (an action that may be repeated). */
+  returnWhen?: () => WatchCondition | undefined;
+  /** Sample at the base interval while this holds (e.g. a trend the slope rule follows). */
+  steadyWhen?: () => WatchCondition | undefined;
+  /** Samples kept for `rising` conditions and handed to `judge` (default 1). */
+  keep?: number;
+}
+
+/** A value by dotted path in a watched sample ("queue.depth.value"); workflows cannot import the activity's. */
+export function valueAt(sample: WatchSample, path: string): unknown {
+  let v: unknown = sample;
+  for (const key of path.split('.')) {
+    if (v === null || v === undefined) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** The longest a watch runs before the workflow refreshes its state with a sample. */
+export const WATCH_CAP_MS = 10 * 60_000;
+
 export type LoopEnd<T> =
   { end: 'resolved'; last: T; heldMs: number } | { end: 'closed-by-human' } | { end: 'gave-up' };
 
 /** Samples until the condition has held for the window, a person closes the incident, or it gives up. */
 export async function verifyLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
+  if (patched('verify-watch-activity')) return watchLoop(inc, loop);
+  return sampleLoop(inc, loop);
+}
+
+/** Runs one watch; a person closing the incident cancels it. 'closed' when that happened first. */
+async function watchOnce(
+  inc: Incident,
+  summary: string,
+  input: WatchInput,
+): Promise<WatchResult | { failed: string } | 'closed'> {
+  const scope = new CancellationScope();
+  const watch = scope.run(() =>
+    watchers.watchSamples.executeWithOptions(
+      { summary, scheduleToCloseTimeout: input.deadlineMs + WATCH_CAP_MS },
+      [input],
+    ),
+  );
+  const closed = scope.run(() => condition(() => inc.closedByHuman));
+  const first = await Promise.race([
+    watch.then(
+      (r) => r,
+      (err: unknown) => ({ failed: failureText(err) }),
+    ),
+    closed.then(
+      () => 'closed' as const,
+      () => new Promise<never>(() => undefined),
+    ),
+  ]);
+  // Cancels whichever is still pending: the watch (a person closed the incident) or the wait.
+  scope.cancel();
+  return first;
+}
+
+/** The verification loop on the watch activity (see the file header). */
+async function watchLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
+  const ok = new Streak();
+  const blind = new Streak();
+  const spec = loop.watch;
+  let blindEscalated = false;
+  let delay = loop.sampleIntervalMs;
+  let last: WatchInput['last'];
+  let recent: TimedSample[] = [];
+  let nextWithinMs: number | undefined;
+  for (;;) {
+    if (inc.closedByHuman) return { end: 'closed-by-human' };
+    if (inc.pastGiveUp) return { end: 'gave-up' };
+
+    const deadlines = [
+      WATCH_CAP_MS,
+      ok.remaining(loop.resolveWindowMs),
+      nextWithinMs,
+      loop.unmeasured && !blindEscalated ? blind.remaining(loop.unmeasured.afterMs) : undefined,
+    ].filter((d): d is number => d !== undefined);
+    const returnWhen = spec.returnWhen?.();
+    const steadyWhen = spec.steadyWhen?.();
+    const r = await watchOnce(inc, loop.summary, {
+      what: spec.what,
+      probes: spec.probes(),
+      react: spec.react(),
+      ...(returnWhen ? { returnWhen } : {}),
+      ...(steadyWhen ? { steadyWhen } : {}),
+      last,
+      now: Date.now(),
+      recent,
+      keep: spec.keep ?? 1,
+      deadlineMs: Math.max(1, Math.min(...deadlines)),
+      intervalMs: loop.sampleIntervalMs,
+      startDelayMs: delay,
+      maxIntervalMs: loop.maxSampleIntervalMs,
+    });
+    if (r === 'closed') return { end: 'closed-by-human' };
+
+    const error = 'failed' in r ? r.failed : r.error;
+    if (error !== undefined || !('sample' in r) || r.sample === undefined) {
+      // A sample that cannot be taken proves nothing: the window starts again with the next good one.
+      inc.state.failing[loop.name] = error ?? 'no sample';
+      blind.update(true);
+      ok.update(false);
+      last = { error: inc.state.failing[loop.name] };
+      nextWithinMs = undefined;
+      if (!('failed' in r)) delay = r.delayMs;
+    } else {
+      if (loop.name in inc.state.failing) delete inc.state.failing[loop.name];
+      blind.update(false);
+      recent = r.recent;
+      const verdict = await loop.judge(spec.pick(r.sample), recent);
+      ok.update(verdict.ok);
+      if (verdict.ok && ok.heldFor() >= loop.resolveWindowMs) {
+        return { end: 'resolved', last: spec.pick(r.sample), heldMs: ok.heldFor() };
+      }
+      last = { sample: r.sample };
+      nextWithinMs = verdict.nextWithinMs;
+      // A change starts the sampling over at the base interval; otherwise the backoff goes on.
+      delay = r.reason === 'deadline' ? r.delayMs : loop.sampleIntervalMs;
+    }
+    inc.state.checks.verification = {
+      condition: loop.summary,
+      holdingSince: ok.sinceIso ?? null,
+      unmeasuredSince: blind.sinceIso ?? null,
+    };
+    inc.refresh();
+
+    if (loop.unmeasured && !blindEscalated && blind.heldFor() >= loop.unmeasured.afterMs) {
+      blindEscalated = true;
+      await inc.escalate(
+        `${loop.unmeasured.what} could not be measured for ${Math.round(blind.heldFor() / 60_000)} minutes: ${inc.state.failing[loop.name] ?? 'unknown error'}`,
+        loop.unmeasured.tier,
+      );
+    }
+  }
+}
+
+/** The loop before the watch: one activity and one durable timer per sample (kept for replay). */
+async function sampleLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
   const ok = new Streak();
   const blind = new Streak();
   let blindEscalated = false;

@@ -128,6 +128,20 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
         name: 'verify-pool',
         summary: `Verify: pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
         sample: () => poolCheck(`Verify pool of ${target}`),
+        // Sampled in one activity that comes back only when "< 70 %" or "> 80 %" changes (or a deadline).
+        watch: {
+          what: `pool of ${target}`,
+          probes: () => ({
+            pool: { kind: 'pool', input: { ...scope, target, timeoutMs: policy.poolCheckTimeoutMs } },
+          }),
+          pick: (s) => s.pool as PoolReport,
+          react: () => ({
+            ok: { path: 'pool.api.utilization', op: '<', value: policy.verifyBelow },
+            above: escalatedAbove
+              ? { never: true }
+              : { path: 'pool.api.utilization', op: '>', value: policy.escalateAbove },
+          }),
+        },
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,

@@ -16,14 +16,16 @@
  */
 import { actions, checks } from './activity-proxies';
 import { failureText, Incident, withSummary } from './incident';
-import { growth, minutes, pct, verifyLoop, type Sample } from './measured';
+import { growth, minutes, pct, valueAt, verifyLoop, type Sample } from './measured';
 import { queueOverflowDefaults, type QueueOverflowPolicy } from './policies/queue-overflow';
 import { withDefaults } from './policy';
 import type { IncidentInput, IncidentState } from './types';
-import type { MetricQuery } from '../activities/prometheus';
+import type { MetricQuery, MetricSample } from '../activities/prometheus';
 
 const TIER = 'engineering lead';
 const HISTORY = 20;
+/** Where the depth is in a watched sample. */
+const DEPTH = 'queue.depth.value';
 
 export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): Promise<IncidentState> {
   const policy = withDefaults(queueOverflowDefaults, input.policy);
@@ -51,8 +53,10 @@ export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): 
   let scaleRound = 0;
 
   /** Both escalation rules, on every depth sample. */
-  const judgeDepth = async (depth: number) => {
-    history.push({ at: Date.now(), value: depth });
+  const judgeDepth = async (depth: number, series?: Sample[]) => {
+    // Watched samples come with the ones taken in between (the slope needs them all).
+    if (series) history.splice(0, history.length, ...series.slice(-HISTORY));
+    else history.push({ at: Date.now(), value: depth });
     if (history.length > HISTORY) history.shift();
     inc.state.checks.queueDepth = depth;
     const g = growth(history, policy.growthSamples, policy.rapidGrowthPerMinute);
@@ -198,16 +202,63 @@ export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): 
           withSummary(checks.queryMetrics, `Queue depth and worker utilization of ${target} (Prometheus)`, {
             queries: [depthQuery, utilQuery],
           }),
+        // Sampled in one activity that comes back when a rule's condition changes: drained (ok),
+        // pause (> 500), resume (< 200), > 1000, growing rapidly; and on every sample while scaling
+        // is still possible and wanted. Regular samples while the queue is high or rising.
+        watch: {
+          what: `queue of ${target}`,
+          probes: () => ({ queue: { kind: 'metrics', input: { queries: [depthQuery, utilQuery] } } }),
+          pick: (s) => s.queue as Record<string, MetricSample>,
+          keep: HISTORY,
+          react: () => ({
+            measured: { path: DEPTH, op: 'known' },
+            ok: paused ? { never: true } : { path: DEPTH, op: '<=', value: policy.detectionDepth },
+            pause: paused ? { never: true } : { path: DEPTH, op: '>', value: policy.pauseAboveDepth },
+            resume: paused ? { path: DEPTH, op: '<', value: policy.resumeBelowDepth } : { never: true },
+            above: escalatedDepth ? { never: true } : { path: DEPTH, op: '>', value: policy.escalateDepth },
+            rapid: escalatedGrowth
+              ? { never: true }
+              : {
+                  rising: {
+                    path: DEPTH,
+                    samples: policy.growthSamples,
+                    perMinute: policy.rapidGrowthPerMinute,
+                  },
+                },
+          }),
+          returnWhen: () =>
+            scaleBlocked
+              ? undefined
+              : {
+                  all: [
+                    { path: DEPTH, op: '>', value: policy.detectionDepth },
+                    {
+                      not: { path: 'queue.utilization.value', op: '<', value: policy.workerUtilizationBelow },
+                    },
+                  ],
+                },
+          steadyWhen: () => ({
+            any: [
+              { path: DEPTH, op: '>', value: policy.detectionDepth },
+              { rising: { path: DEPTH, samples: policy.growthSamples, perMinute: 0 } },
+            ],
+          }),
+        },
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
         unmeasured: { afterMs: policy.unmeasuredEscalateAfterMs, tier: TIER, what: 'The queue depth' },
-        judge: async (s) => {
+        judge: async (s, recent) => {
           const depth = s.depth?.value ?? null;
           const utilization = s.utilization?.value ?? null;
           inc.state.checks.workerUtilization = utilization;
           if (depth === null) return { ok: false };
-          const g = await judgeDepth(depth);
+          const g = await judgeDepth(
+            depth,
+            recent
+              ?.map((r) => ({ at: r.at, value: valueAt(r.sample, DEPTH) }))
+              .filter((x): x is Sample => typeof x.value === 'number'),
+          );
           await maybeScale(depth, utilization);
           await pauseOrResume(depth);
           // Regular samples while the queue is high or rising: the slope rule needs them.

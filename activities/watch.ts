@@ -1,0 +1,278 @@
+/**
+ * "Watch until something changes": the sampling of the runbooks' verification loops (P0-2, P1-1,
+ * P1-2, P1-3), moved out of the workflow so that a long verification costs a handful of history
+ * events instead of one activity and one timer per sample.
+ *
+ * One call watches for up to `deadlineMs` (the workflow passes its next deadline: window end, a
+ * rule's deadline, a cap). Each sample is one ATTEMPT of this activity: an attempt samples the
+ * probes, and when nothing the workflow reacts to has changed it fails with a retryable `WATCHING`
+ * failure whose `nextRetryDelay` is the next sample interval (backing off while nothing changes, as
+ * the workflow loop did). The samples so far travel between attempts as heartbeat details. Activity
+ * retries add no history events, so the workflow sees only the sample it must react to:
+ *   - a named condition (declarative, from the workflow) whose truth value differs from the last
+ *     sample the workflow judged: the verdict flips, a threshold a rule watches is crossed;
+ *   - the measurement starts or stops failing (an unreachable dependency: while it stays down the
+ *     attempts back off here, not on workflow timers);
+ *   - the deadline is reached.
+ *
+ * (`returnWhen` is the level-triggered kind: the workflow judges every sample on which it holds.)
+ *
+ * Why attempts and not one long-running, sleeping, heartbeating attempt: the time-skipping test
+ * server does not skip time while an activity is running, so a watch that sleeps would make every
+ * escalation rule proven at its default duration (5 minutes, 1 and 2 hours) take that long in real
+ * time. Between attempts nothing runs, so the server skips to the next sample. The elapsed time is
+ * counted from the delays asked for plus the time the attempts took (a clock both servers share).
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { describeError, FailureType, nonRetryable } from './errors';
+import { createPostgresActivities, type SessionScope } from './postgres';
+import { createPrometheusActivities, type MetricQuery } from './prometheus';
+
+/** A condition on a sample: a threshold on a value found by a dotted path, or a combination. */
+export type WatchCondition =
+  | { path: string; op: '<' | '<=' | '>' | '>='; value: number }
+  | { path: string; op: 'known' }
+  | { all: WatchCondition[] }
+  | { any: WatchCondition[] }
+  | { not: WatchCondition }
+  /** The last `samples` values at `path` each higher than the one before, slope >= `perMinute`. */
+  | { rising: { path: string; samples: number; perMinute: number } }
+  | { never: true };
+
+export type WatchProbe = (
+  | { kind: 'pool'; input: SessionScope & { target: string; timeoutMs: number } }
+  | { kind: 'metric'; input: MetricQuery }
+  | { kind: 'metrics'; input: { queries: MetricQuery[] } }
+  | { kind: 'slowQueries'; input: SessionScope & { minDurationMs: number } }
+) & {
+  /** Sampled only when this holds on the probes sampled before it; its failure is not an error state. */
+  onlyWhen?: WatchCondition;
+};
+
+/** One sample: each probe's result by name (a conditional probe that did not run is absent). */
+export type WatchSample = Record<string, unknown>;
+
+export interface TimedSample {
+  /** Workflow time (ms) of the sample. */
+  at: number;
+  sample: WatchSample;
+}
+
+export interface WatchInput {
+  /** For the failure text the UI shows while watching, e.g. "pool of accubooks-api". */
+  what: string;
+  /** Sampled in order, each time. The first is the measurement: its failure is the error state. */
+  probes: Record<string, WatchProbe>;
+  /** The conditions the workflow reacts to; a change in any of them ends the watch. */
+  react: Record<string, WatchCondition>;
+  /** The workflow judges every sample on which this holds (an action it may repeat, e.g. scale again). */
+  returnWhen?: WatchCondition;
+  /** Sample at the base interval (no backoff) while this holds (e.g. a trend is being followed). */
+  steadyWhen?: WatchCondition;
+  /** What the workflow judged last: a sample, an error, or nothing yet (then the first sample returns). */
+  last?: { sample: WatchSample } | { error: string };
+  /** Workflow time at the call: the samples' `at` are counted from it. */
+  now: number;
+  /** Recent samples (oldest first) for `rising`; returned with the new ones, at most `keep`. */
+  recent?: TimedSample[];
+  keep?: number;
+  /** Return after this long at the latest. */
+  deadlineMs: number;
+  /** The first delay between samples; doubles while nothing changes, up to `maxIntervalMs`. */
+  intervalMs: number;
+  startDelayMs?: number;
+  maxIntervalMs: number;
+}
+
+export type WatchResult = {
+  /** Why the watch ended. */
+  reason: 'changed' | 'error' | 'recovered' | 'deadline';
+  /** Conditions whose value changed (for `changed`). */
+  changed: string[];
+  at: number;
+  /** Samples taken in this watch. */
+  samples: number;
+  /** Delay the next watch should start from (the backoff so far). */
+  delayMs: number;
+  recent: TimedSample[];
+} & ({ sample: WatchSample; error?: undefined } | { sample?: undefined; error: string });
+
+interface Progress {
+  elapsedMs: number;
+  delayMs: number;
+  samples: number;
+  recent: TimedSample[];
+  lastError?: string;
+}
+
+/** A value by dotted path ("pool.api.utilization", "slow.length"). */
+export function valueAt(sample: WatchSample, path: string): unknown {
+  let v: unknown = sample;
+  for (const key of path.split('.')) {
+    if (v === null || v === undefined) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** Evaluates a condition on a sample; `recent` (oldest first, ending with this sample) serves `rising`. */
+export function holds(c: WatchCondition, sample: WatchSample, recent: TimedSample[] = []): boolean {
+  if ('never' in c) return false;
+  if ('all' in c) return c.all.every((x) => holds(x, sample, recent));
+  if ('any' in c) return c.any.some((x) => holds(x, sample, recent));
+  if ('not' in c) return !holds(c.not, sample, recent);
+  if ('rising' in c) {
+    const n = Math.max(2, c.rising.samples);
+    const pts = recent
+      .map((r) => ({ at: r.at, v: num(valueAt(r.sample, c.rising.path)) }))
+      .filter((p): p is { at: number; v: number } => p.v !== undefined)
+      .slice(-n);
+    if (pts.length < n) return false;
+    if (!pts.every((p, i) => i === 0 || p.v > pts[i - 1].v)) return false;
+    const minutes = (pts[n - 1].at - pts[0].at) / 60_000;
+    return minutes > 0 && (pts[n - 1].v - pts[0].v) / minutes >= c.rising.perMinute;
+  }
+  const v = num(valueAt(sample, c.path));
+  if (c.op === 'known') return v !== undefined;
+  if (v === undefined) return false;
+  switch (c.op) {
+    case '<':
+      return v < c.value;
+    case '<=':
+      return v <= c.value;
+    case '>':
+      return v > c.value;
+    case '>=':
+      return v >= c.value;
+  }
+}
+
+function verdicts(react: Record<string, WatchCondition>, sample: WatchSample, recent: TimedSample[]) {
+  return Object.fromEntries(Object.entries(react).map(([k, c]) => [k, holds(c, sample, recent)]));
+}
+
+export interface WatchDeps {
+  pg: import('pg').Pool;
+  apiUrls: Record<string, string>;
+  prometheusUrl?: string;
+}
+
+export const createWatchActivities = (deps: WatchDeps) => {
+  const pg = createPostgresActivities({ pg: deps.pg, apiUrls: deps.apiUrls });
+  const prom = createPrometheusActivities({ prometheusUrl: deps.prometheusUrl });
+
+  async function probe(p: WatchProbe): Promise<unknown> {
+    switch (p.kind) {
+      case 'pool':
+        return pg.checkPool(p.input);
+      case 'slowQueries':
+        return pg.listSlowQueries(p.input);
+      case 'metric':
+        return prom.queryMetric(p.input);
+      case 'metrics':
+        return prom.queryMetrics(p.input);
+    }
+  }
+
+  /** One sample of every probe; the first probe's failure is the error state. */
+  async function takeSample(
+    probes: Record<string, WatchProbe>,
+  ): Promise<{ sample: WatchSample } | { error: string }> {
+    const sample: WatchSample = {};
+    let first = true;
+    for (const [name, p] of Object.entries(probes)) {
+      const primary = first;
+      first = false;
+      if (p.onlyWhen && !holds(p.onlyWhen, sample)) continue;
+      try {
+        sample[name] = await probe(p);
+      } catch (err) {
+        const text =
+          err instanceof ApplicationFailure ? `${err.type ?? 'error'}: ${err.message}` : describeError(err);
+        if (primary) return { error: text };
+        sample[`${name}Error`] = text;
+      }
+    }
+    return { sample };
+  }
+
+  return {
+    /** Samples until something the workflow reacts to changes, or the deadline (see the file header). */
+    async watchSamples(input: WatchInput): Promise<WatchResult> {
+      if (!input.probes || Object.keys(input.probes).length === 0) {
+        throw nonRetryable(FailureType.InvalidInput, 'watchSamples needs at least one probe');
+      }
+      const ctx = Context.current();
+      const startedAt = Date.now();
+      const keep = Math.max(1, input.keep ?? 1);
+      const prev = (ctx.info.heartbeatDetails as Progress | undefined) ?? {
+        elapsedMs: 0,
+        delayMs: input.startDelayMs ?? input.intervalMs,
+        samples: 0,
+        recent: input.recent ?? [],
+      };
+      const at = input.now + prev.elapsedMs;
+      const taken = await takeSample(input.probes);
+      const samples = prev.samples + 1;
+      // Time this attempt took counts too (the server's clock runs while an activity runs).
+      const elapsedMs = prev.elapsedMs + (Date.now() - startedAt);
+      const done = (r: Omit<WatchResult, 'at' | 'samples' | 'delayMs' | 'recent'>, recent: TimedSample[]) =>
+        ({ ...r, at, samples, delayMs: prev.delayMs, recent }) as WatchResult;
+
+      if ('error' in taken) {
+        if (!input.last || !('error' in input.last)) {
+          return done({ reason: 'error', changed: [], error: taken.error }, prev.recent);
+        }
+        if (elapsedMs >= input.deadlineMs) {
+          return done({ reason: 'deadline', changed: [], error: taken.error }, prev.recent);
+        }
+        // Still down: back off here (retries add no history), never faster than the base interval.
+        const delayMs = Math.min(prev.delayMs * 2, input.maxIntervalMs, input.deadlineMs - elapsedMs);
+        throw again(
+          { elapsedMs: elapsedMs + delayMs, delayMs, samples, recent: prev.recent },
+          delayMs,
+          `${input.what} cannot be measured: ${taken.error}`,
+        );
+      }
+
+      const recent = [...prev.recent, { at, sample: taken.sample }].slice(-keep);
+      if (!input.last)
+        return done({ reason: 'changed', changed: Object.keys(input.react), sample: taken.sample }, recent);
+      if ('error' in input.last)
+        return done({ reason: 'recovered', changed: [], sample: taken.sample }, recent);
+      const before = verdicts(input.react, input.last.sample, prev.recent);
+      const now = verdicts(input.react, taken.sample, recent);
+      const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
+      if (input.returnWhen && holds(input.returnWhen, taken.sample, recent)) changed.push('returnWhen');
+      if (changed.length) return done({ reason: 'changed', changed, sample: taken.sample }, recent);
+      if (elapsedMs >= input.deadlineMs)
+        return done({ reason: 'deadline', changed: [], sample: taken.sample }, recent);
+
+      const steady = input.steadyWhen ? holds(input.steadyWhen, taken.sample, recent) : false;
+      const next = steady ? input.intervalMs : Math.min(prev.delayMs * 2, input.maxIntervalMs);
+      const delayMs = Math.max(1, Math.min(next, input.deadlineMs - elapsedMs));
+      const state = Object.entries(now)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ');
+      throw again(
+        { elapsedMs: elapsedMs + delayMs, delayMs: next, samples, recent },
+        delayMs,
+        `${input.what}: unchanged (${state}); sample ${samples}, next in ${Math.round(delayMs / 1000)} s`,
+      );
+    },
+  };
+};
+
+/** The "sample again later" failure: progress kept as heartbeat details, the delay as nextRetryDelay. */
+function again(progress: Progress, delayMs: number, message: string): ApplicationFailure {
+  Context.current().heartbeat(progress);
+  return ApplicationFailure.create({
+    message,
+    type: 'WATCHING',
+    nonRetryable: false,
+    nextRetryDelay: Math.max(1, Math.round(delayMs)),
+  });
+}
