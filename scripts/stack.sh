@@ -16,7 +16,9 @@
 #   STACK_DIR           where state, pids (<svc>.pid) and logs (<svc>.log) go (default .stack)
 #   STACK_SKIP_SANDBOX  1 = do not build/run the sandbox AccuBooks API container
 #   STACK_KEEP_ON_FAIL  1 = leave what was started running when `up` fails (for debugging)
-#   STACK_CODEC         1 = write PAYLOAD_CODEC_KEYS (a fresh key): every process encrypts payloads
+#   STACK_CODEC         1 = write PAYLOAD_CODEC_KEYS (a fresh key): every process encrypts payloads;
+#                       also runs the codec server (codec-server.pid/.log; CODEC_SERVER_URL and
+#                       CODEC_SERVER_TOKEN in the env file) and gives the Web UI its endpoint
 #   TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH  override the Temporal binaries
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -43,7 +45,7 @@ SANDBOX_CONTAINER=accubooks-api
 STRIPE_KEY=sk_test_123
 
 # Start order; `down` stops in reverse.
-ALL_SERVICES=(postgres redis stripe-mock dockerd temporal sandbox prometheus)
+ALL_SERVICES=(postgres redis stripe-mock dockerd temporal codec-server sandbox prometheus)
 
 docker_cli() { timeout 60 "$ABK_DOCKER" -H "$DOCKER_HOST_URL" "$@"; }
 
@@ -198,10 +200,12 @@ start_dockerd() {
 }
 
 start_temporal() {
+  local ui_codec=()
+  if [[ -n "${CODEC_SERVER_URL:-}" ]]; then ui_codec=(--ui-codec-endpoint "$CODEC_SERVER_URL/codec"); fi
   launch temporal "$TEMPORAL_CLI" server start-dev --ip 127.0.0.1 --port "$T_PORT" \
     --ui-port "$T_UI_PORT" --http-port "$T_HTTP_PORT" --metrics-port "$T_METRICS_PORT" \
     --db-filename "$STACK_DIR/temporal.db" --namespace default --log-level warn \
-    --ui-disable-news-fetch \
+    --ui-disable-news-fetch "${ui_codec[@]}" \
     --search-attribute RunbookId=Keyword --search-attribute Severity=Keyword \
     --search-attribute TargetService=Keyword --search-attribute IncidentStatus=Keyword \
     --search-attribute Escalated=Bool --search-attribute AwaitingApproval=Bool \
@@ -209,6 +213,26 @@ start_temporal() {
   abk_wait_ready temporal 60 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" probe_temporal "$T_PORT"
   abk_wait_ready "temporal Web UI" 30 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" \
     probe_http "http://127.0.0.1:$T_UI_PORT/"
+}
+
+# STACK_CODEC=1: the Web UI's codec endpoint (client/codec-server.ts), CORS for this stack's UI.
+# Its secrets go through the environment of its own process only, never a command line.
+start_codec_server() {
+  local log="$STACK_DIR/codec-server.log" js="$ABK_REPO/dist/client/codec-server.js"
+  if [[ ! -f "$js" ]]; then
+    abk_log "codec-server: $js missing; running npm run build"
+    (cd "$ABK_REPO" && npm run build) >>"$log" 2>&1 || {
+      abk_log_tail "$log"
+      abk_die "codec-server: npm run build failed; see $log"
+    }
+  fi
+  (
+    export PAYLOAD_CODEC_KEYS CODEC_SERVER_TOKEN CODEC_SERVER_HOST=127.0.0.1 \
+      CODEC_SERVER_PORT="$CODEC_PORT" CODEC_SERVER_CORS_ORIGINS="$TEMPORAL_UI_URL"
+    launch codec-server "$(command -v node)" "$js"
+  )
+  abk_wait_ready codec-server 30 "$log" "$(cat "$STACK_DIR/codec-server.pid")" \
+    probe_http "$CODEC_SERVER_URL/healthz"
 }
 
 start_sandbox() {
@@ -289,6 +313,11 @@ write_env() {
       ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL PAYLOAD_CODEC_KEYS; do
       printf 'export %s=%q\n' "$name" "${!name}"
     done
+    if [[ -n "${CODEC_SERVER_URL:-}" ]]; then
+      for name in CODEC_SERVER_URL CODEC_SERVER_PORT CODEC_SERVER_TOKEN; do
+        printf 'export %s=%q\n' "$name" "${!name}"
+      done
+    fi
   } >"$tmp"
   chmod 600 "$tmp"
   mv "$tmp" "$ENV_FILE"
@@ -333,8 +362,8 @@ cmd_up() {
   mkdir -p "$SHORT_DIR"
 
   local ports
-  ports="$(abk_free_ports 10)" || abk_die "could not pick free ports"
-  read -r PG_PORT REDIS_PORT STRIPE_PORT STRIPE_HTTPS_PORT T_PORT T_UI_PORT T_HTTP_PORT T_METRICS_PORT API_PORT PROM_PORT <<<"$ports"
+  ports="$(abk_free_ports 11)" || abk_die "could not pick free ports"
+  read -r PG_PORT REDIS_PORT STRIPE_PORT STRIPE_HTTPS_PORT T_PORT T_UI_PORT T_HTTP_PORT T_METRICS_PORT API_PORT PROM_PORT CODEC_PORT <<<"$ports"
   PG_SUPER_PW="$(abk_secret)"
   PG_APP_PW="$(abk_secret)"
   PG_RUNBOOK_PW="$(abk_secret)"
@@ -361,8 +390,12 @@ cmd_up() {
   PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT"
   # Encrypted history (client/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
   PAYLOAD_CODEC_KEYS=""
+  CODEC_SERVER_URL="" # set = the codec server runs and the Web UI is given its endpoint
   if [[ "${STACK_CODEC:-0}" == 1 ]]; then
     PAYLOAD_CODEC_KEYS="stack1:$(head -c 32 /dev/urandom | base64 | tr -d '\n')"
+    CODEC_SERVER_PORT="$CODEC_PORT"
+    CODEC_SERVER_URL="http://127.0.0.1:$CODEC_PORT"
+    CODEC_SERVER_TOKEN="$(abk_secret)"
   fi
 
   local started=() svc
@@ -371,6 +404,7 @@ cmd_up() {
       abk_warn "sandbox: skipped (STACK_SKIP_SANDBOX=1): no AccuBooks API at $ACCUBOOKS_API_URL"
       continue
     fi
+    if [[ "$svc" == codec-server && -z "$CODEC_SERVER_URL" ]]; then continue; fi
     ts="$(abk_now_ms)"
     "start_${svc//-/_}"
     started+=("$svc")
@@ -420,6 +454,7 @@ do_down() {
   fi
   abk_stop_pid prometheus TERM 15
   abk_stop_pid sandbox TERM 10 # normally already gone with its container
+  abk_stop_pid codec-server TERM 10
   abk_stop_pid temporal TERM 20
   abk_stop_pid stripe-mock TERM 5
   abk_stop_pid redis TERM 10
@@ -453,13 +488,13 @@ cmd_status() {
       any=1
     elif [[ -f "$STACK_DIR/$svc.pid" ]]; then
       printf '  %-12s DEAD     (pid file %s)\n' "$svc" "$STACK_DIR/$svc.pid"
-    elif [[ "$svc" != containerd ]]; then
+    elif [[ "$svc" != containerd && "$svc" != codec-server ]]; then
       printf '  %-12s not running\n' "$svc"
     fi
   done
   if stack_is_up; then
     printf 'stack is UP; env (%s):\n' "$ENV_FILE"
-    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export PAYLOAD_CODEC_KEYS=).+/\1***/; s/^/  /'
+    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export (PAYLOAD_CODEC_KEYS|CODEC_SERVER_TOKEN)=).+/\1***/; s/^/  /'
   elif ((any)); then
     printf 'stack is PARTLY running (scripts/stack.sh down to stop it)\n'
     rc=1
