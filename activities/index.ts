@@ -24,6 +24,7 @@ import { createEvidenceActivities } from './evidence';
 import { createStripeActivities } from './stripe';
 import { createTargetGuardActivities } from './target-guard';
 import { createWatchActivities } from './watch';
+import { redisResultMemo, withOnceAcrossAttempts, type ResultMemo } from './memo';
 
 export interface ActivityDeps {
   docker: Docker;
@@ -50,9 +51,33 @@ export interface ActivityDeps {
   targetGuard?: Partial<TargetLeasePolicy>;
   /** INCIDENT_OWNERS: default owners of the post-incident follow-up. */
   incidentOwners?: readonly string[];
+  /** Where retries find the results of side effects already done (default: Redis; null: none). */
+  memo?: ResultMemo | null;
 }
 
-export const createActivities = (deps: ActivityDeps) => ({
+/**
+ * Side effects a retry must not repeat when a worker died after doing them but before Temporal got
+ * the result (found by the worker-crash harness, test/chaos/crash.test.ts): a second chat message or
+ * mail, a second and different approval code (the first, already in the approver's inbox, would be
+ * refused), and a terminate whose retry finds nothing left and reports 0 sessions. Their retries
+ * return the recorded result of the attempt that did the work (activities/memo.ts).
+ */
+export const ONCE_ACROSS_ATTEMPTS = [
+  'page',
+  'sendEmail',
+  'notifyRoles',
+  'issueApprovalCodes',
+  'terminateIdleSessions',
+] as const;
+
+export const createActivities = (deps: ActivityDeps) =>
+  withOnceAcrossAttempts(
+    deps.memo === null ? undefined : (deps.memo ?? redisResultMemo(deps.redis)),
+    allActivities(deps),
+    ONCE_ACROSS_ATTEMPTS,
+  );
+
+const allActivities = (deps: ActivityDeps) => ({
   ...createHealthActivities(deps.health),
   ...createDockerActivities({ docker: deps.docker }),
   ...createNotificationActivities(deps.notify),

@@ -2,9 +2,10 @@
  * Opt-in crash hook for the worker-crash harness (test/chaos/). Off unless CHAOS_MODE=1 or
  * CHAOS_KILL_AT is set; never set them in production.
  *
- *   CHAOS_KILL_AT=<activityType>[:<n>][:before]  SIGKILL this process at the n-th (default 1st)
- *       start of that activity type in this process: after the activity body returned and before its
- *       result reaches the server (default), or before the body runs (`:before`).
+ *   CHAOS_KILL_AT=<activityType>[,<activityType>…][:<n>][:before]  SIGKILL this process at the
+ *       n-th (default 1st) start in this process of one of those activity types: after the activity
+ *       body returned and before its result reaches the server (default), or before the body runs
+ *       (`:before`). With several types, whichever such activity finishes first.
  *   CHAOS_MARKER=<file>   a JSON line naming the activity is appended there just before the kill.
  *   CHAOS_MODE=1          only the crash detection below (for the worker started after a kill).
  *
@@ -18,7 +19,7 @@ import type { Context } from '@temporalio/activity';
 import type { ActivityInboundCallsInterceptor, WorkerOptions } from '@temporalio/worker';
 
 export interface ChaosSettings {
-  killAt?: { activityType: string; nth: number; phase: 'before' | 'after' };
+  killAt?: { activityTypes: string[]; nth: number; phase: 'before' | 'after' };
   marker?: string;
   heartbeatEveryMs: number;
 }
@@ -30,10 +31,10 @@ export function chaosFromEnv(
   if (!killAt && env.CHAOS_MODE !== '1') return undefined;
   let parsed: ChaosSettings['killAt'];
   if (killAt) {
-    const [activityType, ...rest] = killAt.split(':');
+    const [types, ...rest] = killAt.split(':');
     const phase = rest.includes('before') ? 'before' : 'after';
     const nth = Number(rest.find((r) => /^\d+$/.test(r)) ?? 1);
-    parsed = { activityType, nth, phase };
+    parsed = { activityTypes: types.split(',').filter(Boolean), nth, phase };
   }
   return {
     killAt: parsed,
@@ -46,7 +47,7 @@ export function chaosFromEnv(
 export const chaosWorkflowModule = require.resolve('./chaos-workflow-interceptors');
 
 export function chaosInterceptors(chaos: ChaosSettings): NonNullable<WorkerOptions['interceptors']> {
-  let seen = 0;
+  const seen = new Map<string, number>();
   const die = (ctx: Context, phase: string) => {
     const { activityType, activityId, attempt, workflowExecution } = ctx.info;
     if (chaos.marker) {
@@ -62,7 +63,10 @@ export function chaosInterceptors(chaos: ChaosSettings): NonNullable<WorkerOptio
       (ctx: Context) => {
         const inbound: ActivityInboundCallsInterceptor = {
           async execute(input, next) {
-            const kill = chaos.killAt?.activityType === ctx.info.activityType && ++seen === chaos.killAt.nth;
+            const type = ctx.info.activityType;
+            const n = (seen.get(type) ?? 0) + 1;
+            seen.set(type, n);
+            const kill = !!chaos.killAt?.activityTypes.includes(type) && n === chaos.killAt.nth;
             if (kill && chaos.killAt?.phase === 'before') die(ctx, 'before');
             const beat = setInterval(() => ctx.heartbeat(), chaos.heartbeatEveryMs);
             try {

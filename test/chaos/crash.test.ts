@@ -15,6 +15,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { Pool } from 'pg';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
 import { startIncident, type StartIncidentOptions } from '../../client/incidents';
@@ -38,6 +39,7 @@ let bundle: string;
 let dockerEvents: { events: DockerEvent[]; close(): void };
 let prom: TestPrometheus;
 let redis: Redis;
+let admin: Pool;
 const cleanups: (() => Promise<unknown>)[] = [];
 const t0 = Date.now();
 
@@ -68,7 +70,10 @@ interface RunCtx {
   start(opts: Pick<StartIncidentOptions, 'client' | 'taskQueue' | 'workflowId'>): Promise<WorkflowHandle>;
   /** Background driving while the incident runs (approvals, clearing a fault); ends with the incident. */
   drive?(handle: WorkflowHandle, done: () => boolean): Promise<void>;
-  effects(state: IncidentState | undefined, since: number): Promise<{ effects: Effects; problems: string[] }>;
+  effects(
+    state: IncidentState | undefined,
+    since: number,
+  ): Promise<{ effects: Effects; problems: string[] }> | { effects: Effects; problems: string[] };
   cleanup(): Promise<void>;
 }
 
@@ -88,11 +93,14 @@ const starts = (name: string, since: number, action = 'start') =>
   dockerEvents.events.filter((e) => e.name === name && e.Action === action && e.time >= since).length;
 
 /** Pages: PagerDuty events (retries carry the same dedup key, which PagerDuty folds into one page). */
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+/** Not the follow-up's (its report draft and overdue pages start after the incident closed). */
+const notFollowUp = (r: { body: Record<string, unknown> }) =>
+  !/follow-up|report-draft/.test(str(r.body.dedup_key) + str(r.body.dedupKey));
+
 function pageEffects(pd: Receiver, slack: Receiver | undefined, incident: string): Effects {
   const ours = (r: { body: Record<string, unknown> }) =>
-    !String(r.body.dedup_key ?? r.body.dedupKey ?? '').includes('follow-up') &&
-    !String(r.body.dedupKey ?? '').endsWith('/report-draft') &&
-    String(r.body.dedup_key ?? r.body.dedupKey ?? r.body.text ?? '').includes(incident);
+    notFollowUp(r) && (str(r.body.dedup_key) + str(r.body.dedupKey) + str(r.body.text)).includes(incident);
   const events = pd.requests.filter(ours);
   const chat = slack ? slack.requests.filter(ours) : [];
   return {
@@ -177,8 +185,9 @@ async function approveWhenAsked(world: ApprovalWorld, handle: WorkflowHandle, do
   }
 }
 
-const mails = (world: ApprovalWorld, incident: string) =>
-  world.mailbox.mails.filter((m) => m.text.includes(incident) || m.subject.includes(incident)).length;
+/** Mails at the SMTP server (one per message, all recipients), not the follow-up's report draft. */
+const mails = (world: ApprovalWorld) =>
+  world.mailbox.mails.filter((m) => !m.subject.includes('Incident report draft')).length;
 
 function evidenceFiles(dir: string): number {
   if (!existsSync(dir)) return 0;
@@ -233,6 +242,12 @@ const scenarios: Scenario[] = [
     async prepare() {
       const [sb, r] = await Promise.all([sandbox('chaos-p02', { SELF_TRAFFIC_RPS: '2' }), receivers()]);
       await sb.inject({ fault: 'leak-pool', count: 10 });
+      // The leaked sessions, as the server lists them before the runbook starts.
+      const { rows } = await admin.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'idle'",
+        [appName(sb.name)],
+      );
+      const leaked = rows.map((x) => x.pid);
       await new Promise((res) => setTimeout(res, 2500)); // older than the idle threshold
       return {
         target: sb.name,
@@ -252,24 +267,28 @@ const scenarios: Scenario[] = [
               stopTimeoutSec: 2,
             },
           }),
-        async effects(state, since) {
-          const claimed = ((state?.checks.terminatedSessions as { pid: number }[] | undefined) ?? []).map(
-            (t) => t.pid,
-          );
-          const server = pgLog('terminated', claimed);
-          const problems: string[] = [];
+        effects(state, since) {
+          const claimed = (
+            (state?.checks.terminatedSessions as { pid: number; terminated: boolean }[] | undefined) ?? []
+          )
+            .filter((t) => t.terminated)
+            .map((t) => t.pid);
+          const server = pgLog('terminated', [...new Set([...leaked, ...claimed])]);
+          const onServer = [...server.values()].reduce((a, b) => a + b, 0);
           const count = Number(state?.checks.terminated ?? -1);
-          if (count !== claimed.length)
-            problems.push(`runbook says ${count} terminated, lists ${claimed.length}`);
-          if (count < 10) problems.push(`only ${count} of the 10 leaked sessions reported terminated`);
-          for (const pid of claimed) {
+          const problems: string[] = [];
+          if (leaked.length < 10) problems.push(`only ${leaked.length} leaked sessions before the runbook`);
+          for (const pid of new Set([...leaked, ...claimed])) {
             if (server.get(pid) !== 1)
-              problems.push(`pid ${pid}: server logged ${server.get(pid) ?? 0} terminations`);
+              problems.push(`pid ${pid}: the server logged ${server.get(pid) ?? 0} terminations`);
           }
+          if (count !== onServer)
+            problems.push(`the runbook reports ${count} terminated, the server logged ${onServer}`);
           return {
             effects: {
               'container starts': starts(sb.name, since),
-              'sessions terminated (server log)': [...server.values()].reduce((a, b) => a + b, 0),
+              'sessions terminated (server log)': onServer,
+              'sessions terminated (runbook)': count,
               ...pageEffects(r.pd, r.slack, state?.incidentId ?? '?'),
             },
             problems,
@@ -295,7 +314,6 @@ const scenarios: Scenario[] = [
         () => stripe.close(),
       );
       const evidence = mkdtempSync(path.join(tmpdir(), 'abk-chaos-p03-'));
-      let incidentId = '';
       return {
         target: sb.name,
         env: {
@@ -320,8 +338,7 @@ const scenarios: Scenario[] = [
           return h;
         },
         drive: (h, done) => approveWhenAsked(world, h, done),
-        async effects(state, since) {
-          incidentId = state?.incidentId ?? '?';
+        effects(state, since) {
           const refunds = stripe.refunds();
           const keys = new Set(refunds.map((r) => r.idempotencyKey));
           const problems: string[] = [];
@@ -337,13 +354,9 @@ const scenarios: Scenario[] = [
               'container starts': starts(sb.name, since),
               'refund requests': refunds.length,
               'refunds (distinct keys)': keys.size,
-              mails:
-                mails(world, incidentId) ||
-                world.mailbox.mails.filter((m) => m.subject.includes('Billing')).length,
+              mails: mails(world),
               'evidence files': evidenceFiles(evidence),
-              'chat messages': world.team.requests.filter(
-                (q) => !String(q.body.dedupKey ?? '').includes('report-draft'),
-              ).length,
+              'chat messages': world.team.requests.filter(notFollowUp).length,
             },
             problems,
           };
@@ -386,11 +399,9 @@ const scenarios: Scenario[] = [
             effects: {
               'container stops': starts(sb.name, since, 'stop'),
               'container starts': starts(sb.name, since),
-              mails: world.mailbox.mails.filter((m) => !m.subject.toLowerCase().includes('report')).length,
+              mails: mails(world),
               'evidence files': evidenceFiles(evidence),
-              'chat messages': world.team.requests.filter(
-                (q) => !String(q.body.dedupKey ?? '').includes('report-draft'),
-              ).length,
+              'chat messages': world.team.requests.filter(notFollowUp).length,
             },
             problems: (await sb.health()) === 200 ? [] : ['the API is not healthy at the end'],
           };
@@ -431,7 +442,7 @@ const scenarios: Scenario[] = [
               stopTimeoutSec: 2,
             },
           }),
-        async effects(state, since) {
+        effects(state, since) {
           return {
             effects: {
               'container starts': starts(sb.name, since),
@@ -487,7 +498,7 @@ const scenarios: Scenario[] = [
             await new Promise((res) => setTimeout(res, 500));
           }
         },
-        async effects(state, since) {
+        effects(state, since) {
           const killed = (state?.checks.killed as
             { cancelled: number[]; terminated: number[] } | undefined) ?? {
             cancelled: [],
@@ -650,8 +661,11 @@ async function run(sc: Scenario, label: 'baseline' | 'crash', killAt: string[]):
   let handle: WorkflowHandle | undefined;
   let done = false;
   try {
-    const plan = [...killAt];
-    let proc = await rig.start(plan.shift());
+    // Every worker kills at the first activity of a type not yet killed; the killed type leaves the plan.
+    const plan = new Set(killAt);
+    const killSpec = () => (plan.size ? [...plan].join(',') : undefined);
+    let killsSeen = 0;
+    let proc = await rig.start(killSpec());
     result.workers++;
     handle = await ctx.start({ client, taskQueue, workflowId: uniqueId(`chaos-${sc.runbook}-${label}`) });
     const driving = ctx.drive?.(handle, () => done);
@@ -671,8 +685,17 @@ async function run(sc: Scenario, label: 'baseline' | 'crash', killAt: string[]):
         throw new Error(`${name}: no outcome within 240 s; step ${s?.currentStep}, status ${s?.status}`);
       }
       if ('exited' in next) {
-        // Killed by its hook (or died): a new worker process, killing at the next activity type.
-        proc = await rig.start(plan.shift());
+        const kills = rig.readKills();
+        if (kills.length > killsSeen) {
+          plan.delete(kills[kills.length - 1].activityType);
+          killsSeen = kills.length;
+        } else {
+          result.problems.push(
+            `worker #${result.workers} died without a kill (${JSON.stringify(next.exited)})`,
+          );
+        }
+        // A new worker process, killing at the next activity of a type not yet killed.
+        proc = await rig.start(killSpec());
         result.workers++;
         continue;
       }
@@ -693,7 +716,10 @@ async function run(sc: Scenario, label: 'baseline' | 'crash', killAt: string[]):
     const seen = await ctx.effects(result.state, since);
     result.effects = seen.effects;
     result.problems = seen.problems;
-    if (plan.length) result.problems.push(`never reached: ${plan.join(', ')}`);
+    if (plan.size)
+      result.problems.push(
+        `never killed at (did not run again after the first kill): ${[...plan].join(', ')}`,
+      );
   } catch (err) {
     result.error = (err as Error).message;
   } finally {
@@ -777,6 +803,7 @@ beforeAll(async () => {
     startTestPrometheus(docker),
   ]);
   redis = new Redis(need('REDIS_URL'));
+  admin = new Pool({ connectionString: need('PG_ADMIN_URL'), max: 2 });
   const only = process.env.CHAOS_RUNBOOKS?.split(',');
   const todo = scenarios.filter((s) => !only || only.includes(s.runbook));
   // Several runbooks at once (each its own worker processes, target and receivers).
@@ -828,6 +855,7 @@ afterAll(async () => {
   );
   dockerEvents?.close();
   redis?.disconnect();
+  await admin?.end();
   await Promise.allSettled(cleanups.map((c) => c()));
   await prom?.stop();
   await client?.connection.close();
