@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
-import { stateQuery } from '../../workflows/definitions';
+import { resolveSignal, stateQuery } from '../../workflows/definitions';
 import { approvalSignal } from '../../workflows/approval';
 import { submitApproval } from '../../client/approvals';
 import { stripeFrom, type WorkerClients } from '../../worker/clients';
@@ -243,7 +243,7 @@ test('the refund key is the same across a worker restart mid-runbook; nothing is
     ]);
     const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
     expect(readdirSync(dir).sort()).toEqual(['ch_p03restartA.json', 'ch_p03restartB.json']);
-    // Abandoning does not end the wait: only an approval resumes billing.
+    // Only an approval resumes billing; the test ends here.
     await handle.terminate('test done');
   } finally {
     b.worker.shutdown();
@@ -251,3 +251,62 @@ test('the refund key is the same across a worker restart mid-runbook; nothing is
     a = b;
   }
 });
+
+test('a resolve while billing cannot be frozen ends the incident at once, with a small history', async () => {
+  // The billing store is down: every freeze attempt fails and the runbook keeps trying, backing off.
+  const down = (): Promise<never> => Promise.reject(new Error('billing store unreachable (test)'));
+  const clients = testClients({
+    health: { apiUrls: { [sandbox.name]: sandbox.url } },
+    notify: { slackWebhookUrl: `${world.team.url}/hooks/finance` },
+    approvers: world.directory,
+    billing: { key: billingKey, store: { read: down, set: down } },
+  });
+  opened.push(clients);
+  const queue = `${taskQueue}-store-down`;
+  const w = await createTestWorker({
+    connection: env.nativeConnection,
+    taskQueue: queue,
+    activities: createActivities(clients.deps),
+    shutdownGraceTime: '1s',
+  });
+  const running = w.run();
+  try {
+    const handle = await env.client.workflow.start(billingError, {
+      taskQueue: queue,
+      workflowId: uniqueId('wf-p03-freeze-down'),
+      // Short re-check intervals: the loop runs in real time here (other tests' follow-ups hold the clock).
+      args: [
+        {
+          ...input([]),
+          policy: { ...input([]).policy, recheckIntervalMs: 500, maxRecheckIntervalMs: 1_000 },
+        },
+      ],
+    });
+    const failedAttempts = async () =>
+      (await handle.query(stateQuery)).steps.filter(
+        (st) => st.name === 'freeze-billing' && st.status === 'failed',
+      ).length;
+    await waitUntil('two freeze attempts to fail', async () => (await failedAttempts()) >= 2, 90_000);
+    const before = await handle.query(stateQuery);
+    expect(before.status).not.toBe('resolved');
+    expect(before.escalations.some((e) => /Billing could NOT be frozen/.test(e.reason))).toBe(true);
+
+    await handle.signal(resolveSignal, { by: 'oncall-test', reason: 'froze it by hand' });
+    const final = await handle.result();
+    expect(final.status).toBe('resolved');
+    expect(final.outcome).toMatch(/resolved by oncall-test: froze it by hand/);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const attempts = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setBillingEnabled',
+    ).length;
+    // The attempts made before the resolve, at most one more, and nothing after it (it used to spin).
+    expect(attempts).toBeGreaterThanOrEqual(2);
+    expect(attempts).toBeLessThanOrEqual(
+      before.steps.filter((st) => st.name === 'freeze-billing').length + 1,
+    );
+    expect(events.length).toBeLessThan(150);
+  } finally {
+    w.shutdown();
+    await running;
+  }
+}, 150_000);
