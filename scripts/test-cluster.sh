@@ -47,8 +47,15 @@ abk_log "setup ($(abk_since "$t"))"
 if [[ ! -f dist/worker/main.js ]] ||
   [[ -n "$(find config workflows activities worker client sandbox scripts -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
   t="$(abk_now_ms)"
-  npm run --silent build
-  abk_log "npm run build ($(abk_since "$t"))"
+  if npm run --silent build; then
+    abk_log "npm run build ($(abk_since "$t"))"
+  elif [[ -f dist/worker/main.js ]]; then
+    # The build stage of scripts/test.sh is where a type error fails the run; here only the
+    # worker process of the P0-1 end-to-end test needs dist/.
+    abk_warn "npm run build failed; going on with the existing dist/"
+  else
+    abk_die "npm run build failed"
+  fi
 fi
 
 # The cluster (its binaries built once, then cached) comes up beside the stack.
