@@ -592,6 +592,19 @@ const scenarios: Scenario[] = [
           const problems: string[] = [];
           if (left.length) problems.push(`${left.length} replicas left behind`);
           if ((await redis.get(pauseKey)) !== null) problems.push('the pause flag is still set');
+          // What the runbook reports against what the engine saw.
+          const said = (re: RegExp) => Number(re.exec(state?.outcome ?? '')?.[1] ?? -1);
+          const removed = dockerEvents.events.filter(
+            (e) => e.name.startsWith(`${sb.name}-fw-`) && e.Action === 'destroy' && e.time >= since,
+          ).length;
+          if (said(/(\d+) replicas? were started/) !== replicas.length)
+            problems.push(
+              `the runbook reports ${said(/(\d+) replicas? were started/)} replicas started, the engine created ${replicas.length}`,
+            );
+          if (said(/(\d+) replicas? removed/) !== removed)
+            problems.push(
+              `the runbook reports ${said(/(\d+) replicas? removed/)} replicas removed, the engine destroyed ${removed}`,
+            );
           return {
             effects: {
               'replicas created': replicas.length,
