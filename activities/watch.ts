@@ -238,7 +238,11 @@ export const createWatchActivities = (deps: WatchDeps) => {
         );
       }
 
-      const recent = [...prev.recent, { at, sample: taken.sample }].slice(-keep);
+      // A new watch samples at once; a sample moments after the one the workflow just judged would
+      // repeat it (and break "each higher than the one before"): it replaces that one instead.
+      const last = prev.recent[prev.recent.length - 1];
+      const kept = last && at - last.at < input.intervalMs / 2 ? prev.recent.slice(0, -1) : prev.recent;
+      const recent = [...kept, { at, sample: taken.sample }].slice(-keep);
       if (!input.last)
         return done({ reason: 'changed', changed: Object.keys(input.react), sample: taken.sample }, recent);
       if ('error' in input.last)

@@ -187,12 +187,19 @@ test('a queue growing rapidly (4 rising samples, >= 100 jobs/min) pages before i
       },
       60_000,
     );
-    // Each round: the real queue grows for 3 s (about 75 jobs), then 30 s of workflow time pass (the default interval).
+    // Each round: the real queue grows for 3 s (about 75 jobs), then 30 s of workflow time pass (the
+    // default interval). Samples are taken inside the watch activity, one per attempt, and reach the
+    // workflow only when a rule's condition changes: the next sample is the next attempt.
+    const progress = async () => {
+      const d = await handle.describe();
+      const watch = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'watchSamples');
+      return `${(await samples()).join(',')}/${watch?.activityId ?? ''}#${watch?.attempt ?? 0}`;
+    };
     for (let i = 0; i < 6 && (await handle.query(stateQuery)).escalations.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 3000));
-      const n = (await samples()).join(',');
+      const n = await progress();
       await rig.env.sleep('30s');
-      await waitUntil('the next sample', async () => (await samples()).join(',') !== n, 30_000);
+      await waitUntil('the next sample', async () => (await progress()) !== n, 30_000);
     }
     s = await handle.query(stateQuery);
     expect(s.escalations).toHaveLength(1);
