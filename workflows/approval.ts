@@ -413,6 +413,9 @@ export class ApprovalGate {
    * old ones expired or were used) every `reminderEveryMs`; refusals and rejections notify the
    * approvers as they happen.
    */
+  /** Set by a runbook that ends the incident when a person resolves or abandons it during the wait. */
+  humanCloseEndsIncident = false;
+
   async waitForApproval(context: string): Promise<ApprovalGateRecord> {
     this.record.status = 'pending';
     this.record.requestedAt = now();
@@ -435,9 +438,12 @@ export class ApprovalGate {
       );
       if (this.inc.closedByHuman && !this.ignoredHumanClose) {
         this.ignoredHumanClose = true;
-        this.inc.decide(
-          'A resolve/abandon signal does not end this wait: only an accepted approval can (the system stays stopped)',
-        );
+        // Runbooks that end on a person's close (the system stays stopped) say so themselves.
+        if (!this.humanCloseEndsIncident) {
+          this.inc.decide(
+            'A resolve/abandon signal does not end this wait: only an accepted approval can (the system stays stopped)',
+          );
+        }
       }
       if (this.pendingNotices.length > 0) {
         const batch = this.pendingNotices.splice(0);

@@ -238,6 +238,7 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
 
   // Resume billing: CEO approval required. A person who resolves or abandons the incident ends the
   // wait (and its reminders) with billing still frozen.
+  gate.humanCloseEndsIncident = patched('p03-close-ends-approval-wait');
   const approval = gate.waitForApproval(summary);
   const closedFirst = await Promise.race([
     approval.then(() => false),

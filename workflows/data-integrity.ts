@@ -203,6 +203,7 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
 
   // 4. DO NOT restart without approval. A person who resolves or abandons the incident ends the
   // wait (and its reminders); the API stays stopped and held.
+  gate.humanCloseEndsIncident = patched('p04-close-ends-approval-wait');
   const approval = gate.waitForApproval(notifyText(dump));
   const closedFirst = await Promise.race([
     approval.then(() => false),
