@@ -75,36 +75,33 @@ sql_built() {
 }
 ui_built() { [[ -x "$UI_BIN_DIR/server" && -f "$UI_BIN_DIR/.server.ok" ]]; }
 
-go_install() { # go_install GOBIN MODULE@VERSION
-  command -v go >/dev/null 2>&1 || abk_die "Go toolchain not found (needed for 'go install $2')"
-  GOTOOLCHAIN="$CLUSTER_GO_TOOLCHAIN" GOBIN="$1" GOFLAGS=-mod=mod go install "$2"
+go_install() { # go_install GOBIN PACKAGE@VERSION...
+  local gobin="$1"
+  shift
+  command -v go >/dev/null 2>&1 || abk_die "Go toolchain not found (needed for 'go install $*')"
+  GOTOOLCHAIN="$CLUSTER_GO_TOOLCHAIN" GOBIN="$gobin" go install "$@"
 }
 
-# Builds what is missing, in order: the schema tool (needed first, for the database), the server,
-# the UI server. Each binary gets a stamp once built; the schema folders are copied next to them so
-# a cached build needs no module cache.
+# Builds what is missing: the server and its schema tool in one `go install` (the two share most of
+# their packages, built in parallel), then the UI server (its own GOBIN: its binary is also named
+# `server`). Each gets a stamp once built; the schema folders are copied next to the binaries, so a
+# cached build needs no module cache.
 build_missing() {
-  local t
+  local t mod
   mkdir -p "$SERVER_BIN_DIR" "$UI_BIN_DIR"
-  if ! sql_built; then
+  if ! sql_built || ! server_built; then
     t="$(abk_now_ms)"
-    abk_log "go install go.temporal.io/server/cmd/tools/sql@$CLUSTER_SERVER_VERSION (GOTOOLCHAIN=$CLUSTER_GO_TOOLCHAIN)"
-    go_install "$SERVER_BIN_DIR" "go.temporal.io/server/cmd/tools/sql@$CLUSTER_SERVER_VERSION"
-    local mod
+    abk_log "go install go.temporal.io/server/cmd/server@$CLUSTER_SERVER_VERSION and cmd/tools/sql (GOTOOLCHAIN=$CLUSTER_GO_TOOLCHAIN; about 4 min on 2 cores)"
+    rm -f "$SERVER_BIN_DIR/.server.ok" "$SERVER_BIN_DIR/.sql.ok"
+    go_install "$SERVER_BIN_DIR" "go.temporal.io/server/cmd/server@$CLUSTER_SERVER_VERSION" \
+      "go.temporal.io/server/cmd/tools/sql@$CLUSTER_SERVER_VERSION"
     mod="$(GOTOOLCHAIN="$CLUSTER_GO_TOOLCHAIN" go env GOMODCACHE)/go.temporal.io/server@$CLUSTER_SERVER_VERSION"
     rm -rf "$SERVER_BIN_DIR/schema"
     mkdir -p "$SERVER_BIN_DIR/schema/postgresql"
     cp -r "$mod/schema/postgresql/v12" "$SERVER_BIN_DIR/schema/postgresql/"
     chmod -R u+w "$SERVER_BIN_DIR/schema"
-    touch "$SERVER_BIN_DIR/.sql.ok"
-    abk_log "schema tool built in $(abk_since "$t")"
-  fi
-  if ! server_built; then
-    t="$(abk_now_ms)"
-    abk_log "go install go.temporal.io/server/cmd/server@$CLUSTER_SERVER_VERSION (about 3.5 min on 2 cores)"
-    go_install "$SERVER_BIN_DIR" "go.temporal.io/server/cmd/server@$CLUSTER_SERVER_VERSION"
-    touch "$SERVER_BIN_DIR/.server.ok"
-    abk_log "server built in $(abk_since "$t")"
+    touch "$SERVER_BIN_DIR/.sql.ok" "$SERVER_BIN_DIR/.server.ok"
+    abk_log "server and schema tool built in $(abk_since "$t")"
   fi
   if [[ "${CLUSTER_SKIP_UI:-0}" != 1 ]] && ! ui_built; then
     t="$(abk_now_ms)"
