@@ -874,42 +874,6 @@ export async function historyAndSimulatedTime(
   const run = randomUUID().slice(0, 8);
   const handles: WorkflowHandle[] = [];
   try {
-    log('  48-hour post-incident path of one incident');
-
-    // 6. One incident's whole post-incident path: resolved → drafts → reminders → 24 h and 48 h
-    // escalations → duties filed late → follow-up closed.
-    const target = `sim-${run}`;
-    const h = await startIncident({
-      client: env.client,
-      taskQueue,
-      runbook: 'P1-1',
-      target,
-      workflowId: `incident-P1-1-${target}`,
-      trigger: {
-        source: 'alert',
-        alertName: 'HighErrorRate',
-        labels: { service: target },
-        startedBy: 'bench',
-      },
-    });
-    handles.push(h);
-    const incidentId = await incidentIdOf(h);
-    const fu = env.client.workflow.getHandle(followUpWorkflowId(incidentId));
-    handles.push(fu);
-    const pathStart = performance.now();
-    const path = async () => {
-      await h.signal(resolveSignal, { by: 'bench', reason: 'benchmark: post-incident path' });
-      await env.sleep(49 * HOUR);
-      await fu.signal(reportFiledSignal, { link: 'https://wiki.local/report', author: 'bench' });
-      await fu.signal(postMortemFiledSignal, { link: 'https://wiki.local/pm', author: 'bench' });
-      await fu.signal(runbookUpdateSignal, { needed: false, note: 'no change', by: 'bench' });
-      await fu.result();
-      return (await fu.query(followUpStateQuery)).status;
-    };
-    const postIncidentStatus = await within(path(), 60_000, 'not closed within 60 s of wall time');
-    const postIncidentWallMs = performance.now() - pathStart;
-    await Promise.allSettled(handles.map((x) => x.terminate('benchmark: path measured')));
-
     const started = await Promise.all(
       RUNBOOK_CASES.filter((c) => !runbooks || runbooks.includes(c.runbook)).map(async (c) => {
         const target = `hist-${run}-${c.runbook.toLowerCase()}`;
@@ -997,6 +961,42 @@ export async function historyAndSimulatedTime(
             .join('; ') || undefined,
       };
     });
+
+    log('  48-hour post-incident path of one incident');
+
+    // 6. One incident's whole post-incident path: resolved → drafts → reminders → 24 h and 48 h
+    // escalations → duties filed late → follow-up closed.
+    const target = `sim-${run}`;
+    const h = await startIncident({
+      client: env.client,
+      taskQueue,
+      runbook: 'P1-1',
+      target,
+      workflowId: `incident-P1-1-${target}`,
+      trigger: {
+        source: 'alert',
+        alertName: 'HighErrorRate',
+        labels: { service: target },
+        startedBy: 'bench',
+      },
+    });
+    handles.push(h);
+    const incidentId = await incidentIdOf(h);
+    const fu = env.client.workflow.getHandle(followUpWorkflowId(incidentId));
+    handles.push(fu);
+    const pathStart = performance.now();
+    const path = async () => {
+      await h.signal(resolveSignal, { by: 'bench', reason: 'benchmark: post-incident path' });
+      await env.sleep(49 * HOUR);
+      await fu.signal(reportFiledSignal, { link: 'https://wiki.local/report', author: 'bench' });
+      await fu.signal(postMortemFiledSignal, { link: 'https://wiki.local/pm', author: 'bench' });
+      await fu.signal(runbookUpdateSignal, { needed: false, note: 'no change', by: 'bench' });
+      await fu.result();
+      return (await fu.query(followUpStateQuery)).status;
+    };
+    const postIncidentStatus = await within(path(), 60_000, 'not closed within 60 s of wall time');
+    const postIncidentWallMs = performance.now() - pathStart;
+    await Promise.allSettled(handles.map((x) => x.terminate('benchmark: path measured')));
 
     return { rows, postIncidentWallMs, postIncidentStatus };
   } finally {
