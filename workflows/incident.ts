@@ -17,6 +17,7 @@ import {
   type ActivityOptions,
 } from '@temporalio/workflow';
 import { incidentTitle } from './catalog';
+import { minutes } from './durations';
 import { renderCurrentDetails } from './details';
 import {
   AwaitingApprovalKey,
@@ -354,10 +355,10 @@ export class Incident {
     const remaining = Math.max(0, this.state.mttr.targetMs - elapsed);
     this.background.push(
       (async () => {
-        const minutes = Math.round(this.state.mttr.targetMs / 60_000);
+        const target = minutes(this.state.mttr.targetMs);
         if (
           await condition(() => this.closed, remaining, {
-            summary: `MTTR target: resolve within ${minutes} minutes`,
+            summary: `MTTR target: resolve within ${target}`,
           })
         )
           return;
@@ -368,7 +369,7 @@ export class Incident {
           severity: this.state.severity,
           targetMs: this.state.mttr.targetMs,
         });
-        await this.escalate(`MTTR target of ${minutes} minutes breached`, 'incident commander (MTTR breach)');
+        await this.escalate(`MTTR target of ${target} breached`, 'incident commander (MTTR breach)');
       })(),
     );
   }

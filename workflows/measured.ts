@@ -20,6 +20,7 @@
  */
 import { CancellationScope, condition, patched } from '@temporalio/workflow';
 import { watchers } from './activity-proxies';
+import { elapsed } from './durations';
 import { Incident, failureText } from './incident';
 import type {
   TimedSample,
@@ -276,7 +277,7 @@ async function watchLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd
     if (loop.unmeasured && !blindEscalated && blind.heldFor() >= loop.unmeasured.afterMs) {
       blindEscalated = true;
       await inc.escalate(
-        `${loop.unmeasured.what} could not be measured for ${Math.round(blind.heldFor() / 60_000)} minutes: ${inc.state.failing[loop.name] ?? 'unknown error'}`,
+        `${loop.unmeasured.what} could not be measured for ${elapsed(blind.heldFor())}: ${inc.state.failing[loop.name] ?? 'unknown error'}`,
         loop.unmeasured.tier,
       );
     }
@@ -316,7 +317,7 @@ async function sampleLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEn
     if (loop.unmeasured && !blindEscalated && blind.heldFor() >= loop.unmeasured.afterMs) {
       blindEscalated = true;
       await inc.escalate(
-        `${loop.unmeasured.what} could not be measured for ${Math.round(blind.heldFor() / 60_000)} minutes: ${inc.state.failing[loop.name] ?? 'unknown error'}`,
+        `${loop.unmeasured.what} could not be measured for ${elapsed(blind.heldFor())}: ${inc.state.failing[loop.name] ?? 'unknown error'}`,
         loop.unmeasured.tier,
       );
     }
@@ -340,5 +341,4 @@ export const pct = (v: number | null | undefined) =>
 export const secs = (v: number | null | undefined) =>
   v === null || v === undefined ? 'n/a' : `${v.toFixed(2)} s`;
 
-export const minutes = (ms: number) =>
-  ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} seconds`;
+export { minutes } from './durations';

@@ -12,13 +12,13 @@
  * restarts again up to the policy's limit, while the escalation timer pages the next tier.
  */
 import { checks, watches } from './activity-proxies';
+import { minutes } from './durations';
 import { restartTarget } from './target-guard';
 import { failureType, Incident, withSummary } from './incident';
 import { systemDownDefaults, withDefaults, type SystemDownPolicy } from './policy';
 import type { IncidentInput, IncidentState } from './types';
 import type { HealthResult } from '../activities/health';
 
-const minutes = (ms: number) => `${Math.round(ms / 60_000)} minutes`;
 const describeHealth = (h: HealthResult) =>
   h.healthy
     ? `200 OK in ${h.latencyMs} ms`

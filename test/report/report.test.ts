@@ -291,7 +291,7 @@ describe('from a real run on the dev server', () => {
       expect(md).toContain(`\`${activity}\``);
     expect(md).toContain('| probe_duration_seconds | 3.2 |');
     expect(md).toMatch(
-      /\| engineering lead \(CTO\) \| Escalate if not resolved in 0 minutes \| pagerduty, slack \|/,
+      /\| engineering lead \(CTO\) \| Escalate if not resolved in 3 seconds \| pagerduty, slack \|/,
     );
     expect(md).toMatch(/\| mallory \| approve \(signal `approval`\) \| see state \| please restart \|/);
     expect(md).toContain('| Closed by | dana (on-call) (resolve): database credentials rotated |');
@@ -337,7 +337,7 @@ describe('from a real run on the dev server', () => {
     expect(f.draft).toMatchObject({ source: 'history', delivered: ['slack'] });
     const draft = slack.requests.find((r) => String(r.body.text).includes('Incident report draft'))!.body
       .text as string;
-    expect(draft).toContain('Escalate if not resolved in 0 minutes');
+    expect(draft).toContain('Escalate if not resolved in 3 seconds');
     expect(draft).not.toContain(APPROVAL_CODE);
     await followUp.terminate('report test done');
   });
