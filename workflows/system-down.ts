@@ -14,7 +14,8 @@
 import { checks, watches } from './activity-proxies';
 import { minutes } from './durations';
 import { restartTarget } from './target-guard';
-import { failureType, Incident, withSummary } from './incident';
+import { patched } from '@temporalio/workflow';
+import { failureText, failureType, Incident, withSummary } from './incident';
 import { systemDownDefaults, withDefaults, type SystemDownPolicy } from './policy';
 import type { IncidentInput, IncidentState } from './types';
 import type { HealthResult } from '../activities/health';
@@ -108,6 +109,13 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
             `Container ${target} does not exist; it cannot be restarted`,
             'engineering lead (CTO)',
           );
+        } else if (patched('p01-failed-restart-not-counted')) {
+          // The engine could not be reached: nothing restarted, so it does not use up a restart;
+          // the next round tries again (with the backoff) once the Docker engine answers.
+          restarts--;
+          inc.decide(`Restart did not happen (${failureText(err)}); it will be tried again`);
+          await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try the restart again');
+          continue;
         }
       }
 

@@ -19,6 +19,7 @@ import {
   defineQuery,
   defineSignal,
   defineUpdate,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -247,7 +248,13 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
         };
       }
       const since = Date.now() - policy.restartWindowMs;
-      const inWindow = state.recent.filter((a) => a.kind === 'restart' && Date.parse(a.grantedAt) >= since);
+      // A restart reported as failed (the engine did not answer) restarted nothing: not counted.
+      const inWindow = state.recent.filter(
+        (a) =>
+          a.kind === 'restart' &&
+          Date.parse(a.grantedAt) >= since &&
+          !(a.ok === false && patched('lease-failed-restarts-not-counted')),
+      );
       if (inWindow.length >= policy.maxRestarts) {
         return {
           ...base,

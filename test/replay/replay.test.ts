@@ -63,7 +63,14 @@ const quietLogger = {
 
 /** A new timer before the first health check: old histories scheduled the activity there. */
 const PAUSE = "await sleep('1 second');";
-const addImport = (src: string, names: string) => `import { ${names} } from '@temporalio/workflow';\n${src}`;
+/** Imports what the edit uses, unless the file already imports it (under the same name). */
+const addImport = (src: string, names: string) => {
+  const missing = names
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => !new RegExp(`import \\{[^}]*\\b${n}\\b[^}]*\\} from '@temporalio/workflow'`).test(src));
+  return missing.length ? `import { ${missing.join(', ')} } from '@temporalio/workflow';\n${src}` : src;
+};
 const insertBeforeHealthCheck = (src: string, code: string) => {
   const marker = '  // 1. Check health\n';
   if (!src.includes(marker)) throw new Error('system-down.ts no longer has the "// 1. Check health" marker');
