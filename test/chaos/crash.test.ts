@@ -11,7 +11,7 @@
  * recording Stripe proxy with one Idempotency-Key per charge on every attempt, mails at the SMTP
  * server, evidence files on disk). The table is printed and written to test-artifacts/chaos-crash.json.
  */
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -695,7 +695,14 @@ async function run(sc: Scenario, label: 'baseline' | 'crash', killAt: string[]):
       ]);
       if ('timeout' in next) {
         const s = await handle.query(stateQuery).catch(() => undefined);
-        throw new Error(`${name}: no outcome within 240 s; step ${s?.currentStep}, status ${s?.status}`);
+        // A stuck incident: say why (e.g. its workflow task failing on replay).
+        const events = (await handle.fetchHistory().catch(() => undefined))?.events ?? [];
+        const failed = events.filter((e) => e.workflowTaskFailedEventAttributes).at(-1);
+        const why = failed?.workflowTaskFailedEventAttributes?.failure?.message;
+        throw new Error(
+          `${name}: no outcome within 240 s; step ${s?.currentStep ?? '?'}, status ${s?.status ?? '?'}` +
+            (why ? `; workflow task failing: ${why}` : ''),
+        );
       }
       if ('exited' in next) {
         const kills = rig.readKills();
@@ -735,6 +742,7 @@ async function run(sc: Scenario, label: 'baseline' | 'crash', killAt: string[]):
       );
   } catch (err) {
     result.error = (err as Error).message;
+    result.kills = rig.readKills();
   } finally {
     done = true;
     if (handle && !result.state) await handle.terminate('chaos test: no outcome').catch(() => undefined);
@@ -867,6 +875,7 @@ afterAll(async () => {
     `${JSON.stringify({ summary, generatedAt: new Date().toISOString(), rows: table, baselines }, null, 2)}\n`,
   );
   dockerEvents?.close();
+  if (bundle) rmSync(bundle, { force: true });
   redis?.disconnect();
   await admin?.end();
   await Promise.allSettled(cleanups.map((c) => c()));
