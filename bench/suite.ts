@@ -9,7 +9,7 @@
  * (real HTTP on a free port, folding storms in Redis as in production) and the load generator run
  * in this process. Memory figures are the worker process's RSS, read from /proc.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -18,14 +18,9 @@ import { Redis } from 'ioredis';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { FastifyInstance } from 'fastify';
 import { createActivities } from '../activities';
 import { connectClient } from '../client/connection';
 import { startIncident, type StartableRunbook } from '../client/incidents';
-import { alertRunbookMap } from '../client/intake/mapping';
-import { createIntakeMetrics } from '../client/intake/metrics';
-import { AlertFolder } from '../client/intake/fold';
-import { buildIntake, temporalGateway } from '../client/intake/server';
 import { loadTemporalConfig } from '../config';
 import type { WorkerClients } from '../worker/clients';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
@@ -43,6 +38,7 @@ import { testClients } from '../test/helpers/deps';
 import { startReceiver, type Receiver } from '../test/helpers/receivers';
 import { timeSkippingEnv } from '../test/helpers/temporal';
 import { need } from '../test/helpers/env';
+import { freePort } from '../test/helpers/sandbox';
 import type { WorkerProcessOptions, WorkerStatus } from './worker-process';
 import { createBenchActivities } from './floor-activities';
 import { benchApproveSignal } from './floor-workflow';
@@ -355,6 +351,7 @@ interface DevRig {
   taskQueue: string;
   intakeUrl: string;
   worker: WorkerProc;
+  intakePid: number;
   post(body: unknown): Promise<{ status: number; json: IntakeReply; ms: number }>;
   /** Alerts recorded by the intake and not yet delivered to Temporal. */
   pendingFolds(): Promise<number>;
@@ -368,6 +365,62 @@ interface IntakeReply {
   ignored?: number;
   failed?: number;
   results?: { index: number; status?: string; workflowId?: string; outcome: string }[];
+}
+
+/** The compiled intake (client/intake/main.ts), run as production runs it. */
+const INTAKE_PROCESS = path.join(path.dirname(WORKER_PROCESS), '../client/intake/main.js');
+
+/** Starts the real intake process on a free port, folding in the stack's Redis; resolves once it answers. */
+async function spawnIntake(
+  taskQueue: string,
+  foldPrefix: string,
+): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [INTAKE_PROCESS], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: {
+      ...process.env,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      INTAKE_HOST: '127.0.0.1',
+      INTAKE_PORT: String(port),
+      INTAKE_BEARER_TOKEN: TOKEN,
+      INTAKE_FOLD_REDIS_URL: need('REDIS_URL'),
+      INTAKE_FOLD_PREFIX: foldPrefix,
+      INTAKE_FOLD_WINDOW_MS: '1000',
+    },
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`the intake exited (code ${child.exitCode}) before it answered`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('the intake did not answer /healthz within 30 s');
+    await sleep(50);
+  }
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      // SIGTERM: the intake delivers what is still pending, then exits.
+      if (child.exitCode === null) child.kill('SIGTERM');
+      if (
+        (await within(
+          exited.then(() => true),
+          30_000,
+          false,
+        )) === false
+      ) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
 }
 
 async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
@@ -385,38 +438,19 @@ async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
     pagerDutyUrl: pagerDuty.url,
     slackUrl: slack.url,
   });
-  // The intake as production runs it in a storm: Alertmanager's alerts folded in Redis.
+  // The intake as production runs it in a storm: its own process, Alertmanager's alerts folded in Redis.
+  const foldPrefix = `bench:fold:${taskQueue}`;
+  const intake = await spawnIntake(taskQueue, foldPrefix);
   const redis = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
-  const gateway = temporalGateway(client, taskQueue);
-  const folder = new AlertFolder({
-    client,
-    taskQueue,
-    redis,
-    windowMs: 1000,
-    prefix: `bench:fold:${taskQueue}`,
-  });
-  gateway.fold = folder;
-  folder.start();
-  const app: FastifyInstance = await buildIntake({
-    auth: { bearerToken: TOKEN },
-    bodyLimitBytes: 1024 * 1024,
-    targetLabels: ['service', 'container', 'target', 'instance_name'],
-    alertRunbooks: alertRunbookMap(),
-    unknownAlerts: 'reject',
-    gateway,
-    metrics: createIntakeMetrics(),
-  });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  const intakeUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   return {
     client,
     taskQueue,
-    intakeUrl,
+    intakeUrl: intake.url,
     worker,
+    intakePid: intake.pid,
     async post(body) {
       const t0 = performance.now();
-      const res = await fetch(`${intakeUrl}/alerts/alertmanager`, {
+      const res = await fetch(`${intake.url}/alerts/alertmanager`, {
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
@@ -425,10 +459,9 @@ async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
       const json = (await res.json()) as IntakeReply;
       return { status: res.status, json, ms: performance.now() - t0 };
     },
-    pendingFolds: () => folder.pendingIncidents(),
+    pendingFolds: () => redis.scard(`${foldPrefix}:pending`),
     async close() {
-      await app.close();
-      await folder.close();
+      await intake.stop();
       redis.disconnect();
       await terminateAll(client, taskQueue);
       await worker.stop();
@@ -628,7 +661,7 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
     let accounted = 0;
     let lost = 0;
     const sampler = rssSampler(rig.worker.pid);
-    const intakeSampler = rssSampler();
+    const intakeSampler = rssSampler(rig.intakePid);
     const t0 = performance.now();
     await pool(queue, sizes.stormConcurrency, async (group) => {
       const j = incidentOf.get(group)!;

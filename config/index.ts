@@ -361,6 +361,8 @@ const intakeSchema = z.object({
    */
   INTAKE_FOLD_REDIS_URL: url(['redis', 'rediss']).optional(),
   INTAKE_FOLD_WINDOW_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** Key prefix in Redis, when several deployments share one Redis. */
+  INTAKE_FOLD_PREFIX: z.string().min(1).max(200).default('accubooks:intake:fold'),
 });
 
 export interface IntakeConfig {
@@ -376,7 +378,7 @@ export interface IntakeConfig {
     alertRunbooks: Record<string, string>;
     unknownAlerts: 'reject' | 'ignore';
     /** Storm folding: off when `redisUrl` is unset. */
-    fold: { redisUrl?: string; windowMs: number };
+    fold: { redisUrl?: string; windowMs: number; prefix: string };
   };
 }
 
@@ -413,7 +415,11 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
       targetLabels: e.INTAKE_TARGET_LABELS.split(','),
       alertRunbooks,
       unknownAlerts: e.INTAKE_UNKNOWN_ALERTS,
-      fold: { redisUrl: e.INTAKE_FOLD_REDIS_URL, windowMs: e.INTAKE_FOLD_WINDOW_MS },
+      fold: {
+        redisUrl: e.INTAKE_FOLD_REDIS_URL,
+        windowMs: e.INTAKE_FOLD_WINDOW_MS,
+        prefix: e.INTAKE_FOLD_PREFIX,
+      },
     },
   };
 }

@@ -39,6 +39,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       redis,
       windowMs: config.intake.fold.windowMs,
+      prefix: config.intake.fold.prefix,
       log: (level, fields, msg) => app.log[level](fields, msg),
       onDelivery: (outcome, alerts) => metrics.folded.inc({ outcome }, alerts),
     });
