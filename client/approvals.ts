@@ -1,47 +1,79 @@
 /**
  * The CLI path of an approval (P0-3 resume billing, P0-4 restart after a data-integrity stop).
  *
- * It sends the update `submitApproval`, whose validator refuses a bad approval before it enters
- * history. A validator refusal leaves no trace in the workflow, but every attempt must be recorded,
- * so the refused attempt is then sent as the `approval` signal (marked `via: "cli"`): the workflow
- * runs the same check, refuses it for the same reason, records it and notifies the approvers.
+ * It sends the `approval` signal (marked `via: "cli"`), the same one the Web UI's "Send a Signal"
+ * sends, then reads the workflow's verdict on that attempt from its state: accepted, or refused and
+ * why. Every attempt is recorded by the workflow, good or bad.
+ *
+ * Why not the update `submitApproval` (which answers directly, and whose validator would keep a bad
+ * attempt out of history): an update accepted in the same workflow task as an activity result can be
+ * replayed in a different order by the SDK (1.24) than it ran, so the incident fails its replay after
+ * a worker restart and stays stuck (found by the worker-crash harness, test/chaos). A signal is a
+ * history event with a fixed place, so its replay is exact. The update stays registered for callers
+ * that used it.
  */
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { stateQuery } from '../workflows/definitions';
 import {
   approvalSignal,
-  approvalUpdate,
   type ApprovalAttempt,
+  type ApprovalAttemptRecord,
+  type ApprovalGateRecord,
   type ApprovalResult,
 } from '../workflows/approval';
+import type { IncidentState } from '../workflows/types';
 
 export type { ApprovalAttempt, ApprovalResult };
 
 export interface SubmitApprovalResult {
   accepted: boolean;
-  /** Accepted: the workflow's answer. Refused: why, as the workflow put it. */
+  /** Accepted: what it did to the gate. Refused: why, as the workflow put it. */
   message: string;
-  /** `update` when the workflow answered; `validator` when it was refused before history (then recorded by signal). */
-  answeredBy: 'update' | 'validator';
-  result?: ApprovalResult;
+  /** The workflow's record of this attempt (never the code). */
+  attempt: ApprovalAttemptRecord;
+  gate: Pick<ApprovalGateRecord, 'gate' | 'what' | 'status' | 'requiredRoles'>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function gates(handle: WorkflowHandle): Promise<ApprovalGateRecord[]> {
+  const s = await handle.query<IncidentState>(stateQuery);
+  return s.approvals ?? [];
 }
 
 export async function submitApproval(
   handle: WorkflowHandle,
   attempt: ApprovalAttempt,
+  opts: { timeoutMs?: number } = {},
 ): Promise<SubmitApprovalResult> {
-  try {
-    const result = await handle.executeUpdate(approvalUpdate, { args: [attempt] });
-    return {
-      accepted: result.accepted,
-      message: result.accepted ? result.message : result.refusedBecause,
-      answeredBy: 'update',
-      result,
-    };
-  } catch (err) {
-    if (!(err instanceof WorkflowUpdateFailedError)) throw err;
-    const reason = (err.cause?.message ?? err.message).replace(/^approval refused: /, '');
-    // Recorded by the workflow's own check, never silently dropped.
-    await handle.signal(approvalSignal, { ...attempt, via: 'cli' });
-    return { accepted: false, message: reason, answeredBy: 'validator' };
+  // Attempts each gate had before: the answer is the first new one by this approver.
+  const before = new Map((await gates(handle)).map((g) => [g.gate, g.attempts.length]));
+  await handle.signal(approvalSignal, { ...attempt, via: 'cli' });
+  const approver = String(attempt.approver ?? '')
+    .trim()
+    .toLowerCase();
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+  for (;;) {
+    for (const g of await gates(handle)) {
+      const a = g.attempts
+        .slice(before.get(g.gate) ?? 0)
+        .find((x) => x.via.startsWith('signal (CLI') && x.approver.toLowerCase() === approver);
+      if (a) {
+        return {
+          accepted: a.accepted,
+          message: a.accepted
+            ? `${a.decision} by ${a.approver} recorded (attempt ${a.n}); gate "${g.what}" is ${g.status}`
+            : (a.refusedBecause ?? 'refused'),
+          attempt: a,
+          gate: { gate: g.gate, what: g.what, status: g.status, requiredRoles: g.requiredRoles },
+        };
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `the workflow has not recorded the attempt within ${Math.round((opts.timeoutMs ?? 60_000) / 1000)} s`,
+      );
+    }
+    await sleep(200);
   }
 }

@@ -481,8 +481,8 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
             approver: o.by,
             accepted: answer.accepted,
             message: answer.message,
-            answeredBy: answer.answeredBy,
-            result: answer.result,
+            attempt: answer.attempt,
+            gate: answer.gate,
           };
           if (!answer.accepted) {
             throw new CliError(

@@ -256,8 +256,7 @@ export class ApprovalGate {
     const verdict = this.evaluate(raw, true);
     const a = (raw && typeof raw === 'object' ? raw : {}) as Partial<ApprovalAttempt>;
     const n = this.record.attempts.length + 1;
-    const via =
-      path === 'signal' && clip(a.via, 20) === 'cli' ? 'signal (CLI, after the update was refused)' : path;
+    const via = path === 'signal' && clip(a.via, 20) === 'cli' ? 'signal (CLI)' : path;
     const rec: ApprovalAttemptRecord = {
       n,
       at: now(),

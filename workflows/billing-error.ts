@@ -74,6 +74,22 @@ const payments = proxyActivities<Activities>({
   },
 });
 
+/**
+ * A refund that failed its quick attempts (Stripe down) keeps being retried in the background, with
+ * the same idempotency key: backing off to 10 minutes for up to a day. Retries add no history.
+ */
+const patientPayments = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  scheduleToCloseTimeout: '24 hours',
+  retry: {
+    initialInterval: '30s',
+    backoffCoefficient: 2,
+    maximumInterval: '10 minutes',
+    // No maximumAttempts: unlimited within the schedule-to-close day.
+    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
+  },
+});
+
 /** Charge IDs from the input, or from the alert (annotation `charges` / label `charge_ids`). */
 export function reportedCharges(input: BillingErrorInput): string[] {
   const fromTrigger = [input.trigger.annotations?.charges, input.trigger.labels?.charge_ids]
@@ -145,6 +161,27 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   // 2. Issue a full refund for each reported charge (same idempotency key on every attempt).
   const refunds: RefundRecord[] = [];
   const refundFailures: string[] = [];
+  const failedCharges: string[] = [];
+  const documents: string[] = [];
+  const documented = new Set<string>();
+  const refundInput = (charge: string) => ({
+    incidentId: inc.state.incidentId,
+    charge,
+    idempotencyKey: `${inc.state.incidentId}/refund/${charge}`,
+    reason: `P0-3 billing error reported by ${reportedBy}`,
+  });
+  const describeRefund = (r: RefundRecord) =>
+    `refund ${r.refundId}: ${r.amount} ${r.currency} (${r.status})${r.alreadyRefunded ? ', refunded before' : ''}`;
+  const recordRefunds = () => {
+    inc.state.checks.refunds = refunds.map((r) => ({
+      reported: r.requested,
+      charge: r.charge,
+      refundId: r.refundId,
+      amount: r.amount,
+      currency: r.currency,
+      status: r.status,
+    }));
+  };
   if (charges.length === 0) {
     inc.skip(
       'refund',
@@ -157,30 +194,48 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
       const r = await inc.step(
         `refund-${charge}`,
         `2. Full refund of ${charge}`,
-        () =>
-          withSummary(payments.refundCharge, `Stripe: full refund of ${charge}`, {
-            incidentId: inc.state.incidentId,
-            charge,
-            idempotencyKey: `${inc.state.incidentId}/refund/${charge}`,
-            reason: `P0-3 billing error reported by ${reportedBy}`,
-          }),
-        (r) =>
-          `refund ${r.refundId}: ${r.amount} ${r.currency} (${r.status})${r.alreadyRefunded ? ', refunded before' : ''}`,
+        () => withSummary(payments.refundCharge, `Stripe: full refund of ${charge}`, refundInput(charge)),
+        describeRefund,
       );
       refunds.push(r);
     } catch (err) {
       refundFailures.push(`${charge}: ${failureText(err)}`);
+      failedCharges.push(charge);
     }
   }
-  inc.state.checks.refunds = refunds.map((r) => ({
-    reported: r.requested,
-    charge: r.charge,
-    refundId: r.refundId,
-    amount: r.amount,
-    currency: r.currency,
-    status: r.status,
-  }));
+  recordRefunds();
   if (refundFailures.length) inc.state.failing.refunds = refundFailures.join('; ');
+
+  // Failed refunds are not given up: retried in the background (same key) while the runbook goes
+  // on; each one that goes through later is recorded and documented like the others.
+  const lateRefunds =
+    failedCharges.length && patched('p03-retry-failed-refunds')
+      ? failedCharges.map(async (charge) => {
+          try {
+            const r = await inc.step(
+              `refund-${charge}-retry`,
+              `2. Full refund of ${charge} (retrying until Stripe answers)`,
+              () =>
+                withSummary(
+                  patientPayments.refundCharge,
+                  `Stripe: full refund of ${charge} (retrying)`,
+                  refundInput(charge),
+                ),
+              describeRefund,
+            );
+            refunds.push(r);
+            recordRefunds();
+            failedCharges.splice(failedCharges.indexOf(charge), 1);
+            if (failedCharges.length)
+              inc.state.failing.refunds = `still failing: ${failedCharges.join(', ')}`;
+            else delete inc.state.failing.refunds;
+            inc.decide(`Refund of ${charge} issued late: ${describeRefund(r)}`);
+            await documentRefund(r);
+          } catch (err) {
+            inc.decide(`Refund of ${charge} still failing after a day of retries: ${failureText(err)}`);
+          }
+        })
+      : [];
 
   // 3. Notify CEO + CTO immediately.
   const summary = [
@@ -212,8 +267,9 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   }
 
   // 4. Document each refund under the evidence directory, once.
-  const documents: string[] = [];
-  for (const refund of refunds) {
+  async function documentRefund(refund: RefundRecord): Promise<void> {
+    if (documented.has(refund.requested)) return;
+    documented.add(refund.requested);
     const doc = await inc.check(
       `document-${refund.requested}`,
       `4. Document refund ${refund.refundId}`,
@@ -233,7 +289,9 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
       (d) => `${d.path}${d.alreadyWritten ? ' (already written)' : ''}`,
     );
     if (doc) documents.push(doc.path);
+    inc.state.checks.refundDocuments = documents;
   }
+  for (const refund of [...refunds]) await documentRefund(refund);
   inc.state.checks.refundDocuments = documents;
 
   // Resume billing: CEO approval required. A person who resolves or abandons the incident ends the
@@ -251,6 +309,10 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     return inc.finishByHuman();
   }
   await approval;
+  // Refunds still being retried are waited for (or a person closes the incident) before it ends.
+  if (lateRefunds.length) {
+    await Promise.race([Promise.all(lateRefunds), condition(() => inc.closedByHuman)]);
+  }
 
   const resumed = await inc.step(
     'resume-billing',

@@ -35,11 +35,14 @@ test('placeholders are filled and escaped for the target', () => {
 test('an instant query of the stack’s Prometheus answers for the scraped API; no data is null', async () => {
   const prom = createPrometheusActivities({ prometheusUrl: need('PROMETHEUS_URL') });
   const target = need('ACCUBOOKS_API_CONTAINER');
-  const up = await prom.queryMetric({
-    name: 'pool max',
-    query: 'max(db_pool_max{instance_name="{{target}}"})',
-    target,
-  });
+  const ask = () =>
+    prom.queryMetric({ name: 'pool max', query: 'max(db_pool_max{instance_name="{{target}}"})', target });
+  // The stack's Prometheus scrapes every few seconds: right after the stack comes up, wait for the first.
+  let up = await ask();
+  for (let i = 0; i < 60 && up.value === null; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    up = await ask();
+  }
   expect(up.value).toBeGreaterThan(0);
   expect(up.query).toBe(`max(db_pool_max{instance_name="${target}"})`);
   const none = await prom.queryMetric({

@@ -25,6 +25,8 @@ export interface StripeProxy {
   loseAnswer(match: Match): void;
   /** The next matching request reaches stripe-mock and its answer waits until `drop()` (then lost). */
   hold(match: Match): { arrived: Promise<void>; drop(): void };
+  /** While true, Stripe is "down": every request's connection is reset before it goes upstream. */
+  down: boolean;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,10 @@ export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
           answered: false,
         };
         requests.push(rec);
+        if (proxy.down) {
+          req.socket.destroy();
+          return;
+        }
         const headers: Record<string, string> = {};
         for (const h of [
           'authorization',
@@ -85,8 +91,9 @@ export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return {
+  const proxy: StripeProxy = {
     url: `http://127.0.0.1:${port}`,
+    down: false,
     requests,
     refunds: () => requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/refunds')),
     loseAnswer: (m) => lose.push(m),
@@ -104,4 +111,5 @@ export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
         server.close(() => r());
       }),
   };
+  return proxy;
 }

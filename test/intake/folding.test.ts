@@ -22,13 +22,14 @@ let redis: Redis;
 const prefix = `test:fold:${randomUUID().slice(0, 8)}`;
 const folders: AlertFolder[] = [];
 
-function folder(client: Client, deliveries?: DeliveryOutcome[]): AlertFolder {
+/** Each test folds under its own prefix: a folder still running from another test must not deliver its alerts. */
+function folder(client: Client, deliveries?: DeliveryOutcome[], group = 'main'): AlertFolder {
   const f = new AlertFolder({
     client,
     taskQueue: rig.taskQueue,
     redis,
     windowMs: 300,
-    prefix,
+    prefix: `${prefix}:${group}`,
     onDelivery: (o) => deliveries?.push(o),
   });
   folders.push(f);
@@ -113,7 +114,7 @@ test('a storm of repeats and resolutions: one run per incident, every alert coun
 
 test('a resolution with no running incident starts nothing', async () => {
   const deliveries: DeliveryOutcome[] = [];
-  const f = folder(rig.client, deliveries);
+  const f = folder(rig.client, deliveries, 'stray');
   rig.gateway.fold = f;
   const target = uniqueId('abk-fold-stray');
   const r = await post(amPayload([amAlert('SystemUnreachable', target, 'resolved')]));
@@ -129,7 +130,7 @@ test('alerts Temporal did not take stay in Redis until an intake delivers them',
   const broken = await connectClient(loadTemporalConfig());
   await broken.connection.close();
   const failed: DeliveryOutcome[] = [];
-  const a = folder(broken, failed);
+  const a = folder(broken, failed, 'kept');
   rig.gateway.fold = a;
   const target = uniqueId('abk-fold-kept');
   for (let i = 0; i < 5; i++)
@@ -142,7 +143,7 @@ test('alerts Temporal did not take stay in Redis until an intake delivers them',
   ).rejects.toThrow();
 
   // Another intake (or this one restarted) finds them pending and delivers: one run, five firings.
-  const b = folder(rig.client);
+  const b = folder(rig.client, undefined, 'kept');
   b.start();
   const s = await stateOf(incidentWorkflowId('P0-1', target), (x) => x.alerts.firing >= 5);
   expect(s.alerts.firing).toBe(5);

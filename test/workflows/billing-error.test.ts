@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
-import { resolveSignal, stateQuery } from '../../workflows/definitions';
+import { followUpWorkflowId, resolveSignal, stateQuery } from '../../workflows/definitions';
 import { approvalSignal } from '../../workflows/approval';
 import { submitApproval } from '../../client/approvals';
 import { stripeFrom, type WorkerClients } from '../../worker/clients';
@@ -195,7 +195,7 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
       reason: 'refunds done',
       code: ceoCode,
     });
-    expect(r).toMatchObject({ accepted: true, answeredBy: 'update' });
+    expect(r).toMatchObject({ accepted: true, attempt: { via: 'signal (CLI)', approver: 'ceo' } });
     const final = await handle.result();
     expect(final.status).toBe('resolved');
     expect(final.approvals![0]).toMatchObject({
@@ -252,6 +252,63 @@ test('the refund key is the same across a worker restart mid-runbook; nothing is
   }
 });
 
+test('a refund that fails while Stripe is down is retried with the same key and documented when Stripe returns', async () => {
+  const { worker, running } = await startWorker();
+  try {
+    stripe.down = true;
+    const before = stripe.refunds().length;
+    const inc = input(['ch_p03late']);
+    const handle = await env.client.workflow.start(billingError, {
+      taskQueue,
+      workflowId: uniqueId('wf-p03-late'),
+      args: [inc],
+    });
+    // The quick attempts (about 30 s of backoff) fail: recorded, escalated, and retried in the background.
+    await env.sleep('2 minutes');
+    await waitUntil(
+      'the refund failure to be recorded',
+      async () => !!(await handle.query(stateQuery)).failing.refunds,
+      90_000,
+    );
+    let s = await handle.query(stateQuery);
+    expect(s.escalations.some((e) => /Refunds failed: ch_p03late/.test(e.reason))).toBe(true);
+    expect(s.steps.find((st) => st.name === 'refund-ch_p03late-retry')).toMatchObject({ status: 'running' });
+
+    // Stripe is back: the next retry goes through, once, with the key every attempt carried.
+    stripe.down = false;
+    await env.sleep('15 minutes');
+    await waitUntil(
+      'the late refund',
+      async () =>
+        (await handle.query(stateQuery)).decisions.some((d) =>
+          d.includes('Refund of ch_p03late issued late'),
+        ),
+      90_000,
+    );
+    s = await handle.query(stateQuery);
+    expect(s.failing.refunds).toBeUndefined();
+    expect(s.checks.refunds).toHaveLength(1);
+    const sent = stripe.refunds().slice(before);
+    expect(sent.filter((r) => r.answered)).toHaveLength(1);
+    expect(new Set(sent.map((r) => r.idempotencyKey))).toEqual(
+      new Set([`${inc.incidentId}/refund/ch_p03late`]),
+    );
+    const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
+    await waitUntil('the evidence file', () => Promise.resolve(readdirSync(dir).includes('ch_p03late.json')));
+
+    const code = await world.waitForCode('ceo');
+    await handle.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'refunded', code });
+    const final = await handle.result();
+    expect(final.status).toBe('resolved');
+  } finally {
+    stripe.down = false;
+    worker.shutdown();
+    await running;
+  }
+}, 240_000);
+
+// Last in this file: it runs on a worker of its own that stops with work still scheduled, after
+// which the time-skipping server no longer skips time for the other tests' waits.
 test('a resolve while billing cannot be frozen ends the incident at once, with a small history', async () => {
   // The billing store is down: every freeze attempt fails and the runbook keeps trying, backing off.
   const down = (): Promise<never> => Promise.reject(new Error('billing store unreachable (test)'));
@@ -305,6 +362,12 @@ test('a resolve while billing cannot be frozen ends the incident at once, with a
       before.steps.filter((st) => st.name === 'freeze-billing').length + 1,
     );
     expect(events.length).toBeLessThan(150);
+    // Its follow-up lives on this test's queue, whose worker stops now: end it, so that it does not
+    // hold the time-skipping clock for the tests after this one.
+    await env.client.workflow
+      .getHandle(followUpWorkflowId(final.incidentId))
+      .terminate('test done')
+      .catch(() => undefined);
   } finally {
     w.shutdown();
     await running;
