@@ -54,7 +54,9 @@ export async function submitApproval(
     .toLowerCase();
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
-    for (const g of await gates(handle)) {
+    // The signal is in; queries need a worker, which may be restarting: keep asking until the deadline.
+    const now = await gates(handle).catch(() => [] as ApprovalGateRecord[]);
+    for (const g of now) {
       const a = g.attempts
         .slice(before.get(g.gate) ?? 0)
         .find((x) => x.via.startsWith('signal (CLI') && x.approver.toLowerCase() === approver);

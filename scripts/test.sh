@@ -123,3 +123,24 @@ else
   echo "skipped (Jest arguments given, or SKIP_CLUSTER=1)"
 fi
 end_stage
+
+stage "chaos (scripts/test-chaos.sh)"
+# Dependency outages (PostgreSQL, Redis, Docker, stripe-mock, Prometheus, receivers stopped while
+# runbooks run) and the worker-crash harness (issue 11), on a stack of their own (.stack/chaos).
+# The crash harness kills the worker at every activity of P0-1, P0-3 and P0-4 here (restarts,
+# refunds with their idempotency keys, approvals); FULL_CHAOS=1 (or scripts/test-chaos.sh alone)
+# runs all seven runbooks. Skipped when Jest arguments select suites, or with SKIP_CHAOS=1.
+if (($# == 0)) && [[ "${SKIP_CHAOS:-0}" != 1 ]]; then
+  if [[ -n "$STACK_STARTED" && "${KEEP_STACK:-0}" != 1 ]]; then
+    scripts/stack.sh down >/dev/null
+    STACK_STARTED=""
+  fi
+  if [[ "${FULL_CHAOS:-0}" == 1 ]]; then
+    scripts/test-chaos.sh
+  else
+    CHAOS_RUNBOOKS="${CHAOS_RUNBOOKS:-P0-1,P0-3,P0-4}" scripts/test-chaos.sh
+  fi
+else
+  echo "skipped (Jest arguments given, or SKIP_CHAOS=1)"
+fi
+end_stage
