@@ -26,7 +26,7 @@ import type { IncidentState } from '../../workflows/types';
 import { need, uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, testDocker, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 import { startStripeProxy } from '../helpers/stripe-proxy';
 import { startTestPrometheus, type TestPrometheus } from '../helpers/prometheus';
 import { chaosBundle, recordDockerEvents, repo, WorkerRig, type DockerEvent, type Kill } from './rig';
@@ -169,13 +169,24 @@ function approverEnv(world: ApprovalWorld): Record<string, string> {
   };
 }
 
-/** The CEO approves as soon as the incident waits for a person (through the CLI's update). */
+/**
+ * The CEO approves (through the CLI) as soon as the incident waits for a person, with a code sent
+ * for this run: a code left from an earlier run would be refused, and its refusal notified.
+ */
 async function approveWhenAsked(world: ApprovalWorld, handle: WorkflowHandle, done: () => boolean) {
+  const before = codeCount(world, 'ceo');
+  let tried: string | undefined;
   while (!done()) {
     try {
       const s = await handle.query(stateQuery);
-      const code = world.latestCode('ceo');
-      if (s.waitingFor && code && !(s.approvals ?? []).some((g) => g.status === 'approved')) {
+      const code = codeCount(world, 'ceo') > before ? world.latestCode('ceo') : undefined;
+      if (
+        s.waitingFor &&
+        code &&
+        code !== tried &&
+        !(s.approvals ?? []).some((g) => g.status === 'approved')
+      ) {
+        tried = code; // each code once: the CLI waits for the verdict, even across a worker restart
         await submitApproval(handle, { approver: 'ceo', decision: 'approve', reason: 'chaos test', code });
       }
     } catch {
