@@ -186,8 +186,10 @@ async function approveWhenAsked(world: ApprovalWorld, handle: WorkflowHandle, do
         code !== tried &&
         !(s.approvals ?? []).some((g) => g.status === 'approved')
       ) {
-        tried = code; // each code once: the CLI waits for the verdict, even across a worker restart
+        // Each code once (the CLI waits for the verdict, even across a worker restart); a call that
+        // failed before it could signal (no worker to query) is retried.
         await submitApproval(handle, { approver: 'ceo', decision: 'approve', reason: 'chaos test', code });
+        tried = code;
       }
     } catch {
       /* the worker may be down right now; ask again */
