@@ -72,12 +72,14 @@ export const ONCE_ACROSS_ATTEMPTS = [
   'scaleWorkersDown',
 ] as const;
 
-export const createActivities = (deps: ActivityDeps) =>
-  withOnceAcrossAttempts(
-    deps.memo === null ? undefined : (deps.memo ?? redisResultMemo(deps.redis)),
-    allActivities(deps),
+export const createActivities = (deps: ActivityDeps) => {
+  const memo = deps.memo === null ? undefined : (deps.memo ?? redisResultMemo(deps.redis));
+  return withOnceAcrossAttempts(
+    memo,
+    allActivities({ ...deps, notify: { ...deps.notify, memo } }),
     ONCE_ACROSS_ATTEMPTS,
   );
+};
 
 const allActivities = (deps: ActivityDeps) => ({
   ...createHealthActivities(deps.health),

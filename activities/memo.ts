@@ -90,3 +90,29 @@ export function withOnceAcrossAttempts<A extends object>(
   }
   return wrapped as A;
 }
+
+/**
+ * One part of an activity (a channel of a notification) done at most once across its attempts: an
+ * attempt killed between two channels must not send the first one again on the retry. A part done
+ * by an earlier attempt is skipped (it was delivered then). Without the store it simply runs.
+ */
+export async function oncePart(
+  memo: ResultMemo | undefined,
+  part: string,
+  fn: () => Promise<void>,
+): Promise<void> {
+  const exec = memo ? executionKey() : undefined;
+  if (!memo || !exec) return fn();
+  const key = `${exec.key}#${part}`;
+  if (exec.attempt > 1) {
+    const done = await memo.get(key).catch(() => null);
+    if (done !== null) {
+      log.info(`${part}: already sent by an earlier attempt; not sent again`, { part });
+      return;
+    }
+  }
+  await fn();
+  await memo.set(key, '1').catch((err: unknown) => {
+    log.warn(`${part}: sent, but not recorded for a retry (${describeError(err)})`, { part });
+  });
+}

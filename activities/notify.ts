@@ -6,6 +6,7 @@
 import { log } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
 import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { oncePart, type ResultMemo } from './memo';
 
 export interface NotifyDeps {
   slackWebhookUrl?: string;
@@ -16,6 +17,8 @@ export interface NotifyDeps {
   mailFrom?: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
+  /** Where channels sent by an earlier attempt are recorded (activities/memo.ts). */
+  memo?: ResultMemo;
 }
 
 export interface PageInput {
@@ -60,11 +63,17 @@ async function postJson(
   await res.arrayBuffer();
 }
 
-async function fanOut(channels: [string, () => Promise<void>][], what: string): Promise<Delivery> {
+async function fanOut(
+  channels: [string, () => Promise<void>][],
+  what: string,
+  memo?: ResultMemo,
+): Promise<Delivery> {
   if (channels.length === 0) {
     throw nonRetryable(FailureType.NotificationFailed, `No notification channel is configured for ${what}`);
   }
-  const results = await Promise.allSettled(channels.map(([, send]) => send()));
+  // Each channel once across attempts: a worker that died after the chat message and before the
+  // mail must not send the chat message again when the activity is retried.
+  const results = await Promise.allSettled(channels.map(([channel, send]) => oncePart(memo, channel, send)));
   const delivery: Delivery = { delivered: [], failed: [] };
   results.forEach((r, i) => {
     const channel = channels[i][0];
@@ -134,7 +143,7 @@ export const createNotificationActivities = (deps: NotifyDeps) => {
             ),
         ]);
       }
-      return fanOut(channels, `page ${input.dedupKey}`);
+      return fanOut(channels, `page ${input.dedupKey}`, deps.memo);
     },
 
     /** Email to named people (CEO, CTO, Legal…), with a copy to the chat webhook. */
@@ -168,7 +177,7 @@ export const createNotificationActivities = (deps: NotifyDeps) => {
             ),
         ]);
       }
-      return fanOut(channels, `email ${input.messageId}`);
+      return fanOut(channels, `email ${input.messageId}`, deps.memo);
     },
   };
 };
