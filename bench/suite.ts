@@ -610,7 +610,36 @@ export interface StormResult {
   problems: string[];
 }
 
-export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: number): Promise<StormResult> {
+/**
+ * Open loop: each item is sent at its time (`weight` alerts at `ratePerSec`), whether or not the
+ * earlier ones were answered, as Alertmanager sends; latency then is what a request takes at that
+ * rate, not the queue a saturating closed loop builds (concurrency ÷ throughput).
+ */
+async function atRate<T>(
+  items: T[],
+  ratePerSec: number,
+  weight: (item: T) => number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const t0 = performance.now();
+  const inFlight: Promise<void>[] = [];
+  let sent = 0;
+  for (const item of items) {
+    const wait = t0 + (sent / ratePerSec) * 1000 - performance.now();
+    if (wait > 1) await sleep(wait);
+    inFlight.push(fn(item));
+    sent += weight(item);
+  }
+  await Promise.all(inFlight);
+}
+
+export async function alertStorm(
+  sizes: BenchSizes,
+  alerts: number,
+  incidents: number,
+  /** Open loop at this many alerts/s; otherwise a closed loop of `stormConcurrency` requests. */
+  ratePerSec?: number,
+): Promise<StormResult> {
   const rig = await startDevRig('storm', sizes);
   const run = randomUUID().slice(0, 8);
   const problems: string[] = [];
@@ -663,7 +692,11 @@ export async function alertStorm(sizes: BenchSizes, alerts: number, incidents: n
     const sampler = rssSampler(rig.worker.pid);
     const intakeSampler = rssSampler(rig.intakePid);
     const t0 = performance.now();
-    await pool(queue, sizes.stormConcurrency, async (group) => {
+    const send = ratePerSec
+      ? (fn: (g: AmAlert[]) => Promise<void>) => atRate(queue, ratePerSec, (g) => g.length, fn)
+      : (fn: (g: AmAlert[]) => Promise<void>) =>
+          pool(queue, sizes.stormConcurrency, fn).then(() => undefined);
+    await send(async (group) => {
       const j = incidentOf.get(group)!;
       if (!firstPostAt.has(j)) firstPostAt.set(j, Date.now());
       const r = await rig.post(amGroup(group));
@@ -1149,10 +1182,17 @@ export async function runAll(
       stormRuns.push(r);
     }
     growthStorm.push(stormRow(stormRuns[Math.floor(stormRuns.length / 2)]));
-    raw.storm = stormRuns.map((r) => ({ ...r, requestMs: undefined, firstActionMs: undefined }));
+    // The latency target is at the throughput target: the same storm sent open-loop at 1,000 alerts/s.
+    log(
+      `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents at 1,000 alerts/s (open loop)`,
+    );
+    const paced = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents, 1000);
+    invariants.storm.push(paced.invariant);
+    raw.storm = [...stormRuns, paced].map((r) => ({ ...r, requestMs: undefined, firstActionMs: undefined }));
     const thr = spread(stormRuns.map((r) => r.alertsPerSec));
     const p99s = spread(stormRuns.map((r) => percentile(r.requestMs, 99)));
-    const allOk = stormRuns.every((r) => r.invariant.ok);
+    const pacedP99 = percentile(paced.requestMs, 99);
+    const allOk = stormRuns.every((r) => r.invariant.ok) && paced.invariant.ok;
     figures.push(
       {
         id: 'storm-correctness',
@@ -1177,10 +1217,19 @@ export async function runAll(
       },
       {
         id: 'storm-intake-p99',
-        figure: 'Storm: intake request p99 (one Alertmanager group notification)',
+        figure:
+          'Storm: intake request p99 at 1,000 alerts/s (open loop, one Alertmanager group notification)',
         target: '≤ 50 ms',
+        measured: `${ms(pacedP99)} (p50 ${ms(percentile(paced.requestMs, 50))}, ${paced.requests} requests, ${paced.invariant.workflows} wf, ${paced.invariant.lost} lost)`,
+        pass: pacedP99 <= 50 && paced.invariant.ok,
+        data: { p99: pacedP99, p50: percentile(paced.requestMs, 50) },
+      },
+      {
+        id: 'storm-intake-p99-saturated',
+        figure: `Storm: intake request p99 when saturated (closed loop, ${sizes.stormConcurrency} in flight: latency ≈ in flight ÷ throughput)`,
+        target: '(information)',
         measured: sp(p99s),
-        pass: p99s.median <= 50,
+        pass: null,
         data: p99s as unknown as Record<string, unknown>,
       },
       {
