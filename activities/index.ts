@@ -59,8 +59,8 @@ export interface ActivityDeps {
  * Side effects a retry must not repeat when a worker died after doing them but before Temporal got
  * the result (found by the worker-crash harness, test/chaos/crash.test.ts): a second chat message or
  * mail, a second and different approval code (the first, already in the approver's inbox, would be
- * refused), and a terminate or scale-down whose retry finds nothing left and reports 0 sessions or
- * replicas. Their retries
+ * refused), and a terminate, cancel or scale-down whose retry finds nothing left and reports 0
+ * sessions, queries or replicas. Their retries
  * return the recorded result of the attempt that did the work (activities/memo.ts).
  */
 export const ONCE_ACROSS_ATTEMPTS = [
@@ -69,6 +69,7 @@ export const ONCE_ACROSS_ATTEMPTS = [
   'notifyRoles',
   'issueApprovalCodes',
   'terminateIdleSessions',
+  'cancelQueries',
   'scaleWorkersDown',
 ] as const;
 
