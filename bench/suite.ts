@@ -22,7 +22,6 @@ import { createActivities } from '../activities';
 import { connectClient } from '../client/connection';
 import { startIncident, type StartableRunbook } from '../client/incidents';
 import { loadTemporalConfig } from '../config';
-import type { WorkerClients } from '../worker/clients';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
 import {
   followUpStateQuery,
@@ -34,12 +33,12 @@ import {
   stateQuery,
 } from '../workflows/definitions';
 import type { IncidentState } from '../workflows/types';
-import { testClients } from '../test/helpers/deps';
 import { startReceiver, type Receiver } from '../test/helpers/receivers';
 import { timeSkippingEnv } from '../test/helpers/temporal';
 import { need } from '../test/helpers/env';
 import { freePort } from '../test/helpers/sandbox';
 import type { WorkerProcessOptions, WorkerStatus } from './worker-process';
+import { benchClients } from './clients';
 import { createBenchActivities } from './floor-activities';
 import { benchApproveSignal } from './floor-workflow';
 import { percentile, spread, type Spread } from './stats';
@@ -222,27 +221,6 @@ function rssSampler(pid = process.pid): { stop(): number } {
       return Math.max(peak, now());
     },
   };
-}
-
-/**
- * Real activity dependencies over the stack: pages and approval codes go to local receivers, and
- * targets are made-up names, so checks fail fast and nothing real is touched.
- */
-function benchClients(pagerDuty: Receiver, slack: Receiver): WorkerClients {
-  const person = (role: string) => [
-    { id: role.toLowerCase(), name: `Bench ${role}`, webhookUrl: `${slack.url}/approver/${role}` },
-  ];
-  return testClients(
-    {
-      health: { apiUrls: {} },
-      notify: {
-        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-        pagerDutyRoutingKey: 'bench-routing-key',
-        slackWebhookUrl: `${slack.url}/hooks/oncall`,
-      },
-    },
-    { APPROVERS_JSON: JSON.stringify({ CEO: person('CEO'), CTO: person('CTO'), Legal: person('Legal') }) },
-  );
 }
 
 let bundlePromise: Promise<string> | undefined;
@@ -914,7 +892,7 @@ async function timeSkippingRig() {
   const code = await benchBundle();
   const env: TestWorkflowEnvironment = await timeSkippingEnv();
   const [pagerDuty, slack] = await Promise.all([startReceiver(), startReceiver()]);
-  const clients = benchClients(pagerDuty, slack);
+  const clients = benchClients(pagerDuty.url, slack.url);
   clients.deps.temporal = env.client;
   const taskQueue = `bench-ts-${randomUUID().slice(0, 8)}`;
   const worker = await Worker.create({

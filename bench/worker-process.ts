@@ -18,7 +18,7 @@ import {
 import { createActivities } from '../activities';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
 import { loadTemporalConfig } from '../config';
-import { testClients } from '../test/helpers/deps';
+import { benchClients } from './clients';
 import { createBenchActivities } from './floor-activities';
 
 export interface WorkerProcessOptions {
@@ -43,22 +43,7 @@ async function main(): Promise<void> {
       logging: { filter: makeTelemetryFilterString({ core: 'ERROR', other: 'ERROR' }), forward: {} },
     },
   });
-  const person = (role: string) => [
-    { id: role.toLowerCase(), name: `Bench ${role}`, webhookUrl: `${opts.slackUrl}/approver/${role}` },
-  ];
-  // Real activity dependencies over the stack; pages go to the bench's receivers; targets are
-  // made-up names, so checks fail fast and nothing real is touched.
-  const clients = testClients(
-    {
-      health: { apiUrls: {} },
-      notify: {
-        pagerDutyEventsUrl: `${opts.pagerDutyUrl}/v2/enqueue`,
-        pagerDutyRoutingKey: 'bench-routing-key',
-        slackWebhookUrl: `${opts.slackUrl}/hooks/oncall`,
-      },
-    },
-    { APPROVERS_JSON: JSON.stringify({ CEO: person('CEO'), CTO: person('CTO'), Legal: person('Legal') }) },
-  );
+  const clients = benchClients(opts.pagerDutyUrl, opts.slackUrl);
   const connection = await NativeConnection.connect({ address: loadTemporalConfig().address });
   const worker = await Worker.create({
     connection,

@@ -289,10 +289,10 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
       (d) => `${d.path}${d.alreadyWritten ? ' (already written)' : ''}`,
     );
     if (doc) documents.push(doc.path);
-    inc.state.checks.refundDocuments = documents;
   }
-  for (const refund of [...refunds]) await documentRefund(refund);
+  // The state holds this array: documents added later (late refunds) show as they are written.
   inc.state.checks.refundDocuments = documents;
+  for (const refund of [...refunds]) await documentRefund(refund);
 
   // Resume billing: CEO approval required. A person who resolves or abandons the incident ends the
   // wait (and its reminders) with billing still frozen.
