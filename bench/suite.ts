@@ -10,6 +10,7 @@
  * in this process. Memory figures are the worker process's RSS, read from /proc.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -58,6 +59,12 @@ export interface BenchSizes {
   stormConcurrency: number;
   /** Storm repeated this many times for the median (the largest size only). */
   stormRepeats: number;
+  /**
+   * Requests sent to a new intake before a storm's clock starts (resolutions for incidents that do
+   * not run: nothing starts). A production intake has been up for days with Alertmanager's
+   * connections open and its code compiled; a fresh process is not what a storm meets.
+   */
+  stormWarmupRequests: number;
   /** Open incidents waiting for approval. */
   openIncidents: number;
   /** Workflow cache of the worker (sized for the open incidents). */
@@ -79,6 +86,7 @@ export const DEFAULT_SIZES: BenchSizes = {
   groupSize: 4,
   stormConcurrency: 32,
   stormRepeats: 3,
+  stormWarmupRequests: 500,
   openIncidents: 200,
   maxCachedWorkflows: 1200,
   growthAlerts: [100, 500, 2000],
@@ -106,6 +114,7 @@ export const TINY_SIZES: BenchSizes = {
   groupSize: 4,
   stormConcurrency: 8,
   stormRepeats: 1,
+  stormWarmupRequests: 4,
   openIncidents: 3,
   maxCachedWorkflows: 100,
   growthAlerts: [8, 24],
@@ -401,6 +410,48 @@ async function spawnIntake(
   };
 }
 
+/**
+ * Alertmanager keeps its connections to a receiver open; so does the load generator (`agent`, keep-
+ * alive). Plain `http.request` costs a fraction of `fetch` per request, so the latency measured is
+ * the intake's rather than the generator's own CPU (it shares the two cores).
+ */
+function postJson(agent: http.Agent, url: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const payload = Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        timeout: 60_000,
+        headers: {
+          authorization: `Bearer ${TOKEN}`,
+          'content-type': 'application/json',
+          'content-length': payload.length,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve({
+              status: res.statusCode ?? 0,
+              json: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+            });
+          } catch {
+            reject(new Error(`${url}: HTTP ${res.statusCode} with a body that is not JSON`));
+          }
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer within 60 s`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
   const [bundlePath, client, pagerDuty, slack] = await Promise.all([
     benchBundleFile(),
@@ -420,6 +471,7 @@ async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
   const foldPrefix = `bench:fold:${taskQueue}`;
   const intake = await spawnIntake(taskQueue, foldPrefix);
   const redis = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
+  const intakeAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   return {
     client,
     taskQueue,
@@ -428,18 +480,13 @@ async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
     intakePid: intake.pid,
     async post(body) {
       const t0 = performance.now();
-      const res = await fetch(`${intake.url}/alerts/alertmanager`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-      const json = (await res.json()) as IntakeReply;
-      return { status: res.status, json, ms: performance.now() - t0 };
+      const res = await postJson(intakeAgent, `${intake.url}/alerts/alertmanager`, body);
+      return { status: res.status, json: res.json as IntakeReply, ms: performance.now() - t0 };
     },
     pendingFolds: () => redis.scard(`${foldPrefix}:pending`),
     async close() {
       await intake.stop();
+      intakeAgent.destroy();
       redis.disconnect();
       await terminateAll(client, taskQueue);
       await worker.stop();
@@ -611,6 +658,20 @@ async function atRate<T>(
   await Promise.all(inFlight);
 }
 
+/** Resolutions for incidents that do not run (answered, folded, dropped: nothing starts), until delivered. */
+async function warmUp(rig: DevRig, requests: number, run: string): Promise<void> {
+  const groups = Array.from({ length: requests }, (_, i) => [
+    amAlert(STORM_ALERTS[i % STORM_ALERTS.length], `warmup-${run}-${i % 50}`, 1 + (i % 4), 'resolved'),
+  ]);
+  await pool(groups, 8, async (g) => {
+    const r = await rig.post(amGroup(g));
+    if (r.status !== 200)
+      throw new Error(`warm-up request refused: HTTP ${r.status} ${JSON.stringify(r.json)}`);
+  });
+  const deadline = Date.now() + 30_000;
+  while ((await rig.pendingFolds()) > 0 && Date.now() < deadline) await sleep(20);
+}
+
 export async function alertStorm(
   sizes: BenchSizes,
   alerts: number,
@@ -667,6 +728,7 @@ export async function alertStorm(
     const starts = new Map<string, number>();
     let accounted = 0;
     let lost = 0;
+    await warmUp(rig, sizes.stormWarmupRequests, run);
     const sampler = rssSampler(rig.worker.pid);
     const intakeSampler = rssSampler(rig.intakePid);
     const t0 = performance.now();
@@ -1161,16 +1223,26 @@ export async function runAll(
     }
     growthStorm.push(stormRow(stormRuns[Math.floor(stormRuns.length / 2)]));
     // The latency target is at the throughput target: the same storm sent open-loop at 1,000 alerts/s.
-    log(
-      `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents at 1,000 alerts/s (open loop)`,
-    );
-    const paced = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents, 1000);
-    invariants.storm.push(paced.invariant);
-    raw.storm = [...stormRuns, paced].map((r) => ({ ...r, requestMs: undefined, firstActionMs: undefined }));
+    const pacedRuns: StormResult[] = [];
+    for (let k = 0; k < sizes.stormRepeats; k++) {
+      log(
+        `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents at 1,000 alerts/s (open loop, run ${k + 1}/${sizes.stormRepeats})`,
+      );
+      const r = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents, 1000);
+      invariants.storm.push(r.invariant);
+      pacedRuns.push(r);
+    }
+    raw.storm = [...stormRuns, ...pacedRuns].map((r) => ({
+      ...r,
+      requestMs: undefined,
+      firstActionMs: undefined,
+    }));
     const thr = spread(stormRuns.map((r) => r.alertsPerSec));
     const p99s = spread(stormRuns.map((r) => percentile(r.requestMs, 99)));
-    const pacedP99 = percentile(paced.requestMs, 99);
-    const allOk = stormRuns.every((r) => r.invariant.ok) && paced.invariant.ok;
+    const pacedP99 = spread(pacedRuns.map((r) => percentile(r.requestMs, 99)));
+    const pacedP50 = spread(pacedRuns.map((r) => percentile(r.requestMs, 50)));
+    const pacedOk = pacedRuns.every((r) => r.invariant.ok);
+    const allOk = stormRuns.every((r) => r.invariant.ok) && pacedOk;
     figures.push(
       {
         id: 'storm-correctness',
@@ -1196,11 +1268,11 @@ export async function runAll(
       {
         id: 'storm-intake-p99',
         figure:
-          'Storm: intake request p99 at 1,000 alerts/s (open loop, one Alertmanager group notification)',
+          'Storm: intake request p99 at 1,000 alerts/s (open loop, one Alertmanager group notification per request)',
         target: '≤ 50 ms',
-        measured: `${ms(pacedP99)} (p50 ${ms(percentile(paced.requestMs, 50))}, ${paced.requests} requests, ${paced.invariant.workflows} wf, ${paced.invariant.lost} lost)`,
-        pass: pacedP99 <= 50 && paced.invariant.ok,
-        data: { p99: pacedP99, p50: percentile(paced.requestMs, 50) },
+        measured: `${sp(pacedP99)} (p50 ${ms(pacedP50.median)}, ${pacedRuns[0].requests} requests per run, ${pacedRuns.map((r) => `${r.invariant.workflows} wf/${r.invariant.lost} lost`).join(', ')})`,
+        pass: pacedP99.median <= 50 && pacedOk,
+        data: { p99: pacedP99, p50: pacedP50 },
       },
       {
         id: 'storm-intake-p99-saturated',

@@ -6,9 +6,10 @@
  *   INTAKE_BEARER_TOKEN=... node dist/client/intake/main.js     (or: npm run intake)
  */
 import { Redis } from 'ioredis';
+import pino from 'pino';
 import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config';
 import { connectClient } from '../connection';
-import { AlertFolder } from './fold';
+import { ThreadedFolder } from './fold-thread';
 import { alertRunbookMap } from './mapping';
 import { createIntakeMetrics } from './metrics';
 import { buildIntake, intakeLoggerOptions, temporalGateway } from './server';
@@ -18,7 +19,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
   const metrics = createIntakeMetrics({ defaultMetrics: true });
   const gateway = temporalGateway(client, config.temporal.taskQueue);
   let redis: Redis | undefined;
-  let folder: AlertFolder | undefined;
+  let folder: ThreadedFolder | undefined;
   const app = await buildIntake({
     auth: { bearerToken: config.intake.bearerToken, hmacSecret: config.intake.hmacSecret },
     bodyLimitBytes: config.intake.bodyLimitBytes,
@@ -27,24 +28,28 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
     unknownAlerts: config.intake.unknownAlerts,
     gateway,
     metrics,
-    logger: intakeLoggerOptions,
+    // Lines are written off the request path (sonic-boom, asynchronous: lines that come while a write
+    // is under way go out together with the next); pino flushes what is left when the process exits.
+    logger: { ...intakeLoggerOptions, stream: pino.destination({ dest: 1, sync: false }) },
   });
   if (config.intake.fold.redisUrl) {
     // Commands fail fast while Redis is down (the intake then sends alerts directly), and the
     // connection comes back by itself.
     redis = new Redis(config.intake.fold.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     redis.on('error', (err: Error) => app.log.warn({ err: { message: err.message } }, 'fold Redis error'));
-    folder = new AlertFolder({
-      client,
+    // Deliveries run on a thread of their own (fold-thread.ts): requests wait only for Redis.
+    folder = new ThreadedFolder({
+      temporal: config.temporal,
       taskQueue: config.temporal.taskQueue,
+      redisUrl: config.intake.fold.redisUrl,
       redis,
       windowMs: config.intake.fold.windowMs,
       prefix: config.intake.fold.prefix,
       log: (level, fields, msg) => app.log[level](fields, msg),
       onDelivery: (outcome, alerts) => metrics.folded.inc({ outcome }, alerts),
     });
+    await folder.start();
     gateway.fold = folder;
-    folder.start();
   }
   app.log.info({ config: describeIntakeConfig(config) }, 'intake starting');
   const closed = new Promise<void>((resolve) => {

@@ -10,6 +10,7 @@
  *   GET  /metrics              Prometheus metrics of the intake itself
  */
 import Fastify, {
+  LogController,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
@@ -126,19 +127,46 @@ const outcomeOf = new WeakMap<FastifyRequest, string>();
 /**
  * One log line per alert, with the incident's workflow ID, so a line in the intake's log leads to
  * the incident in the Temporal UI. Only what was mapped is logged: never the body, labels or headers.
+ * Folded alerts (`queued`: a storm's repeats) get one line per incident and request, with the counts,
+ * so a storm of 10,000 alerts is not 10,000 lines.
  */
-function logAlert(req: FastifyRequest, r: AlertResult): void {
-  const fields = {
-    workflowId: r.workflowId,
-    runbook: r.runbook,
-    target: r.target,
-    alertName: r.alertName?.slice(0, 128),
-    alertStatus: r.status,
-    outcome: r.outcome,
-    reason: r.reason,
-  };
-  if (r.outcome === 'failed') req.log.warn(fields, `alert not accepted by Temporal`);
-  else req.log.info(fields, `alert ${r.outcome}`);
+function logAlerts(req: FastifyRequest, results: AlertResult[]): void {
+  const queued = new Map<string, { first: AlertResult; firing: number; resolved: number }>();
+  for (const r of results) {
+    if (r.outcome === 'queued' && r.workflowId) {
+      const q = queued.get(r.workflowId) ?? { first: r, firing: 0, resolved: 0 };
+      q[r.status === 'resolved' ? 'resolved' : 'firing']++;
+      queued.set(r.workflowId, q);
+      continue;
+    }
+    const fields = { ...alertFields(r), reason: r.reason };
+    if (r.outcome === 'failed') req.log.warn(fields, `alert not accepted by Temporal`);
+    else req.log.info(fields, `alert ${r.outcome}`);
+  }
+  for (const { first, firing, resolved } of queued.values())
+    req.log.info({ ...alertFields(first), alertStatus: undefined, firing, resolved }, 'alert queued');
+}
+
+const alertFields = (r: AlertResult) => ({
+  workflowId: r.workflowId,
+  runbook: r.runbook,
+  target: r.target,
+  alertName: r.alertName?.slice(0, 128),
+  alertStatus: r.status,
+  outcome: r.outcome,
+});
+
+/**
+ * Fastify logs two lines per request; a storm is thousands of requests: one line, on completion,
+ * with the method and URL that the incoming line carried (never headers or body).
+ */
+class CompletionLinesOnly extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(error: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    const fields = { req, res: reply, responseTime: reply.elapsedTime };
+    if (error) reply.log.error({ ...fields, err: error }, 'request errored');
+    else reply.log.info(fields, 'request completed');
+  }
 }
 
 /**
@@ -158,6 +186,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
   const known = describeKnownAlerts(opts.alertRunbooks);
   const app = Fastify({
     logger: opts.logger ?? false,
+    logController: new CompletionLinesOnly(),
     bodyLimit: opts.bodyLimitBytes,
     // Alertmanager retries on 5xx; a slow Temporal must not hold connections forever.
     connectionTimeout: 30_000,
@@ -465,10 +494,8 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
         req,
       )),
     ].sort((x, y) => x.index - y.index);
-    for (const r of results) {
-      metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
-      logAlert(req, r);
-    }
+    for (const r of results) metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
+    logAlerts(req, results);
     const failed = results.filter((r) => r.outcome === 'failed').length;
     const count = (o: AlertResult['outcome']) => results.filter((r) => r.outcome === o).length;
     const summary = {

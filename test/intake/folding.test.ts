@@ -5,7 +5,9 @@
  * ends up in its incident's state, no incident starts twice, and alerts that could not be delivered
  * (Temporal unreachable) wait in Redis until an intake delivers them.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
@@ -14,7 +16,7 @@ import { AlertFolder, type DeliveryOutcome } from '../../client/intake/fold';
 import { loadTemporalConfig } from '../../config';
 import type { IncidentState } from '../../workflows/types';
 import { need, uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import { freePort, waitUntil } from '../helpers/sandbox';
 import { amAlert, amPayload, bearer, startIntakeRig, type IntakeRig } from './rig';
 
 let rig: IntakeRig;
@@ -170,4 +172,81 @@ test('with Redis unreachable the intake sends alerts to Temporal directly: nothi
   expect(r.body.results.map((x) => x.outcome)).toEqual(['started']);
   await stateOf(incidentWorkflowId('P0-1', target), (x) => x.alerts.firing === 1);
   down.disconnect();
+});
+
+test('the intake process answers from Redis and delivers on its own thread; SIGTERM delivers what is pending', async () => {
+  // The production path (dist/client/intake/main.js): a long window keeps the repeats pending.
+  const threadPrefix = `${prefix}:process`;
+  const token = `fold-token-${randomUUID()}`;
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let out = '';
+  const intake = spawn(process.execPath, [path.join(__dirname, '../../dist/client/intake/main.js')], {
+    env: {
+      ...process.env,
+      TEMPORAL_TASK_QUEUE: rig.taskQueue,
+      INTAKE_PORT: String(port),
+      INTAKE_BEARER_TOKEN: token,
+      INTAKE_FOLD_REDIS_URL: need('REDIS_URL'),
+      INTAKE_FOLD_PREFIX: threadPrefix,
+      INTAKE_FOLD_WINDOW_MS: '30000',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((r) => intake.once('exit', r));
+  intake.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  intake.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    await waitUntil(
+      'the intake to listen',
+      async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true,
+    );
+    const target = uniqueId('abk-fold-thread');
+    const id = incidentWorkflowId('P0-1', target);
+    const send = (alerts: Parameters<typeof amPayload>[0]) =>
+      fetch(`${url}/alerts/alertmanager`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(amPayload(alerts)),
+      });
+    // The first notification starts the incident at once (from the delivery thread).
+    const first = await send([amAlert('SystemUnreachable', target), amAlert('SystemUnreachable', target)]);
+    expect(first.status).toBe(200);
+    expect(((await first.json()) as { queued: number }).queued).toBe(2);
+    await stateOf(id, (s) => s.alerts.firing === 2);
+    // Repeats within the window wait in Redis...
+    for (let i = 0; i < 3; i++) expect((await send([amAlert('SystemUnreachable', target)])).status).toBe(200);
+    expect(await redis.sismember(`${threadPrefix}:pending`, id)).toBe(1);
+    // ...and a stopping intake delivers them before it exits.
+    intake.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await redis.scard(`${threadPrefix}:pending`)).toBe(0);
+    const s = await stateOf(id, (x) => x.alerts.firing === 5);
+    expect(s.alerts.firing).toBe(5);
+    expect(await signalsOf(id)).toBe(2); // the second of the first two, then the three repeats as one
+
+    const lines = out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // One line per incident and request for folded alerts, with the counts; the thread's deliveries too.
+    expect(lines.filter((l) => l.msg === 'alert queued' && l.workflowId === id).map((l) => l.firing)).toEqual(
+      [2, 1, 1, 1],
+    );
+    expect(
+      lines
+        .filter((l) => l.workflowId === id && typeof l.msg === 'string' && l.msg.startsWith('folded alerts'))
+        .map((l) => [l.outcome, l.firing]),
+    ).toEqual([
+      ['started', 2],
+      ['joined', 3],
+    ]);
+    const completed = lines.filter(
+      (l) => l.msg === 'request completed' && (l.req as { url?: string })?.url === '/alerts/alertmanager',
+    );
+    expect(completed.map((l) => (l.res as { statusCode: number }).statusCode)).toEqual([200, 200, 200, 200]);
+    expect(out).not.toContain(token);
+  } finally {
+    if (intake.exitCode === null) intake.kill('SIGKILL');
+  }
 });
