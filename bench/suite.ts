@@ -96,7 +96,9 @@ export const DEFAULT_SIZES: BenchSizes = {
 
 export const FULL_SIZES: BenchSizes = {
   ...DEFAULT_SIZES,
-  firstActionRuns: 30,
+  // A ratio of two medians of tens of milliseconds on a shared machine: enough pairs to be stable.
+  firstActionRuns: 60,
+  warmup: 5,
   stormAlerts: 10_000,
   stormIncidents: 200,
   stormConcurrency: 64,

@@ -59,14 +59,6 @@ lock_cluster() {
   flock -w 300 9 || abk_die "another cluster.sh holds $CLUSTER_DIR/.lock for more than 300s"
 }
 
-launch() {
-  local svc="$1"
-  shift
-  printf '\n==== %s: starting %s\n' "$(date -Is)" "$*" >>"$CLUSTER_DIR/$svc.log"
-  setsid "$@" >>"$CLUSTER_DIR/$svc.log" 2>&1 </dev/null 9>&- &
-  LAUNCHED_PID=$!
-  abk_record_pid "$svc" "$LAUNCHED_PID"
-}
 
 # --- binaries ----------------------------------------------------------------------------------
 server_built() { [[ -x "$SERVER_BIN_DIR/server" && -f "$SERVER_BIN_DIR/.server.ok" ]]; }
@@ -209,7 +201,7 @@ start_postgres() {
     abk_die "postgres: initdb failed; see $log"
   }
   rm -f "$pwfile"
-  launch postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
+  abk_launch postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
     "$ABK_PG_BIN_DIR/postgres" -D "$PG_DIR/data" \
     -c listen_addresses=127.0.0.1 -c port="$PG_PORT" -c unix_socket_directories="$PG_DIR" \
     -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off
@@ -272,13 +264,13 @@ write_configs() {
 start_haproxy() {
   haproxy -c -q -f "$CONFIG_DIR/haproxy.cfg" >>"$CLUSTER_DIR/haproxy.log" 2>&1 ||
     abk_die "haproxy: invalid config $CONFIG_DIR/haproxy.cfg; see $CLUSTER_DIR/haproxy.log"
-  launch haproxy "$(command -v haproxy)" -db -f "$CONFIG_DIR/haproxy.cfg"
+  abk_launch haproxy "$(command -v haproxy)" -db -f "$CONFIG_DIR/haproxy.cfg"
   abk_wait_ready haproxy 10 "$CLUSTER_DIR/haproxy.log" "$LAUNCHED_PID" probe_tcp "$LB_PORT"
 }
 
 launch_node() { # launch_node a|b: start it (no wait); NODE_PIDS[a]=pid
   local n="$1"
-  launch "node-$n" "$SERVER_BIN_DIR/server" --config-file "$CONFIG_DIR/node-$n.yaml" --allow-no-auth start
+  abk_launch "node-$n" "$SERVER_BIN_DIR/server" --config-file "$CONFIG_DIR/node-$n.yaml" --allow-no-auth start
 }
 
 wait_node() {
@@ -314,7 +306,7 @@ register_namespace() {
 
 start_ui() {
   [[ "${CLUSTER_SKIP_UI:-0}" == 1 ]] && return 0
-  launch ui "$UI_BIN_DIR/server" --root "$CONFIG_DIR" --config ui --env cluster start
+  abk_launch ui "$UI_BIN_DIR/server" --root "$CONFIG_DIR" --config ui --env cluster start
   abk_wait_ready "UI server" 30 "$CLUSTER_DIR/ui.log" "$LAUNCHED_PID" probe_http "http://127.0.0.1:$UI_PORT/"
 }
 

@@ -112,6 +112,18 @@ abk_record_pid() {
   abk_proc_starttime "$pid" >"$dir/.$name.start" 2>/dev/null || true
 }
 
+# abk_launch NAME CMD...: start a service in its own session (a Ctrl-C in the terminal does not hit
+# it, and it outlives the script), logging to $STACK_DIR/NAME.log; records its pid, sets LAUNCHED_PID.
+abk_launch() {
+  local svc="$1"
+  shift
+  printf '\n==== %s: starting %s\n' "$(date -Is)" "$*" >>"$STACK_DIR/$svc.log"
+  # 9>&-: the service must not inherit the script's lock.
+  setsid "$@" >>"$STACK_DIR/$svc.log" 2>&1 </dev/null 9>&- &
+  LAUNCHED_PID=$!
+  abk_record_pid "$svc" "$LAUNCHED_PID"
+}
+
 # abk_recorded_pid NAME: print the recorded pid if that very process still runs.
 abk_recorded_pid() {
   local dir="$STACK_DIR" name="$1" pid start now

@@ -54,18 +54,6 @@ lock_stack() {
   flock -w 300 9 || abk_die "another stack.sh holds $STACK_DIR/.lock for more than 300s"
 }
 
-# Launch a service in its own session (so a Ctrl-C in the terminal does not hit it, and it
-# outlives this script), logging to $STACK_DIR/<svc>.log; sets LAUNCHED_PID.
-launch() {
-  local svc="$1"
-  shift
-  printf '\n==== %s: starting %s\n' "$(date -Is)" "$*" >>"$STACK_DIR/$svc.log"
-  # 9>&-: the service must not inherit the stack lock.
-  setsid "$@" >>"$STACK_DIR/$svc.log" 2>&1 </dev/null 9>&- &
-  LAUNCHED_PID=$!
-  abk_record_pid "$svc" "$LAUNCHED_PID"
-}
-
 started_services() { cat "$STACK_DIR/.services" 2>/dev/null || true; }
 
 # The sandbox container's main pid changes whenever it is restarted (runbooks do that), so its
@@ -160,7 +148,7 @@ SQL
 
 # Runs the server on the cluster in $PG_DIR/data (made by start_postgres; reused by `start postgres`).
 launch_postgres() {
-  launch postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
+  abk_launch postgres setpriv --reuid=postgres --regid=postgres --init-groups -- \
     "$ABK_PG_BIN_DIR/postgres" -D "$PG_DIR/data" \
     -c listen_addresses=127.0.0.1 -c port="$PG_PORT" -c unix_socket_directories="$PG_SOCK_DIR" \
     -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off
@@ -169,7 +157,7 @@ launch_postgres() {
 }
 
 start_redis() {
-  launch redis "$(command -v redis-server)" --port "$REDIS_PORT" --bind 127.0.0.1 \
+  abk_launch redis "$(command -v redis-server)" --port "$REDIS_PORT" --bind 127.0.0.1 \
     --save '' --appendonly no --daemonize no --dir "$STACK_DIR"
   abk_wait_ready redis 20 "$STACK_DIR/redis.log" "$LAUNCHED_PID" probe_redis "$REDIS_PORT"
 }
@@ -177,7 +165,7 @@ start_redis() {
 start_stripe_mock() {
   # An explicit -https-addr: with -http-addr alone, stripe-mock also listens for HTTPS on *:12112,
   # which would clash between two stacks.
-  launch stripe-mock "$ABK_CACHE_BIN/stripe-mock" -http-addr "127.0.0.1:$STRIPE_PORT" \
+  abk_launch stripe-mock "$ABK_CACHE_BIN/stripe-mock" -http-addr "127.0.0.1:$STRIPE_PORT" \
     -https-addr "127.0.0.1:$STRIPE_HTTPS_PORT"
   abk_wait_ready stripe-mock 30 "$STACK_DIR/stripe-mock.log" "$LAUNCHED_PID" \
     probe_http -u "$STRIPE_KEY:" "http://127.0.0.1:$STRIPE_PORT/v1/charges"
@@ -188,7 +176,7 @@ start_dockerd() {
   # Own (empty) config file, so a system-wide /etc/docker/daemon.json cannot interfere.
   printf '{}\n' >"$DOCKER_DIR/daemon.json"
   rm -f "$DOCKER_SOCK"
-  launch dockerd "$(command -v dockerd)" --config-file "$DOCKER_DIR/daemon.json" \
+  abk_launch dockerd "$(command -v dockerd)" --config-file "$DOCKER_DIR/daemon.json" \
     --host "$DOCKER_HOST_URL" --data-root "$DOCKER_DIR/data" --exec-root "$DOCKER_EXEC" \
     --pidfile "$DOCKER_DIR/dockerd.pid" --storage-driver vfs \
     --iptables=false --ip6tables=false --bridge=none
@@ -202,7 +190,7 @@ start_dockerd() {
 start_temporal() {
   local ui_codec=()
   if [[ -n "${CODEC_SERVER_URL:-}" ]]; then ui_codec=(--ui-codec-endpoint "$CODEC_SERVER_URL/codec"); fi
-  launch temporal "$TEMPORAL_CLI" server start-dev --ip 127.0.0.1 --port "$T_PORT" \
+  abk_launch temporal "$TEMPORAL_CLI" server start-dev --ip 127.0.0.1 --port "$T_PORT" \
     --ui-port "$T_UI_PORT" --http-port "$T_HTTP_PORT" --metrics-port "$T_METRICS_PORT" \
     --db-filename "$STACK_DIR/temporal.db" --namespace default --log-level warn \
     --ui-disable-news-fetch "${ui_codec[@]}" \
@@ -229,7 +217,7 @@ start_codec_server() {
   (
     export PAYLOAD_CODEC_KEYS CODEC_SERVER_TOKEN CODEC_SERVER_HOST=127.0.0.1 \
       CODEC_SERVER_PORT="$CODEC_PORT" CODEC_SERVER_CORS_ORIGINS="$TEMPORAL_UI_URL"
-    launch codec-server "$(command -v node)" "$js"
+    abk_launch codec-server "$(command -v node)" "$js"
   )
   abk_wait_ready codec-server 30 "$log" "$(cat "$STACK_DIR/codec-server.pid")" \
     probe_http "$CODEC_SERVER_URL/healthz"
@@ -296,7 +284,7 @@ start_prometheus() {
 # Runs Prometheus on $STACK_DIR/prometheus.yml (made by start_prometheus; reused by `start prometheus`).
 launch_prometheus() {
   local cfg="$STACK_DIR/prometheus.yml" log="$STACK_DIR/prometheus.log"
-  launch prometheus "$(command -v prometheus)" --config.file="$cfg" \
+  abk_launch prometheus "$(command -v prometheus)" --config.file="$cfg" \
     --web.listen-address="127.0.0.1:$PROM_PORT" --storage.tsdb.path="$STACK_DIR/prometheus" \
     --web.enable-lifecycle --log.level=warn
   abk_wait_ready prometheus 30 "$log" "$LAUNCHED_PID" probe_http "$PROMETHEUS_URL/-/ready"

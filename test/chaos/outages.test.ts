@@ -13,7 +13,6 @@
  * pg_stat_activity and Redis CLIENT LIST). A table is printed and written to
  * test-artifacts/chaos-outages.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -28,7 +27,8 @@ import { targetLeaseWorkflowId } from '../../workflows/target-lease';
 import type { IncidentState } from '../../workflows/types';
 import { need, uniqueId } from '../helpers/env';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
-import { freePort, waitUntil } from '../helpers/sandbox';
+import { waitUntil } from '../helpers/sandbox';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 import { currentDetails } from '../observability/watch';
 import { startOutageReceiver, type OutageReceiver } from './outage-receivers';
 import {
@@ -48,10 +48,7 @@ const taskQueue = uniqueId('chaos-outage');
 /** The P0-2 runbook role and the pool the worker builds (worker/clients.ts: max 4). */
 const WORKER_PG_POOL_MAX = 4;
 
-let worker: ChildProcess;
-let workerOut = '';
-let workerErr = '';
-let healthPort: number;
+let worker: WorkerProcess;
 let client: Client;
 let pagerDuty: OutageReceiver;
 let chat: OutageReceiver;
@@ -161,7 +158,7 @@ async function until<T>(
     }
     if (Date.now() > deadline) {
       throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}\nstate: ${JSON.stringify(last, null, 1)?.slice(0, 4000)}\ndetails:\n${details}\nworker stderr:\n${workerErr.slice(-2000)}`,
+        `timed out after ${timeoutMs} ms waiting for ${what}\nstate: ${JSON.stringify(last, null, 1)?.slice(0, 4000)}\ndetails:\n${details}\nworker stderr:\n${worker.stderr().slice(-2000)}`,
       );
     }
     await new Promise((r) => setTimeout(r, 250));
@@ -224,7 +221,7 @@ function leaked(before: Connections, after: Connections): string[] {
 /** Lets idle pools settle (pg closes idle clients after 10 s; we only wait for the incident's own work to end). */
 async function settled(): Promise<Connections> {
   await new Promise((r) => setTimeout(r, 1500));
-  return connectionsOf(worker.pid!);
+  return connectionsOf(worker.pid);
 }
 
 function record(row: Omit<Row, 'leak'>): Row {
@@ -232,26 +229,25 @@ function record(row: Omit<Row, 'leak'>): Row {
   const full = { ...row, leak: problems.length > 0 };
   rows.push(full);
   expect(problems).toEqual([]);
-  expect(worker.exitCode).toBeNull();
+  expect(worker.running()).toBe(true);
   return full;
 }
 
 async function workerHealthy(): Promise<void> {
-  expect(worker.exitCode).toBeNull();
-  expect((await get(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
+  expect(worker.running()).toBe(true);
+  expect((await get(`http://127.0.0.1:${worker.healthPort}/healthz`)).status).toBe(200);
 }
 
 beforeAll(async () => {
-  [pagerDuty, chat, world, healthPort] = await Promise.all([
+  [pagerDuty, chat, world] = await Promise.all([
     startOutageReceiver('pagerduty'),
     startOutageReceiver('chat'),
     startApprovalWorld(),
-    freePort(),
   ]);
   client = await connectClient(loadTemporalConfig());
-  worker = spawn(process.execPath, [path.join(__dirname, '../../dist/worker/main.js')], {
+  worker = await startWorkerProcess({
+    keepChars: 200_000,
     env: {
-      ...process.env,
       TEMPORAL_TASK_QUEUE: taskQueue,
       NOTIFY_PAGERDUTY_EVENTS_URL: `${pagerDuty.url}/v2/enqueue`,
       PAGERDUTY_ROUTING_KEY: 'outage-routing-key',
@@ -270,21 +266,10 @@ beforeAll(async () => {
         ),
       ),
       EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-outage-evidence-')),
-      WORKER_HEALTH_PORT: String(healthPort),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  worker.stdout!.on('data', (d: Buffer) => (workerOut = (workerOut + d.toString()).slice(-200_000)));
-  worker.stderr!.on('data', (d: Buffer) => (workerErr = (workerErr + d.toString()).slice(-50_000)));
-  await waitUntil(
-    'the worker to poll (healthz 200)',
-    async () => (await get(`http://127.0.0.1:${healthPort}/healthz`)).status === 200,
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\nworker output:\n${workerOut.slice(-3000)}\n${workerErr}`);
   });
   await cleanSlate();
-  firstConnections = await connectionsOf(worker.pid!);
+  firstConnections = await connectionsOf(worker.pid);
 });
 
 afterAll(async () => {
@@ -315,11 +300,7 @@ afterAll(async () => {
       ),
     );
   }
-  if (worker && worker.exitCode === null) {
-    const exited = new Promise((r) => worker.once('exit', r));
-    worker.kill('SIGTERM');
-    await exited;
-  }
+  await worker?.stop();
   await client?.connection.close();
   await Promise.allSettled([pagerDuty?.close(), chat?.close(), world?.close()]);
 });
@@ -330,7 +311,7 @@ beforeEach(async () => {
 
 test('notification receivers: all down, the page retries with backoff; chat back first, the page goes out and the PagerDuty failure is recorded', async () => {
   await sandboxFault('POST', { fault: 'fail-health', persist: true, reason: 'outage game day' });
-  const before = await connectionsOf(worker.pid!);
+  const before = await connectionsOf(worker.pid);
   await Promise.all([pagerDuty.stop(), chat.stop()]);
   const down = Date.now();
   const h = await start('P0-1', {
@@ -351,7 +332,7 @@ test('notification receivers: all down, the page retries with backoff; chat back
   const escalating = await until('the escalated status', h, (s, d) =>
     s.status === 'escalated' && /\*\*Status\*\* escalated/.test(d) ? d : undefined,
   );
-  const during = await connectionsOf(worker.pid!);
+  const during = await connectionsOf(worker.pid);
 
   await chat.start(); // the chat webhook comes back; PagerDuty stays down
   const escalated = await until('the page to be delivered', h, (s, d) =>
@@ -390,7 +371,7 @@ test('notification receivers: all down, the page retries with backoff; chat back
 });
 
 test('stripe-mock: the refund is retried with backoff until Stripe is back; the incident reaches the approval and resumes billing', async () => {
-  const before = await connectionsOf(worker.pid!);
+  const before = await connectionsOf(worker.pid);
   await stopService('stripe-mock');
   const down = Date.now();
   const h = await start(
@@ -411,7 +392,7 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
       ? { s, d }
       : undefined,
   );
-  const during = await connectionsOf(worker.pid!);
+  const during = await connectionsOf(worker.pid);
   await startService('stripe-mock');
   const outageSeconds = Math.round((Date.now() - down) / 1000);
 
@@ -443,7 +424,7 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
 });
 
 test('PostgreSQL: the pool cannot be measured, the runbook says so, escalates, and resolves once the database is back', async () => {
-  const before = await connectionsOf(worker.pid!);
+  const before = await connectionsOf(worker.pid);
   await stopService('postgres');
   const down = Date.now();
   const h = await start('P0-2', {
@@ -466,7 +447,7 @@ test('PostgreSQL: the pool cannot be measured, the runbook says so, escalates, a
   expect(seen.s.failing['check-pool']).toMatch(/DEPENDENCY_UNAVAILABLE|pg_stat_activity|ECONNREFUSED/);
   expect(seen.s.escalations[0].reason).toMatch(/could not be measured/);
   expect(seen.d).toMatch(/\*\*Failing checks\*\*/);
-  const during = await connectionsOf(worker.pid!);
+  const during = await connectionsOf(worker.pid);
   expect(during.pgTcp).toBe(0);
   await startService('postgres');
   const outageSeconds = Math.round((Date.now() - down) / 1000);
@@ -507,7 +488,7 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
     );
     return v >= 80;
   });
-  const before = await connectionsOf(worker.pid!);
+  const before = await connectionsOf(worker.pid);
   await stopService('redis');
   const down = Date.now();
   const h = await start('P1-3', {
@@ -531,7 +512,7 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
   await until('a second pause attempt', h, (s) =>
     s.steps.filter((x) => x.name === 'pause-jobs' && x.status === 'failed').length >= 2 ? true : undefined,
   );
-  const during = await connectionsOf(worker.pid!);
+  const during = await connectionsOf(worker.pid);
   expect(during.redisTcp).toBe(0);
   await startService('redis');
   const outageSeconds = Math.round((Date.now() - down) / 1000);
@@ -572,7 +553,7 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
 });
 
 test('Prometheus: the queue cannot be measured, the runbook escalates on its schedule, and resolves once Prometheus is back', async () => {
-  const before = await connectionsOf(worker.pid!);
+  const before = await connectionsOf(worker.pid);
   await stopService('prometheus');
   const down = Date.now();
   const h = await start('P1-3', {
@@ -598,7 +579,7 @@ test('Prometheus: the queue cannot be measured, the runbook escalates on its sch
   );
   expect(seen.s.failing['check-queue']).toMatch(/DEPENDENCY_UNAVAILABLE|Prometheus|ECONNREFUSED/);
   expect(seen.s.escalations[0].reason).toMatch(/could not be measured/);
-  const during = await connectionsOf(worker.pid!);
+  const during = await connectionsOf(worker.pid);
   await startService('prometheus');
   const outageSeconds = Math.round((Date.now() - down) / 1000);
   const final = (await h.result()) as IncidentState;
@@ -627,7 +608,7 @@ test('Prometheus: the queue cannot be measured, the runbook escalates on its sch
 test('Docker engine: logs and restart fail while the engine is down, the runbook escalates at 6 s, and restarts the API once the engine is back', async () => {
   await sandboxFault('POST', { fault: 'crash' }).catch(() => undefined); // it may die before it answers
   await waitUntil('the API to go down', async () => (await apiHealth()) === 0);
-  const before = await connectionsOf(worker.pid!);
+  const before = await connectionsOf(worker.pid);
   await stopService('dockerd');
   const down = Date.now();
   const h = await start('P0-1', {
@@ -650,7 +631,7 @@ test('Docker engine: logs and restart fail while the engine is down, the runbook
     90_000,
   );
   expect(seen.s.failing['check-logs']).toMatch(/ENOENT|docker|connect|DEPENDENCY_UNAVAILABLE/i);
-  const during = await connectionsOf(worker.pid!);
+  const during = await connectionsOf(worker.pid);
   await startService('dockerd');
   const outageSeconds = Math.round((Date.now() - down) / 1000);
   const final = (await h.result()) as IncidentState;
@@ -677,7 +658,7 @@ test('Docker engine: logs and restart fail while the engine is down, the runbook
 
 test('the worker process survived every outage and holds no more connections than at the start', async () => {
   await workerHealthy();
-  expect(workerErr).not.toMatch(/worker failed|unhandled|FATAL/i);
+  expect(worker.stderr()).not.toMatch(/worker failed|unhandled|FATAL/i);
   const now = await settled();
   expect(leaked(firstConnections, now)).toEqual([]);
 });

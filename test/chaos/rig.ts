@@ -3,12 +3,12 @@
  * chaos mode (worker/chaos.ts), started from one prebuilt workflow bundle so a restart takes a
  * second, killed with SIGKILL by its own hook at a chosen activity, and started again.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type Docker from 'dockerode';
-import { freePort, waitUntil } from '../helpers/sandbox';
+import { waitUntil } from '../helpers/sandbox';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 export const repo = path.join(__dirname, '../..');
 export const artifacts = path.join(repo, 'test-artifacts', 'chaos');
@@ -41,13 +41,6 @@ export interface Kill {
   at: string;
 }
 
-export interface WorkerProcess {
-  pid: number;
-  /** Resolves with the signal (e.g. SIGKILL) or exit code when the process ends. */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stop(): Promise<void>;
-}
-
 /** A worker process per incident: its own task queue, target and receivers, by environment. */
 export class WorkerRig {
   private n = 0;
@@ -68,53 +61,17 @@ export class WorkerRig {
   /** Starts a worker; with `killAt` it SIGKILLs itself at that activity (see worker/chaos.ts). */
   async start(killAt?: string): Promise<WorkerProcess> {
     const n = ++this.n;
-    const healthPort = await freePort();
-    const log = createWriteStream(path.join(artifacts, `${this.name}.worker-${n}.log`));
-    const child: ChildProcess = spawn(process.execPath, [dist('worker/main.js')], {
+    const proc = await startWorkerProcess({
+      name: `worker ${this.name}#${n}`,
+      logFile: path.join(artifacts, `${this.name}.worker-${n}.log`),
       env: {
-        ...process.env,
         ...this.env,
         WORKER_WORKFLOW_BUNDLE: this.bundle,
-        WORKER_HEALTH_PORT: String(healthPort),
         CHAOS_MODE: '1',
         CHAOS_MARKER: this.marker,
         ...(killAt ? { CHAOS_KILL_AT: killAt } : {}),
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    let gone = false;
-    void exited.then(() => (gone = true));
-    await waitUntil(
-      `worker ${this.name}#${n} to poll`,
-      async () => {
-        if (gone) throw new Error(`worker ${this.name}#${n} exited during start-up; see its log`);
-        try {
-          const res = await fetch(`http://127.0.0.1:${healthPort}/healthz`, {
-            signal: AbortSignal.timeout(1000),
-          });
-          return res.status === 200;
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-    );
-    const proc: WorkerProcess = {
-      pid: child.pid!,
-      exited,
-      async stop() {
-        if (gone) return;
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exited;
-        clearTimeout(t);
-      },
-    };
     this.current = proc;
     return proc;
   }

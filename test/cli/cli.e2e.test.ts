@@ -5,8 +5,7 @@
  * closes it); P0-3 runs against a sandbox container of the test's own, with its own billing key,
  * stripe-mock, and approvers whose one-time codes arrive on local receivers.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, statSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -17,14 +16,13 @@ import { loadTemporalConfig } from '../../config';
 import type { WorkerClients } from '../../worker/clients';
 import type { IncidentState } from '../../workflows/types';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { assertCliBuilt, cliOn } from '../helpers/cli';
 import { testClients } from '../helpers/deps';
 import { uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { createTestWorker } from '../helpers/temporal';
+import { createTestWorker, terminateTaskQueue } from '../helpers/temporal';
 
-const root = path.join(__dirname, '../..');
-const cliJs = path.join(root, 'dist/client/cli.js');
 const taskQueue = uniqueId('cli-e2e');
 const billingKey = uniqueId('cli_billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
 
@@ -37,43 +35,10 @@ let world: ApprovalWorld;
 let pagerDuty: Receiver;
 let sandbox: Sandbox;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json<T = Record<string, unknown>>(): T;
-  errorJson(): Record<string, unknown>;
-}
-
-function cli(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliJs, ...args], {
-      env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, USER: 'cli-test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({
-        code,
-        stdout,
-        stderr,
-        json: <T>() => JSON.parse(stdout) as T,
-        errorJson: () => JSON.parse(stderr) as Record<string, unknown>,
-      }),
-    );
-  });
-}
+const cli = cliOn(taskQueue);
 
 beforeAll(async () => {
-  // The test runs the built CLI: a stale build would test old code.
-  const built = statSync(cliJs, { throwIfNoEntry: false });
-  if (!built || built.mtimeMs < statSync(path.join(root, 'client/cli.ts')).mtimeMs) {
-    throw new Error('dist/client/cli.js is missing or older than client/cli.ts: run `npm run build` first');
-  }
+  assertCliBuilt(['client/cli.ts']);
   [world, pagerDuty, sandbox, client, connection] = await Promise.all([
     startApprovalWorld(),
     startReceiver(),
@@ -108,14 +73,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (client) {
-    for await (const wf of client.workflow.list({
-      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-    })) {
-      await client.workflow
-        .getHandle(wf.workflowId, wf.runId)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await terminateTaskQueue(client, taskQueue);
   }
   worker?.shutdown();
   await running?.catch(() => undefined);

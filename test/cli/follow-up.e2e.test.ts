@@ -6,8 +6,7 @@
  * duties through `file-report`, `file-post-mortem` and `runbook-update` (addressed by incident
  * workflow ID, incident ID and follow-up ID), and `report` renders the incident from its history.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -19,14 +18,13 @@ import { loadTemporalConfig } from '../../config';
 import type { WorkerClients } from '../../worker/clients';
 import { followUpStateQuery, followUpWorkflowId } from '../../workflows/definitions';
 import type { IncidentState } from '../../workflows/types';
+import { assertCliBuilt, cliOn } from '../helpers/cli';
 import { testClients } from '../helpers/deps';
 import { uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { waitUntil } from '../helpers/sandbox';
-import { createTestWorker } from '../helpers/temporal';
+import { createTestWorker, terminateTaskQueue } from '../helpers/temporal';
 
-const root = path.join(__dirname, '../..');
-const cliJs = path.join(root, 'dist/client/cli.js');
 const taskQueue = uniqueId('cli-follow-up');
 const OWNERS = ['owner-one@accubooks.test', 'owner-two@accubooks.test'];
 const dir = mkdtempSync(path.join(tmpdir(), 'abk-cli-follow-up-'));
@@ -39,44 +37,10 @@ let clients: WorkerClients;
 let pagerDuty: Receiver;
 let slack: Receiver;
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  json<T = Record<string, unknown>>(): T;
-  errorJson(): Record<string, unknown>;
-}
-
-function cli(...args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cliJs, ...args], {
-      env: { ...process.env, TEMPORAL_TASK_QUEUE: taskQueue, USER: 'cli-test' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.once('error', reject);
-    child.once('close', (code) =>
-      resolve({
-        code,
-        stdout,
-        stderr,
-        json: <T>() => JSON.parse(stdout) as T,
-        errorJson: () => JSON.parse(stderr) as Record<string, unknown>,
-      }),
-    );
-  });
-}
+const cli = cliOn(taskQueue);
 
 beforeAll(async () => {
-  const built = statSync(cliJs, { throwIfNoEntry: false });
-  for (const src of ['client/cli.ts', 'client/follow-up.ts']) {
-    if (!built || built.mtimeMs < statSync(path.join(root, src)).mtimeMs) {
-      throw new Error(`dist/client/cli.js is missing or older than ${src}: run \`npm run build\` first`);
-    }
-  }
+  assertCliBuilt(['client/cli.ts', 'client/follow-up.ts']);
   [pagerDuty, slack, client, connection] = await Promise.all([
     startReceiver(),
     startReceiver(),
@@ -105,14 +69,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (client) {
-    for await (const wf of client.workflow.list({
-      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-    })) {
-      await client.workflow
-        .getHandle(wf.workflowId, wf.runId)
-        .terminate('test cleanup')
-        .catch(() => undefined);
-    }
+    await terminateTaskQueue(client, taskQueue);
   }
   worker?.shutdown();
   await running?.catch(() => undefined);

@@ -7,14 +7,10 @@
  * Node loss is a real `kill -9` of a server node found by the pid the script recorded; a full
  * restart stops both nodes mid-incident. Run by scripts/test-cluster.sh (the main Jest run leaves it out).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import Docker from 'dockerode';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
 import { createActivities } from '../../activities';
-import { dockerFromHost } from '../../activities/docker';
 import { connectClient } from '../../client/connection';
 import { incidentState, startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
@@ -27,8 +23,10 @@ import { testClients } from '../helpers/deps';
 import { need, uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { startSandbox, type Sandbox } from '../helpers/sandbox';
+import { stackApi } from '../helpers/stack-api';
 import { createTestWorker } from '../helpers/temporal';
 import { openWorkflow, readUserMetadata, sendSignalThroughUi } from '../helpers/temporal-ui';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 import {
   clusterSh,
   killNode,
@@ -155,78 +153,42 @@ test('the two nodes form one ring: both own history shards, and the balancer ser
 });
 
 describe('P0-1 end to end through the balancer', () => {
-  let proc: ChildProcess;
-  let log = '';
+  let proc: WorkerProcess;
   let pdE2e: Receiver;
   const q = uniqueId('cluster-e2e');
-  const apiUrl = need('ACCUBOOKS_API_URL');
-  const container = need('ACCUBOOKS_API_CONTAINER');
-  const docker = dockerFromHost(need('DOCKER_HOST'), Docker);
-  const health = async () => {
-    try {
-      return (await fetch(`${apiUrl}/api/monitoring/health`, { signal: AbortSignal.timeout(2000) })).status;
-    } catch {
-      return null;
-    }
-  };
+  const api = stackApi();
 
   beforeAll(async () => {
     pdE2e = await startReceiver();
     // The real worker process, configured only by its environment (TEMPORAL_ADDRESS = the balancer).
-    proc = spawn(process.execPath, [path.join(__dirname, '../../dist/worker/main.js')], {
+    proc = await startWorkerProcess({
       env: {
-        ...process.env,
         TEMPORAL_TASK_QUEUE: q,
         NOTIFY_PAGERDUTY_EVENTS_URL: `${pdE2e.url}/v2/enqueue`,
         PAGERDUTY_ROUTING_KEY: 'cluster-e2e',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    await poll('the worker to start polling', () => Promise.resolve(log.includes('RUNNING')), 60_000).catch(
-      (e: Error) => {
-        throw new Error(`${e.message}\nworker output:\n${log}`);
-      },
-    );
   });
 
   afterAll(async () => {
-    if (proc && proc.exitCode === null) {
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    await proc?.stop();
     await pdE2e?.close();
-    await poll('the stack API to be healthy again', async () => (await health()) === 200, 60_000);
+    await api.healthyAgain();
   });
 
   test('a crashed API is restarted by P0-1 and health returns 200', async () => {
-    expect(await health()).toBe(200);
-    const before = (await docker.getContainer(container).inspect()).State.StartedAt;
-    await fetch(`${apiUrl}/api/sandbox/faults`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ fault: 'crash' }),
-    }).catch(() => undefined);
-    await poll('the API to go down', async () => (await health()) === null);
+    const before = await api.crash();
     const t0 = Date.now();
     const handle = await startIncident({
       client,
       taskQueue: q,
       runbook: 'P0-1',
-      target: container,
+      target: api.container,
       trigger: { source: 'manual', startedBy: 'cluster e2e test', description: 'injected crash' },
       workflowId: uniqueId('cluster-e2e-P0-1'),
     });
     handles.push(handle);
-    const final = (await handle.result()) as IncidentState;
-    expect(final.status).toBe('resolved');
-    expect(final.checks.restarts).toBe(1);
-    expect(final.steps.map((s) => s.name)).toEqual(['check-health', 'check-logs', 'restart', 'verify']);
-    expect(await health()).toBe(200);
-    const after = await docker.getContainer(container).inspect();
-    expect(after.State.StartedAt).not.toBe(before);
+    await api.expectRestartedByP01((await handle.result()) as IncidentState, before);
     expect((await incidentState(handle)).outcome).toBe('health 200 after restart 1');
     // It ran on the cluster: its shard is owned by one of the two nodes.
     expect(['a', 'b']).toContain((await ownerOf(handle.workflowId)).node);

@@ -1,4 +1,5 @@
 /** Temporal test environments on the project's own binaries (never the SDK's download). */
+import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
@@ -56,4 +57,16 @@ export function createTestWorker(
     sinks: incidentMetricsSinks(createIncidentMetrics()),
     dataConverter: options.dataConverter ?? testDataConverter(),
   });
+}
+
+/** Nothing a test started may outlive it: terminates what still runs on its task queue. */
+export async function terminateTaskQueue(client: Client, taskQueue: string): Promise<void> {
+  for await (const wf of client.workflow.list({
+    query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
+  })) {
+    await client.workflow
+      .getHandle(wf.workflowId, wf.runId)
+      .terminate('test cleanup')
+      .catch(() => undefined);
+  }
 }

@@ -21,7 +21,7 @@ import type { WorkerClients } from '../../worker/clients';
 import { testClients } from '../helpers/deps';
 import { uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
-import { createTestWorker } from '../helpers/temporal';
+import { createTestWorker, terminateTaskQueue } from '../helpers/temporal';
 
 export const TOKEN = 'intake-test-token-0123456789';
 export const HMAC_SECRET = 'intake-test-hmac-secret-0123456789';
@@ -139,14 +139,7 @@ export async function startIntakeRig(
     async close() {
       await app.close();
       // Nothing started here may outlive the test.
-      for await (const wf of client.workflow.list({
-        query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-      })) {
-        await client.workflow
-          .getHandle(wf.workflowId, wf.runId)
-          .terminate('test cleanup')
-          .catch(() => undefined);
-      }
+      await terminateTaskQueue(client, taskQueue);
       worker?.shutdown();
       await running?.catch(() => undefined);
       await Promise.allSettled([

@@ -5,8 +5,6 @@
  * carry the incident's workflow ID and no secret. A P0-1 on this file's own sandbox container
  * (crashed, restarted by the runbook) gives them something to count and log.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadTemporalConfig } from '../../config';
 import { connectClient } from '../../client/connection';
@@ -15,17 +13,15 @@ import type { IncidentState } from '../../workflows/types';
 import { need, uniqueId } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
 import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 import { terminateRunning } from './watch';
 
 const taskQueue = uniqueId('obs-worker');
 const routingKey = `obs-routing-${uniqueId('secret')}`;
 let sandbox: Sandbox;
 let pager: Receiver;
-let worker: ChildProcess;
-let stdout = '';
-let stderr = '';
+let worker: WorkerProcess;
 let client: Client;
-let healthPort: number;
 let sdkPort: number;
 
 const get = async (url: string) => {
@@ -38,44 +34,27 @@ const get = async (url: string) => {
 };
 
 beforeAll(async () => {
-  [sandbox, pager, healthPort, sdkPort] = await Promise.all([
+  [sandbox, pager, sdkPort] = await Promise.all([
     startSandbox('abk-obs-worker'),
     startReceiver(),
     freePort(),
-    freePort(),
   ]);
-  worker = spawn(process.execPath, [path.join(__dirname, '../../dist/worker/main.js')], {
+  client = await connectClient(loadTemporalConfig());
+  worker = await startWorkerProcess({
     env: {
-      ...process.env,
       TEMPORAL_TASK_QUEUE: taskQueue,
       ACCUBOOKS_API_CONTAINER: sandbox.name,
       ACCUBOOKS_API_URL: sandbox.url,
       NOTIFY_PAGERDUTY_EVENTS_URL: `${pager.url}/v2/enqueue`,
       PAGERDUTY_ROUTING_KEY: routingKey,
-      WORKER_HEALTH_PORT: String(healthPort),
       WORKER_SDK_METRICS_PORT: String(sdkPort),
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  worker.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-  worker.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  client = await connectClient(loadTemporalConfig());
-  await waitUntil(
-    'the worker to poll (healthz 200)',
-    async () => (await get(`http://127.0.0.1:${healthPort}/healthz`)).status === 200,
-    60_000,
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\nworker output:\n${stdout}\n${stderr}`);
   });
 });
 
 afterAll(async () => {
   if (client && sandbox) await terminateRunning(client, sandbox.name);
-  if (worker && worker.exitCode === null) {
-    const exited = new Promise((r) => worker.once('exit', r));
-    worker.kill('SIGTERM');
-    await exited;
-  }
+  await worker?.stop();
   await client?.connection.close();
   await Promise.all([sandbox?.remove(), pager?.close()]);
 });
@@ -107,9 +86,9 @@ test('the worker serves SDK and incident metrics and logs JSON lines with the in
 
   // The project's incident metrics, counted by the workflow's sink in this process.
   await waitUntil('the closed incident to be counted', async () =>
-    (await get(`http://127.0.0.1:${healthPort}/metrics`)).text.includes('status="resolved"'),
+    (await get(`http://127.0.0.1:${worker.healthPort}/metrics`)).text.includes('status="resolved"'),
   );
-  const own = (await get(`http://127.0.0.1:${healthPort}/metrics`)).text;
+  const own = (await get(`http://127.0.0.1:${worker.healthPort}/metrics`)).text;
   expect(own).toMatch(/^accubooks_incidents_opened_total\{runbook="P0-1",severity="P0"\} 1$/m);
   expect(own).toMatch(
     /^accubooks_incidents_closed_total\{runbook="P0-1",severity="P0",status="resolved",breached="false"\} 1$/m,
@@ -117,7 +96,8 @@ test('the worker serves SDK and incident metrics and logs JSON lines with the in
   expect(own).toMatch(/^accubooks_incident_time_to_resolve_seconds_count\{.*runbook="P0-1".*\} 1$/m);
 
   // Logs: every stdout line is JSON; activity lines carry the incident's workflow ID.
-  const lines = stdout
+  const lines = worker
+    .stdout()
     .split('\n')
     .filter(Boolean)
     .map((l) => {
@@ -137,7 +117,7 @@ test('the worker serves SDK and incident metrics and logs JSON lines with the in
   // No secret anywhere in what the worker wrote.
   const dbPassword = decodeURIComponent(new URL(need('RUNBOOK_DATABASE_URL')).password);
   expect(dbPassword.length).toBeGreaterThan(3);
-  const everything = stdout + stderr;
+  const everything = worker.stdout() + worker.stderr();
   for (const secret of [need('STRIPE_API_KEY'), dbPassword, routingKey]) {
     expect(everything).not.toContain(secret);
   }
