@@ -4,15 +4,18 @@
  * Alertmanager re-sends every alert of a group at each group interval, and an outage fires many
  * alerts for one target at once. Each of them is information for the one incident of its runbook
  * and target; none may start a second run. Sending each as its own signal makes Temporal (and the
- * incident's history) pay per alert. Instead the intake records each alert in Redis (one pipelined
- * round trip, then it answers) and a deliverer sends, per incident, at most one counted `alert`
- * signal per fold window: `{...latest event, count: {firing, resolved}}`.
+ * incident's history) pay per alert. Instead the intake records each alert in Redis (one script,
+ * one round trip, then it answers) and a deliverer (the intake's delivery thread, fold-thread.ts)
+ * sends, per incident, at most one counted `alert` signal per fold window:
+ * `{...latest event, count: {firing, resolved}}`.
  *
  * Why Redis and not memory: an accepted alert must not be lost when the intake restarts, and
  * several intakes behind a balancer must share the counts. The pending counts live in one hash per
  * incident plus a set of incidents with something pending; taking them is one atomic script, so two
  * intakes never deliver the same alert twice. The first alert of an incident is delivered at once
- * (it starts the runbook: the first minutes matter); later ones wait for the window.
+ * (it starts the runbook: the first minutes matter); later ones wait for the window. Known gap: a
+ * process killed between the take and Temporal's answer (milliseconds) loses what it took; a failed
+ * send puts it back.
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
