@@ -13,9 +13,9 @@
  * several intakes behind a balancer must share the counts. The pending counts live in one hash per
  * incident plus a set of incidents with something pending; taking them is one atomic script, so two
  * intakes never deliver the same alert twice. The first alert of an incident is delivered at once
- * (it starts the runbook: the first minutes matter); later ones wait for the window. Known gap: a
- * process killed between the take and Temporal's answer (milliseconds) loses what it took; a failed
- * send puts it back.
+ * (it starts the runbook: the first minutes matter); later ones wait for the window. What a
+ * deliverer takes stays in Redis until Temporal has it: a failed send puts it back at once, and a
+ * deliverer killed in between leaves it for the sweep to put back after a lease (at least once).
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
@@ -35,6 +35,11 @@ export interface FoldOptions {
   concurrency?: number;
   /** Key prefix in Redis (several deployments may share one Redis). */
   prefix?: string;
+  /**
+   * How long a taken delivery may take before a sweep puts it back for another try (ms): the lease
+   * of a deliverer that died between the take and Temporal's answer. Default 60 s.
+   */
+  leaseMs?: number;
   /** One line per delivery (never the labels or values). */
   log?: (level: 'info' | 'warn', fields: Record<string, unknown>, msg: string) => void;
   onDelivery?: (outcome: DeliveryOutcome, alerts: number) => void;
@@ -50,16 +55,63 @@ interface Pending {
   alert?: Omit<MappedAlert, 'index'>;
 }
 
-// Take everything pending for one incident, atomically: HGETALL, then DEL and SREM.
-const TAKE = `
+// Take everything pending for one incident, atomically, into its "taken" hash (with the time, in a
+// sorted set): a deliverer that dies before Temporal answers leaves it there, and after the lease
+// a sweep puts it back (RESTORE). While one delivery of an incident is under way (or died and is
+// not yet restored), no other deliverer takes it: nil. KEYS: incident, pending set, taken hash,
+// taken set; ARGV: workflow ID, now (ms).
+const CLAIM = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return nil end
 local v = redis.call('HGETALL', KEYS[1])
-redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+if #v == 0 then return v end
+redis.call('RENAME', KEYS[1], KEYS[3])
+redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
 return v`;
+
+// Put a taken incident back into its pending hash (counts added, newer fields kept) when it was
+// taken before ARGV[2] (ms): a failed send (cutoff: now) or a lease run out (cutoff: now - lease).
+// KEYS: taken hash, incident, pending set, taken set; ARGV: workflow ID, cutoff.
+const RESTORE = `
+local at = redis.call('ZSCORE', KEYS[4], ARGV[1])
+if not at or tonumber(at) > tonumber(ARGV[2]) then return 0 end
+local t = redis.call('HGETALL', KEYS[1])
+for i = 1, #t, 2 do
+  if t[i] == 'firing' or t[i] == 'resolved' then redis.call('HINCRBY', KEYS[2], t[i], t[i + 1])
+  else redis.call('HSETNX', KEYS[2], t[i], t[i + 1]) end
+end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if #t > 0 then redis.call('SADD', KEYS[3], ARGV[1]) end
+return 1`;
 
 const DEFAULT_PREFIX = 'accubooks:intake:fold';
 const pendingKey = (prefix: string) => `${prefix}:pending`;
 const incidentKey = (prefix: string, workflowId: string) => `${prefix}:incident:${workflowId}`;
+const takenKey = (prefix: string, workflowId: string) => `${prefix}:taken:${workflowId}`;
+const takenSetKey = (prefix: string) => `${prefix}:taken`;
+
+/**
+ * Takes what is pending for one incident for delivery (raw hash fields; nil while another delivery
+ * of it is under way). Exported for the test that plays a deliverer dying after the take.
+ */
+export async function claimPending(
+  redis: Redis,
+  prefix: string | undefined,
+  workflowId: string,
+): Promise<string[] | null> {
+  const p = prefix ?? DEFAULT_PREFIX;
+  return (await redis.eval(
+    CLAIM,
+    4,
+    incidentKey(p, workflowId),
+    pendingKey(p),
+    takenKey(p, workflowId),
+    takenSetKey(p),
+    workflowId,
+    Date.now(),
+  )) as string[] | null;
+}
 
 // Record one request's alerts in one command. KEYS[1]: the pending set; KEYS[i+1]: incident i's hash.
 // ARGV, five per incident: workflow ID, firings, resolutions, the latest event, the first firing ('' if none).
@@ -194,6 +246,18 @@ export class AlertFolder {
   }
 
   private async sweep(): Promise<void> {
+    // Deliveries taken by a deliverer that died before Temporal answered come back after the lease
+    // (at least once: had Temporal taken them just before, they are counted twice, never lost).
+    const takenBefore = Date.now() - (this.opts.leaseMs ?? 60_000);
+    for (const id of await this.opts.redis.zrangebyscore(takenSetKey(this.prefix), 0, takenBefore)) {
+      if (this.inFlight.has(id)) continue; // ours, and still under way
+      if (await this.restore(id, takenBefore))
+        this.opts.log?.(
+          'warn',
+          { workflowId: id },
+          'a delivery taken and never confirmed was put back for retry',
+        );
+    }
     const ids = await this.opts.redis.smembers(this.dirtyKey);
     for (const id of ids) this.schedule(id);
     // Forget incidents quiet for a while (bounded memory in a long-running intake).
@@ -221,6 +285,10 @@ export class AlertFolder {
       if (!pending) return;
       this.lastSent.set(workflowId, Date.now());
       const outcome = await this.send(workflowId, pending);
+      // Delivered: a failure to forget the taken copy must not put it back now (it would count twice).
+      await this.done(workflowId).catch((e) =>
+        this.warn(`delivered to ${workflowId}; its taken copy stays until the lease runs out`, e),
+      );
       this.opts.onDelivery?.(outcome, pending.firing + pending.resolved);
       this.opts.log?.(
         'info',
@@ -236,7 +304,8 @@ export class AlertFolder {
       );
     } catch (err) {
       // Temporal (or Redis) failed: put the counts back so nothing is lost; the sweep retries.
-      if (pending) await this.putBack(workflowId, pending).catch((e) => this.warn('could not put back', e));
+      if (pending)
+        await this.restore(workflowId, Date.now() + 1).catch((e) => this.warn('could not put back', e));
       this.opts.onDelivery?.('retry', pending ? pending.firing + pending.resolved : 0);
       this.warn(`delivery to ${workflowId} failed; kept for retry`, err);
     } finally {
@@ -247,8 +316,7 @@ export class AlertFolder {
   }
 
   private async take(workflowId: string): Promise<Pending | undefined> {
-    const flat = (await this.opts.redis.eval(TAKE, 2, this.key(workflowId), this.dirtyKey, workflowId)) as
-      string[] | null;
+    const flat = await claimPending(this.opts.redis, this.prefix, workflowId);
     if (!flat || flat.length === 0) return undefined;
     const h: Record<string, string> = {};
     for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
@@ -258,19 +326,33 @@ export class AlertFolder {
       event: h.event ? (JSON.parse(h.event) as AlertEvent) : undefined,
       alert: h.alert ? (JSON.parse(h.alert) as Pending['alert']) : undefined,
     };
-    return p.firing + p.resolved > 0 ? p : undefined;
+    if (p.firing + p.resolved > 0) return p;
+    await this.done(workflowId);
+    return undefined;
   }
 
-  private async putBack(workflowId: string, p: Pending): Promise<void> {
-    const key = this.key(workflowId);
-    const m = this.opts.redis.multi();
-    if (p.firing) m.hincrby(key, 'firing', p.firing);
-    if (p.resolved) m.hincrby(key, 'resolved', p.resolved);
-    // Newer alerts recorded meanwhile keep their (newer) event.
-    if (p.event) m.hsetnx(key, 'event', JSON.stringify(p.event));
-    if (p.alert) m.hsetnx(key, 'alert', JSON.stringify(p.alert));
-    m.sadd(this.dirtyKey, workflowId);
-    await m.exec();
+  /** Temporal has it: forget the taken copy. */
+  private async done(workflowId: string): Promise<void> {
+    await this.opts.redis
+      .multi()
+      .del(takenKey(this.prefix, workflowId))
+      .zrem(takenSetKey(this.prefix), workflowId)
+      .exec();
+  }
+
+  /** Puts a taken delivery back among the pending (newer alerts keep their newer event). */
+  private async restore(workflowId: string, takenBefore: number): Promise<boolean> {
+    const restored = await this.opts.redis.eval(
+      RESTORE,
+      4,
+      takenKey(this.prefix, workflowId),
+      this.key(workflowId),
+      this.dirtyKey,
+      takenSetKey(this.prefix),
+      workflowId,
+      takenBefore,
+    );
+    return restored === 1;
   }
 
   /**

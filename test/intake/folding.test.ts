@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
-import { AlertFolder, type DeliveryOutcome } from '../../client/intake/fold';
+import { AlertFolder, claimPending, recordAlerts, type DeliveryOutcome } from '../../client/intake/fold';
 import { loadTemporalConfig } from '../../config';
 import type { IncidentState } from '../../workflows/types';
 import { need, uniqueId } from '../helpers/env';
@@ -150,6 +150,39 @@ test('alerts Temporal did not take stay in Redis until an intake delivers them',
   const s = await stateOf(incidentWorkflowId('P0-1', target), (x) => x.alerts.firing >= 5);
   expect(s.alerts.firing).toBe(5);
   expect(await b.pendingIncidents()).toBe(0);
+});
+
+test('a deliverer killed between taking alerts and Temporal answering loses nothing: they come back after the lease', async () => {
+  const group = 'lease';
+  const p = `${prefix}:${group}`;
+  const target = uniqueId('abk-fold-lease');
+  const id = incidentWorkflowId('P0-1', target);
+  // Three firings recorded (no deliverer running); one takes them and dies before it sends.
+  rig.gateway.fold = { add: (alerts) => recordAlerts(redis, p, alerts).then(() => undefined) };
+  for (let i = 0; i < 3; i++)
+    expect((await post(amPayload([amAlert('SystemUnreachable', target)]))).status).toBe(200);
+  const taken = await claimPending(redis, p, id);
+  expect(taken).toContain('firing');
+  expect(await redis.sismember(`${p}:pending`, id)).toBe(0);
+  // A fourth arrives meanwhile; no deliverer may take the incident while the dead one holds it.
+  expect((await post(amPayload([amAlert('SystemUnreachable', target)]))).status).toBe(200);
+  expect(await claimPending(redis, p, id)).toBeNull();
+
+  // An intake sweeping with a short lease puts the taken three back with the fourth and delivers all.
+  const lease = new AlertFolder({
+    client: rig.client,
+    taskQueue: rig.taskQueue,
+    redis,
+    windowMs: 300,
+    prefix: p,
+    leaseMs: 500,
+  });
+  folders.push(lease);
+  lease.start();
+  const s = await stateOf(id, (x) => x.alerts.firing >= 4);
+  expect(s.alerts.firing).toBe(4);
+  await waitUntil('the taken copy to be gone', async () => (await redis.zcard(`${p}:taken`)) === 0);
+  expect(await redis.exists(`${p}:taken:${id}`)).toBe(0);
 });
 
 test('with Redis unreachable the intake sends alerts to Temporal directly: nothing is lost', async () => {
