@@ -48,17 +48,22 @@ function executionKey(): { key: string; attempt: number } | undefined {
   }
 }
 
-/** Runs `fn` unless an earlier attempt of this activity execution already did and recorded it. */
+/**
+ * Runs `fn` unless an earlier attempt of this activity execution already did and recorded it. With
+ * `part`, one part of the activity is recorded on its own (see oncePart).
+ */
 export async function onceAcrossAttempts<T>(
   memo: ResultMemo | undefined,
   what: string,
   fn: () => Promise<T>,
+  part?: string,
 ): Promise<T> {
   const exec = memo ? executionKey() : undefined;
   if (!memo || !exec) return fn();
+  const key = part === undefined ? exec.key : `${exec.key}#${part}`;
   if (exec.attempt > 1) {
     try {
-      const earlier = await memo.get(exec.key);
+      const earlier = await memo.get(key);
       if (earlier !== null) {
         log.info(`${what}: already done by an earlier attempt; returning its result`, { what });
         return JSON.parse(earlier) as T;
@@ -69,7 +74,7 @@ export async function onceAcrossAttempts<T>(
   }
   const result = await fn();
   try {
-    await memo.set(exec.key, JSON.stringify(result));
+    await memo.set(key, JSON.stringify(result));
   } catch (err) {
     log.warn(`${what}: done, but not recorded for a retry (${describeError(err)})`, { what });
   }
@@ -101,18 +106,14 @@ export async function oncePart(
   part: string,
   fn: () => Promise<void>,
 ): Promise<void> {
-  const exec = memo ? executionKey() : undefined;
-  if (!memo || !exec) return fn();
-  const key = `${exec.key}#${part}`;
-  if (exec.attempt > 1) {
-    const done = await memo.get(key).catch(() => null);
-    if (done !== null) {
-      log.info(`${part}: already sent by an earlier attempt; not sent again`, { part });
-      return;
-    }
-  }
-  await fn();
-  await memo.set(key, '1').catch((err: unknown) => {
-    log.warn(`${part}: sent, but not recorded for a retry (${describeError(err)})`, { part });
-  });
+  // `true` is recorded: a void result has no JSON to store.
+  await onceAcrossAttempts(
+    memo,
+    part,
+    async () => {
+      await fn();
+      return true;
+    },
+    part,
+  );
 }

@@ -1207,7 +1207,20 @@ export async function runAll(
   // 2 and 5 (storm sizes). The largest size is the storm itself, repeated for the median.
   if (want('2')) {
     const ratio = sizes.stormIncidents / sizes.stormAlerts;
-    const stormRuns: StormResult[] = [];
+    /** The storm at its full size, `stormRepeats` times (for the median): closed loop, or open at a rate. */
+    const repeatedStorm = async (ratePerSec?: number): Promise<StormResult[]> => {
+      const runs: StormResult[] = [];
+      for (let k = 0; k < sizes.stormRepeats; k++) {
+        const how = ratePerSec ? ` at ${ratePerSec.toLocaleString('en')} alerts/s (open loop,` : ' (';
+        log(
+          `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents${how} run ${k + 1}/${sizes.stormRepeats})`,
+        );
+        const r = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents, ratePerSec);
+        invariants.storm.push(r.invariant);
+        runs.push(r);
+      }
+      return runs;
+    };
     for (const size of sizes.growthAlerts.filter((s) => s < sizes.stormAlerts)) {
       const inc = Math.max(1, Math.round(size * ratio));
       log(`5. storm growth: ${size} alerts / ${inc} incidents`);
@@ -1215,25 +1228,10 @@ export async function runAll(
       invariants.storm.push(r.invariant);
       growthStorm.push(stormRow(r));
     }
-    for (let k = 0; k < sizes.stormRepeats; k++) {
-      log(
-        `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents (run ${k + 1}/${sizes.stormRepeats})`,
-      );
-      const r = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents);
-      invariants.storm.push(r.invariant);
-      stormRuns.push(r);
-    }
+    const stormRuns = await repeatedStorm();
     growthStorm.push(stormRow(stormRuns[Math.floor(stormRuns.length / 2)]));
     // The latency target is at the throughput target: the same storm sent open-loop at 1,000 alerts/s.
-    const pacedRuns: StormResult[] = [];
-    for (let k = 0; k < sizes.stormRepeats; k++) {
-      log(
-        `2. storm: ${sizes.stormAlerts} alerts / ${sizes.stormIncidents} incidents at 1,000 alerts/s (open loop, run ${k + 1}/${sizes.stormRepeats})`,
-      );
-      const r = await alertStorm(sizes, sizes.stormAlerts, sizes.stormIncidents, 1000);
-      invariants.storm.push(r.invariant);
-      pacedRuns.push(r);
-    }
+    const pacedRuns = await repeatedStorm(1000);
     raw.storm = [...stormRuns, ...pacedRuns].map((r) => ({
       ...r,
       requestMs: undefined,

@@ -4,15 +4,14 @@
  * Logs and delivery counts go back to the HTTP thread (one logger, one /metrics).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Redis } from 'ioredis';
 import { connectClient } from '../connection';
-import { AlertFolder } from './fold';
+import { AlertFolder, foldRedis } from './fold';
 import type { FromDeliverer, ToDeliverer, DelivererData } from './fold-thread';
 
 async function run(port: NonNullable<typeof parentPort>, data: DelivererData): Promise<void> {
   const post = (m: FromDeliverer) => port.postMessage(m);
   const client = await connectClient(data.temporal);
-  const redis = new Redis(data.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  const redis = foldRedis(data.redisUrl);
   redis.on('error', (err: Error) =>
     post({
       log: {
@@ -41,8 +40,7 @@ async function run(port: NonNullable<typeof parentPort>, data: DelivererData): P
           redis.disconnect();
           await client.connection.close();
         })
-        .then(() => post({ closed: true }))
-        .finally(() => process.exit(0)); // in a worker thread: ends this thread only
+        .finally(() => process.exit(0)); // in a worker thread: ends this thread only; the host awaits 'exit'
   });
   // The first sweep picks up what an earlier intake left pending: once Redis answers.
   if (redis.status === 'ready') folder.start();

@@ -31,7 +31,6 @@ export type ToDeliverer = { notify: string[] } | { close: true };
 
 export type FromDeliverer =
   | { ready: true }
-  | { closed: true }
   | { failed: string }
   | { log: { level: 'info' | 'warn'; fields: Record<string, unknown>; msg: string } }
   | { delivery: { outcome: DeliveryOutcome; alerts: number } };

@@ -19,7 +19,7 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { alertSignal } from '../../workflows/definitions';
 import type { AlertEvent } from '../../workflows/types';
 import { startIncident } from '../incidents';
@@ -84,6 +84,15 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[4], ARGV[1])
 if #t > 0 then redis.call('SADD', KEYS[3], ARGV[1]) end
 return 1`;
+
+/**
+ * The folding Redis client, the same for recording (HTTP thread) and delivering (delivery thread):
+ * commands fail fast while Redis is down (the intake then sends alerts directly; a delivery is
+ * retried by the sweep), and the connection comes back by itself.
+ */
+export function foldRedis(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+}
 
 const DEFAULT_PREFIX = 'accubooks:intake:fold';
 const pendingKey = (prefix: string) => `${prefix}:pending`;

@@ -5,10 +5,11 @@
  *
  *   INTAKE_BEARER_TOKEN=... node dist/client/intake/main.js     (or: npm run intake)
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config';
 import { connectClient } from '../connection';
+import { foldRedis } from './fold';
 import { ThreadedFolder } from './fold-thread';
 import { alertRunbookMap } from './mapping';
 import { createIntakeMetrics } from './metrics';
@@ -33,9 +34,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
     logger: { ...intakeLoggerOptions, stream: pino.destination({ dest: 1, sync: false }) },
   });
   if (config.intake.fold.redisUrl) {
-    // Commands fail fast while Redis is down (the intake then sends alerts directly), and the
-    // connection comes back by itself.
-    redis = new Redis(config.intake.fold.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    redis = foldRedis(config.intake.fold.redisUrl);
     redis.on('error', (err: Error) => app.log.warn({ err: { message: err.message } }, 'fold Redis error'));
     // Deliveries run on a thread of their own (fold-thread.ts): requests wait only for Redis.
     folder = new ThreadedFolder({
