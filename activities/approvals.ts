@@ -2,20 +2,23 @@
  * One-time approval codes and role notifications, from the approver directory in config.
  *
  * `issueApprovalCodes` makes a fresh random code per eligible approver, sends it over that
- * person's own channel(s) only (their email over SMTP, their personal webhook), and returns
- * only a salted hash (bound to the gate and the approver) and the expiry. The code itself never
- * leaves this function: not in the result, not in a log line, not in an error.
+ * person's own channel(s) only (their email over SMTP, their personal webhook), and returns only
+ * the code's keyed MAC (approval-codes.ts) and the expiry. The code itself never leaves this
+ * function: not in the result, not in a log line, not in an error. `verifyApprovalCodes` (run as a
+ * local activity, so the submitted code never enters history) tells the workflow which issued code,
+ * if any, a submission carried.
  */
-import { randomBytes, randomInt } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
 import type { Approver, ApproverDirectory } from '../config/approvers';
-import { approvalCodeHash } from '../workflows/sha256';
+import { codeMac, matchCodes, newCode, type CodeStrength, type VerifyCodesInput } from './approval-codes';
 import { describeError, FailureType, nonRetryable } from './errors';
 import { createNotificationActivities, type Delivery, type NotifyDeps } from './notify';
 
 export interface ApprovalDeps {
   directory: ApproverDirectory;
+  /** APPROVAL_CODE_KEY: the MAC key only the worker holds. */
+  codeKey?: Buffer;
   notify: NotifyDeps;
   fetch?: typeof fetch;
   timeoutMs?: number;
@@ -38,6 +41,8 @@ export interface IssueCodesInput {
   /** The signal name and the CLI command the message explains. */
   signalName: string;
   round: number;
+  /** Short codes to type, or long ones once the gate's wrong-code cap was reached. */
+  strength: CodeStrength;
   /** Extra lines for the message (what happened, evidence, refunds...). */
   context?: string;
 }
@@ -46,22 +51,18 @@ export interface IssuedCode {
   approver: string;
   name: string;
   roles: string[];
-  salt: string;
-  hash: string;
+  /** The code's ID in the workflow: `<gate>/<round>/<approver>`. */
+  codeId: string;
+  /** HMAC-SHA256 under the worker's key: nothing a reader of history can test a guess against. */
+  mac: string;
+  strength: CodeStrength;
   expiresAt: string;
   delivered: string[];
   failed: { channel: string; error: string }[];
 }
 
-/** Unambiguous characters only (no 0/O, 1/I/L): codes are read aloud and typed by hand. */
-const ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
-const CODE_LENGTH = 10; // 31^10 ≈ 2^49.5
-
-function newCode(): string {
-  let code = '';
-  for (let i = 0; i < CODE_LENGTH; i++) code += ALPHABET[randomInt(ALPHABET.length)];
-  return `${code.slice(0, 5)}-${code.slice(5)}`;
-}
+export const approvalCodeId = (gateId: string, round: number, approver: string) =>
+  `${gateId}/${round}/${approver}`;
 
 export const eligibleApprovers = (d: ApproverDirectory, roles: string[]): Approver[] =>
   d.approvers.filter((a) => a.roles.some((r) => roles.includes(r)));
@@ -84,7 +85,12 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
   const mailer: Transporter | undefined = deps.notify.mailer;
 
   return {
-    /** Sends each eligible approver a one-time code over their own channel; returns hashes only. */
+    /** Local activity: which issued code (by ID) each submitted code is, or null. Never logs a code. */
+    verifyApprovalCodes(input: VerifyCodesInput): Promise<{ matches: (string | null)[] }> {
+      return Promise.resolve({ matches: matchCodes(deps.codeKey, input) });
+    },
+
+    /** Sends each eligible approver a one-time code over their own channel; returns keyed MACs only. */
     async issueApprovalCodes(
       input: IssueCodesInput,
     ): Promise<{ issued: IssuedCode[]; missingRoles: string[] }> {
@@ -102,8 +108,9 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
       }
       const issued: IssuedCode[] = [];
       for (const person of people) {
-        const code = newCode();
-        const salt = randomBytes(16).toString('hex');
+        const code = newCode(input.strength);
+        // Fails (non-retryable) before anything is sent when the worker has no key.
+        const mac = codeMac(deps.codeKey, input.workflowId, code);
         const example = JSON.stringify({
           approver: person.id,
           decision: 'approve',
@@ -181,8 +188,9 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
           approver: person.id,
           name: person.name,
           roles: person.roles,
-          salt,
-          hash: approvalCodeHash(salt, input.gateId, person.id, code),
+          codeId: approvalCodeId(input.gateId, input.round, person.id),
+          mac,
+          strength: input.strength,
           expiresAt: input.expiresAt,
           delivered,
           failed,

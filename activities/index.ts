@@ -45,6 +45,8 @@ export interface ActivityDeps {
   reportSecrets?: readonly string[];
   /** P0-3/P0-4 approvers (roles -> people, channels); without it no approval code can be sent. */
   approvers?: ApproverDirectory;
+  /** APPROVAL_CODE_KEY: the key of the approval codes' MACs (activities/approval-codes.ts). */
+  approvalCodeKey?: Buffer;
   /** P0-3 billing switch: the store (default: billing_config through `pg`) and the app's key. */
   billing?: { store?: BillingStore; key: string };
   /** Target guard policy overrides (restart rate limit, lease). */
@@ -91,7 +93,11 @@ const allActivities = (deps: ActivityDeps) => ({
   ...createRedisActivities({ redis: deps.redis }),
   ...createScalingActivities({ docker: deps.docker, apiUrls: deps.health.apiUrls }),
   ...createReportActivities({ temporal: deps.temporal, secrets: deps.reportSecrets }),
-  ...createApprovalActivities({ directory: deps.approvers ?? { approvers: [] }, notify: deps.notify }),
+  ...createApprovalActivities({
+    directory: deps.approvers ?? { approvers: [] },
+    codeKey: deps.approvalCodeKey,
+    notify: deps.notify,
+  }),
   ...createBillingActivities({
     store: deps.billing?.store ?? new PostgresBillingStore(deps.pg),
     key: deps.billing?.key ?? 'default',

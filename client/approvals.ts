@@ -5,12 +5,11 @@
  * sends, then reads the workflow's verdict on that attempt from its state: accepted, or refused and
  * why. Every attempt is recorded by the workflow, good or bad.
  *
- * Why not the update `submitApproval` (which answers directly, and whose validator would keep a bad
- * attempt out of history): an update accepted in the same workflow task as an activity result can be
- * replayed in a different order by the SDK (1.24) than it ran, so the incident fails its replay after
- * a worker restart and stays stuck (found by the worker-crash harness, test/chaos). A signal is a
- * history event with a fixed place, so its replay is exact. The update stays registered for callers
- * that used it.
+ * Why a signal and no update: an update accepted in the same workflow task as an activity result can
+ * be replayed in a different order by the SDK (1.24) than it ran, so the incident fails its replay
+ * after a worker restart and stays stuck (found by the worker-crash harness, test/chaos). A signal is
+ * a history event with a fixed place, so its replay is exact. (The former `submitApproval` update is
+ * gone: it counted no wrong codes and recorded nothing.)
  */
 import type { WorkflowHandle } from '@temporalio/client';
 import { stateQuery } from '../workflows/definitions';
@@ -19,11 +18,10 @@ import {
   type ApprovalAttempt,
   type ApprovalAttemptRecord,
   type ApprovalGateRecord,
-  type ApprovalResult,
 } from '../workflows/approval';
 import type { IncidentState } from '../workflows/types';
 
-export type { ApprovalAttempt, ApprovalResult };
+export type { ApprovalAttempt };
 
 export interface SubmitApprovalResult {
   accepted: boolean;
@@ -47,11 +45,14 @@ export async function submitApproval(
   opts: { timeoutMs?: number } = {},
 ): Promise<SubmitApprovalResult> {
   // Attempts each gate had before: the answer is the first new one by this approver.
-  const before = new Map((await gates(handle)).map((g) => [g.gate, g.attempts.length]));
-  await handle.signal(approvalSignal, { ...attempt, via: 'cli' });
+  const counted = (g: ApprovalGateRecord) => g.attempts.length + (g.attemptsNotStored?.[approver] ?? 0);
   const approver = String(attempt.approver ?? '')
     .trim()
     .toLowerCase();
+  const initial = await gates(handle);
+  const before = new Map(initial.map((g) => [g.gate, g.attempts.length]));
+  const notStoredBefore = new Map(initial.map((g) => [g.gate, counted(g) - g.attempts.length]));
+  await handle.signal(approvalSignal, { ...attempt, via: 'cli' });
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
     // The signal is in; queries need a worker, which may be restarting: keep asking until the deadline.
@@ -60,6 +61,24 @@ export async function submitApproval(
       const a = g.attempts
         .slice(before.get(g.gate) ?? 0)
         .find((x) => x.via.startsWith('signal (CLI') && x.approver.toLowerCase() === approver);
+      if (!a && counted(g) - g.attempts.length > (notStoredBefore.get(g.gate) ?? 0)) {
+        const refusedBecause = `refused: too many attempts in the name "${approver}" on this gate (counted, no longer stored one by one)`;
+        return {
+          accepted: false,
+          message: refusedBecause,
+          attempt: {
+            n: 0,
+            at: new Date().toISOString(),
+            via: 'signal (CLI)',
+            approver,
+            decision: String(attempt.decision),
+            reason: String(attempt.reason),
+            accepted: false,
+            refusedBecause,
+          },
+          gate: { gate: g.gate, what: g.what, status: g.status, requiredRoles: g.requiredRoles },
+        };
+      }
       if (a) {
         return {
           accepted: a.accepted,

@@ -14,6 +14,8 @@ import { ConfigError, loadTemporalConfig } from '../config';
 import { submitApproval, type ApprovalAttempt } from './approvals';
 import { connectClient } from './connection';
 import { incidentState, RUNBOOK_WORKFLOWS, startIncident, type StartableRunbook } from './incidents';
+import { loosenedFields } from '../workflows/gate-policy';
+import { POLICY_DEFAULTS } from '../workflows/policy-defaults';
 import { TARGET_NAME } from './intake/mapping';
 import { CHARGE_ID } from './intake/schema';
 import {
@@ -330,6 +332,13 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
           if (!policy || typeof policy !== 'object' || Array.isArray(policy)) {
             throw new CliError('--policy must be a JSON object', 2);
           }
+          const loosened = loosenedFields(POLICY_DEFAULTS[runbook as RunbookId], policy);
+          if (loosened.length) {
+            throw new CliError(
+              `--policy refused: it may tighten a gate, never loosen it (nothing was started):\n  - ${loosened.join('\n  - ')}`,
+              2,
+            );
+          }
         }
         const trigger: Trigger = { source: 'manual', startedBy: o.by, description: o.description };
         // Runbook-specific input (workflows/billing-error.ts, workflows/data-integrity.ts).
@@ -496,33 +505,48 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
       });
   }
 
-  for (const [name, signal, verb] of [
-    ['resolve', resolveSignal, 'resolved'],
-    ['abandon', abandonSignal, 'abandoned'],
+  for (const [name, signal, description] of [
+    [
+      'resolve',
+      resolveSignal,
+      'claim an incident is resolved: the runbook checks the end state itself (health 200, pool < 70 %, ...) and stays open, escalating, while the check fails',
+    ],
+    [
+      'abandon',
+      abandonSignal,
+      'ask to abandon an incident (no more automation or escalation): the abandon role (default CTO) gets a one-time code; with --code, confirm as that person',
+    ],
   ] as const) {
-    program
+    const cmd = program
       .command(name)
-      .description(`mark an incident ${verb} by a person (the runbook stops acting)`)
+      .description(description)
       .argument('<workflowId>', 'the incident workflow ID')
       .requiredOption('--reason <text>', 'why')
-      .option('--by <name>', 'who', process.env.USER ?? 'operator')
-      .action(async (workflowId: string, o: { reason: string; by: string }) => {
-        await withClient(async (client) => {
-          const handle = client.workflow.getHandle(workflowId);
-          const d = await handle.describe().catch(notFound(workflowId));
-          if (d.status.name !== 'RUNNING') {
-            throw new CliError(
-              `Incident ${workflowId} is already closed (${d.status.name.toLowerCase()}); nothing to ${name}. See: runbooks status ${workflowId}`,
-            );
-          }
-          await handle.signal(signal, { by: o.by, reason: o.reason });
-          print(`Asked ${workflowId} to close as ${verb}. Check with: runbooks status ${workflowId}`, {
-            workflowId,
-            signal: name,
-            by: o.by,
-          });
+      .option('--by <name>', 'who (with --code: your approver id)', process.env.USER ?? 'operator');
+    if (name === 'abandon') cmd.option('--code <code>', 'your one-time code (as the CTO, to confirm)');
+    cmd.action(async (workflowId: string, o: { reason: string; by: string; code?: string }) => {
+      await withClient(async (client) => {
+        const handle = client.workflow.getHandle(workflowId);
+        const d = await handle.describe().catch(notFound(workflowId));
+        if (d.status.name !== 'RUNNING') {
+          throw new CliError(
+            `Incident ${workflowId} is already closed (${d.status.name.toLowerCase()}); nothing to ${name}. See: runbooks status ${workflowId}`,
+          );
+        }
+        await handle.signal(signal, { by: o.by, reason: o.reason, ...(o.code ? { code: o.code } : {}) });
+        const next =
+          name === 'resolve'
+            ? 'The runbook now checks the end state; the incident closes only if the check passes.'
+            : o.code
+              ? 'Your code is checked like an approval.'
+              : 'The abandon role has been asked for a one-time code; the incident goes on until they confirm.';
+        print(`Sent ${name} to ${workflowId}. ${next} Check with: runbooks status ${workflowId}`, {
+          workflowId,
+          signal: name,
+          by: o.by,
         });
       });
+    });
   }
 
   program

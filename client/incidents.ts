@@ -19,6 +19,8 @@ import {
   TargetServiceKey,
 } from '../workflows/search-attributes';
 import type * as workflows from '../workflows';
+import { loosenedFields } from '../workflows/gate-policy';
+import { POLICY_DEFAULTS } from '../workflows/policy-defaults';
 import type { AlertEvent, IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
 
 export const RUNBOOK_WORKFLOWS = {
@@ -58,9 +60,19 @@ export interface StartIncidentOptions {
   extraInput?: Record<string, unknown>;
 }
 
+/** A trigger-time policy override that would loosen a gate: refused before anything starts. */
+export class PolicyRefusedError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`policy override refused (it may tighten a gate, never loosen it): ${problems.join('; ')}`);
+    this.name = 'PolicyRefusedError';
+  }
+}
+
 export async function startIncident(
   opts: StartIncidentOptions,
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
+  const problems = loosenedFields(POLICY_DEFAULTS[opts.runbook], opts.policy);
+  if (problems.length) throw new PolicyRefusedError(problems);
   const detectedAt = opts.trigger.startsAt ? new Date(opts.trigger.startsAt) : new Date();
   const input: IncidentInput = {
     ...opts.extraInput,

@@ -77,6 +77,11 @@ const envSchema = z.object({
   /** P0-3/P0-4 approvals: roles -> people and their channels (config/approvers.ts), inline or a file. */
   APPROVERS_JSON: z.string().optional(),
   APPROVERS_FILE: z.string().optional(),
+  /**
+   * The key of the approval codes' MACs (activities/approval-codes.ts): only the worker holds it, so
+   * nothing in history can be used to test a guessed code. Required once approvers are configured.
+   */
+  APPROVAL_CODE_KEY: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
   /** P0-3: the row of billing_config the app reads, and who may update it (default: RUNBOOK_DATABASE_URL). */
   BILLING_KEY: z
     .string()
@@ -153,6 +158,8 @@ export interface WorkerConfig {
   /** Port of the SDK's Prometheus endpoint on 127.0.0.1; 0 = off. */
   sdkMetricsPort: number;
   approvers: ApproverDirectory;
+  /** APPROVAL_CODE_KEY as bytes (absent: no approval code can be issued or checked). */
+  approvalCodeKey?: Buffer;
   billing: { key: string; databaseUrl?: string };
   /** INCIDENT_OWNERS: the follow-up's owners when the incident names none (empty: the policy default). */
   incidentOwners: string[];
@@ -220,6 +227,11 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
   const e = parse(envSchema, env);
   const approvers = parseApprovers(e.APPROVERS_JSON, e.APPROVERS_FILE);
   if (approvers.problems.length) throw new ConfigError(approvers.problems);
+  if (approvers.directory.approvers.length > 0 && !e.APPROVAL_CODE_KEY) {
+    throw new ConfigError([
+      'APPROVAL_CODE_KEY is missing: approvers are configured, and their one-time codes need the key (at least 32 characters, e.g. `openssl rand -base64 48`)',
+    ]);
+  }
   return {
     temporal: temporalFrom(e),
     postgres: { url: e.RUNBOOK_DATABASE_URL, binDir: e.PG_BIN_DIR },
@@ -239,6 +251,7 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     healthPort: e.WORKER_HEALTH_PORT,
     sdkMetricsPort: e.WORKER_SDK_METRICS_PORT,
     approvers: approvers.directory,
+    approvalCodeKey: e.APPROVAL_CODE_KEY ? Buffer.from(e.APPROVAL_CODE_KEY, 'utf8') : undefined,
     billing: { key: e.BILLING_KEY, databaseUrl: e.BILLING_DATABASE_URL },
     incidentOwners: e.INCIDENT_OWNERS ?? [],
   };
@@ -282,6 +295,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     healthPort: c.healthPort,
     sdkMetricsPort: c.sdkMetricsPort,
     approvers: describeApprovers(c.approvers),
+    approvalCodeKey: set(c.approvalCodeKey),
     billing: { key: c.billing.key, databaseUrl: maskUrl(c.billing.databaseUrl) },
     incidentOwners: c.incidentOwners,
   };
@@ -318,6 +332,7 @@ export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
     c.notify.pagerDutyRoutingKey,
     c.notify.slackWebhookUrl,
     ...c.approvers.approvers.map((a) => a.webhookUrl),
+    c.approvalCodeKey?.toString('utf8'),
     ...passwords,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -12,12 +12,17 @@
  * SMTP_URL, the intake token and HMAC secret, the PagerDuty routing key, the Temporal API key, the
  * codec server token and the payload codec keys.
  *
- * Approval codes are random per request, so they are found by their shape (two groups of five from
- * the code alphabet, activities/approvals.ts). In histories, the one place a code may be is the
- * approver's own submission: the input of an `approval` signal or a `submitApproval` update (a code is
- * spent on acceptance, and a refused one was never good). Anywhere else in a history (activity
- * results, state, details, failures) and anywhere in a log, a code-shaped string is a hit.
+ * Approval codes are random per request, so they are found by their shape (groups of five from the
+ * code alphabet, activities/approval-codes.ts). In histories, the one place a code may be is the
+ * approver's own submission: the input of an `approval` or `abandon` signal (a submission that carries
+ * a live code spends it, accepted or not, so a code seen there is dead). Anywhere else in a history
+ * (activity results, state, details, failures) and anywhere in a log, a code-shaped string is a hit.
+ *
+ * Nothing that lets a reader test a guess offline either: a history with a field named like a hash or
+ * a salt (`hash`, `salt`, `codeHash`) is a hit, and so is any 64-hex string in it that is the plain
+ * SHA-256 of a code submitted in that history (the workflow may keep only MACs under the worker's key).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -27,7 +32,7 @@ import { loadTemporalConfig } from '../config';
 /** The code alphabet of activities/approvals.ts (no 0/O, 1/I/L). */
 export const APPROVAL_CODE = /(?<![A-Z0-9])[A-HJKMNP-Z2-9]{5}-[A-HJKMNP-Z2-9]{5}(?![A-Z0-9])/g;
 /** Where an approver's submitted code belongs. */
-const SUBMISSION_NAMES = new Set(['approval', 'submitApproval']);
+const SUBMISSION_NAMES = new Set(['approval', 'abandon']);
 /** Shorter values would match by chance (and are not secrets worth the name). */
 const MIN_SECRET_LENGTH = 6;
 
@@ -66,6 +71,7 @@ export function secretsFromEnv(env: Record<string, string | undefined> = process
     ['INTAKE_HMAC_SECRET', env.INTAKE_HMAC_SECRET],
     ['PAGERDUTY_ROUTING_KEY', env.PAGERDUTY_ROUTING_KEY],
     ['TEMPORAL_API_KEY', env.TEMPORAL_API_KEY],
+    ['APPROVAL_CODE_KEY', env.APPROVAL_CODE_KEY],
     ['CODEC_SERVER_TOKEN', env.CODEC_SERVER_TOKEN],
     ...(env.PAYLOAD_CODEC_KEYS ?? '')
       .split(',')
@@ -111,22 +117,37 @@ function textOf(value: unknown): string {
 
 type HistoryEvent = Record<string, unknown> & { eventId?: unknown };
 
-/** Is this event the approver's own submission (a signal or update named for approvals)? */
+/** Is this event the approver's own submission (a signal named for approvals)? */
 function isSubmission(e: HistoryEvent): boolean {
   const sig = e.workflowExecutionSignaledEventAttributes as { signalName?: string } | null | undefined;
-  if (sig?.signalName && SUBMISSION_NAMES.has(sig.signalName)) return true;
-  const acc = e.workflowExecutionUpdateAcceptedEventAttributes as
-    { acceptedRequest?: { input?: { name?: string } } } | null | undefined;
-  if (acc?.acceptedRequest?.input?.name && SUBMISSION_NAMES.has(acc.acceptedRequest.input.name)) return true;
-  const adm = e.workflowExecutionUpdateAdmittedEventAttributes as
-    { request?: { input?: { name?: string } } } | null | undefined;
-  return !!(adm?.request?.input?.name && SUBMISSION_NAMES.has(adm.request.input.name));
+  return !!(sig?.signalName && SUBMISSION_NAMES.has(sig.signalName));
 }
 
+const HASH_FIELD = /"(hash|salt|codeHash|codeSalt)"\s*:/g;
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** Secrets and codes in clear, hash-or-salt fields, and plain SHA-256s of the codes submitted. */
 export function scanHistory(events: HistoryEvent[], where: string, secrets: Secret[]): Hit[] {
-  return events.flatMap((e) =>
-    scanText(textOf(e), `${where} event ${String(e.eventId)}`, secrets, isSubmission(e)),
+  const texts = events.map((e) => ({ e, text: textOf(e) }));
+  const hits = texts.flatMap(({ e, text }) =>
+    scanText(text, `${where} event ${String(e.eventId)}`, secrets, isSubmission(e)),
   );
+  const submitted = new Set(
+    texts
+      .filter(({ e }) => isSubmission(e))
+      .flatMap(({ text }) => [...text.matchAll(APPROVAL_CODE)].map((m) => m[0])),
+  );
+  const guesses = new Set([...submitted].flatMap((c) => [sha256(c), sha256(c.replace(/-/g, ''))]));
+  for (const { e, text } of texts) {
+    const at = `${where} event ${String(e.eventId)}`;
+    for (const m of text.matchAll(HASH_FIELD))
+      hits.push({ where: `${at} @${m.index}`, what: `a "${m[1]}" field` });
+    for (const m of text.matchAll(/[0-9a-f]{64}/g)) {
+      if (guesses.has(m[0]))
+        hits.push({ where: `${at} @${m.index}`, what: 'an unkeyed hash of a submitted code' });
+    }
+  }
+  return hits;
 }
 
 function logFiles(paths: string[]): string[] {

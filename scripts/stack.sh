@@ -298,7 +298,8 @@ write_env() {
       DATABASE_URL RUNBOOK_DATABASE_URL PG_ADMIN_URL PG_BIN_DIR PGPORT_STACK PG_SOCKET_DIR \
       REDIS_URL STRIPE_API_BASE STRIPE_API_KEY DOCKER_HOST \
       TEMPORAL_ADDRESS TEMPORAL_NAMESPACE TEMPORAL_UI_URL TEMPORAL_CLI_PATH TEMPORAL_TEST_SERVER_PATH \
-      ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL PAYLOAD_CODEC_KEYS; do
+      ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL PAYLOAD_CODEC_KEYS \
+      APPROVAL_CODE_KEY; do
       printf 'export %s=%q\n' "$name" "${!name}"
     done
     if [[ -n "${CODEC_SERVER_URL:-}" ]]; then
@@ -376,6 +377,8 @@ cmd_up() {
   ACCUBOOKS_API_CONTAINER="$SANDBOX_CONTAINER"
   SANDBOX_IMAGE=""
   PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT"
+  # The worker's key for the approval codes' MACs (activities/approval-codes.ts): 256 bits.
+  APPROVAL_CODE_KEY="$(abk_secret)$(abk_secret)"
   # Encrypted history (client/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
   PAYLOAD_CODEC_KEYS=""
   CODEC_SERVER_URL="" # set = the codec server runs and the Web UI is given its endpoint
@@ -482,7 +485,7 @@ cmd_status() {
   done
   if stack_is_up; then
     printf 'stack is UP; env (%s):\n' "$ENV_FILE"
-    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export (PAYLOAD_CODEC_KEYS|CODEC_SERVER_TOKEN)=).+/\1***/; s/^/  /'
+    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export (PAYLOAD_CODEC_KEYS|CODEC_SERVER_TOKEN|APPROVAL_CODE_KEY)=).+/\1***/; s/^/  /'
   elif ((any)); then
     printf 'stack is PARTLY running (scripts/stack.sh down to stop it)\n'
     rc=1

@@ -76,6 +76,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
       mailFrom: config.notify.smtpFrom,
     },
     approvers: config.approvers,
+    approvalCodeKey: config.approvalCodeKey,
     billing: { key: config.billing.key, store: new PostgresBillingStore(billingPg ?? pg) },
     incidentOwners: config.incidentOwners,
   };

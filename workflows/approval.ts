@@ -1,35 +1,41 @@
 /**
- * Approvals that cannot be forged, shared by P0-3 (resume billing) and P0-4 (restart after a
- * data-integrity stop).
+ * Approvals that cannot be forged: P0-3 (resume billing), P0-4 (restart after a data-integrity
+ * stop), and abandoning any incident (incident.ts).
  *
- * Anyone who can open the Temporal UI can send a signal that claims to be the CEO, so a name proves
- * nothing. When approval is needed, an activity sends every person holding a required role a
- * one-time code over their own channel and gives the workflow only a salted hash and the expiry.
- * An approval carries approver, decision (approve | reject), reason and code, and arrives either
- *   - as the signal `approval` (Temporal UI → Send a Signal, one JSON object), or
- *   - as the update `submitApproval` (the CLI), whose validator refuses a bad approval before it
- *     enters history. The validator cannot record anything, so the client (client/approvals.ts)
- *     re-sends a refused attempt as the `approval` signal: the workflow checks it again with the
- *     same logic, refuses it for the same reason and records it. Nothing is dropped silently.
- * Both reach `evaluate`: accepted only if the approver holds a required role and the code matches
- * (hashed here with the salt: pure-JS SHA-256, workflows have no node:crypto), is unexpired and
- * unused. Every attempt is recorded (never the code); a refusal notifies the approvers; a
- * rejection keeps the system stopped and a later approval can still resume; too many wrong codes
- * for one person revoke their code (a fresh one comes with the next reminder). While waiting,
- * reminders run on a durable timer and the incident shows exactly what to paste.
- *
- * A submitted code is spent on acceptance (and a refused one was worthless), so its presence in
- * the signal or update payload in history grants nothing.
+ * Threat model: anyone who can open the Temporal UI reads every history and sends any signal with
+ * any name in it. So a name proves nothing, and history holds nothing a reader can use:
+ *   - when approval is needed, an activity sends each person holding a required role a one-time code
+ *     over their own channel; the workflow keeps only the code's keyed MAC (the key is the worker's;
+ *     activities/approval-codes.ts), never the code or a plain or salted hash;
+ *   - an attempt (`approval` signal: approver, decision, reason, code) is checked by a LOCAL activity,
+ *     whose input (the submitted code) is not written to history; the workflow gets back only which
+ *     issued code, if any, it was;
+ *   - any attempt that carries a live code spends it, whatever else is wrong with it (wrong name,
+ *     decision or missing reason), and the code's owner gets a fresh one at once: a code seen in a
+ *     signal in history is always dead;
+ *   - guessing is capped: after `maxWrongCodes` wrong codes in one incident, every short code
+ *     (2^49.5) is revoked and its owner is sent a long one (2^148) at once; long codes are never
+ *     revoked by wrong guesses, so a flood locks nobody out;
+ *   - every attempt is recorded (never the code), up to MAX_STORED_ATTEMPTS per name and gate; past
+ *     that they are counted, so a flood cannot grow the state without bound.
+ * One signal handler serves every gate of the workflow (`ApprovalHub`): the code says which gate.
  */
-import { condition, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
-import { notifications } from './activity-proxies';
-import { failureText, Incident } from './incident';
-import { approvalCodeHash } from './sha256';
+import {
+  condition,
+  defineSignal,
+  proxyLocalActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { CodeStrength } from '../activities/approval-codes';
 import type { IssuedCode } from '../activities/approvals';
+import { notifications } from './activity-proxies';
+import { failureText } from './incident-failures';
 
 export type ApprovalDecision = 'approve' | 'reject';
 
-/** What a person sends, from the UI (signal) or the CLI (update). `via` is a label only. */
+/** What a person sends from the UI or the CLI. `via` is a label only. */
 export interface ApprovalAttempt {
   /** The approver's id in the directory, e.g. "alice". */
   approver: string;
@@ -40,25 +46,14 @@ export interface ApprovalAttempt {
   via?: string;
 }
 
-export type ApprovalResult =
-  | {
-      accepted: true;
-      gate: string;
-      approver: string;
-      decision: ApprovalDecision;
-      /** `approved` once every required role has approved; `pending` after a rejection or a partial approval. */
-      gateStatus: 'approved' | 'pending';
-      attempt: number;
-      message: string;
-    }
-  | { accepted: false; gate: string; attempt: number; refusedBecause: string };
-
 export const APPROVAL_SIGNAL_NAME = 'approval';
-export const APPROVAL_UPDATE_NAME = 'submitApproval';
-/** The UI path: one JSON object {approver, decision, reason, code}. */
+/** The UI path (and the CLI's): one JSON object {approver, decision, reason, code}. */
 export const approvalSignal = defineSignal<[ApprovalAttempt]>(APPROVAL_SIGNAL_NAME);
-/** The CLI path: the validator refuses a bad approval before history; the handler answers. */
-export const approvalUpdate = defineUpdate<ApprovalResult, [ApprovalAttempt]>(APPROVAL_UPDATE_NAME);
+
+/** Attempts kept one by one per approver name and gate; past it they are only counted. */
+export const MAX_STORED_ATTEMPTS = 20;
+/** Attempts waiting to be checked; a flood past this is counted and dropped unread. */
+const MAX_QUEUED_ATTEMPTS = 500;
 
 export interface ApprovalAttemptRecord {
   n: number;
@@ -69,6 +64,8 @@ export interface ApprovalAttemptRecord {
   reason: string;
   accepted: boolean;
   refusedBecause?: string;
+  /** The attempt carried a live code of someone (now spent), though it was refused. */
+  spentCodeOf?: string;
 }
 
 export interface ApprovalCodeRecord {
@@ -76,9 +73,11 @@ export interface ApprovalCodeRecord {
   name: string;
   roles: string[];
   round: number;
+  strength: CodeStrength;
   issuedAt: string;
   expiresAt: string;
-  status: 'live' | 'used' | 'expired' | 'revoked';
+  /** used: by an accepted attempt; spent: carried by a refused one (its owner got a new code). */
+  status: 'live' | 'used' | 'spent' | 'expired' | 'revoked';
   delivered: string[];
   failed: { channel: string; error: string }[];
 }
@@ -93,6 +92,8 @@ export interface ApprovalGateRecord {
   round: number;
   codes: ApprovalCodeRecord[];
   attempts: ApprovalAttemptRecord[];
+  /** Attempts past MAX_STORED_ATTEMPTS for one name: counted, not stored. */
+  attemptsNotStored?: Record<string, number>;
   /** Accepted approvals that count now (a rejection clears them). */
   approvedBy: { approver: string; roles: string[]; at: string; reason: string }[];
   rejections: { approver: string; roles: string[]; at: string; reason: string }[];
@@ -107,7 +108,7 @@ export interface ApprovalPolicy {
   requiredRoles: string[];
   codeTtlMs: number;
   reminderEveryMs: number;
-  /** Wrong codes one person may send before their code is revoked. */
+  /** Wrong codes one incident takes before every short code is replaced by a long one. */
   maxWrongCodes: number;
 }
 
@@ -115,39 +116,255 @@ export const approvalDefaults: ApprovalPolicy = {
   requiredRoles: ['CEO'],
   codeTtlMs: 60 * 60_000,
   reminderEveryMs: 15 * 60_000,
-  maxWrongCodes: 5,
+  maxWrongCodes: 20,
 };
 
-interface SecretEntry {
+/** What a gate needs from the workflow it lives in. */
+export interface GateHost {
+  readonly incidentId: string;
+  readonly runbook: string;
+  /** Where gate records are shown (the incident's `state.approvals`). */
+  readonly gateRecords: ApprovalGateRecord[];
+  decide(text: string): void;
+  escalate(reason: string, tier: string): Promise<void>;
+  /** Shows the wait in the UI (status, current details); absent for gates that do not block the runbook. */
+  awaitPerson(what: string, signal: string, example: Record<string, unknown>): void;
+  stopAwaitingPerson(): void;
+}
+
+/** The check runs on the worker that holds the key; its input (the code) stays out of history. */
+const codeCheck = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1s', maximumInterval: '5s', maximumAttempts: 5 },
+});
+
+interface IssuedSecret {
+  codeId: string;
+  gate: ApprovalGate;
   approver: string;
-  salt: string;
-  hash: string;
+  mac: string;
+  strength: CodeStrength;
   expiresAt: string;
   index: number;
   usedAt?: string;
   revokedAt?: string;
 }
 
-type Verdict = { ok: true; entry: SecretEntry; roles: string[] } | { ok: false; reason: string };
+interface Queued {
+  raw: unknown;
+  at: string;
+  path: string;
+}
 
 const now = () => new Date().toISOString();
 const clip = (v: unknown, n: number) => (typeof v === 'string' ? v.trim().slice(0, n) : '');
 
+/** One `approval` signal handler per workflow; every gate registers here; the code picks the gate. */
+export class ApprovalHub {
+  private readonly gates: ApprovalGate[] = [];
+  private readonly secrets = new Map<string, IssuedSecret>();
+  private readonly queue: Queued[] = [];
+  private dropped = 0;
+  private wrongCodes = 0;
+  /** Past the wrong-code cap: long codes only, from now on. */
+  hardened = false;
+
+  /** Register before the workflow's first await. */
+  constructor(readonly host: GateHost) {
+    setHandler(approvalSignal, (a) => this.enqueue(a, 'signal'), {
+      description:
+        'Approve or reject with your one-time code: {"approver": "<your id>", "decision": "approve" | "reject", "reason": "<why>", "code": "<code>"}',
+    });
+  }
+
+  /** Queues an attempt for the checking loop (signals cannot await the local activity themselves). */
+  enqueue(raw: unknown, path: string): void {
+    if (this.queue.length >= MAX_QUEUED_ATTEMPTS) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push({ raw, at: now(), path });
+  }
+
+  register(gate: ApprovalGate): void {
+    this.gates.push(gate);
+  }
+
+  get codeStrength(): CodeStrength {
+    return this.hardened ? 'long' : 'short';
+  }
+
+  private get maxWrongCodes(): number {
+    return Math.min(...this.gates.map((g) => g.policy.maxWrongCodes), approvalDefaults.maxWrongCodes);
+  }
+
+  /** Keeps what the workflow may know of an issued code: its ID, MAC and owner. */
+  addSecret(gate: ApprovalGate, c: IssuedCode, index: number): void {
+    for (const s of this.secrets.values()) {
+      if (s.gate === gate && s.approver === c.approver && this.isLive(s)) this.revoke(s);
+    }
+    this.secrets.set(c.codeId, {
+      codeId: c.codeId,
+      gate,
+      approver: c.approver,
+      mac: c.mac,
+      strength: c.strength,
+      expiresAt: c.expiresAt,
+      index,
+    });
+  }
+
+  isLive(s: IssuedSecret): boolean {
+    return !s.usedAt && !s.revokedAt && Date.now() <= Date.parse(s.expiresAt);
+  }
+
+  hasLiveCode(gate: ApprovalGate, approver: string): boolean {
+    return [...this.secrets.values()].some(
+      (s) => s.gate === gate && s.approver === approver && this.isLive(s),
+    );
+  }
+
+  private revoke(s: IssuedSecret): void {
+    s.revokedAt = now();
+    s.gate.record.codes[s.index].status = 'revoked';
+  }
+
+  markExpired(gate: ApprovalGate): void {
+    for (const s of this.secrets.values()) {
+      if (s.gate === gate && !s.usedAt && !s.revokedAt && Date.now() > Date.parse(s.expiresAt))
+        gate.record.codes[s.index].status = 'expired';
+    }
+  }
+
+  /** The checking loop: runs for the workflow's life, a batch of attempts per local activity. */
+  async run(): Promise<void> {
+    for (;;) {
+      await condition(() => this.queue.length > 0);
+      const batch = this.queue.splice(0, 50);
+      const candidates = [...this.secrets.values()].map((s) => ({ codeId: s.codeId, mac: s.mac }));
+      let matches: (string | null)[];
+      try {
+        ({ matches } = await codeCheck.verifyApprovalCodes.executeWithOptions(
+          { summary: `Check ${batch.length} approval attempt(s)` },
+          [
+            {
+              workflowId: workflowInfo().workflowId,
+              codes: batch.map((b) =>
+                b.raw && typeof b.raw === 'object' ? (b.raw as { code?: unknown }).code : undefined,
+              ),
+              candidates,
+            },
+          ],
+        ));
+      } catch (err) {
+        // Nothing was checked, so nothing can be accepted; the people are told to send again.
+        for (const b of batch)
+          this.judge(b, null, `the code could not be checked (${failureText(err)}); send it again`);
+        await this.host.escalate(
+          `Approval codes cannot be checked: ${failureText(err)}`,
+          'CTO (approvals broken)',
+        );
+        continue;
+      }
+      batch.forEach((b, i) => this.judge(b, matches[i] ?? null));
+      if (this.dropped > 0) {
+        this.host.decide(
+          `${this.dropped} approval attempt(s) arrived faster than they could be checked and were dropped unread`,
+        );
+        this.dropped = 0;
+      }
+      if (!this.hardened && this.wrongCodes >= this.maxWrongCodes) this.harden();
+    }
+  }
+
+  /** Past the cap: every live short code is revoked and its owner gets a long one at once. */
+  private harden(): void {
+    this.hardened = true;
+    const affected = new Set<ApprovalGate>();
+    for (const s of this.secrets.values()) {
+      if (s.strength === 'short' && this.isLive(s)) {
+        this.revoke(s);
+        affected.add(s.gate);
+      }
+    }
+    this.host.decide(
+      `${this.wrongCodes} wrong codes: every short code is revoked; approvers get long codes (2^148) from now on`,
+    );
+    for (const g of affected) g.requestReissue('wrong-code cap reached: short codes replaced by long ones');
+  }
+
+  private gateForName(approver: string): ApprovalGate | undefined {
+    const pending = this.gates.filter((g) => g.record.status === 'pending');
+    return (
+      pending.find((g) => g.eligible(approver)) ??
+      pending.at(-1) ??
+      this.gates.find((g) => g.eligible(approver))
+    );
+  }
+
+  /** One attempt: spend a live code first, then decide; everything is recorded on one gate. */
+  private judge(q: Queued, codeId: string | null, cannotCheck?: string): void {
+    const a = (q.raw && typeof q.raw === 'object' ? q.raw : {}) as Partial<
+      Record<keyof ApprovalAttempt, unknown>
+    >;
+    const approver = clip(a.approver, 100).toLowerCase();
+    const via = q.path === 'signal' && clip(a.via, 20) === 'cli' ? 'signal (CLI)' : clip(a.via, 30) || q.path;
+    const secret = codeId ? this.secrets.get(codeId) : undefined;
+    const gate = secret?.gate ?? this.gateForName(approver) ?? this.gates[0];
+    if (!gate) return;
+    // Spent on sight: whatever is wrong with the rest, this code can never be used again.
+    let spent = false;
+    if (secret && this.isLive(secret)) {
+      secret.usedAt = q.at;
+      spent = true;
+    }
+    const bad: string[] = [];
+    if (!approver) bad.push('approver');
+    if (a.decision !== 'approve' && a.decision !== 'reject') bad.push('decision');
+    if (!clip(a.reason, 500)) bad.push('reason');
+    if (clip(a.code, 200).replace(/[\s-]/g, '').length < 4) bad.push('code');
+    // Every code that was checked and matched nothing was a guess, whatever else was wrong.
+    if (!cannotCheck && !secret && !bad.includes('code')) this.wrongCodes++;
+    let refused: string | undefined;
+    if (cannotCheck) refused = cannotCheck;
+    else if (bad.length)
+      refused = `missing or invalid field(s): ${bad.join(', ')} (send {"approver", "decision": "approve"|"reject", "reason", "code"})`;
+    else if (!secret) refused = 'code does not match';
+    else if (!spent) {
+      if (secret.usedAt) refused = `code already used (at ${secret.usedAt})`;
+      else if (secret.revokedAt) refused = `code was revoked at ${secret.revokedAt}`;
+      else refused = `code expired at ${secret.expiresAt}`;
+    } else if (secret.approver !== approver) {
+      refused = `this code was sent to someone else, not to "${approver}"`;
+    }
+    const outcome = gate.attempt(
+      { approver, decision: a.decision, reason: clip(a.reason, 500), via, at: q.at },
+      refused,
+      secret && spent ? secret : undefined,
+    );
+    if (spent && secret) {
+      gate.record.codes[secret.index].status = outcome.accepted ? 'used' : 'spent';
+      if (!outcome.accepted) gate.requestReissue(`a submission carried ${secret.approver}'s live code`);
+    }
+  }
+}
+
+/** One decision that needs people holding roles (e.g. "Resume billing: CEO approval required"). */
 export class ApprovalGate {
   readonly record: ApprovalGateRecord;
-  private readonly secrets: SecretEntry[] = [];
   private readonly people = new Map<string, { name: string; roles: string[] }>();
-  private readonly wrongCodes = new Map<string, number>();
   private pendingNotices: string[] = [];
   private reissue = false;
-  private ignoredHumanClose = false;
+  private readonly stored = new Map<string, number>();
+  private shown = false;
 
-  /** Register before the workflow's first await (handlers must exist when the first signal comes). */
   constructor(
-    private readonly inc: Incident,
+    private readonly hub: ApprovalHub,
     readonly gateId: string,
     what: string,
-    private readonly policy: ApprovalPolicy,
+    readonly policy: ApprovalPolicy,
+    /** A gate that does not block the runbook (abandon) neither shows as the wait nor stays open on a rejection. */
+    private readonly opts: { blocksRunbook: boolean } = { blocksRunbook: true },
   ) {
     this.record = {
       gate: gateId,
@@ -162,29 +379,29 @@ export class ApprovalGate {
       reminders: [],
       notices: [],
     };
-    inc.state.approvals = [...(inc.state.approvals ?? []), this.record];
+    hub.register(this);
+    if (opts.blocksRunbook) this.show();
+  }
 
-    setHandler(
-      approvalSignal,
-      (a) => {
-        this.attempt(a, 'signal');
-      },
-      {
-        description:
-          'Approve or reject with your one-time code: {"approver": "<your id>", "decision": "approve" | "reject", "reason": "<why>", "code": "<code>"}',
-      },
-    );
-    setHandler(approvalUpdate, (a) => this.attempt(a, 'update'), {
-      validator: (a) => {
-        const v = this.evaluate(a, false);
-        if (!v.ok) throw new Error(`approval refused: ${v.reason}`);
-      },
-      description: 'The CLI path of the approval: refused before history when invalid',
-    });
+  private show(): void {
+    if (this.shown) return;
+    this.shown = true;
+    this.hub.host.gateRecords.push(this.record);
   }
 
   get approved(): boolean {
     return this.record.status === 'approved';
+  }
+
+  /** True while a rejection has ended a non-blocking request. */
+  get rejected(): boolean {
+    return (
+      !this.opts.blocksRunbook && this.record.status === 'not-requested' && this.record.rejections.length > 0
+    );
+  }
+
+  eligible(approver: string): boolean {
+    return this.people.get(approver)?.roles.some((r) => this.policy.requiredRoles.includes(r)) ?? false;
   }
 
   /** Example payload the UI shows while waiting (placeholders, never a code). */
@@ -197,96 +414,62 @@ export class ApprovalGate {
     };
   }
 
-  /** Checks an attempt; with `commit`, counts wrong codes (and may revoke). Never mutates otherwise. */
-  private evaluate(raw: unknown, commit: boolean): Verdict {
-    const a = (raw && typeof raw === 'object' ? raw : {}) as Partial<Record<keyof ApprovalAttempt, unknown>>;
-    const bad: string[] = [];
-    if (!clip(a.approver, 100)) bad.push('approver');
-    if (a.decision !== 'approve' && a.decision !== 'reject') bad.push('decision');
-    if (!clip(a.reason, 500)) bad.push('reason');
-    if (clip(a.code, 64).length < 4) bad.push('code');
-    if (bad.length) {
-      return {
-        ok: false,
-        reason: `missing or invalid field(s): ${bad.join(', ')} (send {"approver", "decision": "approve"|"reject", "reason", "code"})`,
-      };
-    }
-    if (this.record.status === 'not-requested')
-      return { ok: false, reason: 'no approval has been requested yet' };
-    if (this.record.status === 'approved')
-      return { ok: false, reason: `already approved at ${this.record.decidedAt}` };
-    const approver = clip(a.approver, 100).toLowerCase();
-    const person = this.people.get(approver);
+  requestReissue(why: string): void {
+    if (this.record.status !== 'pending') return;
+    this.reissue = true;
+    this.pendingNotices.push(`New code(s) on the way: ${why}.`);
+  }
+
+  /** Records one judged attempt on this gate; accepts it when nothing was wrong. */
+  attempt(
+    a: { approver: string; decision: unknown; reason: string; via: string; at: string },
+    refusedBecause: string | undefined,
+    secret: IssuedSecret | undefined,
+  ): { accepted: boolean } {
+    const n =
+      this.record.attempts.length +
+      Object.values(this.record.attemptsNotStored ?? {}).reduce((x, y) => x + y, 0) +
+      1;
+    let refused = refusedBecause;
+    if (!refused && this.record.status === 'not-requested') refused = 'no approval has been requested yet';
+    if (!refused && this.record.status === 'approved')
+      refused = `already approved at ${this.record.decidedAt}`;
+    const person = this.people.get(a.approver);
     const roles = person?.roles.filter((r) => this.policy.requiredRoles.includes(r)) ?? [];
-    if (!person || roles.length === 0) {
-      return { ok: false, reason: `"${approver}" does not hold ${this.policy.requiredRoles.join(' or ')}` };
-    }
-    const code = a.code as string;
-    const entry = this.secrets.find(
-      (s) => s.approver === approver && approvalCodeHash(s.salt, this.gateId, approver, code) === s.hash,
-    );
-    if (!entry) {
-      const wrong = (this.wrongCodes.get(approver) ?? 0) + 1;
-      if (!commit) return { ok: false, reason: 'code does not match' };
-      this.wrongCodes.set(approver, wrong);
-      if (wrong >= this.policy.maxWrongCodes) {
-        for (const s of this.secrets) {
-          if (s.approver === approver && !s.usedAt && !s.revokedAt) this.revoke(s);
-        }
-        return {
-          ok: false,
-          reason: `code does not match (${wrong} wrong codes for ${approver}: their code is revoked; a new one comes with the next reminder)`,
-        };
-      }
-      return { ok: false, reason: 'code does not match' };
-    }
-    if (entry.usedAt) return { ok: false, reason: `code already used (at ${entry.usedAt})` };
-    if (Date.now() > Date.parse(entry.expiresAt))
-      return { ok: false, reason: `code expired at ${entry.expiresAt}` };
-    if (entry.revokedAt) return { ok: false, reason: `code was revoked at ${entry.revokedAt}` };
-    return { ok: true, entry, roles };
-  }
-
-  private revoke(s: SecretEntry): void {
-    s.revokedAt = now();
-    this.record.codes[s.index].status = 'revoked';
-  }
-
-  private attempt(raw: ApprovalAttempt, path: 'signal' | 'update'): ApprovalResult {
-    const verdict = this.evaluate(raw, true);
-    const a = (raw && typeof raw === 'object' ? raw : {}) as Partial<ApprovalAttempt>;
-    const n = this.record.attempts.length + 1;
-    const via = path === 'signal' && clip(a.via, 20) === 'cli' ? 'signal (CLI)' : path;
+    if (!refused && roles.length === 0)
+      refused = `"${a.approver}" does not hold ${this.policy.requiredRoles.join(' or ')}`;
     const rec: ApprovalAttemptRecord = {
       n,
-      at: now(),
-      via,
-      approver: clip(a.approver, 100) || '(missing)',
+      at: a.at,
+      via: a.via,
+      approver: a.approver || '(missing)',
       decision: clip(a.decision, 20) || '(missing)',
-      reason: clip(a.reason, 500) || '(missing)',
-      accepted: verdict.ok,
+      reason: a.reason || '(missing)',
+      accepted: !refused,
     };
-    if (!verdict.ok) {
-      rec.refusedBecause = verdict.reason;
-      this.record.attempts.push(rec);
-      this.pendingNotices.push(
-        `Refused approval attempt #${n} (${via}): approver "${rec.approver}", decision ${rec.decision}: ${verdict.reason}.`,
+    if (refused) {
+      rec.refusedBecause = refused;
+      if (secret) rec.spentCodeOf = secret.approver;
+      this.store(
+        rec,
+        `Refused approval attempt #${n} (${a.via}): approver "${rec.approver}", decision ${rec.decision}: ${refused}.`,
       );
-      this.inc.decide(`Approval attempt #${n} refused (${via}): ${verdict.reason}`);
-      return { accepted: false, gate: this.gateId, attempt: n, refusedBecause: verdict.reason };
+      this.hub.host.decide(`Approval attempt #${n} on ${this.gateId} refused (${a.via}): ${refused}`);
+      return { accepted: false };
     }
     this.record.attempts.push(rec);
-    const { entry, roles } = verdict;
-    entry.usedAt = rec.at;
-    this.record.codes[entry.index].status = 'used';
-    this.wrongCodes.delete(entry.approver);
-    const who = { approver: entry.approver, roles, at: rec.at, reason: rec.reason };
+    const who = { approver: a.approver, roles, at: a.at, reason: a.reason };
     let message: string;
-    if (raw.decision === 'reject') {
+    if (a.decision === 'reject') {
       this.record.rejections.push(who);
       this.record.approvedBy = [];
-      this.reissue = true;
-      message = `Rejected by ${entry.approver} (${roles.join('/')}): ${rec.reason}. Still stopped; a later approval can resume.`;
+      if (this.opts.blocksRunbook) {
+        this.reissue = true;
+        message = `Rejected by ${a.approver} (${roles.join('/')}): ${a.reason}. Still stopped; a later approval can resume.`;
+      } else {
+        this.record.status = 'not-requested';
+        message = `Rejected by ${a.approver} (${roles.join('/')}): ${a.reason}. The request is closed.`;
+      }
       this.pendingNotices.push(message);
     } else {
       this.record.approvedBy.push(who);
@@ -295,45 +478,40 @@ export class ApprovalGate {
       );
       if (missing.length === 0) {
         this.record.status = 'approved';
-        this.record.decidedAt = rec.at;
-        message = `Approved by ${this.record.approvedBy.map((x) => `${x.approver} (${x.roles.join('/')})`).join(', ')}: ${rec.reason}`;
+        this.record.decidedAt = a.at;
+        message = `Approved by ${this.record.approvedBy.map((x) => `${x.approver} (${x.roles.join('/')})`).join(', ')}: ${a.reason}`;
       } else {
-        message = `Approval by ${entry.approver} (${roles.join('/')}) recorded; still needed: ${missing.join(', ')}`;
+        message = `Approval by ${a.approver} (${roles.join('/')}) recorded; still needed: ${missing.join(', ')}`;
       }
     }
-    this.inc.decide(`Approval attempt #${n} accepted (${via}): ${message}`);
-    return {
-      accepted: true,
-      gate: this.gateId,
-      approver: entry.approver,
-      decision: raw.decision,
-      gateStatus: this.approved ? 'approved' : 'pending',
-      attempt: n,
-      message,
-    };
+    this.hub.host.decide(`Approval attempt #${n} on ${this.gateId} accepted (${a.via}): ${message}`);
+    return { accepted: true };
   }
 
-  private hasLiveCode(approver: string): boolean {
-    return this.secrets.some(
-      (s) => s.approver === approver && !s.usedAt && !s.revokedAt && Date.now() <= Date.parse(s.expiresAt),
-    );
-  }
-
-  private markExpired(): void {
-    for (const s of this.secrets) {
-      if (!s.usedAt && !s.revokedAt && Date.now() > Date.parse(s.expiresAt))
-        this.record.codes[s.index].status = 'expired';
+  /** Stores a refusal one by one up to the cap per name; past it only counts it (no notice either). */
+  private store(rec: ApprovalAttemptRecord, notice: string): void {
+    const k = rec.approver;
+    const seen = this.stored.get(k) ?? 0;
+    if (seen < MAX_STORED_ATTEMPTS) {
+      this.stored.set(k, seen + 1);
+      this.record.attempts.push(rec);
+      this.pendingNotices.push(notice);
+      if (seen + 1 === MAX_STORED_ATTEMPTS)
+        this.pendingNotices.push(`Further attempts in the name "${k}" are counted, not stored one by one.`);
+    } else {
+      (this.record.attemptsNotStored ??= {})[k] = (this.record.attemptsNotStored[k] ?? 0) + 1;
     }
   }
 
   /** Sends fresh codes to everyone eligible without a live one (everyone on the first round). */
   private async issueCodes(context: string): Promise<void> {
-    this.markExpired();
+    this.hub.markExpired(this);
     const first = this.record.round === 0;
-    const only = first ? undefined : [...this.people.keys()].filter((p) => !this.hasLiveCode(p));
+    const only = first ? undefined : [...this.people.keys()].filter((p) => !this.hub.hasLiveCode(this, p));
     if (only && only.length === 0 && this.people.size > 0) return;
     const round = this.record.round + 1;
     const expiresAt = new Date(Date.now() + this.policy.codeTtlMs).toISOString();
+    const strength = this.hub.codeStrength;
     let issued: IssuedCode[];
     try {
       ({ issued } = await notifications.issueApprovalCodes.executeWithOptions(
@@ -342,9 +520,9 @@ export class ApprovalGate {
         },
         [
           {
-            incidentId: this.inc.state.incidentId,
+            incidentId: this.hub.host.incidentId,
             workflowId: workflowInfo().workflowId,
-            runbook: this.inc.state.runbook,
+            runbook: this.hub.host.runbook,
             gateId: this.gateId,
             what: this.record.what,
             roles: this.policy.requiredRoles,
@@ -352,14 +530,15 @@ export class ApprovalGate {
             expiresAt,
             signalName: APPROVAL_SIGNAL_NAME,
             round,
+            strength,
             context,
           },
         ],
       ));
     } catch (err) {
       this.record.problem = `codes could not be sent: ${failureText(err)}`;
-      this.inc.decide(`Approval codes for ${this.gateId} could not be sent: ${failureText(err)}`);
-      await this.inc.escalate(
+      this.hub.host.decide(`Approval codes for ${this.gateId} could not be sent: ${failureText(err)}`);
+      await this.hub.host.escalate(
         `Approval needed (${this.record.what}) but no code could be sent: ${failureText(err)}`,
         'incident commander (approval blocked)',
       );
@@ -370,22 +549,20 @@ export class ApprovalGate {
     const at = now();
     for (const c of issued) {
       this.people.set(c.approver, { name: c.name, roles: c.roles });
-      this.wrongCodes.delete(c.approver);
-      for (const s of this.secrets)
-        if (s.approver === c.approver && !s.usedAt && !s.revokedAt) this.revoke(s);
       const index =
         this.record.codes.push({
           approver: c.approver,
           name: c.name,
           roles: c.roles,
           round,
+          strength: c.strength,
           issuedAt: at,
           expiresAt: c.expiresAt,
           status: 'live',
           delivered: c.delivered,
           failed: c.failed,
         }) - 1;
-      this.secrets.push({ approver: c.approver, salt: c.salt, hash: c.hash, expiresAt: c.expiresAt, index });
+      this.hub.addSecret(this, c, index);
     }
     const unreachable = issued.filter((c) => c.delivered.length === 0).map((c) => c.approver);
     if (unreachable.length) this.record.problem = `no channel reached ${unreachable.join(', ')}`;
@@ -396,9 +573,9 @@ export class ApprovalGate {
       const d = await notifications.notifyRoles.executeWithOptions({ summary: subject }, [
         {
           roles: this.policy.requiredRoles,
-          subject: `[${this.inc.state.runbook}] ${subject}`,
-          text: `${text}\n\nIncident ${this.inc.state.incidentId}, workflow ${workflowInfo().workflowId}.`,
-          messageId: `<${this.inc.state.incidentId}.${this.gateId}.${key}@accubooks-runbooks>`,
+          subject: `[${this.hub.host.runbook}] ${subject}`,
+          text: `${text}\n\nIncident ${this.hub.host.incidentId}, workflow ${workflowInfo().workflowId}.`,
+          messageId: `<${this.hub.host.incidentId}.${this.gateId}.${key}@accubooks-runbooks>`,
         },
       ]);
       return { delivered: d.delivered, failed: d.failed.map((f) => `${f.channel}: ${f.error}`) };
@@ -410,56 +587,47 @@ export class ApprovalGate {
   /**
    * Requests the approval and waits for it, however long it takes: reminders (with fresh codes when
    * old ones expired or were used) every `reminderEveryMs`; refusals and rejections notify the
-   * approvers as they happen.
+   * approvers as they happen. A non-blocking gate also returns when a rejection closes the request.
    */
-  /** Set by a runbook that ends the incident when a person resolves or abandons it during the wait. */
-  humanCloseEndsIncident = false;
-
   async waitForApproval(context: string): Promise<ApprovalGateRecord> {
+    this.show();
     this.record.status = 'pending';
     this.record.requestedAt = now();
-    this.inc.decide(`Approval requested from ${this.policy.requiredRoles.join(' + ')}: ${this.record.what}`);
-    await this.issueCodes(context);
-    this.inc.awaitPerson(
-      `${this.policy.requiredRoles.join(' + ')} approval: ${this.record.what}`,
-      APPROVAL_SIGNAL_NAME,
-      this.example,
+    this.hub.host.decide(
+      `Approval requested from ${this.policy.requiredRoles.join(' + ')}: ${this.record.what}`,
     );
+    await this.issueCodes(context);
+    if (this.opts.blocksRunbook) {
+      this.hub.host.awaitPerson(
+        `${this.policy.requiredRoles.join(' + ')} approval: ${this.record.what}`,
+        APPROVAL_SIGNAL_NAME,
+        this.example,
+      );
+    }
     let nextReminder = Date.now() + this.policy.reminderEveryMs;
-    while (!this.approved) {
+    const open = () => this.record.status === 'pending';
+    for (;;) {
       await condition(
-        () =>
-          this.approved ||
-          this.pendingNotices.length > 0 ||
-          this.reissue ||
-          this.inc.closedByHuman !== this.ignoredHumanClose,
+        () => !open() || this.pendingNotices.length > 0 || this.reissue,
         Math.max(1, nextReminder - Date.now()),
       );
-      if (this.inc.closedByHuman && !this.ignoredHumanClose) {
-        this.ignoredHumanClose = true;
-        // Runbooks that end on a person's close (the system stays stopped) say so themselves.
-        if (!this.humanCloseEndsIncident) {
-          this.inc.decide(
-            'A resolve/abandon signal does not end this wait: only an accepted approval can (the system stays stopped)',
-          );
-        }
-      }
       if (this.pendingNotices.length > 0) {
         const batch = this.pendingNotices.splice(0);
         const n = this.record.notices.length + 1;
         const about = batch.join('\n');
         const d = await this.notifyApprovers(
           `Approval attempt(s) on ${this.record.what}`,
-          `${about}\n\nThe system stays stopped until a valid approval arrives.`,
+          `${about}\n\n${this.opts.blocksRunbook ? 'The system stays stopped until a valid approval arrives.' : ''}`,
           `notice-${n}`,
         );
         this.record.notices.push({ at: now(), about, ...d });
       }
-      if (this.reissue && !this.approved) {
+      if (!open()) break;
+      if (this.reissue) {
         this.reissue = false;
-        await this.issueCodes(`${context}\n(New code after a rejection.)`);
+        await this.issueCodes(`${context}\n(A new code: your previous one was used, spent or revoked.)`);
       }
-      if (!this.approved && Date.now() >= nextReminder) {
+      if (open() && Date.now() >= nextReminder) {
         nextReminder = Date.now() + this.policy.reminderEveryMs;
         await this.issueCodes(`${context}\n(Reminder: your previous code expired, was used or was revoked.)`);
         const k = this.record.reminders.length + 1;
@@ -473,10 +641,10 @@ export class ApprovalGate {
           `reminder-${k}`,
         );
         this.record.reminders.push({ at: now(), ...d });
-        this.inc.decide(`Reminder ${k} sent: approval pending for ${waited} minutes`);
+        this.hub.host.decide(`Reminder ${k} sent: approval pending for ${waited} minutes`);
       }
     }
-    this.inc.stopAwaitingPerson();
+    if (this.opts.blocksRunbook) this.hub.host.stopAwaitingPerson();
     return this.record;
   }
 }

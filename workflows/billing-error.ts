@@ -111,12 +111,22 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     maxWrongCodes: policy.maxWrongCodes,
   };
   const gate = new ApprovalGate(
-    inc,
+    inc.approvals,
     'resume-billing',
     'Resume billing (billingConfig.enabled = true) and restart the app',
     approvalPolicy,
   );
   const target = input.target;
+  // A person's resolve counts only once billing was approved to resume and the app reports it on.
+  inc.endStateCheck = async () => {
+    if (!gate.approved)
+      return { ok: false, detail: `billing stays frozen until ${policy.approvalRoles.join(' + ')} approve` };
+    const s = await withSummary(checks.appBillingStatus, `Check: does ${target} report billing enabled?`, {
+      target,
+      timeoutMs: policy.healthTimeoutMs,
+    });
+    return { ok: s.enabled, detail: `the app reports billing enabled=${s.enabled}` };
+  };
   const charges = reportedCharges(input);
   const reportedBy =
     input.reportedBy ?? input.trigger.annotations?.reported_by ?? input.trigger.startedBy ?? 'unknown';
@@ -294,15 +304,14 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   inc.state.checks.refundDocuments = documents;
   for (const refund of [...refunds]) await documentRefund(refund);
 
-  // Resume billing: CEO approval required. A person who resolves or abandons the incident ends the
-  // wait (and its reminders) with billing still frozen.
-  gate.humanCloseEndsIncident = patched('p03-close-ends-approval-wait');
+  // Resume billing: CEO approval required. An approved abandon ends the wait (and its reminders) with
+  // billing still frozen; a resolve cannot (its check needs the approval).
   const approval = gate.waitForApproval(summary);
   const closedFirst = await Promise.race([
     approval.then(() => false),
     condition(() => inc.closedByHuman).then(() => true),
   ]);
-  if (closedFirst && patched('p03-close-ends-approval-wait')) {
+  if (closedFirst) {
     inc.decide(
       'Closed by a person before the approval: billing stays FROZEN (billingConfig.enabled = false)',
     );

@@ -11,10 +11,10 @@
  *      long it takes; a rejection keeps it stopped
  * Resume: CEO approval required; then start the API, release the hold, verify health.
  */
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
+import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
-import { actions, notifications } from './activity-proxies';
+import { actions, checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults } from './approval';
 import { failureText, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
@@ -84,7 +84,7 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
   );
   const target = input.target;
   const gate = new ApprovalGate(
-    inc,
+    inc.approvals,
     'restart-after-integrity-stop',
     `Restart ${target} after the data-integrity stop`,
     {
@@ -101,6 +101,23 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
     input.trigger.description ??
     'data integrity violation';
   inc.state.checks.violation = violation;
+  // A person's resolve counts only after the approval and a healthy restart: the API stays stopped
+  // (and a resolve refused) even if someone started it by hand.
+  inc.endStateCheck = async () => {
+    if (!gate.approved)
+      return {
+        ok: false,
+        detail: `${target} stays stopped until ${policy.approvalRoles.join(' + ')} approve`,
+      };
+    const h = await withSummary(checks.checkHealth, `Check health of ${target}`, {
+      target,
+      timeoutMs: policy.healthTimeoutMs,
+    });
+    return {
+      ok: h.healthy,
+      detail: h.healthy ? 'health 200 after the approved restart' : `health ${h.status ?? 'no answer'}`,
+    };
+  };
   inc.setStatus('remediating');
 
   // 1. STOP SYSTEM, and hold it stopped against every other runbook.
@@ -201,15 +218,14 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
     );
   }
 
-  // 4. DO NOT restart without approval. A person who resolves or abandons the incident ends the
-  // wait (and its reminders); the API stays stopped and held.
-  gate.humanCloseEndsIncident = patched('p04-close-ends-approval-wait');
+  // 4. DO NOT restart without approval. An approved abandon ends the wait (and its reminders); the
+  // API stays stopped and held.
   const approval = gate.waitForApproval(notifyText(dump));
   const closedFirst = await Promise.race([
     approval.then(() => false),
     condition(() => inc.closedByHuman).then(() => true),
   ]);
-  if (closedFirst && patched('p04-close-ends-approval-wait')) {
+  if (closedFirst) {
     inc.decide(`Closed by a person before the approval: ${target} stays STOPPED and held (not restarted)`);
     return inc.finishByHuman();
   }

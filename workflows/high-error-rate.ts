@@ -14,7 +14,7 @@
  * the error rate stays below the detection level for the policy's window.
  */
 import { checks } from './activity-proxies';
-import { failureType, Incident, withSummary } from './incident';
+import { failureType, Incident, metricEndState, withSummary } from './incident';
 import { minutes, pct, verifyLoop } from './measured';
 import { highErrorRateDefaults, type HighErrorRatePolicy } from './policies/high-error-rate';
 import { withDefaults } from './policy';
@@ -95,6 +95,13 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
       target,
       window: policy.rateWindow,
     });
+
+  // A person's resolve counts only with the error rate under the detection line (1 %).
+  inc.endStateCheck = metricEndState(
+    pct,
+    () => measureRate(`Error rate of ${target} (Prometheus)`),
+    policy.detectionErrorRate,
+  );
 
   const first = await inc.check(
     'error-rate',

@@ -15,7 +15,7 @@
  * p95 stays below the detection level for the policy's window.
  */
 import { actions, checks } from './activity-proxies';
-import { Incident, withSummary } from './incident';
+import { Incident, metricEndState, withSummary } from './incident';
 import { measure, minutes, pct, secs, verifyLoop } from './measured';
 import { highLatencyDefaults, type HighLatencyPolicy } from './policies/high-latency';
 import { withDefaults } from './policy';
@@ -60,6 +60,8 @@ export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Prom
       target,
       window: policy.rateWindow,
     });
+  // A person's resolve counts only with p95 under the detection line (1 s).
+  inc.endStateCheck = metricEndState(secs, measureP95, policy.detectionP95Seconds);
   const listSlow = (summary: string) =>
     withSummary(checks.listSlowQueries, summary, { ...scope, minDurationMs: policy.slowQueryMs });
 

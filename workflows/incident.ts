@@ -5,8 +5,6 @@
  * the first await) and then reads like its section of the seed.
  */
 import {
-  ActivityFailure,
-  ApplicationFailure,
   condition,
   ParentClosePolicy,
   setCurrentDetails,
@@ -31,8 +29,17 @@ import { abandonSignal, alertSignal, followUpWorkflowId, resolveSignal, stateQue
 import { incidentMetrics } from './metrics';
 import type { postIncident } from './post-incident';
 import { notifications } from './activity-proxies';
+import {
+  ApprovalGate,
+  ApprovalHub,
+  approvalDefaults,
+  type ApprovalGateRecord,
+  type GateHost,
+} from './approval';
+import { failureText } from './incident-failures';
 import { MTTR_TARGET_MS, type CommonPolicy } from './policy';
 import type {
+  CloseRequest,
   FollowUpOptions,
   HumanClose,
   IncidentInput,
@@ -57,17 +64,7 @@ export function withSummary<A extends unknown[], R>(
   return fn.executeWithOptions({ summary }, args);
 }
 
-/** The root cause of an activity failure, as short text for the state. */
-export function failureText(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'error'}: ${cause.message}`;
-  return cause instanceof Error ? cause.message : String(cause);
-}
-
-export function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
-}
+export { failureText, failureType } from './incident-failures';
 
 const now = () => new Date().toISOString();
 
@@ -101,9 +98,19 @@ export function alertEventProblem(event: unknown): string | undefined {
   return undefined;
 }
 
-export class Incident {
+/** The runbook's own check of its end state: a person's `resolve` counts only when it passes. */
+export type EndStateCheck = () => Promise<{ ok: boolean; detail: string }>;
+
+export class Incident implements GateHost {
   readonly state: IncidentState;
-  private humanClose?: HumanClose & { action: 'resolve' | 'abandon' };
+  private humanClose?: { action: 'resolve' | 'abandon'; by: string; reason: string };
+  /** Every approval gate of this incident, behind the one `approval` signal. */
+  readonly approvals: ApprovalHub;
+  private readonly abandonGate: ApprovalGate;
+  private abandonAsked?: CloseRequest;
+  private resolveClaims: CloseRequest[] = [];
+  /** Set by the runbook (before its first await): how it verifies a person's `resolve`. */
+  endStateCheck?: EndStateCheck;
   /** Bumped by any signal, so waits can wake early and re-check. */
   private wakeups = 0;
   private readonly background: Promise<void>[] = [];
@@ -171,12 +178,23 @@ export class Incident {
       },
       { description: 'A repeated firing or a resolution of the alert (information only, never an action)' },
     );
-    setHandler(resolveSignal, (close) => this.closeByHuman('resolve', close), {
-      description: 'A person marks the incident resolved: {"by": "name", "reason": "why"}',
+    setHandler(resolveSignal, (close) => this.claimResolved(close), {
+      description:
+        'Claim the incident is resolved: {"by": "name", "reason": "why"}. The runbook checks the end state itself; while the check fails the incident stays open and keeps escalating.',
     });
-    setHandler(abandonSignal, (close) => this.closeByHuman('abandon', close), {
-      description: 'A person abandons the incident (no further action): {"by": "name", "reason": "why"}',
+    setHandler(abandonSignal, (close) => this.askToAbandon(close), {
+      description:
+        'Abandon the incident (no further automation or escalation): {"by": "name", "reason": "why"} asks the abandon role (default CTO) for a one-time code; they confirm with the approval signal or {"by", "reason", "code"} here.',
     });
+    this.approvals = new ApprovalHub(this);
+    this.abandonGate = new ApprovalGate(
+      this.approvals,
+      'abandon',
+      'Abandon this incident: stop its automation and escalations for good',
+      { ...approvalDefaults, requiredRoles: policy.abandonRoles ?? ['CTO'] },
+      { blocksRunbook: false },
+    );
+    this.background.push(this.approvals.run());
     upsertSearchAttributes([
       { key: RunbookIdKey, value: meta.runbook },
       { key: SeverityKey, value: meta.severity },
@@ -216,8 +234,22 @@ export class Incident {
     this.setStatus(status);
   }
 
-  private closeByHuman(action: 'resolve' | 'abandon', close: HumanClose): void {
-    if (this.closed) return;
+  // --- GateHost: what the approval gates need from the incident ---------------------------------
+  get incidentId(): string {
+    return this.state.incidentId;
+  }
+  get runbook(): string {
+    return this.state.runbook;
+  }
+  get gateRecords(): ApprovalGateRecord[] {
+    return (this.state.approvals ??= []);
+  }
+
+  /** `by` and `reason` of a close signal, or undefined (recorded) when either is missing. */
+  private closeFields(
+    action: 'resolve' | 'abandon',
+    close: HumanClose,
+  ): { by: string; reason: string } | undefined {
     const by = typeof close?.by === 'string' && close.by.trim() ? close.by.trim().slice(0, 100) : undefined;
     const reason =
       typeof close?.reason === 'string' && close.reason.trim()
@@ -225,12 +257,118 @@ export class Incident {
         : undefined;
     if (!by || !reason) {
       this.decide(`Ignored a ${action} signal without "by" and "reason"`);
+      return undefined;
+    }
+    return { by, reason };
+  }
+
+  private recordClose(req: CloseRequest): CloseRequest {
+    const list = (this.state.closeRequests ??= []);
+    // Bounded like approval attempts: a flood of close signals cannot grow the state without end.
+    if (list.length < 50) list.push(req);
+    return req;
+  }
+
+  /** A person says it is over: the runbook's own end-state check decides (background, in order). */
+  private claimResolved(close: HumanClose): void {
+    if (this.closed) return;
+    const f = this.closeFields('resolve', close);
+    if (!f) return;
+    const claim = this.recordClose({ at: now(), action: 'resolve', ...f, outcome: 'verifying' });
+    this.resolveClaims.push(claim);
+    if (this.resolveClaims.length === 1) this.background.push(this.verifyClaims());
+  }
+
+  private async verifyClaims(): Promise<void> {
+    while (this.resolveClaims.length > 0 && !this.closed) {
+      const claim = this.resolveClaims[0];
+      let verdict: { ok: boolean; detail: string };
+      if (!this.endStateCheck)
+        verdict = { ok: false, detail: 'this runbook cannot verify a resolve; use abandon' };
+      else {
+        try {
+          verdict = await this.endStateCheck();
+        } catch (err) {
+          verdict = { ok: false, detail: `the check could not run (${failureText(err)})` };
+        }
+      }
+      // Claims that arrived while this check ran are answered by it too.
+      const answered = this.resolveClaims.splice(0);
+      for (const c of answered) {
+        c.outcome = verdict.ok ? 'verified' : 'refused';
+        c.detail = verdict.detail;
+      }
+      if (verdict.ok && !this.closed) {
+        this.humanClose = {
+          action: 'resolve',
+          by: claim.by,
+          reason: `${claim.reason} (verified: ${verdict.detail})`,
+        };
+        this.state.closedBy = { ...this.humanClose, at: now() };
+        this.decide(`Resolved by ${claim.by}, verified by the runbook's check: ${verdict.detail}`);
+        this.wakeups++;
+      } else if (!verdict.ok) {
+        this.decide(
+          `Resolve by ${answered.map((c) => c.by).join(', ')} refused: ${verdict.detail}. The incident stays open and escalations continue`,
+        );
+      }
+    }
+  }
+
+  /** Abandon: asks the abandon role for a code, or (with a code) is that person's approval. */
+  private askToAbandon(close: HumanClose): void {
+    if (this.closed) return;
+    const f = this.closeFields('abandon', close);
+    if (!f) return;
+    if (close.code !== undefined) {
+      this.approvals.enqueue(
+        { approver: f.by, decision: 'approve', reason: f.reason, code: close.code, via: 'abandon signal' },
+        'abandon signal',
+      );
       return;
     }
-    this.humanClose = { action, by, reason };
-    this.state.closedBy = { action, by, reason, at: now() };
-    this.decide(`${action === 'resolve' ? 'Resolved' : 'Abandoned'} by ${by}: ${reason}`);
-    this.wakeups++;
+    if (this.abandonAsked && this.abandonGate.record.status === 'pending') {
+      this.recordClose({
+        at: now(),
+        action: 'abandon',
+        ...f,
+        outcome: 'approval requested',
+        detail: 'already requested',
+      });
+      return;
+    }
+    this.abandonAsked = this.recordClose({
+      at: now(),
+      action: 'abandon',
+      ...f,
+      outcome: 'approval requested',
+    });
+    this.background.push(this.waitForAbandon(this.abandonAsked));
+  }
+
+  private async waitForAbandon(req: CloseRequest): Promise<void> {
+    const gate = this.abandonGate;
+    const roles = gate.policy.requiredRoles.join(' + ');
+    const record = gate.waitForApproval(
+      `${req.by} asks to abandon this incident (${this.state.title}): ${req.reason}.
+Abandoning stops its automation and its escalations for good; ${this.state.severity} incidents keep paging until then.`,
+    );
+    await Promise.race([record, condition(() => this.closed)]);
+    if (this.closed) return;
+    if (gate.approved) {
+      const by = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
+      req.outcome = 'approved';
+      req.detail = `approved by ${by}`;
+      this.humanClose = { action: 'abandon', by: `${req.by}, approved by ${by}`, reason: req.reason };
+      this.state.closedBy = { ...this.humanClose, at: now() };
+      this.decide(`Abandoned: asked by ${req.by} (${req.reason}), approved by ${by} (${roles})`);
+      this.wakeups++;
+    } else {
+      req.outcome = 'rejected';
+      req.detail = gate.record.rejections.at(-1)?.reason;
+      this.abandonAsked = undefined;
+      this.decide(`Abandon asked by ${req.by} was rejected by ${roles}; the incident goes on`);
+    }
   }
 
   /** True once a person resolved or abandoned the incident. */
@@ -491,4 +629,22 @@ export class Incident {
   get workflowId(): string {
     return workflowInfo().workflowId;
   }
+}
+
+/**
+ * A metric runbook's end state: one measurement, at or under its healthy line (`inclusive`) or under
+ * it. No data verifies nothing.
+ */
+export function metricEndState(
+  describe: (v: number) => string,
+  sample: () => Promise<{ value: number | null }>,
+  line: number,
+  inclusive = false,
+): EndStateCheck {
+  return async () => {
+    const { value } = await sample();
+    if (value === null) return { ok: false, detail: 'the metric has no data: nothing verifies the claim' };
+    const ok = inclusive ? value <= line : value < line;
+    return { ok, detail: `${describe(value)} (healthy: ${inclusive ? '≤' : '<'} ${describe(line)})` };
+  };
 }

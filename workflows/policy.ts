@@ -20,12 +20,15 @@ export interface CommonPolicy {
   maxRecheckIntervalMs: number;
   /** A human may also close an incident; without that it is abandoned after this long. */
   giveUpAfterMs: number;
+  /** Roles whose one-time code abandons the incident (stops its automation and escalation). */
+  abandonRoles: string[];
 }
 
 export const commonDefaults: CommonPolicy = {
   recheckIntervalMs: 60_000,
   maxRecheckIntervalMs: 10 * 60_000,
   giveUpAfterMs: 7 * 24 * 60 * 60_000,
+  abandonRoles: ['CTO'],
 };
 
 /** P0-1 System down. */
@@ -55,6 +58,4 @@ export const systemDownDefaults: SystemDownPolicy = {
   maxRestarts: 3,
 };
 
-export function withDefaults<P>(defaults: P, overrides: Partial<P> | undefined): P {
-  return { ...defaults, ...(overrides ?? {}) };
-}
+export { withDefaults } from './gate-policy';

@@ -38,6 +38,12 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
   const scope = { appRole: policy.appRole, applicationName: policy.applicationName };
   const poolCheck = (summary: string) =>
     withSummary(checks.checkPool, summary, { ...scope, target, timeoutMs: policy.poolCheckTimeoutMs });
+  // A person's resolve counts only with the pool under the verification line (70 %).
+  inc.endStateCheck = async () => {
+    const p = await poolCheck(`Check pool of ${target}`);
+    const ok = p.api.utilization < policy.verifyBelow;
+    return { ok, detail: `pool ${pct(p.api.utilization)} ${ok ? '<' : '≥'} ${pct(policy.verifyBelow)}` };
+  };
   const report = (terminated: number | undefined, after: PoolReport | undefined) => {
     inc.state.checks.report = {
       terminated: terminated ?? null,

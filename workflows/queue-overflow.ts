@@ -15,7 +15,7 @@
  * the policy's window; the replicas it started are then scaled back down.
  */
 import { actions, checks } from './activity-proxies';
-import { failureText, Incident, withSummary } from './incident';
+import { failureText, Incident, metricEndState, withSummary } from './incident';
 import { growth, minutes, pct, valueAt, verifyLoop, type Sample } from './measured';
 import { queueOverflowDefaults, type QueueOverflowPolicy } from './policies/queue-overflow';
 import { withDefaults } from './policy';
@@ -155,6 +155,13 @@ export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): 
     inc.state.checks.jobsPaused = paused;
   };
 
+  // A person's resolve counts only with the queue drained to the detection line (200).
+  inc.endStateCheck = metricEndState(
+    (v) => `${v} jobs`,
+    () => withSummary(checks.queryMetric, `forecast_queue_depth of ${target} (Prometheus)`, depthQuery),
+    policy.detectionDepth,
+    true,
+  );
   // 1. Check queue
   const depth0 = await inc.check(
     'check-queue',

@@ -29,6 +29,14 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
   const policy = withDefaults(systemDownDefaults, input.policy);
   const inc = new Incident({ runbook: 'P0-1', name: 'System down', severity: 'P0' }, input, policy);
   const target = input.target;
+  // A person's resolve counts only when health answers 200.
+  inc.endStateCheck = async () => {
+    const h = await withSummary(checks.checkHealth, `Check health of ${target}`, {
+      target,
+      timeoutMs: policy.healthTimeoutMs,
+    });
+    return { ok: h.healthy, detail: describeHealth(h) };
+  };
 
   // Escalate if: not resolved in 15 minutes (runs alongside everything below).
   inc.escalateAfter(

@@ -39,10 +39,26 @@ export interface AlertEvent {
   count?: { firing: number; resolved: number };
 }
 
-/** A person closing an incident by hand. */
+/**
+ * A person closing an incident by hand. `resolve` is a claim the runbook verifies with its own check
+ * of the end state; `abandon` needs a one-time code from a person holding the abandon role (default
+ * CTO): sent without `code` it asks them for one, with `code` it is their approval.
+ */
 export interface HumanClose {
   by: string;
   reason: string;
+  code?: string;
+}
+
+/** A resolve or abandon that was asked for, and what came of it. */
+export interface CloseRequest {
+  at: string;
+  action: 'resolve' | 'abandon';
+  by: string;
+  reason: string;
+  /** resolve: verified or refused by the runbook's check; abandon: codes requested, approved, rejected. */
+  outcome: 'verifying' | 'verified' | 'refused' | 'approval requested' | 'approved' | 'rejected';
+  detail?: string;
 }
 
 export interface StepRecord {
@@ -103,7 +119,9 @@ export interface IncidentState {
   /** Set while the runbook waits for a person: what to send, exactly, from the UI or the CLI. */
   waitingFor?: { what: string; signal: string; example: Record<string, unknown>; since: string };
   outcome?: string;
-  closedBy?: HumanClose & { action: 'resolve' | 'abandon'; at: string };
+  closedBy?: { by: string; reason: string; action: 'resolve' | 'abandon'; at: string };
+  /** Every resolve/abandon a person asked for, accepted or not (who, why, and the outcome). */
+  closeRequests?: CloseRequest[];
   /** P0-3/P0-4 approval gates: codes sent (never the codes), every attempt and its outcome. */
   approvals?: ApprovalGateRecord[];
   /** The post-incident follow-up started when the incident closed (report, post-mortem, runbook update). */

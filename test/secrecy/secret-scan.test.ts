@@ -2,6 +2,7 @@
  * The leak scan's rules (scripts/secret-scan.ts): which secrets it takes from the environment, and
  * where an approval code may appear in a history (only in the approver's own submission).
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { APPROVAL_CODE, scanHistory, scanText, secretsFromEnv } from '../../scripts/secret-scan';
 
@@ -42,7 +43,7 @@ test('every code the approval alphabet can make has the scanned shape; ordinary 
   }
 });
 
-test('in a history, a code is allowed only in an approval signal or update; a secret nowhere', () => {
+test('in a history, a code is allowed only in an approval or abandon signal; a secret nowhere', () => {
   const code = 'ABCDE-FGH23';
   const events = [
     {
@@ -54,8 +55,9 @@ test('in a history, a code is allowed only in an approval signal or update; a se
     },
     {
       eventId: 6,
-      workflowExecutionUpdateAcceptedEventAttributes: {
-        acceptedRequest: { input: { name: 'submitApproval', args: { payloads: [payload({ code })] } } },
+      workflowExecutionSignaledEventAttributes: {
+        signalName: 'abandon',
+        input: { payloads: [payload({ by: 'cto', reason: 'x', code })] },
       },
     },
     {
@@ -81,5 +83,43 @@ test('in a history, a code is allowed only in an approval signal or update; a se
     'approval code h event 7',
     'approval code h event 8',
     'DB password h event 9',
+  ]);
+});
+
+test('nothing in a history can test a guess offline: no hash or salt field, no plain SHA-256 of a submitted code', () => {
+  const code = 'ABCDE-FGH23';
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  const events = [
+    {
+      eventId: 5,
+      workflowExecutionSignaledEventAttributes: {
+        signalName: 'approval',
+        input: { payloads: [payload({ code })] },
+      },
+    },
+    {
+      eventId: 6,
+      activityTaskCompletedEventAttributes: {
+        result: {
+          payloads: [payload({ issued: [{ approver: 'ceo', salt: 'ab12', hash: sha(`ab12${code}`) }] })],
+        },
+      },
+    },
+    {
+      eventId: 7,
+      activityTaskCompletedEventAttributes: {
+        result: { payloads: [payload({ digest: sha(code.replace('-', '')) })] },
+      },
+    },
+    {
+      // A MAC under the worker's key is not testable without the key: allowed.
+      eventId: 8,
+      activityTaskCompletedEventAttributes: { result: { payloads: [payload({ mac: sha(`key${code}`) })] } },
+    },
+  ];
+  expect(scanHistory(events, 'h', []).map((h) => `${h.what} ${h.where.replace(/ @\d+$/, '')}`)).toEqual([
+    'a "salt" field h event 6',
+    'a "hash" field h event 6',
+    'an unkeyed hash of a submitted code h event 7',
   ]);
 });
