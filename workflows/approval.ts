@@ -166,6 +166,8 @@ export class ApprovalHub {
   private readonly queue: Queued[] = [];
   private dropped = 0;
   private wrongCodes = 0;
+  /** Codes being sent right now: they reach an inbox before their MAC reaches the workflow. */
+  issuing = 0;
   /** Past the wrong-code cap: long codes only, from now on. */
   hardened = false;
 
@@ -239,7 +241,8 @@ export class ApprovalHub {
   /** The checking loop: runs for the workflow's life, a batch of attempts per local activity. */
   async run(): Promise<void> {
     for (;;) {
-      await condition(() => this.queue.length > 0);
+      // A code typed the moment it arrives must not be judged before the workflow knows it.
+      await condition(() => this.queue.length > 0 && this.issuing === 0);
       const batch = this.queue.splice(0, 50);
       const candidates = [...this.secrets.values()].map((s) => ({ codeId: s.codeId, mac: s.mac }));
       let matches: (string | null)[];
@@ -341,6 +344,7 @@ export class ApprovalHub {
       { approver, decision: a.decision, reason: clip(a.reason, 500), via, at: q.at },
       refused,
       secret && spent ? secret : undefined,
+      secret !== undefined,
     );
     if (spent && secret) {
       gate.record.codes[secret.index].status = outcome.accepted ? 'used' : 'spent';
@@ -425,6 +429,8 @@ export class ApprovalGate {
     a: { approver: string; decision: unknown; reason: string; via: string; at: string },
     refusedBecause: string | undefined,
     secret: IssuedSecret | undefined,
+    /** The code was one this workflow issued (bounded by the codes sent): always stored. */
+    codeMatched: boolean,
   ): { accepted: boolean } {
     const n =
       this.record.attempts.length +
@@ -452,6 +458,7 @@ export class ApprovalGate {
       if (secret) rec.spentCodeOf = secret.approver;
       this.store(
         rec,
+        codeMatched,
         `Refused approval attempt #${n} (${a.via}): approver "${rec.approver}", decision ${rec.decision}: ${refused}.`,
       );
       this.hub.host.decide(`Approval attempt #${n} on ${this.gateId} refused (${a.via}): ${refused}`);
@@ -488,11 +495,17 @@ export class ApprovalGate {
     return { accepted: true };
   }
 
-  /** Stores a refusal one by one up to the cap per name; past it only counts it (no notice either). */
-  private store(rec: ApprovalAttemptRecord, notice: string): void {
+  /**
+   * Stores a refusal one by one up to the cap per name (guesses: a code this workflow never issued);
+   * past it only counts it (no notice either). Attempts with a real code are always stored.
+   */
+  private store(rec: ApprovalAttemptRecord, codeMatched: boolean, notice: string): void {
     const k = rec.approver;
     const seen = this.stored.get(k) ?? 0;
-    if (seen < MAX_STORED_ATTEMPTS) {
+    if (codeMatched) {
+      this.record.attempts.push(rec);
+      this.pendingNotices.push(notice);
+    } else if (seen < MAX_STORED_ATTEMPTS) {
       this.stored.set(k, seen + 1);
       this.record.attempts.push(rec);
       this.pendingNotices.push(notice);
@@ -513,6 +526,7 @@ export class ApprovalGate {
     const expiresAt = new Date(Date.now() + this.policy.codeTtlMs).toISOString();
     const strength = this.hub.codeStrength;
     let issued: IssuedCode[];
+    this.hub.issuing++;
     try {
       ({ issued } = await notifications.issueApprovalCodes.executeWithOptions(
         {
@@ -543,6 +557,8 @@ export class ApprovalGate {
         'incident commander (approval blocked)',
       );
       return;
+    } finally {
+      this.hub.issuing--;
     }
     this.record.round = round;
     this.record.problem = undefined;

@@ -11,7 +11,7 @@ import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
-import { followUpWorkflowId, resolveSignal, stateQuery } from '../../workflows/definitions';
+import { abandonSignal, followUpWorkflowId, resolveSignal, stateQuery } from '../../workflows/definitions';
 import { approvalSignal } from '../../workflows/approval';
 import { submitApproval } from '../../client/approvals';
 import { stripeFrom, type WorkerClients } from '../../worker/clients';
@@ -19,7 +19,7 @@ import { need, uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
 import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 import { startStripeProxy, type StripeProxy } from '../helpers/stripe-proxy';
 import type { BillingErrorInput } from '../../workflows/billing-error';
 
@@ -309,7 +309,7 @@ test('a refund that fails while Stripe is down is retried with the same key and 
 
 // Last in this file: it runs on a worker of its own that stops with work still scheduled, after
 // which the time-skipping server no longer skips time for the other tests' waits.
-test('a resolve while billing cannot be frozen ends the incident at once, with a small history', async () => {
+test('while billing cannot be frozen a resolve is refused (the CEO is still needed); an abandon the CTO confirms ends it at once, with a small history', async () => {
   // The billing store is down: every freeze attempt fails and the runbook keeps trying, backing off.
   const down = (): Promise<never> => Promise.reject(new Error('billing store unreachable (test)'));
   const clients = testClients({
@@ -348,10 +348,30 @@ test('a resolve while billing cannot be frozen ends the incident at once, with a
     expect(before.status).not.toBe('resolved');
     expect(before.escalations.some((e) => /Billing could NOT be frozen/.test(e.reason))).toBe(true);
 
+    // A resolve is a claim the runbook checks: billing is not approved to resume, so it is refused.
     await handle.signal(resolveSignal, { by: 'oncall-test', reason: 'froze it by hand' });
+    await waitUntil(
+      'the resolve to be refused',
+      async () =>
+        (await handle.query(stateQuery)).closeRequests?.some((c) => c.outcome === 'refused') ?? false,
+    );
+    const refused = await handle.query(stateQuery);
+    expect(refused.closeRequests![0]).toMatchObject({
+      action: 'resolve',
+      by: 'oncall-test',
+      outcome: 'refused',
+    });
+    expect(refused.closeRequests![0].detail).toMatch(/billing stays frozen until CEO approve/);
+    expect(refused.status).not.toBe('resolved');
+
+    // Abandoning needs the CTO's one-time code: asked for, then confirmed with it.
+    const ctoCodes = codeCount(world, 'cto');
+    await handle.signal(abandonSignal, { by: 'oncall-test', reason: 'froze it by hand' });
+    const code = await world.waitForCode('cto', ctoCodes);
+    await handle.signal(abandonSignal, { by: 'cto', reason: 'confirmed: frozen by hand', code });
     const final = await handle.result();
-    expect(final.status).toBe('resolved');
-    expect(final.outcome).toMatch(/resolved by oncall-test: froze it by hand/);
+    expect(final.status).toBe('abandoned');
+    expect(final.outcome).toMatch(/abandoned by oncall-test, approved by cto \(CTO\): froze it by hand/);
     const events = (await handle.fetchHistory()).events ?? [];
     const attempts = events.filter(
       (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'setBillingEnabled',
