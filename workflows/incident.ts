@@ -103,7 +103,7 @@ export type EndStateCheck = () => Promise<{ ok: boolean; detail: string }>;
 
 export class Incident implements GateHost {
   readonly state: IncidentState;
-  private humanClose?: { action: 'resolve' | 'abandon'; by: string; reason: string };
+  private humanClose?: { action: 'resolve' | 'abandon'; by: string; reason: string; verified?: string };
   /** Every approval gate of this incident, behind the one `approval` signal. */
   readonly approvals: ApprovalHub;
   private readonly abandonGate: ApprovalGate;
@@ -302,7 +302,8 @@ export class Incident implements GateHost {
         this.humanClose = {
           action: 'resolve',
           by: claim.by,
-          reason: `${claim.reason} (verified: ${verdict.detail})`,
+          reason: claim.reason,
+          verified: verdict.detail,
         };
         this.state.closedBy = { ...this.humanClose, at: now() };
         this.decide(`Resolved by ${claim.by}, verified by the runbook's check: ${verdict.detail}`);
@@ -622,7 +623,7 @@ Abandoning stops its automation and its escalations for good; ${this.state.sever
     const close = this.humanClose!;
     return this.finish(
       close.action === 'resolve' ? 'resolved' : 'abandoned',
-      `${close.action}d by ${close.by}: ${close.reason}`,
+      `${close.action === 'resolve' ? 'resolved' : 'abandoned'} by ${close.by}: ${close.reason}${close.verified ? ` (verified: ${close.verified})` : ''}`,
     );
   }
 

@@ -119,7 +119,14 @@ export interface IncidentState {
   /** Set while the runbook waits for a person: what to send, exactly, from the UI or the CLI. */
   waitingFor?: { what: string; signal: string; example: Record<string, unknown>; since: string };
   outcome?: string;
-  closedBy?: { by: string; reason: string; action: 'resolve' | 'abandon'; at: string };
+  closedBy?: {
+    by: string;
+    reason: string;
+    action: 'resolve' | 'abandon';
+    at: string;
+    /** resolve: what the runbook's own check of the end state saw. */
+    verified?: string;
+  };
   /** Every resolve/abandon a person asked for, accepted or not (who, why, and the outcome). */
   closeRequests?: CloseRequest[];
   /** P0-3/P0-4 approval gates: codes sent (never the codes), every attempt and its outcome. */

@@ -280,10 +280,11 @@ describe('from a real run on the dev server', () => {
       reason: 'please restart',
       code: APPROVAL_CODE,
     });
+    // A resolve is a claim the runbook checks (health 200): the fault is fixed first.
+    await sandbox.clearFaults();
     await handle.signal(resolveSignal, { by: 'dana (on-call)', reason: 'database credentials rotated' });
     const final = (await handle.result()) as IncidentState;
     expect(final.status).toBe('resolved');
-    await sandbox.clearFaults();
 
     const md = await generateIncidentReport(client, workflowId, { secrets });
     for (const step of final.steps) expect(md).toContain(`| ${step.title} | ${step.status} |`);

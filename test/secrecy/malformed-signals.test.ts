@@ -13,7 +13,6 @@ import { startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
 import { stateQuery } from '../../workflows/definitions';
 import { targetLeaseWorkflowId } from '../../workflows/target-lease';
-import type { IncidentState } from '../../workflows/types';
 import { testClients } from '../helpers/deps';
 import { need, uniqueId } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
@@ -131,16 +130,27 @@ test('malformed CLI signals are refused and recorded; the incident neither fails
   const ignored = state.decisions.filter((d) => /Ignored a (resolve|abandon) signal/.test(d));
   expect(ignored.length).toBeGreaterThanOrEqual(8);
 
-  // Not blocked: no workflow task failed, and a well-formed resolve from the CLI closes the incident.
+  // Not blocked, and not silenced by a claim: a well-formed resolve from the CLI is checked against the
+  // runbook's own end state (health 200); the target does not exist, so it is refused, recorded with
+  // who asked, and the P0 stays open (its escalation timer keeps running).
   const r = await cliSignal(workflowId, 'resolve', ['{"by": "Jane On-call", "reason": "fixed by hand"}']);
   expect(r).toEqual({ ok: true, err: '' });
-  const final = (await handle.result()) as IncidentState;
-  if (final.followUp?.workflowId) leftovers.push(final.followUp.workflowId);
-  expect(final.status).toBe('resolved');
-  expect(final.closedBy).toMatchObject({ by: 'Jane On-call', reason: 'fixed by hand' });
+  await waitUntil(
+    'the resolve to be checked',
+    async () => (await handle.query(stateQuery)).closeRequests?.some((c) => c.outcome === 'refused') ?? false,
+    60_000,
+  );
+  const after = await handle.query(stateQuery);
+  expect(after.closeRequests).toContainEqual(
+    expect.objectContaining({ action: 'resolve', by: 'Jane On-call', outcome: 'refused' }),
+  );
+  expect(after.status).not.toBe('resolved');
+  expect(after.closedBy).toBeUndefined();
+  expect((await handle.describe()).status.name).toBe('RUNNING');
   const history = await handle.fetchHistory();
   const taskFailures = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes);
   expect(taskFailures).toHaveLength(0);
+  await handle.terminate('test done');
 }, 120_000);
 
 /**

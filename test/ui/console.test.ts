@@ -92,6 +92,8 @@ test('a P0-1 incident reads like the runbook in the UI, and a person resolves it
   expect(metadata).toContain('Next escalation');
   expect(metadata).toMatch(/unhealthy \(503/);
 
+  // A resolve is a claim the runbook checks (health 200): Jane fixes it first, then says so.
+  await sandbox.clearFaults();
   await sendSignalThroughUi(page, 'resolve', {
     by: 'Jane On-call',
     reason: 'fixed the health check by hand',

@@ -187,13 +187,18 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
       async () => (await handle.query(stateQuery)).approvals![0].attempts.length === 1,
     );
     expect(await switchState()).toMatchObject({ enabled: false });
+    // The CTO carried the CEO's live code: it is spent, and the CEO gets a new one at once.
+    const refusal = (await handle.query(stateQuery)).approvals![0].attempts[0];
+    expect(refusal).toMatchObject({ accepted: false, spentCodeOf: 'ceo' });
+    const freshCode = await world.waitForCode('ceo', 1);
+    expect(freshCode).not.toBe(ceoCode);
 
-    // The CEO approves through the CLI path (update).
+    // The CEO approves through the CLI path (the same signal, verdict read back).
     const r = await submitApproval(handle, {
       approver: 'ceo',
       decision: 'approve',
       reason: 'refunds done',
-      code: ceoCode,
+      code: freshCode,
     });
     expect(r).toMatchObject({ accepted: true, attempt: { via: 'signal (CLI)', approver: 'ceo' } });
     const final = await handle.result();

@@ -11,7 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import { dataIntegrityViolation, systemDown, targetLease } from '../../workflows';
-import { resolveSignal, stateQuery } from '../../workflows/definitions';
+import { abandonSignal, resolveSignal, stateQuery } from '../../workflows/definitions';
 import { approvalSignal } from '../../workflows/approval';
 import {
   targetActionUpdate,
@@ -137,8 +137,17 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   const after = await running$();
   expect(after.Running).toBe(false);
   expect(after.StartedAt).toBe(stoppedState.StartedAt);
+  // A resolve is refused (health is not 200: the API is held stopped); the CTO confirms an abandon.
   await p01.signal(resolveSignal, { by: 'test', reason: 'held by P0-4; nothing to do here' });
-  expect((await p01.result()).status).toBe('resolved');
+  await waitUntil(
+    'the resolve to be refused',
+    async () => (await p01.query(stateQuery)).closeRequests?.some((c) => c.outcome === 'refused') ?? false,
+  );
+  const ctoCodes = world.personal.requests.filter((r) => r.path === '/cto').length;
+  await p01.signal(abandonSignal, { by: 'test', reason: 'held by P0-4; nothing to do here' });
+  const ctoCode = await world.waitForCode('cto', ctoCodes);
+  await p01.signal(abandonSignal, { by: 'cto', reason: 'confirmed', code: ctoCode });
+  expect((await p01.result()).status).toBe('abandoned');
   expect((await running$()).Running).toBe(false);
 
   // Only the CEO's code resumes it.
