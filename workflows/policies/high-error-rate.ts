@@ -23,8 +23,16 @@ export interface HighErrorRatePolicy extends CommonPolicy {
   logLines: number;
   dbTimeoutMs: number;
   redisTimeoutMs: number;
-  /** "Restart if needed": at most this many restarts in one incident. */
+  /**
+   * "Restart if needed": at most this many restarts in one incident (each also within the target
+   * guard's crash-loop budget, shared by all runbooks).
+   */
   maxRestarts: number;
+  /**
+   * While the error rate stays at or above the detection level this long after the last decision
+   * (restart or not), "if needed" is decided again, with fresh database and Redis checks.
+   */
+  reconsiderRestartAfterMs: number;
   stopTimeoutSec: number;
   sampleIntervalMs: number;
   maxSampleIntervalMs: number;
@@ -44,7 +52,8 @@ export const highErrorRateDefaults: HighErrorRatePolicy = {
   logLines: 200,
   dbTimeoutMs: 5_000,
   redisTimeoutMs: 5_000,
-  maxRestarts: 1,
+  maxRestarts: 3,
+  reconsiderRestartAfterMs: 10 * 60_000,
   stopTimeoutSec: 10,
   sampleIntervalMs: 30_000,
   maxSampleIntervalMs: 5 * 60_000,
