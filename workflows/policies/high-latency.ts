@@ -17,8 +17,6 @@ export interface HighLatencyPolicy extends CommonPolicy {
   escalateAfterMs: number;
   /** "Check slow queries: ... state = 'active' AND now() - query_start > interval '5 seconds'". */
   slowQueryMs: number;
-  /** The application's database role: only its queries are ever cancelled or terminated. */
-  appRole: string;
   /** Only queries of this application_name (one API instance), when set. */
   applicationName?: string;
   /** "Check pool utilization: Should be <70%". */
@@ -50,7 +48,6 @@ export const highLatencyDefaults: HighLatencyPolicy = {
   escalateP95Seconds: 2,
   escalateAfterMs: 2 * 60 * 60_000,
   slowQueryMs: 5_000,
-  appRole: 'accubooks',
   poolUtilizationBelow: 0.7,
   redisHitRateAbove: 0.7,
   hitRateSampleMs: 2_000,
