@@ -70,10 +70,9 @@ test('every numbered action, "Escalate if" and "Resume" line of the runbook has 
   expect(seen).toEqual(SEED_LINES);
 });
 
-test.each(rows.map((r) => [`${r.runbook} ${r.line}`, r]))(
+test.each(rows.map((r): [string, Row] => [`${r.runbook} ${r.line}`, r]))(
   '%s: its test exists, by file and name',
-  (_line, r) => {
-    const row = r as Row;
+  (_line, row) => {
     expect(row.fault).not.toBe('');
     expect(row.gaps).not.toBe('');
     const file = path.join(repo, row.file);
