@@ -2,11 +2,15 @@
  * Evidence files: refund documents for P0-3 and the `pg_dump` of the database for P0-4.
  * Both are written once: a retried activity finds the finished file and reports it instead of
  * writing a second one. Credentials reach pg_dump through its environment, never its arguments.
+ *
+ * The dump is a full copy of every tenant's data and a refund document names a customer's charge:
+ * files are 0600 in an incident directory that is 0700 (owner only, whatever the umask), and the
+ * modes found on disk afterwards are returned, so the incident records what was actually written.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
 import { describeError, FailureType, nonRetryable, redact, retryable } from './errors';
@@ -37,7 +41,18 @@ export interface DumpInput {
   format: 'custom' | 'plain';
 }
 
-export interface DumpResult {
+/** File and directory permissions as found on disk after writing, e.g. "0600" and "0700". */
+export interface EvidenceModes {
+  mode: string;
+  dirMode: string;
+}
+
+export interface RefundEvidenceResult extends EvidenceModes {
+  path: string;
+  alreadyWritten: boolean;
+}
+
+export interface DumpResult extends EvidenceModes {
   path: string;
   bytes: number;
   sha256: string;
@@ -69,6 +84,25 @@ async function sha256File(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** Evidence is for the owner only. */
+export const EVIDENCE_FILE_MODE = 0o600;
+export const EVIDENCE_DIR_MODE = 0o700;
+
+const octal = (m: number) => `0${(m & 0o777).toString(8)}`;
+
+/** The incident's evidence directory, created (parents too) or tightened to 0700. */
+async function privateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: EVIDENCE_DIR_MODE });
+  await chmod(dir, EVIDENCE_DIR_MODE); // mkdir leaves an existing directory (or the umask) alone
+}
+
+/** Tightens files to 0600 (also ones written before this rule) and reports the modes on disk. */
+async function privateFiles(dir: string, ...files: string[]): Promise<EvidenceModes> {
+  for (const f of files) await chmod(f, EVIDENCE_FILE_MODE);
+  const [st, dst] = await Promise.all([stat(files[0]), stat(dir)]);
+  return { mode: octal(st.mode), dirMode: octal(dst.mode) };
+}
+
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(
     () => true,
@@ -95,7 +129,7 @@ export function libpqEnv(url: string): Record<string, string> {
 
 export const createEvidenceActivities = (deps: EvidenceDeps) => ({
   /** Runbook step "Document in launch/evidence/phase4_billing/refunds/": one file per refund, once. */
-  async writeRefundEvidence(input: RefundEvidenceInput): Promise<{ path: string; alreadyWritten: boolean }> {
+  async writeRefundEvidence(input: RefundEvidenceInput): Promise<RefundEvidenceResult> {
     const dir = within(deps.evidenceDir, input.subdir, safeName(input.incidentId));
     const file = path.join(dir, `${safeName(input.refund.requested)}.json`);
     const doc = {
@@ -114,13 +148,13 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
       reportedBy: input.reportedBy,
       idempotencyKey: input.refund.idempotencyKey,
     };
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o640 });
+    await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: EVIDENCE_FILE_MODE });
     try {
       // link() fails if the file exists: the whole document appears at once, and only once.
       await link(tmp, file);
-      return { path: file, alreadyWritten: false };
+      return { path: file, alreadyWritten: false, ...(await privateFiles(dir, file)) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw retryable(FailureType.DependencyUnavailable, `writing ${file}: ${describeError(err)}`);
@@ -132,7 +166,7 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
           `${file} already documents refund ${existing.refundId}, not ${input.refund.refundId}; not overwritten`,
         );
       }
-      return { path: file, alreadyWritten: true };
+      return { path: file, alreadyWritten: true, ...(await privateFiles(dir, file)) };
     } finally {
       await rm(tmp, { force: true });
     }
@@ -149,7 +183,10 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
       // A retry after the dump finished (the answer was lost): report the same file.
       const [sha256] = (await readFile(sumFile, 'utf8')).split(/\s+/);
       const st = await stat(file);
+      await privateDir(dir);
+      const modes = await privateFiles(dir, file, sumFile);
       return {
+        ...modes,
         path: file,
         bytes: st.size,
         sha256,
@@ -160,8 +197,12 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
         alreadyDone: true,
       };
     }
-    await mkdir(dir, { recursive: true });
+    await privateDir(dir);
     const partial = `${file}.partial`;
+    // Created 0600 before pg_dump opens it (pg_dump keeps an existing file's mode when it truncates):
+    // the tenant data is never readable by others, not even while it is being written.
+    await (await open(partial, 'w', EVIDENCE_FILE_MODE)).close();
+    await chmod(partial, EVIDENCE_FILE_MODE);
     const startedAt = new Date().toISOString();
     const ctx = Context.current();
     const child = spawn(
@@ -208,9 +249,11 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
     const sha256 = await sha256File(partial);
     const { size } = await stat(partial);
     await rename(partial, file);
-    await writeFile(sumFile, `${sha256}  ${path.basename(file)}\n`);
-    log.info('database dump preserved', { path: file, bytes: size });
+    await writeFile(sumFile, `${sha256}  ${path.basename(file)}\n`, { mode: EVIDENCE_FILE_MODE });
+    const modes = await privateFiles(dir, file, sumFile);
+    log.info('database dump preserved', { path: file, bytes: size, mode: modes.mode });
     return {
+      ...modes,
       path: file,
       bytes: size,
       sha256,

@@ -32,6 +32,8 @@ export interface ActivityDeps {
   pg: Pool;
   redis: Redis;
   stripe: Stripe;
+  /** The application's database roles (ACCUBOOKS_DB_ROLES): P0-2/P1-2 touch only their sessions. */
+  appRoles: readonly string[];
   /** Same database, for tools that take a connection (pg_dump gets it through the environment). */
   postgresUrl: string;
   pgBinDir: string;
@@ -88,7 +90,7 @@ const allActivities = (deps: ActivityDeps) => ({
   ...createHealthActivities(deps.health),
   ...createDockerActivities({ docker: deps.docker }),
   ...createNotificationActivities(deps.notify),
-  ...createPostgresActivities({ pg: deps.pg, apiUrls: deps.health.apiUrls }),
+  ...createPostgresActivities({ pg: deps.pg, apiUrls: deps.health.apiUrls, appRoles: deps.appRoles }),
   ...createPrometheusActivities({ prometheusUrl: deps.prometheusUrl }),
   ...createRedisActivities({ redis: deps.redis }),
   ...createScalingActivities({ docker: deps.docker, apiUrls: deps.health.apiUrls }),
@@ -111,7 +113,12 @@ const allActivities = (deps: ActivityDeps) => ({
   }),
   ...createTargetGuardActivities({ policy: deps.targetGuard }),
   ...createOwnerActivities({ incidentOwners: deps.incidentOwners }),
-  ...createWatchActivities({ pg: deps.pg, apiUrls: deps.health.apiUrls, prometheusUrl: deps.prometheusUrl }),
+  ...createWatchActivities({
+    pg: deps.pg,
+    apiUrls: deps.health.apiUrls,
+    prometheusUrl: deps.prometheusUrl,
+    appRoles: deps.appRoles,
+  }),
 });
 
 export type Activities = ReturnType<typeof createActivities>;

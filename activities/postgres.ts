@@ -4,8 +4,9 @@
  * sessions terminated, slow queries listed, cancelled and terminated.
  *
  * Scope, always: the database the runbook pool is connected to (the application's), sessions of
- * the application's role only (optionally only one application_name: one API instance), and never
- * the runbook's own session. The role needs pg_signal_backend and pg_monitor, nothing more.
+ * the application's roles only (worker configuration: ACCUBOOKS_DB_ROLES; optionally only one
+ * application_name: one API instance), and never the runbook's own session. The role needs
+ * pg_signal_backend and pg_monitor, nothing more.
  */
 import { Context, log, sleep } from '@temporalio/activity';
 import type { Pool } from 'pg';
@@ -16,15 +17,30 @@ export interface PostgresDeps {
   pg: Pool;
   /** API base URL per target container (the same map the health checks use). */
   apiUrls: Record<string, string>;
+  /** The application's database roles (ACCUBOOKS_DB_ROLES): only their sessions are ever touched. */
+  appRoles: readonly string[];
   fetch?: typeof fetch;
 }
 
-/** Which sessions belong to the application. */
+/** Which of the application's sessions (the roles come from the worker's configuration). */
 export interface SessionScope {
-  /** The application's database role (e.g. `accubooks`). */
-  appRole: string;
   /** Only sessions with exactly this application_name (one API instance), when set. */
   applicationName?: string;
+}
+
+/** P0-2 "Kill idle connections": what was terminated, and what the scope matched at all. */
+export interface IdleTermination {
+  terminated: TerminatedSession[];
+  count: number;
+  /** The roles the scope is limited to (ACCUBOOKS_DB_ROLES). */
+  roles: string[];
+  /**
+   * Sessions of those roles in the scope (any state), besides the runbook's own. 0 means the scope
+   * matched nothing: a wrong role setting, not "no idle session older than the threshold".
+   */
+  matchedSessions: number;
+  /** Sessions of other roles idle longer than the threshold, left alone (a hint when nothing matched). */
+  idleOtherRoles: number;
 }
 
 export interface DatabaseCheck {
@@ -91,21 +107,19 @@ export function sanitizeQuery(text: string, max = MAX_QUERY_TEXT): string {
   return masked.length > max ? `${masked.slice(0, max)}…` : masked;
 }
 
-/** Builds the scope clause: app database, app role, optional application_name, never ourselves. */
-function scopeSql(scope: SessionScope, firstParam: number): { sql: string; params: unknown[] } {
-  const params: unknown[] = [scope.appRole];
-  let sql = `datname = current_database() AND usename = $${firstParam} AND pid <> pg_backend_pid()`;
+/** Builds the scope clause: app database, app roles, optional application_name, never ourselves. */
+function scopeSql(
+  roles: readonly string[],
+  scope: SessionScope,
+  firstParam: number,
+): { sql: string; params: unknown[] } {
+  const params: unknown[] = [roles];
+  let sql = `datname = current_database() AND usename = ANY($${firstParam}::text[]) AND pid <> pg_backend_pid()`;
   if (scope.applicationName !== undefined) {
     params.push(scope.applicationName);
     sql += ` AND application_name = $${firstParam + 1}`;
   }
   return { sql, params };
-}
-
-function validScope(scope: SessionScope): void {
-  if (!scope.appRole || typeof scope.appRole !== 'string') {
-    throw nonRetryable(FailureType.InvalidInput, 'The application role (appRole) must be given');
-  }
 }
 
 function dbFailure(what: string, err: unknown): Error {
@@ -137,9 +151,14 @@ const toSlow = (r: SlowRow): SlowQuery => ({
 
 export const createPostgresActivities = (deps: PostgresDeps) => {
   const doFetch = deps.fetch ?? fetch;
+  const roles = [...deps.appRoles];
+  if (roles.length === 0 || roles.some((r) => !r)) {
+    throw new Error('The application database roles (ACCUBOOKS_DB_ROLES) must be given');
+  }
+  const rolesText = roles.join(', ');
 
   async function sessions(scope: SessionScope): Promise<PoolReport['database']> {
-    const { sql, params } = scopeSql(scope, 1);
+    const { sql, params } = scopeSql(roles, scope, 1);
     const { rows } = await deps.pg.query<{ state: string | null; n: number }>(
       `SELECT state, count(*)::int AS n FROM pg_stat_activity WHERE ${sql} GROUP BY state`,
       params,
@@ -155,7 +174,7 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
   /** The running queries of `targets` that are still the same query (pid + query_start). */
   async function stillRunning(scope: SessionScope, targets: SlowQuery[]): Promise<SlowQuery[]> {
     if (targets.length === 0) return [];
-    const { sql, params } = scopeSql(scope, 2);
+    const { sql, params } = scopeSql(roles, scope, 2);
     const { rows } = await deps.pg.query<SlowRow>(
       `SELECT pid, query_start::text AS query_start, backend_start::text AS backend_start,
               extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms,
@@ -174,7 +193,7 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
     scope: SessionScope,
     targets: SlowQuery[],
   ): Promise<{ signalled: number[]; skipped: number[] }> {
-    const { sql, params } = scopeSql(scope, 3);
+    const { sql, params } = scopeSql(roles, scope, 3);
     const signalled: number[] = [];
     const skipped: number[] = [];
     for (const t of targets) {
@@ -233,7 +252,6 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
      * cross-checked with the application's sessions in `pg_stat_activity`.
      */
     async checkPool(input: SessionScope & { target: string; timeoutMs: number }): Promise<PoolReport> {
-      validScope(input);
       const url = `${apiUrlFor(deps.apiUrls, input.target)}/api/monitoring/pool-config`;
       let api: PoolReport['api'];
       try {
@@ -271,7 +289,7 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
       const consistent = !comparable || database.total === api.total;
       const note = comparable
         ? `API reports ${api.total} open (${api.inUse} in use of ${api.max}); server sees ${database.total} sessions of ${input.applicationName} (${database.idle} idle, ${database.active} active)`
-        : `API reports ${api.total} open (${api.inUse} in use of ${api.max}); server sees ${database.total} sessions of role ${input.appRole} across all instances`;
+        : `API reports ${api.total} open (${api.inUse} in use of ${api.max}); server sees ${database.total} sessions of role ${rolesText} across all instances`;
       return { api, database, consistent, note, checkedAt: new Date().toISOString() };
     },
 
@@ -279,19 +297,31 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
      * P0-2 "Kill idle connections", the seed's query narrowed to the application's sessions:
      *   SELECT pg_terminate_backend(pid) FROM pg_stat_activity
      *    WHERE state = 'idle' AND now() - state_change > interval '5 minutes'
-     *      AND datname = current_database() AND usename = <app role> AND pid <> pg_backend_pid()
+     *      AND datname = current_database() AND usename = ANY(<app roles>) AND pid <> pg_backend_pid()
+     * Also counts what the scope matched at all, so "0 idle sessions older than 5 minutes" is told
+     * apart from "no session of these roles" (a role setting that matches nothing terminates nothing).
      * Idempotent: a retry terminates whatever still qualifies, which is what the step asks for.
      */
     async terminateIdleSessions(
       input: SessionScope & { idleForMs: number; reason: string },
-    ): Promise<{ terminated: TerminatedSession[]; count: number }> {
-      validScope(input);
+    ): Promise<IdleTermination> {
       if (!Number.isFinite(input.idleForMs) || input.idleForMs < 0) {
         throw nonRetryable(FailureType.InvalidInput, `idleForMs must be >= 0, got ${input.idleForMs}`);
       }
-      const { sql, params } = scopeSql(input, 2);
-      let result: { terminated: TerminatedSession[]; count: number };
+      const { sql, params } = scopeSql(roles, input, 2);
+      let result: IdleTermination;
       try {
+        // Counted before terminating: the matched sessions include those about to be terminated.
+        const where = input.applicationName === undefined ? '' : 'AND application_name = $3';
+        const { rows: counts } = await deps.pg.query<{ matched: number; idle_other: number }>(
+          `SELECT count(*) FILTER (WHERE usename = ANY($2::text[]))::int AS matched,
+                  count(*) FILTER (WHERE NOT (usename = ANY($2::text[])) AND state = 'idle'
+                    AND now() - state_change > make_interval(secs => $1::double precision / 1000))::int AS idle_other
+             FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND backend_type = 'client backend' ${where}`,
+          [input.idleForMs, ...params],
+        );
         const { rows } = await deps.pg.query<{
           pid: number;
           application_name: string;
@@ -313,12 +343,21 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
           idleSeconds: Math.round(Number(r.idle_seconds)),
           terminated: r.terminated,
         }));
-        const count = terminated.filter((t) => t.terminated).length;
-        result = { terminated, count };
+        result = {
+          terminated,
+          count: terminated.filter((t) => t.terminated).length,
+          roles,
+          matchedSessions: Math.max(counts[0]?.matched ?? 0, terminated.length),
+          idleOtherRoles: counts[0]?.idle_other ?? 0,
+        };
       } catch (err) {
         throw dbFailure('Terminating idle sessions failed', err);
       }
-      log.info('terminated idle application sessions', { count: result.count, reason: input.reason });
+      log.info('terminated idle application sessions', {
+        count: result.count,
+        matchedSessions: result.matchedSessions,
+        reason: input.reason,
+      });
       return result;
     },
 
@@ -327,8 +366,7 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
      * with pid, duration and the query text truncated and with its literals masked.
      */
     async listSlowQueries(input: SessionScope & { minDurationMs: number }): Promise<SlowQuery[]> {
-      validScope(input);
-      const { sql, params } = scopeSql(input, 2);
+      const { sql, params } = scopeSql(roles, input, 2);
       try {
         const { rows } = await deps.pg.query<SlowRow>(
           `SELECT pid, query_start::text AS query_start, backend_start::text AS backend_start,
@@ -351,7 +389,6 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
     async cancelQueries(
       input: SessionScope & { queries: SlowQuery[]; graceMs: number },
     ): Promise<KillResult> {
-      validScope(input);
       try {
         const { signalled, skipped } = await signal('pg_cancel_backend', input, input.queries);
         const targets = input.queries.filter((q) => signalled.includes(q.pid));
@@ -366,7 +403,6 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
     async terminateQueries(
       input: SessionScope & { queries: SlowQuery[]; graceMs: number },
     ): Promise<KillResult> {
-      validScope(input);
       try {
         const { signalled, skipped } = await signal('pg_terminate_backend', input, input.queries);
         const targets = input.queries.filter((q) => signalled.includes(q.pid));

@@ -158,10 +158,12 @@ export interface WatchDeps {
   pg: import('pg').Pool;
   apiUrls: Record<string, string>;
   prometheusUrl?: string;
+  /** The application's database roles (ACCUBOOKS_DB_ROLES). */
+  appRoles: readonly string[];
 }
 
 export const createWatchActivities = (deps: WatchDeps) => {
-  const pg = createPostgresActivities({ pg: deps.pg, apiUrls: deps.apiUrls });
+  const pg = createPostgresActivities({ pg: deps.pg, apiUrls: deps.apiUrls, appRoles: deps.appRoles });
   const prom = createPrometheusActivities({ prometheusUrl: deps.prometheusUrl });
 
   async function probe(p: WatchProbe): Promise<unknown> {

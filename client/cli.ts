@@ -658,7 +658,7 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
       const d = answer.state.duties[answer.duty];
       const next =
         answer.duty === 'runbook-update' && d.status === 'open'
-          ? `The runbook update stays open until the change is linked: runbooks runbook-update ${id} --needed yes --note "..." --link <PR>`
+          ? `The runbook update stays open until the change is linked (due ${d.dueAt}): runbooks runbook-update ${id} --needed yes --note "..." --link <PR>`
           : open.length
             ? `Still open: ${open.join(', ')}. See: runbooks list`
             : 'Every duty is done; the follow-up closes.';

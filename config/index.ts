@@ -65,6 +65,29 @@ const envSchema = z.object({
     .string()
     .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/, { message: 'must be a Docker container name' })
     .default('accubooks-api'),
+  /**
+   * The application's PostgreSQL roles, comma-separated: P0-2 terminates and P1-2 cancels only
+   * sessions of these roles (in the application's database). A role that matches no session makes
+   * P0-2 say so instead of terminating nothing in silence.
+   */
+  ACCUBOOKS_DB_ROLES: z
+    .string()
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .superRefine((list, ctx) => {
+      const bad = list.filter((r) => !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(r));
+      if (!list.length || bad.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be comma-separated PostgreSQL role names, e.g. accubooks${bad.length ? ` ("${bad.join('", "')}" is not one)` : ''}`,
+        });
+      }
+    })
+    .default(['accubooks']),
   PROMETHEUS_URL: url(['http', 'https']).optional(),
 
   NOTIFY_SLACK_WEBHOOK_URL: url(['http', 'https']).optional(),
@@ -144,7 +167,8 @@ export interface WorkerConfig {
   redis: { url: string };
   docker: { host: string };
   stripe: { apiKey: string; apiBase?: string };
-  accubooks: { apiUrl: string; container: string };
+  /** The application: its API, its container, its database roles (ACCUBOOKS_DB_ROLES). */
+  accubooks: { apiUrl: string; container: string; dbRoles: string[] };
   prometheus: { url?: string };
   notify: {
     slackWebhookUrl?: string;
@@ -238,7 +262,11 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     redis: { url: e.REDIS_URL },
     docker: { host: e.DOCKER_HOST },
     stripe: { apiKey: e.STRIPE_API_KEY, apiBase: e.STRIPE_API_BASE },
-    accubooks: { apiUrl: e.ACCUBOOKS_API_URL, container: e.ACCUBOOKS_API_CONTAINER },
+    accubooks: {
+      apiUrl: e.ACCUBOOKS_API_URL,
+      container: e.ACCUBOOKS_API_CONTAINER,
+      dbRoles: e.ACCUBOOKS_DB_ROLES,
+    },
     prometheus: { url: e.PROMETHEUS_URL },
     notify: {
       slackWebhookUrl: e.NOTIFY_SLACK_WEBHOOK_URL,

@@ -63,6 +63,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
     pg,
     redis,
     stripe: stripeFrom(config.stripe.apiKey, config.stripe.apiBase),
+    appRoles: config.accubooks.dbRoles,
     postgresUrl: config.postgres.url,
     pgBinDir: config.postgres.binDir,
     prometheusUrl: config.prometheus.url,

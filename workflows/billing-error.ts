@@ -173,6 +173,8 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   const refundFailures: string[] = [];
   const failedCharges: string[] = [];
   const documents: string[] = [];
+  /** Permissions each refund document was found with on disk (0600 in a 0700 directory). */
+  const documentModes: Record<string, { mode: string; dirMode: string }> = {};
   const documented = new Set<string>();
   const refundInput = (charge: string) => ({
     incidentId: inc.state.incidentId,
@@ -298,10 +300,14 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
         ),
       (d) => `${d.path}${d.alreadyWritten ? ' (already written)' : ''}`,
     );
-    if (doc) documents.push(doc.path);
+    if (doc) {
+      documents.push(doc.path);
+      documentModes[doc.path] = { mode: doc.mode, dirMode: doc.dirMode };
+    }
   }
   // The state holds this array: documents added later (late refunds) show as they are written.
   inc.state.checks.refundDocuments = documents;
+  inc.state.checks.refundDocumentModes = documentModes;
   for (const refund of [...refunds]) await documentRefund(refund);
 
   // Resume billing: CEO approval required. An approved abandon ends the wait (and its reminders) with

@@ -210,6 +210,9 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
       bytes: dump.bytes,
       sha256: dump.sha256,
       format: dump.format,
+      // Permissions found on disk: the dump is a full copy of tenant data (0600 in a 0700 directory).
+      mode: dump.mode,
+      dirMode: dump.dirMode,
     };
   } else {
     await inc.escalate(

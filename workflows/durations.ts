@@ -3,7 +3,11 @@
  * seconds for a game day ("6 seconds", never "0 minutes").
  */
 export const minutes = (ms: number): string =>
-  ms % 60_000 === 0 ? `${ms / 60_000} minutes` : `${Math.round(ms / 1000)} seconds`;
+  ms === 60_000
+    ? '1 minute'
+    : ms % 60_000 === 0
+      ? `${ms / 60_000} minutes`
+      : `${Math.round(ms / 1000)} seconds`;
 
 /** An elapsed time, rounded to what a person reads: seconds under 2 minutes, then minutes. */
 export const elapsed = (ms: number): string =>

@@ -10,8 +10,12 @@
  *
  * The error rate comes from Prometheus (PromQL in the policy). "If needed" is decided from the checks
  * and explained in the state: a restart cannot fix a database or Redis that does not answer, and is
- * not needed when the error rate is already below the detection level. The incident resolves when
- * the error rate stays below the detection level for the policy's window.
+ * not needed when the error rate is already below the detection level. It is not decided once:
+ * while the error rate stays at or above the detection level, the decision is reconsidered every
+ * `reconsiderRestartAfterMs` (database and Redis checked again), up to the policy's `maxRestarts`
+ * restarts, each through the target guard (whose crash-loop budget may refuse one: then the next
+ * reconsideration asks again). The incident resolves when the error rate stays below the detection
+ * level for the policy's window.
  */
 import { checks } from './activity-proxies';
 import { failureType, Incident, metricEndState, withSummary } from './incident';
@@ -152,7 +156,28 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
   );
   if (redis) inc.state.checks.redis = redis;
 
-  // 4. Restart if needed
+  // 4. Restart if needed (reconsidered below while the error rate stays high)
+  let restarts = 0;
+  let canRestart = true;
+  let decidedAt = Date.now();
+  const restart = async (why: string): Promise<void> => {
+    const n = restarts + 1;
+    try {
+      const out = await restartTarget(inc, target, {
+        title: `4. Restart (${n}/${policy.maxRestarts})`,
+        reason: `P1-1 ${input.incidentId}: ${why}`,
+        stopTimeoutSec: policy.stopTimeoutSec,
+      });
+      if (out.done) restarts = n;
+      else inc.decide(`Restart refused: ${out.refusedBecause}`);
+    } catch (err) {
+      if (failureType(err) === 'CONTAINER_NOT_FOUND') canRestart = false;
+      inc.decide(
+        `Restart failed: ${failureType(err) === 'CONTAINER_NOT_FOUND' ? `container ${target} does not exist` : 'see the step'}; watching`,
+      );
+    }
+    inc.state.checks.restarts = restarts;
+  };
   const decision = restartNeeded({
     errorRate: first?.value ?? null,
     detectionErrorRate: policy.detectionErrorRate,
@@ -161,22 +186,56 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
     logErrorLines: logs?.errorLines,
   });
   inc.decide(`${decision.restart ? 'Restart' : 'No restart'}: ${decision.why}`);
-  if (decision.restart) {
-    try {
-      const restart = await restartTarget(inc, target, {
-        title: '4. Restart',
-        reason: `P1-1 ${input.incidentId}`,
-        stopTimeoutSec: policy.stopTimeoutSec,
-      });
-      if (!restart.done) inc.decide(`Restart refused: ${restart.refusedBecause}`);
-    } catch (err) {
-      inc.decide(
-        `Restart failed: ${failureType(err) === 'CONTAINER_NOT_FOUND' ? `container ${target} does not exist` : 'see the step'}; watching`,
-      );
-    }
+  if (decision.restart && policy.maxRestarts > 0) {
+    await restart(decision.why);
   } else {
-    inc.skip('restart', '4. Restart if needed', decision.why);
+    inc.skip(
+      'restart',
+      '4. Restart if needed',
+      decision.restart ? `the policy allows no restart (maxRestarts ${policy.maxRestarts})` : decision.why,
+    );
   }
+
+  /**
+   * "Restart if needed", again: the error rate is still at or above the detection level
+   * `reconsiderRestartAfterMs` after the last decision. The database and Redis are checked again,
+   * since a restart cannot fix either.
+   */
+  const reconsider = async (rate: number): Promise<void> => {
+    decidedAt = Date.now();
+    const db2 = await inc.check(
+      'check-database',
+      '2. Check database again (SELECT 1)',
+      () =>
+        withSummary(checks.checkDatabase, 'SELECT 1 on the application database', {
+          timeoutMs: policy.dbTimeoutMs,
+        }),
+      (d) => (d.ok ? `ok in ${d.latencyMs} ms` : `failed: ${d.error}`),
+    );
+    if (db2) inc.state.checks.database = db2;
+    const redis2 = await inc.check(
+      'check-redis',
+      '3. Check Redis again (PING)',
+      () => withSummary(checks.pingRedis, 'redis-cli ping', { timeoutMs: policy.redisTimeoutMs }),
+      (r) => (r.ok ? `${r.reply} in ${r.latencyMs} ms` : `failed: ${r.error ?? r.reply}`),
+    );
+    if (redis2) inc.state.checks.redis = redis2;
+    const again = restartNeeded({
+      errorRate: rate,
+      detectionErrorRate: policy.detectionErrorRate,
+      databaseOk: db2?.ok,
+      redisOk: redis2?.ok,
+      logErrorLines: undefined,
+    });
+    const since = `still at or above ${pct(policy.detectionErrorRate)} ${minutes(policy.reconsiderRestartAfterMs)} after the last decision`;
+    inc.decide(
+      `${again.restart ? `Restart ${restarts + 1}/${policy.maxRestarts}` : 'No restart'} (${since}): ${again.why}`,
+    );
+    if (again.restart) await restart(again.why);
+    if (restarts >= policy.maxRestarts) {
+      inc.decide(`No more restarts: ${restarts}/${policy.maxRestarts} made; watching and escalating`);
+    }
+  };
 
   // Verify: error rate below the detection level for the window; > 5 % escalates meanwhile.
   const summary = `Verify: error rate < ${pct(policy.detectionErrorRate)} for ${minutes(policy.resolveWindowMs)}`;
@@ -210,7 +269,12 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
         judge: async (s) => {
           await judgeRate(s.value);
-          return { ok: s.value !== null && s.value < policy.detectionErrorRate };
+          const ok = s.value !== null && s.value < policy.detectionErrorRate;
+          if (ok || s.value === null || !canRestart || restarts >= policy.maxRestarts) return { ok };
+          const due = decidedAt + policy.reconsiderRestartAfterMs - Date.now();
+          if (due > 0) return { ok, nextWithinMs: due };
+          await reconsider(s.value);
+          return { ok, nextWithinMs: policy.reconsiderRestartAfterMs };
         },
       }),
     (e) => (e.end === 'resolved' ? `error rate ${pct(e.last.value)}, held ${minutes(e.heldMs)}` : e.end),
@@ -220,6 +284,6 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
     return inc.finish('abandoned', 'abandoned: errors persisted past the give-up window');
   return inc.finish(
     'resolved',
-    `Error rate ${pct(end.last.value)} (< ${pct(policy.detectionErrorRate)}) for ${minutes(end.heldMs)}${decision.restart ? ' after a restart' : ' without a restart'}`,
+    `Error rate ${pct(end.last.value)} (< ${pct(policy.detectionErrorRate)}) for ${minutes(end.heldMs)}${restarts === 0 ? ' without a restart' : restarts === 1 ? ' after a restart' : ` after ${restarts} restarts`}`,
   );
 }

@@ -35,7 +35,8 @@ export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Prom
   const policy = withDefaults(highLatencyDefaults, input.policy);
   const inc = new Incident({ runbook: 'P1-2', name: 'High latency', severity: 'P1' }, input, policy);
   const target = input.target;
-  const scope = { appRole: policy.appRole, applicationName: policy.applicationName };
+  // The application's roles come from the worker's configuration (ACCUBOOKS_DB_ROLES).
+  const scope = { applicationName: policy.applicationName };
 
   // Escalate if: not resolved in 2 hours (a durable timer alongside everything below).
   inc.escalateAfter(
@@ -119,7 +120,7 @@ export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Prom
   const slow = await inc.check(
     'check-slow-queries',
     `1. Check slow queries (active > ${Math.round(policy.slowQueryMs / 1000)} s)`,
-    () => listSlow(`Active ${policy.appRole} queries running > ${Math.round(policy.slowQueryMs / 1000)} s`),
+    () => listSlow(`Active application queries running > ${Math.round(policy.slowQueryMs / 1000)} s`),
     (q) =>
       q.length === 0
         ? 'none'

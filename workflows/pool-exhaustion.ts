@@ -4,7 +4,9 @@
  * Actions:
  *   1. Check pool: GET <api>/api/monitoring/pool-config (cross-checked with pg_stat_activity)
  *   2. Kill idle connections: the seed's pg_terminate_backend query (idle > 5 minutes), narrowed to the
- *      application's database and role, never the runbook's own session
+ *      application's database and roles (the worker's ACCUBOOKS_DB_ROLES), never the runbook's own
+ *      session. "0 idle sessions older than 5 minutes" and "no session matched the roles" (a role
+ *      setting that terminates nothing) are told apart, in the step, the state and the outcome.
  *   3. Restart: docker restart accubooks-api (through the target guard)
  *   4. Verify: Pool <70%
  * Escalate if: Pool remains >80%
@@ -20,12 +22,32 @@ import { poolExhaustionDefaults, type PoolExhaustionPolicy } from './policies/po
 import { withDefaults } from './policy';
 import { restartTarget } from './target-guard';
 import type { IncidentInput, IncidentState } from './types';
-import type { PoolReport } from '../activities/postgres';
+import type { IdleTermination, PoolReport } from '../activities/postgres';
 
 const TIER = 'engineering lead (CTO)';
 
 const describePool = (p: PoolReport) =>
   `${pct(p.api.utilization)} (${p.api.inUse}/${p.api.max} in use, ${p.api.waiting} waiting); ${p.note}`;
+
+/** What "Kill idle connections" did, with "none older than the threshold" apart from "none matched". */
+export function describeKill(r: IdleTermination, idleForMs: number): string {
+  const roles = `role${r.roles.length > 1 ? 's' : ''} ${r.roles.join(', ')}`;
+  if (r.count > 0) {
+    return `${r.count} idle sessions terminated (pids ${r.terminated.map((t) => t.pid).join(', ')})`;
+  }
+  // Older results (before the roles were reported) carry only the count.
+  if (r.matchedSessions === undefined) return '0 idle sessions terminated';
+  if (r.matchedSessions === 0) {
+    return (
+      `none matched the ${roles}: no session of ${r.roles.length > 1 ? 'these roles' : 'this role'} in the database, ` +
+      `nothing terminated (check ACCUBOOKS_DB_ROLES)` +
+      (r.idleOtherRoles
+        ? `; ${r.idleOtherRoles} sessions of other roles idle > ${minutes(idleForMs)} left alone`
+        : '')
+    );
+  }
+  return `0 idle sessions older than ${minutes(idleForMs)} (of ${r.matchedSessions} sessions of ${roles})`;
+}
 
 export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>): Promise<IncidentState> {
   const policy = withDefaults(poolExhaustionDefaults, input.policy);
@@ -35,7 +57,8 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
     policy,
   );
   const target = input.target;
-  const scope = { appRole: policy.appRole, applicationName: policy.applicationName };
+  // The application's roles come from the worker's configuration (ACCUBOOKS_DB_ROLES).
+  const scope = { applicationName: policy.applicationName };
   const poolCheck = (summary: string) =>
     withSummary(checks.checkPool, summary, { ...scope, target, timeoutMs: policy.poolCheckTimeoutMs });
   // A person's resolve counts only with the pool under the verification line (70 %).
@@ -85,22 +108,33 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
     () =>
       withSummary(
         actions.terminateIdleSessions,
-        `Terminate ${policy.appRole} sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
+        `Terminate the application's sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
         { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
       ),
-    (r) =>
-      `${r.count} idle sessions terminated${r.count ? ` (pids ${r.terminated.map((t) => t.pid).join(', ')})` : ''}`,
+    (r) => describeKill(r, policy.idleTerminateAfterMs),
   );
+  const noneMatched = killed?.matchedSessions === 0;
   if (killed) {
     inc.state.checks.terminated = killed.count;
     inc.state.checks.terminatedSessions = killed.terminated.slice(0, 100);
+    inc.state.checks.killScope = {
+      roles: killed.roles,
+      applicationName: policy.applicationName ?? null,
+      matchedSessions: killed.matchedSessions ?? null,
+      idleOtherRoles: killed.idleOtherRoles ?? null,
+      result: describeKill(killed, policy.idleTerminateAfterMs),
+    };
+    if (noneMatched)
+      inc.decide(
+        `Kill idle connections matched nothing: ${describeKill(killed, policy.idleTerminateAfterMs)}`,
+      );
   }
   report(killed?.count, undefined);
 
   // 3. Restart: the app still counts the clients it checked out until it restarts.
   inc.decide(
     `Restart: pool ${before ? `at ${pct(before.api.utilization)}` : 'could not be read'}; ` +
-      `${killed ? `${killed.count} idle sessions terminated` : 'idle sessions could not be terminated'}; ` +
+      `${killed ? describeKill(killed, policy.idleTerminateAfterMs) : 'idle sessions could not be terminated'}; ` +
       'the API keeps its checked-out clients until it restarts',
   );
   try {
@@ -181,6 +215,6 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
   const r = inc.state.checks.report as { utilizationBefore: number | null; utilizationAfter: number | null };
   return inc.finish(
     'resolved',
-    `Pool ${pct(r.utilizationBefore)} -> ${pct(r.utilizationAfter)}; ${killed?.count ?? 'unknown number of'} idle sessions terminated; restarted`,
+    `Pool ${pct(r.utilizationBefore)} -> ${pct(r.utilizationAfter)}; ${noneMatched ? `no session matched the role(s) ${killed.roles.join(', ')}, nothing terminated` : `${killed?.count ?? 'unknown number of'} idle sessions terminated`}; restarted`,
   );
 }

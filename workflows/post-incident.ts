@@ -2,12 +2,13 @@
  * POST-INCIDENT (seed): all P0/P1 incidents require
  *   1. Incident report within 24 hours
  *   2. Post-mortem within 48 hours
- *   3. Runbook update if needed
+ *   3. Runbook update if needed (decided, and the change linked when needed, with the post-mortem:
+ *      48 h by default)
  *
  * Started by the incident as a child workflow that outlives it (parentClosePolicy ABANDON) when the
  * incident resolves or a person closes it. It drafts the incident report at once and sends it to the
- * owners, then waits for each duty: a reminder before the deadline, a page to the escalation tier
- * when it is missed, and it keeps waiting. It closes when all three duties are done.
+ * owners, then waits for each of the three duties: a reminder before its deadline, a page to the
+ * escalation tier when it is missed, and it keeps waiting. It closes when all three duties are done.
  *
  * Signals: `reportFiled` / `postMortemFiled` {link, author, note?};
  *          `runbookUpdate` {needed, note, by, link?} (needed without a link keeps the duty open).
@@ -58,6 +59,8 @@ export const postIncidentDefaults: PostIncidentPolicy = {
   reportReminderBeforeMs: 4 * HOUR,
   postMortemDueMs: 48 * HOUR,
   postMortemReminderBeforeMs: 8 * HOUR,
+  runbookUpdateDueMs: 48 * HOUR,
+  runbookUpdateReminderBeforeMs: 8 * HOUR,
   escalationTier: 'engineering lead (CTO)',
   owners: ['incident-owners@accubooks.local'],
 };
@@ -116,7 +119,7 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
     duties: {
       'incident-report': duty('incident-report', policy.reportDueMs),
       'post-mortem': duty('post-mortem', policy.postMortemDueMs),
-      'runbook-update': duty('runbook-update'),
+      'runbook-update': duty('runbook-update', policy.runbookUpdateDueMs),
     },
     reminders: [],
     escalations: [],
@@ -205,7 +208,7 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
     `Follow-up workflow: ${followUpWorkflowId(inc.incidentId)}`,
     `Incident report due ${state.duties['incident-report'].dueAt}: signal "reportFiled" {"link": "…", "author": "…"}`,
     `Post-mortem due ${state.duties['post-mortem'].dueAt}: signal "postMortemFiled" {"link": "…", "author": "…"}`,
-    'Runbook update: signal "runbookUpdate" {"needed": true|false, "note": "…", "by": "…", "link": "… (when needed)"}',
+    `Runbook update decision due ${state.duties['runbook-update'].dueAt}: signal "runbookUpdate" {"needed": true|false, "note": "…", "by": "…", "link": "… (when needed)"}`,
   ].join('\n');
   let draft: { markdown: string; source: 'history' | 'state' } | undefined;
   try {
@@ -272,7 +275,10 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
     d.overdue = true;
     publish();
     incidentMetrics.followUpDuty({ ...labels, duty: d.duty, event: 'overdue', ms: Date.now() - resolvedMs });
-    const reason = `${DUTY_TITLES[d.duty]} for ${inc.incidentId} not filed by ${d.dueAt}`;
+    const reason =
+      d.duty === 'runbook-update' && d.needed
+        ? `Runbook update for ${inc.incidentId} decided as needed, but no change linked by ${d.dueAt}`
+        : `${DUTY_TITLES[d.duty]} for ${inc.incidentId} not ${d.duty === 'runbook-update' ? 'recorded' : 'filed'} by ${d.dueAt}`;
     try {
       const delivery = await withSummary(notifications.page, `Page ${policy.escalationTier}: ${reason}`, {
         incidentId: inc.incidentId,
@@ -318,6 +324,7 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
   await Promise.all([
     watchDeadline(state.duties['incident-report'], policy.reportReminderBeforeMs),
     watchDeadline(state.duties['post-mortem'], policy.postMortemReminderBeforeMs),
+    watchDeadline(state.duties['runbook-update'], policy.runbookUpdateReminderBeforeMs),
     condition(() => open().length === 0),
   ]);
   state.status = 'closed';

@@ -161,6 +161,12 @@ export interface PostIncidentPolicy {
   /** "Post-mortem within 48 hours", from resolution. */
   postMortemDueMs: number;
   postMortemReminderBeforeMs: number;
+  /**
+   * "Runbook update if needed": the decision (and, when needed, the linked change) is due this long
+   * after resolution; the seed gives no deadline, so the default is the post-mortem's (48 h).
+   */
+  runbookUpdateDueMs: number;
+  runbookUpdateReminderBeforeMs: number;
   /** Who is paged when a deadline is missed. */
   escalationTier: string;
   /** Who gets the draft report and the reminders. */

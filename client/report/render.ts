@@ -354,7 +354,7 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
   line('## Follow-up', '');
   line(
     followUp
-      ? `Post-incident duties (report within 24 h, post-mortem within 48 h, runbook update if needed) are tracked by workflow \`${followUp}\`.`
+      ? `Post-incident duties (report within 24 h, post-mortem within 48 h, runbook update if needed: decided within 48 h) are tracked by workflow \`${followUp}\`.`
       : 'No follow-up workflow recorded.',
   );
   line(

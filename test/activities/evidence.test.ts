@@ -1,6 +1,6 @@
 /** Evidence files against the real filesystem and real PostgreSQL (pg_dump as the runbook role). */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEvidenceActivities, libpqEnv } from '../../activities/evidence';
@@ -44,7 +44,7 @@ test('a refund document is written once: a retry finds it and does not duplicate
     documentedAt: '2026-02-01T10:05:00.000Z',
   });
   expect(first.alreadyWritten).toBe(false);
-  expect(again).toEqual({ path: first.path, alreadyWritten: true });
+  expect(again).toEqual({ path: first.path, alreadyWritten: true, mode: '0600', dirMode: '0700' });
   expect(readdirSync(path.dirname(first.path))).toEqual(['ch_evidence1.json']);
   await expect(
     runActivity(ev.writeRefundEvidence, { ...input, refund: { ...refund, refundId: 're_other' } }),
@@ -72,4 +72,47 @@ test('pg_dump writes a restorable, checksummed dump; a retry reports the same fi
   const password = decodeURIComponent(new URL(need('RUNBOOK_DATABASE_URL')).password);
   expect(libpqEnv(need('RUNBOOK_DATABASE_URL')).PGPASSWORD).toBe(password);
   expect(JSON.stringify(d)).not.toContain(password);
+});
+
+test('evidence is for the owner only: refund documents and the dump 0600, in an incident directory 0700, modes reported', async () => {
+  // The usual umask (022) would leave new files world-readable and directories world-listable.
+  const umask = process.umask(0o022);
+  try {
+    const ev = make();
+    const modeOf = (p: string) => `0${(statSync(p).mode & 0o777).toString(8)}`;
+
+    const doc = await runActivity(ev.writeRefundEvidence, {
+      incidentId: 'P0-3-modes',
+      subdir: 'phase4_billing/refunds',
+      refund,
+      operator: 'test',
+      reportedBy: 'support',
+      documentedAt: '2026-02-01T10:00:01.000Z',
+    });
+    expect(doc).toMatchObject({ mode: '0600', dirMode: '0700' });
+    expect(modeOf(doc.path)).toBe('0600');
+    expect(modeOf(path.dirname(doc.path))).toBe('0700');
+
+    const input = {
+      incidentId: 'P0-4-modes',
+      subdir: 'phase4_integrity',
+      timestamp: '2026-02-01T11:00:00.000Z',
+      format: 'plain' as const,
+    };
+    const dump = await runActivity(ev.dumpDatabase, input);
+    expect(dump).toMatchObject({ mode: '0600', dirMode: '0700' });
+    expect(modeOf(dump.path)).toBe('0600');
+    expect(modeOf(`${dump.path}.sha256`)).toBe('0600');
+    expect(modeOf(path.dirname(dump.path))).toBe('0700');
+
+    // A dump written before this rule (world-readable, in an open directory) is tightened on retry.
+    chmodSync(dump.path, 0o644);
+    chmodSync(path.dirname(dump.path), 0o755);
+    const again = await runActivity(ev.dumpDatabase, input);
+    expect(again).toMatchObject({ alreadyDone: true, mode: '0600', dirMode: '0700' });
+    expect(modeOf(dump.path)).toBe('0600');
+    expect(modeOf(path.dirname(dump.path))).toBe('0700');
+  } finally {
+    process.umask(umask);
+  }
 });

@@ -5,6 +5,7 @@
  */
 import { Client as PgClient, Pool } from 'pg';
 import { createPostgresActivities, sanitizeQuery } from '../../activities/postgres';
+import { describeKill } from '../../workflows/pool-exhaustion';
 import { runActivity } from '../helpers/activity';
 import { need, uniqueId } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
@@ -57,7 +58,7 @@ afterAll(async () => {
 });
 
 test('terminating idle sessions never touches another role, another database, or the runbook itself', async () => {
-  const pg = createPostgresActivities({ pg: runbook, apiUrls: {} });
+  const pg = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['accubooks'] });
   const app = uniqueId('abk-pgtest');
   const mine = await session(appUrl, app);
   const otherRoleSession = await session(otherRoleUrl(), app);
@@ -65,7 +66,6 @@ test('terminating idle sessions never touches another role, another database, or
   await new Promise((r) => setTimeout(r, 1500));
 
   const r = await runActivity(pg.terminateIdleSessions, {
-    appRole: 'accubooks',
     applicationName: app,
     idleForMs: 1000,
     reason: 'test',
@@ -82,8 +82,8 @@ test('terminating idle sessions never touches another role, another database, or
 
   // Never itself: asked to terminate its own role's idle sessions, the runbook's only session survives.
   const self = await runbook.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-  const own = await runActivity(pg.terminateIdleSessions, {
-    appRole: 'runbook',
+  const asRunbook = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['runbook'] });
+  const own = await runActivity(asRunbook.terminateIdleSessions, {
     applicationName: 'abk-test-runbook',
     idleForMs: 0,
     reason: 'test',
@@ -93,11 +93,10 @@ test('terminating idle sessions never touches another role, another database, or
 });
 
 test('sessions idle for less than the threshold are left alone', async () => {
-  const pg = createPostgresActivities({ pg: runbook, apiUrls: {} });
+  const pg = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['accubooks'] });
   const app = uniqueId('abk-pgtest-fresh');
   const s = await session(appUrl, app);
   const r = await runActivity(pg.terminateIdleSessions, {
-    appRole: 'accubooks',
     applicationName: app,
     idleForMs: 5 * 60_000,
     reason: 'test',
@@ -106,8 +105,51 @@ test('sessions idle for less than the threshold are left alone', async () => {
   expect(await alive(s.pid)).toBe(true);
 });
 
+test('"0 idle sessions older than the threshold" is told apart from "no session matched the roles"', async () => {
+  const app = uniqueId('abk-pgtest-scope');
+  const s = await session(appUrl, app);
+  await new Promise((r) => setTimeout(r, 1500));
+
+  // The right role, sessions too fresh: the scope matched them, none was old enough.
+  const right = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['accubooks'] });
+  const fresh = await runActivity(right.terminateIdleSessions, {
+    applicationName: app,
+    idleForMs: 5 * 60_000,
+    reason: 'test',
+  });
+  expect(fresh).toMatchObject({ count: 0, roles: ['accubooks'], matchedSessions: 1, idleOtherRoles: 0 });
+  expect(describeKill(fresh, 5 * 60_000)).toBe(
+    '0 idle sessions older than 5 minutes (of 1 sessions of role accubooks)',
+  );
+
+  // A role setting that is not the application's: nothing matched, and the idle app session is named.
+  const wrong = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: [otherRole, 'abk_nobody'] });
+  const none = await runActivity(wrong.terminateIdleSessions, {
+    applicationName: app,
+    idleForMs: 1000,
+    reason: 'test',
+  });
+  expect(none).toMatchObject({ count: 0, matchedSessions: 0, idleOtherRoles: 1 });
+  expect(describeKill(none, 1000)).toBe(
+    `none matched the roles ${otherRole}, abk_nobody: no session of these roles in the database, nothing terminated (check ACCUBOOKS_DB_ROLES); 1 sessions of other roles idle > 1 seconds left alone`,
+  );
+  expect(await alive(s.pid)).toBe(true);
+
+  // Several roles: sessions of each are in scope.
+  const both = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['accubooks', otherRole] });
+  const mine = await session(otherRoleUrl(), app);
+  await new Promise((r) => setTimeout(r, 1500));
+  const r = await runActivity(both.terminateIdleSessions, {
+    applicationName: app,
+    idleForMs: 1000,
+    reason: 'test',
+  });
+  expect(r.count).toBe(2);
+  expect(r.terminated.map((t) => t.pid).sort()).toEqual([s.pid, mine.pid].sort());
+});
+
 test('slow queries are listed with literals masked, and cancel ends only the application role’s query', async () => {
-  const pg = createPostgresActivities({ pg: runbook, apiUrls: {} });
+  const pg = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['accubooks'] });
   const app = uniqueId('abk-pgtest-slow');
   const mine = await session(appUrl, app);
   const other = await session(otherRoleUrl(), app);
@@ -123,7 +165,7 @@ test('slow queries are listed with literals masked, and cancel ends only the app
   );
   await new Promise((r) => setTimeout(r, 1300));
 
-  const slow = await pg.listSlowQueries({ appRole: 'accubooks', applicationName: app, minDurationMs: 1000 });
+  const slow = await pg.listSlowQueries({ applicationName: app, minDurationMs: 1000 });
   expect(slow.map((q) => q.pid)).toEqual([mine.pid]);
   expect(slow[0].durationMs).toBeGreaterThanOrEqual(1000);
   expect(slow[0].query).toBe('SELECT pg_sleep(?), ? AS secret, ? AS amount');
@@ -143,7 +185,6 @@ test('slow queries are listed with literals masked, and cancel ends only the app
   };
 
   const r = await runActivity(pg.cancelQueries, {
-    appRole: 'accubooks',
     applicationName: app,
     queries: [slow[0], forged],
     graceMs: 5000,
@@ -159,17 +200,16 @@ test('slow queries are listed with literals masked, and cancel ends only the app
 });
 
 test('a query that already ended is skipped, not signalled (pid and query start identify it)', async () => {
-  const pg = createPostgresActivities({ pg: runbook, apiUrls: {} });
+  const pg = createPostgresActivities({ pg: runbook, apiUrls: {}, appRoles: ['accubooks'] });
   const app = uniqueId('abk-pgtest-ended');
   const s = await session(appUrl, app);
   const q = s.client.query('SELECT pg_sleep(1.5)');
   await new Promise((r) => setTimeout(r, 1100));
-  const slow = await pg.listSlowQueries({ appRole: 'accubooks', applicationName: app, minDurationMs: 1000 });
+  const slow = await pg.listSlowQueries({ applicationName: app, minDurationMs: 1000 });
   expect(slow).toHaveLength(1);
   await q;
   await s.client.query('SELECT pg_sleep(3)').catch(() => undefined); // a new query, same pid... finished
   const r = await runActivity(pg.terminateQueries, {
-    appRole: 'accubooks',
     applicationName: app,
     queries: slow,
     graceMs: 1000,
@@ -180,11 +220,19 @@ test('a query that already ended is skipped, not signalled (pid and query start 
 });
 
 test('SELECT 1 reports a database that answers, and one that does not', async () => {
-  const ok = await createPostgresActivities({ pg: runbook, apiUrls: {} }).checkDatabase({ timeoutMs: 5000 });
+  const ok = await createPostgresActivities({
+    pg: runbook,
+    apiUrls: {},
+    appRoles: ['accubooks'],
+  }).checkDatabase({ timeoutMs: 5000 });
   expect(ok.ok).toBe(true);
   const deadPool = new Pool({ connectionString: withDb(runbookUrl, 'no_such_db'), max: 1 });
   try {
-    const bad = await createPostgresActivities({ pg: deadPool, apiUrls: {} }).checkDatabase({
+    const bad = await createPostgresActivities({
+      pg: deadPool,
+      apiUrls: {},
+      appRoles: ['accubooks'],
+    }).checkDatabase({
       timeoutMs: 5000,
     });
     expect(bad.ok).toBe(false);

@@ -40,7 +40,11 @@ export interface RunbookRig {
   close(): Promise<void>;
 }
 
-export async function startRunbookRig(name: string): Promise<RunbookRig> {
+/** `workerEnv`: worker configuration for this rig's activities (e.g. ACCUBOOKS_DB_ROLES). */
+export async function startRunbookRig(
+  name: string,
+  workerEnv: Record<string, string> = {},
+): Promise<RunbookRig> {
   const docker = testDocker();
   const [prom, pagerDuty, slack, env, dev, connection] = await Promise.all([
     startTestPrometheus(docker),
@@ -51,15 +55,18 @@ export async function startRunbookRig(name: string): Promise<RunbookRig> {
     NativeConnection.connect({ address: loadTemporalConfig().address }),
   ]);
   const apiUrls: Record<string, string> = {};
-  const clients = testClients({
-    prometheusUrl: prom.url,
-    health: { apiUrls },
-    notify: {
-      pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-      pagerDutyRoutingKey: 'test-routing-key',
-      slackWebhookUrl: `${slack.url}/hooks/oncall`,
+  const clients = testClients(
+    {
+      prometheusUrl: prom.url,
+      health: { apiUrls },
+      notify: {
+        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
+        pagerDutyRoutingKey: 'test-routing-key',
+        slackWebhookUrl: `${slack.url}/hooks/oncall`,
+      },
     },
-  });
+    workerEnv,
+  );
   const taskQueue = uniqueId(name);
   const activities = createActivities(clients.deps);
   // One workflow bundle (made in global setup) serves both workers.

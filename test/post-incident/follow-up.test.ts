@@ -161,6 +161,64 @@ test('duties filed in time close the follow-up with no reminder or page; bad sig
   expect(pagerDuty.requests.length).toBe(pagesBefore);
 });
 
+test('"runbook update if needed" is due with the post-mortem (48 h): shown in the draft and the follow-up, reminded at 40 h, escalated at 48 h while a needed change is not linked', async () => {
+  const incident = closedIncident(await env.currentTimeMs());
+  const resolvedAt = incident.mttr.resolvedAt!;
+  const handle = await env.client.workflow.start(postIncident, {
+    taskQueue,
+    workflowId: uniqueId('wf-followup-runbook-update'),
+    args: [{ incident, incidentWorkflowId: 'incident-P1-1-accubooks-api' }],
+  });
+  await waitUntil('the draft report to be sent', async () => (await followUpState(handle)).status === 'open');
+  let s = await followUpState(handle);
+  const due = new Date(Date.parse(resolvedAt) + 48 * HOUR).toISOString();
+  expect(s.duties['runbook-update']).toMatchObject({ status: 'open', dueAt: due, overdue: false });
+  const draft = slack.requests
+    .map((r) => r.body.text)
+    .find((t): t is string => typeof t === 'string' && t.includes(`follow-up-${incident.incidentId}`));
+  expect(draft).toContain(`Runbook update decision due ${due}: signal "runbookUpdate"`);
+
+  // Report and post-mortem on time; the runbook change is judged needed but not made yet.
+  await handle.signal(reportFiledSignal, { link: 'https://wiki.accubooks.test/ir/3', author: 'ana' });
+  await handle.signal(postMortemFiledSignal, { link: 'https://wiki.accubooks.test/pm/3', author: 'ana' });
+  await handle.signal(runbookUpdateSignal, { needed: true, note: 'check Redis before restart', by: 'ana' });
+  await sleepUntil(resolvedAt, 39 * HOUR);
+  s = await followUpState(handle);
+  expect(s.reminders).toHaveLength(0);
+  expect(s.duties['runbook-update']).toMatchObject({ status: 'open', needed: true });
+
+  await sleepUntil(resolvedAt, 40 * HOUR + 60_000);
+  s = await followUpState(handle);
+  expect(s.reminders.map((r) => r.duty)).toEqual(['runbook-update']);
+  expect(s.reminders[0].delivered).toEqual(['slack']);
+  expect(s.escalations).toHaveLength(0);
+
+  await sleepUntil(resolvedAt, 48 * HOUR - 60_000);
+  expect((await followUpState(handle)).escalations).toHaveLength(0);
+  await sleepUntil(resolvedAt, 48 * HOUR + 60_000);
+  s = await followUpState(handle);
+  expect(s.escalations).toHaveLength(1);
+  expect(s.escalations[0].reason).toBe(
+    `Runbook update for ${incident.incidentId} decided as needed, but no change linked by ${due}`,
+  );
+  expect(s.escalations[0].delivered.sort()).toEqual(['pagerduty', 'slack']);
+  expect(s.duties['runbook-update'].overdue).toBe(true);
+  expect(pagesFor(`${incident.incidentId}/follow-up-runbook-update-overdue`)).toHaveLength(1);
+  expect(s.status).toBe('open');
+  expect((await handle.describe()).typedSearchAttributes.get(FollowUpOverdueKey)).toBe(true);
+
+  // Linking the change closes it.
+  await handle.signal(runbookUpdateSignal, {
+    needed: true,
+    note: 'Redis check added',
+    by: 'ana',
+    link: 'https://git.accubooks.test/runbooks/pull/9',
+  });
+  s = await handle.result();
+  expect(s.status).toBe('closed');
+  expect(s.duties['runbook-update']).toMatchObject({ status: 'done', overdue: true });
+});
+
 // Runs last: on the time-skipping server, a child that completes after its parent closed leaves
 // time skipping locked for later sleeps in the same environment.
 test('a resolved incident hands off to a follow-up: draft at once, reminder before 24 h, report escalation at 24 h, post-mortem escalation at 48 h; filing closes it', async () => {
@@ -191,6 +249,7 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
   expect(s.draft?.delivered).toEqual(['slack']);
   expect(s.duties['incident-report'].dueAt).toBe(new Date(Date.parse(resolvedAt) + 24 * HOUR).toISOString());
   expect(s.duties['post-mortem'].dueAt).toBe(new Date(Date.parse(resolvedAt) + 48 * HOUR).toISOString());
+  expect(s.duties['runbook-update'].dueAt).toBe(new Date(Date.parse(resolvedAt) + 48 * HOUR).toISOString());
   const draft = chat(`Incident report draft: ${incident.title}`)[0]?.body.text as string;
   expect(draft).toContain(`# Incident report: ${incident.title}`);
   expect(draft).toContain('1. Check health');
@@ -231,12 +290,14 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
   await sleepUntil(resolvedAt, 40 * HOUR + 60_000);
   s = await followUpState(handle);
   expect(s.duties['incident-report']).toMatchObject({ status: 'done', by: 'dana' });
-  expect(s.reminders.map((r) => r.duty)).toEqual(['incident-report', 'post-mortem']);
+  // The runbook update decision shares the post-mortem's clock (nothing recorded yet).
+  expect(s.reminders.map((r) => r.duty)).toEqual(['incident-report', 'post-mortem', 'runbook-update']);
   expect(s.escalations).toHaveLength(1);
   await sleepUntil(resolvedAt, 48 * HOUR + 60_000);
   s = await followUpState(handle);
-  expect(s.escalations).toHaveLength(2);
+  expect(s.escalations).toHaveLength(3);
   expect(s.escalations[1].reason).toContain('Post-mortem');
+  expect(s.escalations[2].reason).toContain('Runbook update decision');
   expect(Date.parse(s.escalations[1].at) - Date.parse(resolvedAt)).toBeGreaterThanOrEqual(48 * HOUR);
   expect(pagesFor(`${incident.incidentId}/follow-up-post-mortem-overdue`)).toHaveLength(1);
 
@@ -264,6 +325,9 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
   );
   expect(text).toMatch(
     /accubooks_followup_duties_overdue_total\{runbook="P0-1",severity="P0",duty="post-mortem"\} 1/,
+  );
+  expect(text).toMatch(
+    /accubooks_followup_duties_overdue_total\{runbook="P0-1",severity="P0",duty="runbook-update"\} 1/,
   );
 });
 

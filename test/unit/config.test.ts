@@ -28,6 +28,19 @@ test('a complete environment loads with local defaults', () => {
   expect(c.temporal.tls).toBeUndefined();
 });
 
+test("ACCUBOOKS_DB_ROLES: the application's database roles, default accubooks, invalid names rejected", () => {
+  expect(loadWorkerConfig(valid).accubooks.dbRoles).toEqual(['accubooks']);
+  expect(loadWorkerConfig({ ...valid, ACCUBOOKS_DB_ROLES: 'app_rw, app_batch' }).accubooks.dbRoles).toEqual([
+    'app_rw',
+    'app_batch',
+  ]);
+  for (const bad of ['accubooks;drop', ',', 'a b']) {
+    expect(() => loadWorkerConfig({ ...valid, ACCUBOOKS_DB_ROLES: bad })).toThrow(
+      /ACCUBOOKS_DB_ROLES must be comma-separated PostgreSQL role names/,
+    );
+  }
+});
+
 test('every missing variable is named in one error', () => {
   expect(() => loadWorkerConfig({})).toThrow(ConfigError);
   try {

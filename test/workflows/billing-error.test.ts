@@ -3,7 +3,7 @@
  * PostgreSQL (billing_config, as the runbook role), a sandbox API container with its own billing
  * key, a real SMTP server and real webhook receivers.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client as PgClient } from 'pg';
@@ -171,6 +171,14 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
       operator: expect.stringContaining('oncall-test'),
     });
     expect(doc.refundId).toMatch(/^re_/);
+    // Owner-only (0600 in a 0700 directory), as recorded in the state and as found on disk.
+    const docPath = path.join(dir, 'ch_p03first.json');
+    expect((s.checks.refundDocumentModes as Record<string, unknown>)[docPath]).toEqual({
+      mode: '0600',
+      dirMode: '0700',
+    });
+    expect(statSync(docPath).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
 
     // Resume: the CTO's code is not enough (CEO required), billing stays frozen.
     const ctoCode = world.latestCode('cto');

@@ -101,6 +101,10 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
   expect(statSync(ev.path).size).toBe(ev.bytes);
   expect(createHash('sha256').update(readFileSync(ev.path)).digest('hex')).toBe(ev.sha256);
   expect(readFileSync(`${ev.path}.sha256`, 'utf8')).toBe(`${ev.sha256}  ${path.basename(ev.path)}\n`);
+  // Tenant data: owner-only, as recorded in the state and as found on disk.
+  expect(s.checks.evidence).toMatchObject({ mode: '0600', dirMode: '0700' });
+  expect(statSync(ev.path).mode & 0o777).toBe(0o600);
+  expect(statSync(path.dirname(ev.path)).mode & 0o777).toBe(0o700);
   const list = spawnSync(path.join(need('PG_BIN_DIR'), 'pg_restore'), ['--list', ev.path], {
     encoding: 'utf8',
   });

@@ -114,5 +114,84 @@ test('error rate > 5 % pages at once and "not resolved in 1 hour" pages at 60 mi
   // Still remediating: verification keeps sampling after both pages.
   expect(s.steps.find((x) => x.name === 'verify')?.status).toBe('running');
   expect(s.checks.errorRate).toBeGreaterThan(0.05);
-  await sb.clearFaults(); // the persisted fault, so nothing is left in Redis
+  // The persisted fault, so nothing is left in Redis (once a restart in flight has come back up).
+  await waitUntil('the sandbox answers', async () => (await sb.health()) !== null, 60_000);
+  await sb.clearFaults();
 }, 240_000);
+
+test('"restart if needed" is reconsidered while errors persist: up to maxRestarts, within the guard\'s crash-loop budget', async () => {
+  const sb = await rig.sandbox('abk-p11-again', { SELF_TRAFFIC_RPS: '10' });
+  // Persisted: every restart comes back failing, so "needed" stays true.
+  await sb.inject({ fault: 'error-rate', rate: 0.5, persist: true });
+  await rig.prom.waitFor(errorRate(sb.name, '1m'), (v) => v > 0.2);
+
+  const handle = await rig.start('time-skipping', {
+    runbook: 'P1-1',
+    target: sb.name,
+    trigger: { source: 'alert', alertName: 'HighErrorRate' },
+    workflowId: uniqueId('wf-p11-again'),
+    policy: {
+      maxRestarts: 4,
+      reconsiderRestartAfterMs: 60_000,
+      stopTimeoutSec: 2,
+    } satisfies Partial<HighErrorRatePolicy>,
+  });
+  const restarts = (s: IncidentState) => s.steps.filter((x) => x.name === 'restart' && x.status === 'done');
+  const refused = (s: IncidentState) =>
+    s.steps.filter(
+      (x) => x.name === 'restart' && x.status === 'skipped' && /crash loop/.test(x.result ?? ''),
+    );
+  let s: IncidentState | undefined;
+  const until = async (what: string, ok: (s: IncidentState) => boolean) =>
+    waitUntil(
+      what,
+      async () => {
+        s = await handle.query(stateQuery);
+        return ok(s);
+      },
+      90_000,
+    );
+  await until(
+    'the first restart and the verification',
+    (x) => restarts(x).length === 1 && x.steps.some((y) => y.name === 'verify'),
+  );
+
+  // Each minute with errors: database and Redis checked again, restarted again, until the guard's
+  // budget (3 restarts of a target in 15 minutes, all runbooks together) refuses the fourth.
+  await rig.env.sleep('4m');
+  await until(
+    'three restarts, then the guard refuses a crash loop',
+    (x) => restarts(x).length === 3 && refused(x).length >= 1,
+  );
+  expect(refused(s!)[0].result).toMatch(/crash loop: .* restarted 3 times in the last 15 minutes/);
+  expect(s!.decisions.join('\n')).toMatch(
+    /Restart 2\/4 \(still at or above 1\.0% 1 minute after the last decision\)/,
+  );
+  expect(
+    s!.steps.filter((x) => x.title === '2. Check database again (SELECT 1)').length,
+  ).toBeGreaterThanOrEqual(3);
+  expect(s!.status).not.toBe('resolved');
+
+  // Once the first restart leaves the guard's window, the fourth (the policy's last) is granted.
+  await rig.env.sleep('14m');
+  await until(
+    'the fourth restart, and no more',
+    (x) => restarts(x).length === 4 && x.decisions.some((d) => d.includes('No more restarts: 4/4')),
+  );
+  expect(restarts(s!).map((x) => x.title)).toEqual([
+    '4. Restart (1/4)',
+    '4. Restart (2/4)',
+    '4. Restart (3/4)',
+    '4. Restart (4/4)',
+  ]);
+
+  // The policy's limit holds: errors go on, nothing more is restarted, verification keeps sampling.
+  await rig.env.sleep('20m');
+  s = await handle.query(stateQuery);
+  expect(restarts(s).length).toBe(4);
+  expect(s.checks.restarts).toBe(4);
+  expect(s.steps.find((x) => x.name === 'verify')?.status).toBe('running');
+  // The persisted fault, so nothing is left in Redis (once the last restart has come back up).
+  await waitUntil('the sandbox answers', async () => (await sb.health()) !== null, 60_000);
+  await sb.clearFaults();
+}, 300_000);

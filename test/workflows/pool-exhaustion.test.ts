@@ -83,6 +83,12 @@ test('leaked connections are terminated, the API restarted, and the pool verifie
   const terminatedPids = (state.checks.terminatedSessions as { pid: number }[]).map((t) => t.pid);
   expect(terminatedPids).toEqual(expect.arrayContaining(leaked));
   expect(state.outcome).toMatch(/^Pool 100\.0% -> \d+\.\d%; \d+ idle sessions terminated; restarted$/);
+  // The kill's scope is the configured role, and it matched the leaked sessions.
+  expect(state.checks.killScope).toMatchObject({
+    roles: ['accubooks'],
+    result: expect.stringMatching(/^\d+ idle sessions terminated/),
+  });
+  expect((state.checks.killScope as { matchedSessions: number }).matchedSessions).toBeGreaterThanOrEqual(10);
   expect(state.escalations).toHaveLength(0);
   expect(state.mttr.breached).toBe(false);
 

@@ -1,10 +1,12 @@
 /** P1-1 High error rate: the seed's durations and thresholds as typed, overridable defaults. */
 import { commonDefaults, type CommonPolicy } from '../policy';
+import { errorRateQuery, RATE_WINDOW, TARGET_SCOPE } from './api-queries';
 
 export interface HighErrorRatePolicy extends CommonPolicy {
   /**
    * PromQL for the error rate (0..1) of the target. Placeholders: {{target}}, {{targetRegex}},
-   * {{window}}. The default reads the sandbox's `http_requests_total{status}` without `/metrics`.
+   * {{window}}. The default is the HighErrorRate alert's own definition for the target
+   * (policies/api-queries.ts): user traffic only, the same routes excluded.
    */
   errorRateQuery: string;
   /** Range for rate() in the queries ({{window}}). */
@@ -21,22 +23,28 @@ export interface HighErrorRatePolicy extends CommonPolicy {
   logLines: number;
   dbTimeoutMs: number;
   redisTimeoutMs: number;
-  /** "Restart if needed": at most this many restarts in one incident. */
+  /**
+   * "Restart if needed": at most this many restarts in one incident (each also within the target
+   * guard's crash-loop budget, shared by all runbooks).
+   */
   maxRestarts: number;
+  /**
+   * While the error rate stays at or above the detection level this long after the last decision
+   * (restart or not), "if needed" is decided again, with fresh database and Redis checks.
+   */
+  reconsiderRestartAfterMs: number;
   stopTimeoutSec: number;
   sampleIntervalMs: number;
   maxSampleIntervalMs: number;
 }
 
-/** `or vector(0)`: a fresh process has no 5xx series yet, which means 0 errors, not "no data". */
-export const DEFAULT_ERROR_RATE_QUERY =
-  '(sum(rate(http_requests_total{instance_name="{{target}}",route!="/metrics",status=~"5.."}[{{window}}])) or vector(0))' +
-  ' / sum(rate(http_requests_total{instance_name="{{target}}",route!="/metrics"}[{{window}}]))';
+/** The alert rule's error rate, for the incident's target. */
+export const DEFAULT_ERROR_RATE_QUERY = errorRateQuery(TARGET_SCOPE);
 
 export const highErrorRateDefaults: HighErrorRatePolicy = {
   ...commonDefaults,
   errorRateQuery: DEFAULT_ERROR_RATE_QUERY,
-  rateWindow: '1m',
+  rateWindow: RATE_WINDOW,
   detectionErrorRate: 0.01,
   escalateErrorRate: 0.05,
   escalateAfterMs: 60 * 60_000,
@@ -44,7 +52,8 @@ export const highErrorRateDefaults: HighErrorRatePolicy = {
   logLines: 200,
   dbTimeoutMs: 5_000,
   redisTimeoutMs: 5_000,
-  maxRestarts: 1,
+  maxRestarts: 3,
+  reconsiderRestartAfterMs: 10 * 60_000,
   stopTimeoutSec: 10,
   sampleIntervalMs: 30_000,
   maxSampleIntervalMs: 5 * 60_000,

@@ -1,8 +1,12 @@
 /** P1-2 High latency: the seed's durations and thresholds as typed, overridable defaults. */
 import { commonDefaults, type CommonPolicy } from '../policy';
+import { p95LatencyQuery, RATE_WINDOW, TARGET_SCOPE } from './api-queries';
 
 export interface HighLatencyPolicy extends CommonPolicy {
-  /** PromQL for the p95 latency in seconds. Placeholders: {{target}}, {{targetRegex}}, {{window}}. */
+  /**
+   * PromQL for the p95 latency in seconds. Placeholders: {{target}}, {{targetRegex}}, {{window}}.
+   * The default is the HighLatency alert's own definition for the target (policies/api-queries.ts).
+   */
   p95Query: string;
   rateWindow: string;
   /** "Detection: p95 latency >1s": below this is healthy again (the verification level). */
@@ -13,8 +17,6 @@ export interface HighLatencyPolicy extends CommonPolicy {
   escalateAfterMs: number;
   /** "Check slow queries: ... state = 'active' AND now() - query_start > interval '5 seconds'". */
   slowQueryMs: number;
-  /** The application's database role: only its queries are ever cancelled or terminated. */
-  appRole: string;
   /** Only queries of this application_name (one API instance), when set. */
   applicationName?: string;
   /** "Check pool utilization: Should be <70%". */
@@ -35,18 +37,17 @@ export interface HighLatencyPolicy extends CommonPolicy {
   maxSampleIntervalMs: number;
 }
 
-export const DEFAULT_P95_QUERY =
-  'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{instance_name="{{target}}",route!="/metrics"}[{{window}}])))';
+/** The alert rule's p95 latency, for the incident's target. */
+export const DEFAULT_P95_QUERY = p95LatencyQuery(TARGET_SCOPE);
 
 export const highLatencyDefaults: HighLatencyPolicy = {
   ...commonDefaults,
   p95Query: DEFAULT_P95_QUERY,
-  rateWindow: '1m',
+  rateWindow: RATE_WINDOW,
   detectionP95Seconds: 1,
   escalateP95Seconds: 2,
   escalateAfterMs: 2 * 60 * 60_000,
   slowQueryMs: 5_000,
-  appRole: 'accubooks',
   poolUtilizationBelow: 0.7,
   redisHitRateAbove: 0.7,
   hitRateSampleMs: 2_000,

@@ -2,9 +2,10 @@
 import { commonDefaults, type CommonPolicy } from '../policy';
 
 export interface PoolExhaustionPolicy extends CommonPolicy {
-  /** The application's database role: only its sessions are ever terminated. */
-  appRole: string;
-  /** Only sessions with this application_name (one API instance), when set; default: the whole app role. */
+  /**
+   * The application's database roles are the worker's configuration (ACCUBOOKS_DB_ROLES), not the
+   * policy's: only their sessions are ever terminated.
+   * Only sessions with this application_name (one API instance), when set; default: the whole app role. */
   applicationName?: string;
   /** "Kill idle connections: ... now() - state_change > interval '5 minutes'". */
   idleTerminateAfterMs: number;
@@ -27,7 +28,6 @@ export interface PoolExhaustionPolicy extends CommonPolicy {
 
 export const poolExhaustionDefaults: PoolExhaustionPolicy = {
   ...commonDefaults,
-  appRole: 'accubooks',
   idleTerminateAfterMs: 5 * 60_000,
   verifyBelow: 0.7,
   escalateAbove: 0.8,
