@@ -182,13 +182,19 @@ export function renderTimelineSvg(c: IncidentChart): string {
                 lineStyle: { color: COLORS.target, type: 'dashed', width: 1.5 },
                 label: {
                   formatter: target.label,
-                  position: 'insideEndTop',
+                  position: 'start',
                   color: COLORS.target,
                   fontSize: 11,
                 },
                 data: [{ xAxis: target.at }],
               }
             : undefined,
+          // The time the incident was open, shaded: green within the target, red past it.
+          markArea: {
+            silent: true,
+            itemStyle: { color: c.breached ? 'rgba(228,87,86,0.08)' : 'rgba(84,162,75,0.08)' },
+            data: [[{ xAxis: c.detectedAt }, { xAxis: c.end }]],
+          },
         },
       ],
     });
