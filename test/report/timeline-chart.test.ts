@@ -7,7 +7,8 @@
  *    pixel, on its time axis.
  * Times are read from the raw history JSON here, not through the report's model.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { chartOf, type IncidentChart } from '../../client/report/chart';
@@ -16,6 +17,7 @@ import { ganttText, minimumBarMs, renderMermaidGantt } from '../../client/report
 import { historyFromJson } from '../../client/report/proto-json';
 import { SVG_LAYOUT, renderTimelineSvg, svgAxis } from '../../client/report/svg';
 import { launchChromium } from '../helpers/browser';
+import { assertCliBuilt, cliOn } from '../helpers/cli';
 import { elements, parseSvg } from './well-formed';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -305,4 +307,34 @@ test('step names with gantt syntax in them (: # ; % and a leading keyword) stay 
   expect(labels.some((l) => l.startsWith('▸ section 1∶ restart ＃2； 50％ done'))).toBe(true);
   // The SVG of the same chart is well-formed too, labels escaped.
   expect(() => parseSvg(renderTimelineSvg(chart))).not.toThrow();
+});
+
+describe('runbooks report --svg (the built CLI)', () => {
+  const cli = cliOn('report-svg-unused');
+  const history = path.join(FIXTURES, 'P0-4-held-wrong-code-then-approved.json');
+  beforeAll(() =>
+    assertCliBuilt(['client/cli.ts', 'client/report.ts', 'client/report/svg.ts', 'client/report/mermaid.ts']),
+  );
+
+  test('writes the Markdown and, beside it, the same timeline as SVG', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'abk-report-svg-'));
+    const [md, svg] = [path.join(dir, 'report.md'), path.join(dir, 'report.svg')];
+    const run = await cli('report', '--from-file', history, '--out', md, '--svg', svg);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain(`Report written to ${md}, timeline picture to ${svg}`);
+    const steps = (readFileSync(md, 'utf8').match(/^ {4}.* :(done|crit|active), s\d+, /gm) ?? []).length;
+    const doc = parseSvg(readFileSync(svg, 'utf8'));
+    const bars = elements(doc, 'path').filter((p) => p.getAttribute('ecmeta_series_index') === '0');
+    expect(steps).toBeGreaterThan(5);
+    expect(bars).toHaveLength(steps);
+  });
+
+  test('a folder that does not exist for --svg is named as the file it cannot write', async () => {
+    const svg = path.join(tmpdir(), 'abk-no-such-dir', 'nested', 'report.svg');
+    const run = await cli('report', '--from-file', history, '--svg', svg);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`Cannot write ${svg}`);
+    expect(run.stderr).not.toContain('Cannot read');
+  });
 });
