@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: brings up its own local stack (unless TEMPORAL_ADDRESS says one runs), runs every
- * benchmark of issue 12, prints one table and writes the same as JSON.
+ * benchmark of issue 12, prints one table and writes the same as JSON, with SVG plots beside it
+ * (bench/plots.ts: growth curves, first-action latencies).
  *
  *   node dist/bench/run.js            moderate sizes (a shared 2-core machine)
  *   node dist/bench/run.js --full     the issue's sizes (10,000 alerts / 200 incidents, 1,000 open)
  *   node dist/bench/run.js --tiny     each benchmark once at a tiny size
- *   --out <file>                      JSON path (default bench/results/latest.json)
+ *   --out <file>                      JSON path (default bench/results/latest.json); plots beside it
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { writeBenchPlots } from './plots';
 import { DEFAULT_SIZES, FULL_SIZES, renderTable, runAll, TINY_SIZES } from './suite';
 
 const REPO = path.resolve(__dirname, '..', existsSync(path.join(__dirname, '../package.json')) ? '' : '..');
@@ -61,6 +63,8 @@ async function main(): Promise<void> {
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ ...report, table }, null, 2)}\n`);
     process.stderr.write(`bench: wrote ${out}\n`);
+    for (const file of writeBenchPlots(report, path.dirname(out)))
+      process.stderr.write(`bench: plotted ${file}\n`);
   } finally {
     if (ownStack) stack('down', ownStack);
   }

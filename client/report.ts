@@ -2,7 +2,7 @@
 /**
  * The incident report command: reads an incident's workflow history and prints Markdown.
  *
- *   node dist/client/report.js <workflowId> [--run-id <id>] [--out report.md]
+ *   node dist/client/report.js <workflowId> [--run-id <id>] [--out report.md] [--svg report.svg]
  *   node dist/client/report.js --from-file history.json [--workflow-id <id>] [--out report.md]
  *
  * The file may be the Temporal UI's JSON download or `temporal workflow show -w <id> --output json`.
@@ -11,13 +11,22 @@ import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { ConfigError, loadTemporalConfig } from '../config';
 import { connectClient } from './connection';
-import { generateIncidentReport, reportFromFile } from './report/index';
+import {
+  historyFromFile,
+  loadIncidentModel,
+  modelFromHistory,
+  renderReport,
+  timelineSvg,
+  type ReportModel,
+} from './report/index';
 
 export interface ReportCommandOptions {
   runId?: string;
   fromFile?: string;
   workflowId?: string;
   out?: string;
+  /** Also write the timeline picture as SVG to this file. */
+  svg?: string;
 }
 
 /** Renders the report for a workflow ID (through the client) or a history file; the CLI's `report` can call this. */
@@ -25,18 +34,24 @@ export async function runReportCommand(
   workflowId: string | undefined,
   opts: ReportCommandOptions,
 ): Promise<string> {
-  let markdown: string;
+  let model: ReportModel;
   if (opts.fromFile) {
-    markdown = await reportFromFile(opts.fromFile, { workflowId: workflowId ?? opts.workflowId });
+    model = modelFromHistory(await historyFromFile(opts.fromFile), {
+      workflowId: workflowId ?? opts.workflowId,
+    });
   } else {
     if (!workflowId) throw new Error('give a workflow ID, or --from-file <history.json>');
     const client = await connectClient(loadTemporalConfig());
     try {
-      markdown = await generateIncidentReport(client, workflowId, { runId: opts.runId });
+      model = await loadIncidentModel(client, workflowId, { runId: opts.runId });
     } finally {
       await client.connection.close();
     }
   }
+  // One "now" for both, so a running incident's picture and text agree.
+  const now = new Date();
+  const markdown = renderReport(model, { now });
+  if (opts.svg) await writeFile(opts.svg, timelineSvg(model, { now }));
   if (opts.out) await writeFile(opts.out, markdown);
   return markdown;
 }
@@ -50,8 +65,10 @@ async function main(argv: string[]): Promise<void> {
     .option('--from-file <path>', 'a history exported as JSON from the Temporal UI or CLI')
     .option('--workflow-id <id>', 'the workflow ID to show when reading a file')
     .option('--out <path>', 'write the Markdown here instead of stdout')
+    .option('--svg <path>', 'also write the timeline picture as SVG here')
     .action(async (workflowId: string | undefined, opts: ReportCommandOptions) => {
       const markdown = await runReportCommand(workflowId, opts);
+      if (opts.svg) process.stderr.write(`timeline picture written to ${opts.svg}\n`);
       if (opts.out) process.stderr.write(`report written to ${opts.out}\n`);
       else process.stdout.write(markdown);
     });

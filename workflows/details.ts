@@ -1,9 +1,53 @@
 /**
  * The Markdown the Temporal UI shows as the incident's current details: where it is, what it saw,
- * when it escalates next, and, while it waits for a person, exactly what to paste into
- * "Send a Signal".
+ * when it escalates next, the steps so far as a compact timeline, and, while it waits for a person,
+ * exactly what to paste into "Send a Signal".
  */
-import type { IncidentState } from './types';
+import type { IncidentState, StepRecord } from './types';
+
+/**
+ * The details panel is read at a glance, and the whole text is re-sent on every `__temporal_workflow_metadata`
+ * query: the timeline keeps the latest steps only, and the details stay within this many characters.
+ */
+export const TIMELINE_MAX_STEPS = 12;
+export const CURRENT_DETAILS_MAX_CHARS = 4000;
+const STEP_TITLE_MAX = 60;
+
+const ICON: Record<StepRecord['status'], string> = { done: '✓', failed: '✗', running: '▶', skipped: '–' };
+
+/** `+0:03`, `+1:02:03`: time since detection. */
+function sinceDetection(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `+${h}:${pad(m)}:${pad(s % 60)}` : `+${m}:${pad(s % 60)}`;
+}
+
+function took(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** `06:01:02 +0:03 ✓ 3. Restart (2.1 s)`, one line per step, the latest TIMELINE_MAX_STEPS of them. */
+export function stepTimeline(s: IncidentState): string[] {
+  const detected = Date.parse(s.mttr.detectedAt);
+  const shown = s.steps.slice(-TIMELINE_MAX_STEPS);
+  const earlier = s.steps.length - shown.length;
+  const lines = shown.map((st) => {
+    const start = Date.parse(st.startedAt);
+    const title = st.title.length > STEP_TITLE_MAX ? `${st.title.slice(0, STEP_TITLE_MAX - 1)}…` : st.title;
+    const length =
+      st.status === 'running'
+        ? 'running'
+        : st.finishedAt && st.status !== 'skipped'
+          ? took(Date.parse(st.finishedAt) - start)
+          : st.status;
+    return `${st.startedAt.slice(11, 19)} ${sinceDetection(start - detected)} ${ICON[st.status]} ${title} (${length})`;
+  });
+  return earlier ? [`… ${earlier} earlier step${earlier === 1 ? '' : 's'}`, ...lines] : lines;
+}
 
 const short = (v: unknown): string => {
   if (v && typeof v === 'object') {
@@ -42,6 +86,8 @@ export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string)
       : '';
     lines.push(`**Escalated** ${s.escalations.length}× (last ${last.at} to ${last.tier})${failed}`);
   }
+  if (s.steps.length)
+    lines.push('', '**Steps so far** (UTC, time since detection)', '```', ...stepTimeline(s), '```');
   const checks = Object.entries(s.checks).filter(([k]) => k !== 'logs');
   if (checks.length) {
     lines.push(
@@ -53,8 +99,11 @@ export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string)
   }
   const failing = Object.entries(s.failing);
   if (failing.length) lines.push('', '**Failing checks**', ...failing.map(([k, v]) => `- ${k}: ${v}`));
+
+  // What a person must do, and how it ended: never cut.
+  const tail: string[] = [];
   if (s.waitingFor) {
-    lines.push(
+    tail.push(
       '',
       `### Waiting for: ${s.waitingFor.what}`,
       `Send a Signal named \`${s.waitingFor.signal}\` with this JSON (fill in your code and reason):`,
@@ -63,6 +112,18 @@ export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string)
       '```',
     );
   }
-  if (s.outcome) lines.push('', `**Outcome** ${s.outcome}`);
-  return lines.join('\n');
+  if (s.outcome) tail.push('', `**Outcome** ${s.outcome.slice(0, 500)}`);
+  return fit(lines, tail);
+}
+
+/** Head and tail within CURRENT_DETAILS_MAX_CHARS: whole lines off the head's end (a code block stays closed). */
+function fit(head: string[], tail: string[]): string {
+  const size = (l: string[]) => l.join('\n').length;
+  if (size(head) + size(tail) + 1 <= CURRENT_DETAILS_MAX_CHARS) return [...head, ...tail].join('\n');
+  const note = ['', '_… cut to fit the details panel_'];
+  const budget = CURRENT_DETAILS_MAX_CHARS - size(tail) - size(note) - 8;
+  const kept = [...head];
+  while (kept.length > 1 && size(kept) > budget) kept.pop();
+  if (kept.filter((l) => l.startsWith('```')).length % 2) kept.push('```');
+  return [...kept, ...note, ...tail].join('\n');
 }

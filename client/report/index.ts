@@ -1,8 +1,10 @@
 /**
- * The incident report library: history (from the client or an exported JSON file) → Markdown.
+ * The incident report library: history (from the client or an exported JSON file) → Markdown, and
+ * the timeline picture as SVG.
  *
  *   const md = await generateIncidentReport(client, 'incident-P0-1-accubooks-api');
  *   const md = await reportFromFile('history.json', { workflowId: '…' });
+ *   const svg = timelineSvg(modelFromHistory(await historyFromFile('history.json')));
  *
  * Running incidents are reported as of now (their live state is read by the `state` query when a
  * worker answers); completed ones use the state the workflow returned.
@@ -12,7 +14,9 @@ import { RUNBOOKS } from '../../workflows/catalog';
 import type { IncidentState } from '../../workflows/types';
 import { fetchIncidentHistory, historyFromFile, parseHistoryJson, type History } from './history';
 import { buildModel, type ReportModel, type TimelineEntry } from './model';
+import { chartOf } from './chart';
 import { renderReport } from './render';
+import { renderTimelineSvg } from './svg';
 import { sanitizeValue } from './sanitize';
 
 export { buildModel, parseHistoryJson, historyFromFile, fetchIncidentHistory, renderReport };
@@ -27,15 +31,25 @@ export interface ReportOptions {
   now?: Date;
 }
 
-export function reportFromHistory(history: History, opts: ReportOptions = {}): string {
+/** The report's model of a history, with the state a caller supplies when the history has none yet. */
+export function modelFromHistory(history: History, opts: ReportOptions = {}): ReportModel {
   const model = buildModel(history, { secrets: opts.secrets });
   model.workflowId = opts.workflowId ?? model.workflowId;
   if (!model.state && opts.state) model.state = sanitizeValue(opts.state, opts.secrets) as IncidentState;
-  return renderReport(model, { now: opts.now, secrets: opts.secrets });
+  return model;
+}
+
+export function reportFromHistory(history: History, opts: ReportOptions = {}): string {
+  return renderReport(modelFromHistory(history, opts), { now: opts.now, secrets: opts.secrets });
 }
 
 export async function reportFromFile(path: string, opts: ReportOptions = {}): Promise<string> {
   return reportFromHistory(await historyFromFile(path), opts);
+}
+
+/** The incident's timeline as an SVG picture (the same rows as the report's Mermaid chart). */
+export function timelineSvg(model: ReportModel, opts: Pick<ReportOptions, 'now' | 'secrets'> = {}): string {
+  return renderTimelineSvg(chartOf(model, opts));
 }
 
 export interface ClientReportOptions extends Omit<ReportOptions, 'workflowId'> {
@@ -44,11 +58,12 @@ export interface ClientReportOptions extends Omit<ReportOptions, 'workflowId'> {
   queryLiveState?: boolean;
 }
 
-export async function generateIncidentReport(
+/** The report's model of an incident read through the client (live state of a running one included). */
+export async function loadIncidentModel(
   client: Client,
   workflowId: string,
   opts: ClientReportOptions = {},
-): Promise<string> {
+): Promise<ReportModel> {
   const history = await fetchIncidentHistory(client, workflowId, opts.runId);
   const model = buildModel(history, { secrets: opts.secrets });
   model.workflowId = workflowId;
@@ -61,6 +76,15 @@ export async function generateIncidentReport(
     }
   }
   if (!model.state && state) model.state = sanitizeValue(state, opts.secrets) as IncidentState;
+  return model;
+}
+
+export async function generateIncidentReport(
+  client: Client,
+  workflowId: string,
+  opts: ClientReportOptions = {},
+): Promise<string> {
+  const model = await loadIncidentModel(client, workflowId, opts);
   return renderReport(model, { now: opts.now, secrets: opts.secrets });
 }
 

@@ -1,12 +1,14 @@
 /**
  * The incident report as Markdown: summary, trigger and alert values, time-to-resolve against the
- * target, the timeline of every step (activity scheduled / completed / failed with its key result),
- * escalations, approval attempts (who, decision, accepted or refused and why; never the code),
- * evidence files and the follow-up. Every value has been sanitized by the model already.
+ * target, the timeline as a Mermaid gantt chart (mermaid.ts) and as a table of every step (activity
+ * scheduled / completed / failed with its key result), escalations, approval attempts (who, decision,
+ * accepted or refused and why; never the code), evidence files and the follow-up. Every value has
+ * been sanitized by the model already.
  */
-import { RUNBOOKS, isRunbookId } from '../../workflows/catalog';
-import { MTTR_TARGET_MS } from '../../workflows/policy';
-import type { EscalationRecord, IncidentState } from '../../workflows/types';
+import type { IncidentState } from '../../workflows/types';
+import { chartOf } from './chart';
+import { escalationsOf, incidentClock, runbookOf } from './facts';
+import { renderMermaidGantt } from './mermaid';
 import { formatDuration, type ActivityRow, type ReportModel } from './model';
 import { REDACTED, sanitizeText } from './sanitize';
 
@@ -63,24 +65,6 @@ export function keyResult(row: ActivityRow): string {
 }
 
 const time = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
-
-/** Escalations from the state when there is one, else from the page activities in the history. */
-function escalationsOf(m: ReportModel): EscalationRecord[] {
-  if (m.state?.escalations) return m.state.escalations;
-  return m.activities
-    .filter((a) => a.activityType === 'page')
-    .map((a) => {
-      const input = obj(a.input) ?? {};
-      const r = obj(a.result);
-      return {
-        at: a.closedAt ?? a.scheduledAt,
-        tier: str(input.tier, '?'),
-        reason: a.summary ?? str(input.summary),
-        delivered: (r?.delivered as string[] | undefined) ?? [],
-        failed: a.outcome === 'failed' ? [{ channel: 'all', error: a.error ?? '' }] : [],
-      };
-    });
-}
 
 interface ApprovalRow {
   at: string;
@@ -165,12 +149,9 @@ export interface RenderOptions {
 export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
   const s: IncidentState | undefined = m.state;
   const input = m.input;
-  const runbookId = s?.runbook ?? (m.workflowType === 'systemDown' ? 'P0-1' : undefined);
-  const entry =
-    runbookId && isRunbookId(runbookId)
-      ? RUNBOOKS[runbookId]
-      : Object.values(RUNBOOKS).find((r) => r.workflowType === m.workflowType);
-  const severity = s?.severity ?? entry?.severity;
+  const entry = runbookOf(m);
+  const clock = incidentClock(m, opts.now);
+  const severity = clock.severity;
   const target = s?.target ?? input?.target ?? '?';
   const title = s?.title ?? (entry ? `${entry.id} ${entry.name}: ${target}` : `${m.workflowType}: ${target}`);
   const incidentStatus = s?.status ?? (m.status === 'running' ? 'open' : m.status);
@@ -223,8 +204,7 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
   line('');
 
   line('## Time to resolve', '');
-  const targetMs = s?.mttr.targetMs ?? (severity ? MTTR_TARGET_MS[severity] : undefined);
-  const detectedAt = s?.mttr.detectedAt ?? trigger?.startsAt ?? m.startedAt;
+  const { detectedAt, targetMs, resolvedAt, ttrMs: ttr, breached } = clock;
   line(`- Detected: ${time(detectedAt)}`);
   if (s?.mttr.remediationStartedAt) line(`- Remediation started: ${time(s.mttr.remediationStartedAt)}`);
   if (s?.mttr.waits?.length) {
@@ -233,26 +213,22 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
         `- Waited for a person (${cell(w.what)}): ${time(w.since)} → ${time(w.until)}${w.ms !== undefined ? ` (${formatDuration(w.ms)})` : ''}`,
       );
   }
-  const resolvedAt = s?.mttr.resolvedAt ?? (m.status !== 'running' ? m.closedAt : undefined);
-  const ttr =
-    s?.mttr.timeToResolveMs ??
-    (resolvedAt
-      ? Date.parse(resolvedAt) - Date.parse(detectedAt)
-      : (opts.now ?? new Date()).getTime() - Date.parse(detectedAt));
   const targetText = targetMs !== undefined ? formatDuration(targetMs) : '?';
   if (resolvedAt) {
-    const breached = s?.mttr.breached ?? (targetMs !== undefined && ttr > targetMs);
     line(`- ${incidentStatus === 'resolved' ? 'Resolved' : 'Closed'}: ${time(resolvedAt)}`);
     line(
       `- **Time to resolve ${formatDuration(ttr)} vs target ${targetText}: ${breached ? 'BREACHED' : 'within target'}**`,
     );
   } else {
     line(
-      `- **Open for ${formatDuration(ttr)} so far vs target ${targetText}${targetMs !== undefined && ttr > targetMs ? ': BREACHED' : ''}**`,
+      `- **Open for ${formatDuration(ttr)} so far vs target ${targetText}${breached ? ': BREACHED' : ''}**`,
     );
   }
   if (s?.mttr.breachNotifiedAt) line(`- Breach notified at ${time(s.mttr.breachNotifiedAt)}`);
   line('');
+
+  // The same incident as a picture: renders on GitHub, GitLab and most wikis.
+  line('## Timeline chart', '', renderMermaidGantt(chartOf(m, opts)), '');
 
   if (s?.steps?.length) {
     line('## Runbook steps', '', '| step | status | started | finished | result |', '|---|---|---|---|---|');

@@ -1,9 +1,11 @@
 /**
- * Every benchmark once at a tiny size, so none of them rots. It checks that each figure is produced
- * and the invariants hold (exactly N workflows, every alert accounted for, none lost or started
- * twice, every open incident resumed); it never asserts a wall-clock time.
+ * Every benchmark once at a tiny size, so none of them rots. It checks that each figure is produced,
+ * the invariants hold (exactly N workflows, every alert accounted for, none lost or started twice,
+ * every open incident resumed) and the plots are drawn; it never asserts a wall-clock time.
  */
+import { benchPlots } from '../../bench/plots';
 import { runAll, TINY_SIZES, type BenchReport } from '../../bench/suite';
+import { parseSvg } from '../report/well-formed';
 
 let report: BenchReport;
 
@@ -58,4 +60,14 @@ test('every runbook has its history measured and the follow-up path completes', 
   for (const h of history)
     expect(Number((h.data as { incidentEvents: number }).incidentEvents)).toBeGreaterThan(0);
   expect(report.figures.find((f) => f.id === 'simulated-48h')?.data.status).toBe('closed');
+});
+
+test('the plots of the run: growth curves and first-action latencies, one point per measurement', () => {
+  const plots = benchPlots(report);
+  expect(plots.map((p) => p.file)).toEqual(['growth-storm.svg', 'growth-open.svg', 'first-action.svg']);
+  const points = Object.fromEntries(plots.map((p) => [p.file, p.points]));
+  expect(points['growth-storm.svg']).toBe(2 * TINY_SIZES.growthAlerts.length);
+  expect(points['growth-open.svg']).toBe(2 * TINY_SIZES.growthOpen.length);
+  expect(points['first-action.svg']).toBe(2 * TINY_SIZES.firstActionRuns);
+  for (const p of plots) expect(() => parseSvg(p.svg)).not.toThrow();
 });

@@ -12,6 +12,7 @@ import { startIncident } from '../../client/incidents';
 import { stateQuery } from '../../workflows/definitions';
 import { approvalSignal, type ApprovalAttempt } from '../../workflows/approval';
 import type { IncidentState } from '../../workflows/types';
+import { CURRENT_DETAILS_MAX_CHARS, renderCurrentDetails, TIMELINE_MAX_STEPS } from '../../workflows/details';
 import { stripeFrom, type WorkerClients } from '../../worker/clients';
 import { testClients } from '../helpers/deps';
 import { need, uniqueId } from '../helpers/env';
@@ -149,8 +150,18 @@ test('P0-1: the current details follow checking, restart and verify, escalation,
   expect(escalated).toMatch(/^\*\*Status\*\* escalated/);
   expect(escalated).toMatch(/\*\*Escalated\*\* 1× \(last .* to engineering lead \(CTO\)\)/);
 
+  // The steps so far, one line each: clock time, time since detection, outcome, title, how long.
+  expect(verifying).toContain('**Steps so far** (UTC, time since detection)');
+  expect(verifying).toMatch(/^\d\d:\d\d:\d\d \+0:\d\d [✓✗] 1\. Check health \((\d+ ms|\d+\.\d s)\)$/m);
+  expect(verifying).toMatch(/^\d\d:\d\d:\d\d \+0:\d\d ✓ 3\. Restart \(1\/1\) \((\d+ ms|\d+\.\d s)\)$/m);
+  expect(verifying).toMatch(/^\d\d:\d\d:\d\d \+0:\d\d ▶ 4\. Verify: health returns 200 \(running\)$/m);
+  for (const d of seen) expect(d.length).toBeLessThanOrEqual(CURRENT_DETAILS_MAX_CHARS);
+
   const resolved = seen.at(-1)!;
   expect(resolved).toMatch(/^\*\*Status\*\* resolved · \*\*Step\*\* resolved/);
+  expect(resolved).toMatch(
+    /^\d\d:\d\d:\d\d \+0:\d\d [✓✗] 4\. Verify: health returns 200 \((\d+ ms|\d+\.\d s)\)$/m,
+  );
   expect(resolved).toContain('**Outcome** health returned to 200');
   expect(resolved).not.toContain('Next escalation');
   expect(resolved).toMatch(/\| health \| healthy \(200\)/);
@@ -221,4 +232,56 @@ test('P0-3: the current details follow the freeze, the refunds, the wait for the
   expect(resumed).toContain('**Outcome** billing resumed after approval by ceo (CEO)');
   expect(resumed).not.toContain('Waiting for');
   expect(resumed).toMatch(/\| billingSwitch \| .*"enabled":true/);
+});
+
+test('a long incident: the latest steps only, within the size the details panel shows, the signal JSON whole', () => {
+  const at = (s: number) => new Date(Date.parse('2026-12-05T06:00:00.000Z') + s * 1000).toISOString();
+  const steps = Array.from({ length: 300 }, (_, i) => ({
+    name: 'recheck',
+    title: `Re-check health of ${'a-very-long-container-name-'.repeat(4)}${i}`,
+    status: 'done' as const,
+    startedAt: at(60 * i + 2),
+    finishedAt: at(60 * i + 4),
+  }));
+  steps.push({ ...steps[0], title: '5. Resume billing', status: 'running' as never, startedAt: at(18_010) });
+  const example = {
+    approver: '<your approver id>',
+    decision: 'approve',
+    reason: '<why>',
+    code: '<code you received>',
+  };
+  const state = {
+    incidentId: 'P0-3-long',
+    runbook: 'P0-3',
+    title: 'P0-3 Billing error: api',
+    severity: 'P0',
+    target: 'api',
+    status: 'awaiting-approval',
+    currentStep: '5. Resume billing',
+    trigger: { source: 'manual' },
+    steps,
+    checks: Object.fromEntries(
+      Array.from({ length: 40 }, (_, i) => [`check${i}`, { detail: 'x'.repeat(300) }]),
+    ),
+    escalations: [],
+    alerts: { firing: 1, resolved: 0 },
+    mttr: { detectedAt: at(0), remediationStartedAt: at(0), targetMs: 1_800_000, breached: true },
+    decisions: [],
+    failing: { stripe: 'connection refused '.repeat(200) },
+    waitingFor: { what: 'CEO approval', signal: 'approval', example, since: at(18_000) },
+  } as unknown as IncidentState;
+
+  const details = renderCurrentDetails(state);
+  expect(details.length).toBeLessThanOrEqual(CURRENT_DETAILS_MAX_CHARS);
+  const timeline = /\*\*Steps so far\*\*.*\n```\n([\s\S]*?)\n```/.exec(details)![1].split('\n');
+  expect(timeline[0]).toBe(`… ${301 - TIMELINE_MAX_STEPS} earlier steps`);
+  expect(timeline).toHaveLength(TIMELINE_MAX_STEPS + 1);
+  expect(timeline.at(-2)).toMatch(
+    /^10:59:02 \+4:59:02 ✓ Re-check health of a-very-long-container-name-a-very-long-c… \(2\.0 s\)$/,
+  );
+  expect(timeline.at(-1)).toBe('11:00:10 +5:00:10 ▶ 5. Resume billing (running)');
+  // Cut below the timeline, never in the middle of a code block, and the JSON to send stays whole.
+  expect(details).toContain('_… cut to fit the details panel_');
+  expect(details.match(/^```/gm)!.length % 2).toBe(0);
+  expect(JSON.parse(/```json\n([\s\S]*?)\n```/.exec(details)![1])).toEqual(example);
 });
