@@ -13,12 +13,12 @@
  * The incident resolves when the pool stays below 70 % for the policy's window; the report says how
  * many sessions were terminated and the utilization before and after.
  */
-import { actions, checks } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
 import { minutes, pct, Streak, verifyLoop } from './measured';
 import { poolExhaustionDefaults, type PoolExhaustionPolicy } from './policies/pool-exhaustion';
 import { withDefaults } from './policy';
-import { restartTarget } from './target-guard';
+import { guardedCheck, restartTarget } from './target-guard';
 import type { IncidentInput, IncidentState } from './types';
 import type { PoolReport } from '../activities/postgres';
 
@@ -73,17 +73,19 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
   inc.setStatus('remediating');
 
   // 2. Kill idle connections (idle > 5 minutes), the application's sessions only
-  const killed = await inc.check(
-    'kill-idle',
-    `2. Kill idle connections (idle > ${minutes(policy.idleTerminateAfterMs)})`,
-    () =>
-      withSummary(
-        actions.terminateIdleSessions,
-        `Terminate ${policy.appRole} sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
-        { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
-      ),
-    (r) =>
-      `${r.count} idle sessions terminated${r.count ? ` (pids ${r.terminated.map((t) => t.pid).join(', ')})` : ''}`,
+  const killed = await guardedCheck(
+    inc,
+    target,
+    'terminateIdleSessions',
+    {
+      name: 'kill-idle',
+      title: `2. Kill idle connections (idle > ${minutes(policy.idleTerminateAfterMs)})`,
+      reason: `P0-2 ${input.incidentId}`,
+      summary: `Terminate ${policy.appRole} sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
+      describe: (r) =>
+        `${r.count} idle sessions terminated${r.count ? ` (pids ${r.terminated.map((t) => t.pid).join(', ')})` : ''}`,
+    },
+    { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
   );
   if (killed) {
     inc.state.checks.terminated = killed.count;
