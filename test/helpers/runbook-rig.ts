@@ -8,7 +8,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
+import { createActivities, type ActivityDeps } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { startIncident, type StartIncidentOptions } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
@@ -40,7 +40,8 @@ export interface RunbookRig {
   close(): Promise<void>;
 }
 
-export async function startRunbookRig(name: string): Promise<RunbookRig> {
+/** `extra`: more activity dependencies (approvers, Stripe, billing key); `notify` is merged in. */
+export async function startRunbookRig(name: string, extra: Partial<ActivityDeps> = {}): Promise<RunbookRig> {
   const docker = testDocker();
   const [prom, pagerDuty, slack, env, dev, connection] = await Promise.all([
     startTestPrometheus(docker),
@@ -52,12 +53,14 @@ export async function startRunbookRig(name: string): Promise<RunbookRig> {
   ]);
   const apiUrls: Record<string, string> = {};
   const clients = testClients({
+    ...extra,
     prometheusUrl: prom.url,
     health: { apiUrls },
     notify: {
       pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
       pagerDutyRoutingKey: 'test-routing-key',
       slackWebhookUrl: `${slack.url}/hooks/oncall`,
+      ...extra.notify,
     },
   });
   const taskQueue = uniqueId(name);

@@ -327,6 +327,8 @@ test('a resolve while billing cannot be frozen ends the incident at once, with a
     shutdownGraceTime: '1s',
   });
   const running = w.run();
+  // The freeze asks the API's target guard first, which runs on the file's main queue.
+  const guardWorker = await startWorker();
   try {
     const handle = await env.client.workflow.start(billingError, {
       taskQueue: queue,
@@ -370,6 +372,7 @@ test('a resolve while billing cannot be frozen ends the incident at once, with a
       .catch(() => undefined);
   } finally {
     w.shutdown();
-    await running;
+    guardWorker.worker.shutdown();
+    await Promise.all([running, guardWorker.running]);
   }
 }, 150_000);
