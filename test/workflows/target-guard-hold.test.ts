@@ -36,6 +36,7 @@ let stripe: StripeProxy;
 let admin: PgClient;
 let sb: Sandbox;
 let p04: WorkflowHandle;
+let p04StartedAt: number;
 const sessions: PgClient[] = [];
 const billingKey = uniqueId('hold-billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
 
@@ -53,6 +54,7 @@ beforeAll(async () => {
   await admin.connect();
   await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
   sb = await rig.sandbox('abk-hold', { BILLING_KEY: billingKey });
+  p04StartedAt = Date.now();
   p04 = await rig.start('dev', {
     runbook: 'P0-4',
     target: sb.name,
@@ -93,15 +95,20 @@ async function containerEvents(since: number, until: number): Promise<string[]> 
     filters: { type: ['container'] },
   });
   let raw = '';
-  for await (const chunk of stream) raw += chunk.toString();
-  return raw
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { Action: string; Actor: { Attributes: Record<string, string> } })
-    .filter(
-      (e) => e.Actor.Attributes.name === sb.name || e.Actor.Attributes['accubooks.scaled-for'] === sb.name,
-    )
-    .map((e) => `${e.Action} ${e.Actor.Attributes.name}`);
+  for await (const chunk of stream) raw += (chunk as Buffer).toString();
+  type Event = { Action: string; timeNano: number; Actor: { Attributes: Record<string, string> } };
+  return (
+    raw
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Event)
+      // The engine filters by whole seconds: P0-4's own stop can share the first one.
+      .filter((e) => e.timeNano / 1e6 >= since)
+      .filter(
+        (e) => e.Actor.Attributes.name === sb.name || e.Actor.Attributes['accubooks.scaled-for'] === sb.name,
+      )
+      .map((e) => `${e.Action} ${e.Actor.Attributes.name}`)
+  );
 }
 
 const stepOf = (s: IncidentState, name: string) => s.steps.find((x) => x.name === name);
@@ -134,7 +141,7 @@ test('while P0-4 holds the API, no runbook restarts, starts, scales or kills any
       utilizationQuery: 'vector(0.95)',
       pauseKey,
     }),
-    'P0-3': await start('P0-3', {}, { charges: ['ch_held_api_refund'] }),
+    'P0-3': await start('P0-3', {}, { charges: ['ch_heldApiRefund'] }),
   };
   // Each runbook's blocked step, and what the guard was asked for there.
   const blocked: [keyof typeof runs, string, keyof typeof TARGET_ACTION_RULES][] = [
@@ -173,6 +180,8 @@ test('while P0-4 holds the API, no runbook restarts, starts, scales or kills any
   // The real side effects of the blocked actions: none.
   const until = Date.now();
   expect(await containerEvents(since, until)).toEqual([]);
+  // The count sees real events: P0-4's own stop, before the other runbooks started.
+  expect(await containerEvents(p04StartedAt, since)).toContain(`stop ${sb.name}`);
   const container = await sb.docker.getContainer(sb.name).inspect();
   expect(container.State.Running).toBe(false);
   const alive = await admin.query<{ pid: number; state: string }>(
