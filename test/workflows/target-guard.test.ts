@@ -163,6 +163,75 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   expect(guard.log.some((l) => l.includes('GRANTED release-hold'))).toBe(true);
 });
 
+test('P0-4 does not stop the API before the guard grants its hold, and stops it once it does', async () => {
+  // The API's guard runs on a queue no worker polls yet: it cannot answer.
+  const late = await startSandbox('abk-guard-late');
+  const guardQueue = uniqueId('guard-down');
+  await env.client.workflow.start(targetLease, {
+    taskQueue: guardQueue,
+    workflowId: targetLeaseWorkflowId(late.name),
+    args: [{ target: late.name }],
+  });
+  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue,
+    workflowId: uniqueId('wf-p04-late-hold'),
+    args: [
+      {
+        incidentId: uniqueId('P0-4'),
+        target: late.name,
+        trigger: { source: 'manual', startedBy: 'test', description: 'calculation error' },
+      },
+    ],
+  });
+  let guardWorker: Worker | undefined;
+  let guardRunning: Promise<void> | undefined;
+  try {
+    await waitUntil(
+      'P0-4 to ask for its hold',
+      async () =>
+        ((await p04.describe()).raw.pendingActivities ?? []).some(
+          (a) => a.activityType?.name === 'requestTargetAction' && (a.attempt ?? 0) >= 1,
+        ),
+      60_000,
+    );
+    // However long the guard takes, the API runs on and P0-4 goes no further.
+    await waitUntil(
+      'P0-4 to escalate the missing hold, or to keep asking',
+      async () =>
+        (await p04.query(stateQuery)).escalations.length > 0 ||
+        ((await p04.describe()).raw.pendingActivities ?? []).some((a) => (a.attempt ?? 0) >= 2),
+      120_000,
+    );
+    const waiting = await p04.query(stateQuery);
+    expect(waiting.steps.some((st) => st.name === 'stop')).toBe(false);
+    expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(true);
+
+    guardWorker = await createTestWorker({
+      connection: env.nativeConnection,
+      taskQueue: guardQueue,
+      activities: createActivities(clients.deps),
+    });
+    guardRunning = guardWorker.run();
+    await waitUntil(
+      'the hold to be granted and the API stopped',
+      async () => {
+        const s = await p04.query(stateQuery);
+        return (
+          (s.checks.targetHold as { held?: boolean } | undefined)?.held === true &&
+          s.steps.some((st) => st.name === 'stop' && st.status === 'done')
+        );
+      },
+      120_000,
+    );
+    expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(false);
+  } finally {
+    await p04.terminate('test done').catch(() => undefined);
+    guardWorker?.shutdown();
+    await guardRunning;
+    await late.remove();
+  }
+}, 300_000);
+
 describe('the target guard', () => {
   const target = uniqueId('guard-target');
   const request = (
