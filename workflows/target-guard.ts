@@ -13,7 +13,13 @@
  * This is the only workflow module that names a mutating activity (lint: eslint.config.mjs), and
  * the activities refuse without the grant handed to them here (activities/target-guard.ts).
  */
-import { proxyActivities, uuid4, workflowInfo, type ActivityInterfaceFor } from '@temporalio/workflow';
+import {
+  condition,
+  proxyActivities,
+  uuid4,
+  workflowInfo,
+  type ActivityInterfaceFor,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { actions } from './activity-proxies';
 import { failureText, Incident } from './incident';
@@ -310,6 +316,9 @@ export async function releaseTarget(inc: Incident, target: string, reason: strin
   return reply;
 }
 
+/** How long a hold may go unanswered before the holder escalates (it keeps waiting). */
+export const HOLD_ESCALATE_AFTER_MS = 60_000;
+
 /**
  * Takes the hold and keeps asking until the guard grants it: the caller must not act as if held
  * before (an unheld target can be restarted by any other runbook). The first refusal escalates.
@@ -321,11 +330,24 @@ export async function holdTargetUntilGranted(
   reason: string,
   tier: string,
 ): Promise<boolean> {
+  let escalated = false;
   for (let attempt = 0; ; attempt++) {
-    const reply = await holdTarget(inc, target, reason);
-    if (reply.granted) return true;
-    if (attempt === 0)
-      await inc.escalate(`${target} could NOT be held (${reply.reason}); still trying`, tier);
+    let reply: TargetReply | undefined;
+    const asking = holdTarget(inc, target, reason).then((r) => (reply = r));
+    // A guard that does not answer (it may wait for a worker) is as bad as a refusal: say so early.
+    if (!escalated && !(await condition(() => reply !== undefined, HOLD_ESCALATE_AFTER_MS))) {
+      escalated = true;
+      await inc.escalate(
+        `${target} is NOT held yet: its target guard has not answered in ${HOLD_ESCALATE_AFTER_MS / 1000} s; ${target} is not stopped until it does`,
+        tier,
+      );
+    }
+    await asking;
+    if (reply!.granted) return true;
+    if (!escalated) {
+      escalated = true;
+      await inc.escalate(`${target} could NOT be held (${reply!.reason}); still trying`, tier);
+    }
     if (inc.closedByHuman) return false;
     await inc.waitFor(inc.recheckDelay(attempt), `Wait, then ask the target guard to hold ${target} again`);
   }
