@@ -29,6 +29,33 @@ const nodeBuiltins = [
   'zlib',
 ];
 
+/** Mutating activities: reachable from workflows only through workflows/target-guard.ts. */
+export const guardedActivities = [
+  'restartContainer',
+  'stopContainer',
+  'startContainer',
+  'scaleWorkersUp',
+  'scaleWorkersDown',
+  'setBillingEnabled',
+  'setFlag',
+  'clearFlag',
+  'refundCharge',
+  'cancelQueries',
+  'terminateQueries',
+  'terminateIdleSessions',
+];
+
+function guardedActivitySelectors() {
+  const names = `/^(${guardedActivities.join('|')})$/`;
+  const message =
+    'A mutating activity goes through the target guard: use guardedStep/guardedCheck/restartTarget from ./target-guard.';
+  return [
+    { selector: `MemberExpression[property.name=${names}]`, message },
+    { selector: `MemberExpression[computed=true][property.value=${names}]`, message },
+    { selector: `ObjectPattern > Property[key.name=${names}]`, message },
+  ];
+}
+
 export default tseslint.config(
   {
     ignores: [
@@ -81,6 +108,17 @@ export default tseslint.config(
           ],
         },
       ],
+    },
+  },
+  {
+    // Only the target guard's helpers (workflows/target-guard.ts) may call a mutating activity, so
+    // every restart, stop, start, scale, flag, refund and kill asks the guard first. The names are
+    // GUARDED_ACTIVITIES (workflows/target-lease.ts); test/unit/target-guard-lint.test.ts checks
+    // both lists agree. The activities themselves refuse without a grant (activities/target-guard.ts).
+    files: ['workflows/**/*.ts'],
+    ignores: ['workflows/target-guard.ts'],
+    rules: {
+      'no-restricted-syntax': ['error', ...guardedActivitySelectors()],
     },
   },
   {

@@ -22,7 +22,7 @@ import { createApprovalActivities } from './approvals';
 import { createBillingActivities, PostgresBillingStore, type BillingStore } from './billing';
 import { createEvidenceActivities } from './evidence';
 import { createStripeActivities } from './stripe';
-import { createTargetGuardActivities } from './target-guard';
+import { createTargetGuardActivities, withGrantCheck } from './target-guard';
 import { createWatchActivities } from './watch';
 import { redisResultMemo, withOnceAcrossAttempts, type ResultMemo } from './memo';
 
@@ -81,7 +81,8 @@ export const createActivities = (deps: ActivityDeps) => {
   const memo = deps.memo === null ? undefined : (deps.memo ?? redisResultMemo(deps.redis));
   return withOnceAcrossAttempts(
     memo,
-    allActivities({ ...deps, notify: { ...deps.notify, memo } }),
+    // The grant check runs inside the memo: a retry that finds the earlier attempt's result acts on nothing.
+    withGrantCheck(allActivities({ ...deps, notify: { ...deps.notify, memo } })),
     ONCE_ACROSS_ATTEMPTS,
   );
 };

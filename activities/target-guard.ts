@@ -2,22 +2,32 @@
  * The runbooks' side of the target guard (workflows/target-lease.ts): ask it, through the worker's
  * own Temporal client, before acting on a shared target, and tell it when the action is done.
  * The guard's answer comes back as this activity's result, which no UI signal can forge.
+ *
+ * And the enforcement: `withGrantCheck` wraps every mutating activity (GUARDED_ACTIVITIES) so that
+ * it acts only with a grant the guard confirms is live, of its kind, for the calling workflow.
+ * The worker registers only the wrapped ones, so no workflow can act on a target past its guard.
  */
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { stateQuery } from '../workflows/definitions';
 import {
+  GUARDED_ACTIVITIES,
   TARGET_LEASE_WORKFLOW_TYPE,
   targetActionUpdate,
   targetDoneSignal,
+  targetGrantQuery,
   targetLeaseWorkflowId,
+  type GuardedActivity,
   type TargetDone,
+  type TargetGrant,
+  type TargetGrantStatus,
   type TargetLeaseInput,
   type TargetLeasePolicy,
   type TargetReply,
   type TargetRequest,
 } from '../workflows/target-lease';
-import { describeError, FailureType, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from './errors';
 
 export interface TargetGuardDeps {
   /** Overrides of the guard's policy (rate limit, lease), given when a target's guard starts. */
@@ -83,3 +93,90 @@ export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
     }
   },
 });
+
+/** The target an activity's own input names, where it names one: it must be the grant's target. */
+const TARGET_IN_INPUT: Partial<Record<GuardedActivity, (input: Record<string, unknown>) => unknown>> = {
+  restartContainer: (i) => i.container,
+  stopContainer: (i) => i.container,
+  startContainer: (i) => i.container,
+  // A scale-up clones its template (default: the target): the grant must be for the app cloned.
+  scaleWorkersUp: (i) => i.template ?? i.target,
+  scaleWorkersDown: (i) => i.target,
+};
+
+/**
+ * Throws ACTION_REFUSED (not retried) unless `grant` is a live grant of the guard of its target, of
+ * this activity's kind, given to the workflow this activity runs for. A guard that cannot be asked
+ * is retried (DEPENDENCY_UNAVAILABLE): nothing is done meanwhile.
+ */
+export async function confirmGrant(activity: GuardedActivity, input: unknown): Promise<TargetGrantStatus> {
+  const kind = GUARDED_ACTIVITIES[activity];
+  const refuse = (why: string) =>
+    nonRetryable(FailureType.ActionRefused, `${activity} refused: ${why}; nothing was done`);
+  const fields = (input ?? {}) as Record<string, unknown>;
+  const grant = fields.grant as Partial<TargetGrant> | undefined;
+  if (!grant || typeof grant.requestId !== 'string' || typeof grant.target !== 'string')
+    throw refuse(`no grant from the target guard (every ${kind} goes through it)`);
+  if (grant.kind !== kind) throw refuse(`the grant is for ${String(grant.kind)}, not ${kind}`);
+  const named = TARGET_IN_INPUT[activity]?.(fields);
+  if (named !== undefined && named !== grant.target)
+    throw refuse(`the grant is for ${grant.target}, not ${String(named)}`);
+  let client: Context['client'];
+  let caller: string | undefined;
+  try {
+    const ctx = Context.current();
+    caller = ctx.info.workflowExecution?.workflowId;
+    client = ctx.client;
+  } catch {
+    throw refuse('not run as an activity of a workflow (no activity context or Temporal client)');
+  }
+  if (!caller) throw refuse('not run for a workflow');
+  let status: TargetGrantStatus | null;
+  try {
+    status = await client.workflow
+      .getHandle(targetLeaseWorkflowId(grant.target))
+      .query(targetGrantQuery, grant.requestId);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw refuse(`no target guard has run for ${grant.target}`);
+    throw retryable(
+      FailureType.DependencyUnavailable,
+      `target guard of ${grant.target}: ${describeError(err)}`,
+    );
+  }
+  if (!status) throw refuse(`the guard of ${grant.target} never granted ${grant.requestId}`);
+  if (status.kind !== kind) throw refuse(`the guard granted ${status.kind}, not ${kind}`);
+  if (status.requester.workflowId !== caller)
+    throw refuse(`the grant belongs to workflow ${status.requester.workflowId}, not ${caller}`);
+  if (!status.live || Date.parse(status.expiresAt) <= Date.now())
+    throw refuse(
+      status.finishedAt
+        ? `the grant ended at ${status.finishedAt}`
+        : `the grant expired at ${status.expiresAt}`,
+    );
+  return status;
+}
+
+/** A guarded activity's input: its own, plus the grant it acts under. */
+export type WithGrants<A> = {
+  [K in keyof A]: K extends GuardedActivity
+    ? A[K] extends (input: infer I) => infer R
+      ? (input: I & { grant: TargetGrant }) => R
+      : never
+    : A[K];
+};
+
+/** The same activities, each mutating one refusing to act without a live grant (confirmGrant). */
+export function withGrantCheck<A extends object>(activities: A): WithGrants<A> {
+  const wrapped = { ...activities } as Record<string, unknown>;
+  for (const name of Object.keys(GUARDED_ACTIVITIES) as GuardedActivity[]) {
+    const fn = (activities as Record<string, unknown>)[name] as
+      ((input: Record<string, unknown>) => Promise<unknown>) | undefined;
+    if (!fn) throw new Error(`guarded activity ${name} is missing`);
+    wrapped[name] = async (input: Record<string, unknown>) => {
+      await confirmGrant(name, input);
+      const { grant: _grant, ...own } = input;
+      return fn(own);
+    };
+  }
+  return wrapped as WithGrants<A>;
+}

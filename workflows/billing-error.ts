@@ -19,7 +19,7 @@ import { actions, checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults, type ApprovalPolicy } from './approval';
 import { failureText, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
-import { restartTarget } from './target-guard';
+import { guardedCheck, guardedStep, restartTarget } from './target-guard';
 import { verifyHealthy } from './verify-health';
 import type { IncidentInput, IncidentState } from './types';
 
@@ -137,16 +137,18 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
 
   // 1. FREEZE BILLING: billingConfig.enabled = false (kept trying: nothing matters more), then restart.
   for (let attempt = 0; ; attempt++) {
-    const frozen = await inc.check(
-      'freeze-billing',
-      '1. Freeze billing: billingConfig.enabled = false',
-      () =>
-        withSummary(actions.setBillingEnabled, 'Freeze billing: billingConfig.enabled = false', {
-          enabled: false,
-          by: `P0-3 ${inc.state.incidentId}`,
-          key,
-        }),
-      (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
+    const frozen = await guardedCheck(
+      inc,
+      target,
+      'setBillingEnabled',
+      {
+        name: 'freeze-billing',
+        title: '1. Freeze billing: billingConfig.enabled = false',
+        reason: `P0-3 ${inc.state.incidentId}: freeze billing`,
+        summary: 'Freeze billing: billingConfig.enabled = false',
+        describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
+      },
+      { enabled: false, by: `P0-3 ${inc.state.incidentId}`, key },
     );
     if (frozen) {
       inc.state.checks.billingSwitch = frozen.after;
@@ -201,15 +203,30 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
       'no charge IDs were reported; a person must name them',
     );
   }
+  /** A refund through the target guard; a refusal counts as a failure (retried, escalated). */
+  const refund = async (charge: string, patient: boolean) => {
+    const out = await guardedStep(
+      inc,
+      target,
+      'refundCharge',
+      {
+        name: patient ? `refund-${charge}-retry` : `refund-${charge}`,
+        title: patient
+          ? `2. Full refund of ${charge} (retrying until Stripe answers)`
+          : `2. Full refund of ${charge}`,
+        reason: `P0-3 ${inc.state.incidentId}: refund ${charge}`,
+        summary: `Stripe: full refund of ${charge}${patient ? ' (retrying)' : ''}`,
+        describe: describeRefund,
+        via: patient ? patientPayments : payments,
+      },
+      refundInput(charge),
+    );
+    if (!out.done) throw new Error(`refused by the target guard: ${out.refusedBecause}`);
+    return out.result!;
+  };
   for (const charge of charges) {
     try {
-      const r = await inc.step(
-        `refund-${charge}`,
-        `2. Full refund of ${charge}`,
-        () => withSummary(payments.refundCharge, `Stripe: full refund of ${charge}`, refundInput(charge)),
-        describeRefund,
-      );
-      refunds.push(r);
+      refunds.push(await refund(charge, false));
     } catch (err) {
       refundFailures.push(`${charge}: ${failureText(err)}`);
       failedCharges.push(charge);
@@ -224,17 +241,7 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     failedCharges.length && patched('p03-retry-failed-refunds')
       ? failedCharges.map(async (charge) => {
           try {
-            const r = await inc.step(
-              `refund-${charge}-retry`,
-              `2. Full refund of ${charge} (retrying until Stripe answers)`,
-              () =>
-                withSummary(
-                  patientPayments.refundCharge,
-                  `Stripe: full refund of ${charge} (retrying)`,
-                  refundInput(charge),
-                ),
-              describeRefund,
-            );
+            const r = await refund(charge, true);
             refunds.push(r);
             recordRefunds();
             failedCharges.splice(failedCharges.indexOf(charge), 1);
@@ -329,18 +336,28 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     await Promise.race([Promise.all(lateRefunds), condition(() => inc.closedByHuman)]);
   }
 
-  const resumed = await inc.step(
-    'resume-billing',
-    'Resume billing: billingConfig.enabled = true',
-    () =>
-      withSummary(actions.setBillingEnabled, 'Resume billing: billingConfig.enabled = true', {
-        enabled: true,
-        by: `P0-3 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
-        key,
-      }),
-    (r) => `enabled ${r.before.enabled} → ${r.after.enabled}`,
+  const resumed = await guardedStep(
+    inc,
+    target,
+    'setBillingEnabled',
+    {
+      name: 'resume-billing',
+      title: 'Resume billing: billingConfig.enabled = true',
+      reason: `P0-3 ${inc.state.incidentId}: resume billing after approval`,
+      summary: 'Resume billing: billingConfig.enabled = true',
+      describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled}`,
+    },
+    {
+      enabled: true,
+      by: `P0-3 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
+      key,
+    },
   );
-  inc.state.checks.billingSwitch = resumed.after;
+  if (!resumed.done) {
+    await inc.escalate(`Approved, but billing could not be resumed: ${resumed.refusedBecause}`, 'CTO');
+    return inc.finish('resolved', `approved; billing stays frozen (${resumed.refusedBecause})`);
+  }
+  inc.state.checks.billingSwitch = resumed.result!.after;
   const live = await applyBillingSwitch(inc, target, true, policy);
   return inc.finish(
     'resolved',

@@ -14,11 +14,11 @@
 import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
-import { actions, checks, notifications } from './activity-proxies';
+import { checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults } from './approval';
 import { failureText, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
-import { holdTarget, releaseTarget, startTarget, stopTarget } from './target-guard';
+import { holdTargetUntilGranted, releaseTargetUntilDone, startTarget, stopTarget } from './target-guard';
 import { verifyHealthy } from './verify-health';
 import type { IncidentInput, IncidentState } from './types';
 
@@ -120,39 +120,37 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
   };
   inc.setStatus('remediating');
 
-  // 1. STOP SYSTEM, and hold it stopped against every other runbook.
-  await holdTarget(inc, target, `P0-4 data integrity violation (${violation}): stopped pending approval`);
-  const stop = await stopTarget(inc, target, {
-    name: 'stop',
-    title: `1. Stop system: docker stop ${target}`,
-    reason: `P0-4 ${inc.state.incidentId}: ${violation}`,
-    stopTimeoutSec: policy.stopTimeoutSec,
-  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err), heldBy: undefined }));
-  if (!stop.done) {
+  // 1. STOP SYSTEM, and hold it stopped against every other runbook: held first (retried until
+  // the guard grants it), stopped only then, through the guard (retried until it is stopped).
+  const holding = `P0-4 data integrity violation (${violation}): stopped pending approval`;
+  if (!(await holdTargetUntilGranted(inc, target, holding, 'CTO (data integrity hold)'))) {
+    return inc.finishByHuman();
+  }
+  for (let attempt = 0; ; attempt++) {
+    const stop = await stopTarget(inc, target, {
+      name: 'stop',
+      title: `1. Stop system: docker stop ${target}`,
+      reason: `P0-4 ${inc.state.incidentId}: ${violation}`,
+      stopTimeoutSec: policy.stopTimeoutSec,
+    }).catch((err: unknown) => ({
+      done: false as const,
+      refusedBecause: failureText(err),
+      heldBy: undefined,
+    }));
+    if (stop.done) break;
     if (stop.heldBy) {
       inc.decide(
         `${target} is already held stopped by ${stop.heldBy.holder.incidentId}: ${stop.refusedBecause}`,
       );
-    } else {
-      // Stopping is always the safe direction: without the guard's answer, stop anyway.
-      inc.decide(`Stop through the guard failed (${stop.refusedBecause}); stopping ${target} directly`);
-      await inc.check(
-        'stop-direct',
-        `1. Stop system (direct): docker stop ${target}`,
-        () =>
-          withSummary(actions.stopContainer, `Stop container ${target}`, {
-            container: target,
-            decidedAt: new Date().toISOString(),
-            reason: `P0-4 ${inc.state.incidentId}`,
-            stopTimeoutSec: policy.stopTimeoutSec,
-          }),
-        (r) => `container ${r.state.status}`,
-      );
+      break;
+    }
+    if (attempt === 0)
       await inc.escalate(
-        `${target} could not be stopped through the target guard: ${stop.refusedBecause}`,
+        `${target} could not be stopped: ${stop.refusedBecause}; still trying`,
         'CTO (data integrity stop)',
       );
-    }
+    if (inc.closedByHuman) return inc.finishByHuman();
+    await inc.waitFor(inc.recheckDelay(attempt), `Wait, then stop ${target} again`);
   }
 
   // 2. Preserve evidence (pg_dump) and 3. notify CEO + CTO + Legal, at the same time.
@@ -238,7 +236,7 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
     title: `Restart ${target} after approval`,
     reason: `P0-4 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
   }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
-  await releaseTarget(inc, target, 'approved to resume');
+  await releaseTargetUntilDone(inc, target, 'approved to resume', 'CTO (data integrity hold)');
   if (!start.done) {
     await inc.escalate(`Approved, but ${target} could not be started: ${start.refusedBecause}`, 'CTO');
     return inc.finish(

@@ -14,11 +14,12 @@
  * slow queries appear, they are killed again, up to the policy's rounds. The incident resolves when
  * p95 stays below the detection level for the policy's window.
  */
-import { actions, checks } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { Incident, metricEndState, withSummary } from './incident';
 import { measure, minutes, pct, secs, verifyLoop } from './measured';
 import { highLatencyDefaults, type HighLatencyPolicy } from './policies/high-latency';
 import { withDefaults } from './policy';
+import { guardedCheck } from './target-guard';
 import type { IncidentInput, IncidentState } from './types';
 import type { KillResult, SlowQuery } from '../activities/postgres';
 import type { MetricSample } from '../activities/prometheus';
@@ -72,16 +73,18 @@ export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Prom
   const kill = async (slow: SlowQuery[]) => {
     killed.rounds++;
     const round = killed.rounds;
-    const cancel = await inc.check(
-      `cancel-${round}`,
-      `4. Kill slow queries: cancel ${slow.length} (round ${round}/${policy.maxKillRounds})`,
-      () =>
-        withSummary(actions.cancelQueries, `pg_cancel_backend on ${slow.length} slow queries`, {
-          ...scope,
-          queries: slow,
-          graceMs: policy.cancelGraceMs,
-        }),
-      describeKill('cancelled'),
+    const cancel = await guardedCheck(
+      inc,
+      target,
+      'cancelQueries',
+      {
+        name: `cancel-${round}`,
+        title: `4. Kill slow queries: cancel ${slow.length} (round ${round}/${policy.maxKillRounds})`,
+        reason: `P1-2 ${inc.state.incidentId}: ${slow.length} slow queries`,
+        summary: `pg_cancel_backend on ${slow.length} slow queries`,
+        describe: describeKill('cancelled'),
+      },
+      { ...scope, queries: slow, graceMs: policy.cancelGraceMs },
     );
     if (!cancel) return;
     killed.cancelled.push(...cancel.ended);
@@ -89,20 +92,18 @@ export async function highLatency(input: IncidentInput<HighLatencyPolicy>): Prom
     inc.decide(
       `${cancel.stillRunning.length} queries still running ${Math.round(policy.cancelGraceMs / 1000)} s after cancel: terminating their sessions`,
     );
-    const term = await inc.check(
-      `terminate-${round}`,
-      `4. Kill slow queries: terminate ${cancel.stillRunning.length} that cancel did not end`,
-      () =>
-        withSummary(
-          actions.terminateQueries,
-          `pg_terminate_backend on ${cancel.stillRunning.length} queries`,
-          {
-            ...scope,
-            queries: cancel.stillRunning,
-            graceMs: policy.terminateGraceMs,
-          },
-        ),
-      describeKill('terminated'),
+    const term = await guardedCheck(
+      inc,
+      target,
+      'terminateQueries',
+      {
+        name: `terminate-${round}`,
+        title: `4. Kill slow queries: terminate ${cancel.stillRunning.length} that cancel did not end`,
+        reason: `P1-2 ${inc.state.incidentId}: cancel did not end ${cancel.stillRunning.length} queries`,
+        summary: `pg_terminate_backend on ${cancel.stillRunning.length} queries`,
+        describe: describeKill('terminated'),
+      },
+      { ...scope, queries: cancel.stillRunning, graceMs: policy.terminateGraceMs },
     );
     if (term) killed.terminated.push(...term.ended);
   };

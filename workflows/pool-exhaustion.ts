@@ -15,12 +15,12 @@
  * The incident resolves when the pool stays below 70 % for the policy's window; the report says how
  * many sessions were terminated and the utilization before and after.
  */
-import { actions, checks } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
 import { minutes, pct, Streak, verifyLoop } from './measured';
 import { poolExhaustionDefaults, type PoolExhaustionPolicy } from './policies/pool-exhaustion';
 import { withDefaults } from './policy';
-import { restartTarget } from './target-guard';
+import { guardedCheck, restartTarget } from './target-guard';
 import type { IncidentInput, IncidentState } from './types';
 import type { IdleTermination, PoolReport } from '../activities/postgres';
 
@@ -102,16 +102,18 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
   inc.setStatus('remediating');
 
   // 2. Kill idle connections (idle > 5 minutes), the application's sessions only
-  const killed = await inc.check(
-    'kill-idle',
-    `2. Kill idle connections (idle > ${minutes(policy.idleTerminateAfterMs)})`,
-    () =>
-      withSummary(
-        actions.terminateIdleSessions,
-        `Terminate the application's sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
-        { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
-      ),
-    (r) => describeKill(r, policy.idleTerminateAfterMs),
+  const killed = await guardedCheck(
+    inc,
+    target,
+    'terminateIdleSessions',
+    {
+      name: 'kill-idle',
+      title: `2. Kill idle connections (idle > ${minutes(policy.idleTerminateAfterMs)})`,
+      reason: `P0-2 ${input.incidentId}`,
+      summary: `Terminate the application's sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
+      describe: (r) => describeKill(r, policy.idleTerminateAfterMs),
+    },
+    { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
   );
   const noneMatched = killed?.matchedSessions === 0;
   if (killed) {

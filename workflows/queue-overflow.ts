@@ -14,11 +14,12 @@
  * The incident resolves when the depth stays at or below the detection level, with jobs resumed, for
  * the policy's window; the replicas it started are then scaled back down.
  */
-import { actions, checks } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { failureText, Incident, metricEndState, withSummary } from './incident';
 import { growth, minutes, pct, valueAt, verifyLoop, type Sample } from './measured';
 import { queueOverflowDefaults, type QueueOverflowPolicy } from './policies/queue-overflow';
 import { withDefaults } from './policy';
+import { guardedCheck, guardedStep } from './target-guard';
 import type { IncidentInput, IncidentState } from './types';
 import type { MetricQuery, MetricSample } from '../activities/prometheus';
 
@@ -94,26 +95,40 @@ export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): 
       `Scale to ${want} worker replicas: depth ${depth} > ${policy.detectionDepth} and worker utilization ${pct(utilization)} (should be < ${pct(policy.workerUtilizationBelow)})`,
     );
     try {
-      const r = await inc.step(
-        `scale-${scaleRound}`,
-        `3. Scale workers to ${want} replicas (max ${policy.maxReplicas})`,
-        () =>
-          withSummary(actions.scaleWorkersUp, `Start forecast-worker replicas of ${target} (${want})`, {
-            target,
-            template: policy.replicaTemplate,
-            env: policy.replicaEnv,
-            labels: policy.replicaLabels,
-            portEnv: policy.replicaPortEnv,
-            portLabel: policy.replicaPortLabel,
-            instanceEnv: policy.replicaInstanceEnv,
-            healthPath: policy.replicaHealthPath,
-            healthTimeoutMs: policy.replicaHealthTimeoutMs,
-            replicas: want,
-            reason: `P1-3 ${input.incidentId}`,
-          }),
-        (res) =>
-          `${res.running.length} running (${res.created.length} started now: ${res.created.join(', ') || '-'})`,
+      // Replicas clone an app (its image and environment): the guard of the app they clone is
+      // asked for the scale-up, and a P0-4 hold on that app refuses it.
+      const out = await guardedStep(
+        inc,
+        policy.replicaTemplate ?? target,
+        'scaleWorkersUp',
+        {
+          name: `scale-${scaleRound}`,
+          title: `3. Scale workers to ${want} replicas (max ${policy.maxReplicas})`,
+          reason: `P1-3 ${input.incidentId}: queue depth ${depth}`,
+          summary: `Start forecast-worker replicas of ${target} (${want})`,
+          describe: (res) =>
+            `${res.running.length} running (${res.created.length} started now: ${res.created.join(', ') || '-'})`,
+        },
+        {
+          target,
+          template: policy.replicaTemplate,
+          env: policy.replicaEnv,
+          labels: policy.replicaLabels,
+          portEnv: policy.replicaPortEnv,
+          portLabel: policy.replicaPortLabel,
+          instanceEnv: policy.replicaInstanceEnv,
+          healthPath: policy.replicaHealthPath,
+          healthTimeoutMs: policy.replicaHealthTimeoutMs,
+          replicas: want,
+          reason: `P1-3 ${input.incidentId}`,
+        },
       );
+      if (!out.done) {
+        scaleBlocked = `refused by the target guard: ${out.refusedBecause}`;
+        inc.decide(`Cannot scale: ${scaleBlocked}`);
+        return;
+      }
+      const r = out.result!;
       replicas = Math.max(replicas, r.running.length);
       inc.state.checks.replicas = r.running.map((x) => x.name);
     } catch (err) {
@@ -126,29 +141,35 @@ export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): 
   const pauseOrResume = async (depth: number) => {
     if (!paused && depth > policy.pauseAboveDepth) {
       inc.decide(`Pause new jobs: depth ${depth} > ${policy.pauseAboveDepth}`);
-      const r = await inc.check(
-        'pause-jobs',
-        `4. Pause new jobs (queue > ${policy.pauseAboveDepth})`,
-        () =>
-          withSummary(actions.setFlag, `SET ${policy.pauseKey} 1`, {
-            key: policy.pauseKey,
-            value: '1',
-            reason: `P1-3 ${input.incidentId}`,
-          }),
-        (res) => (res.previous === '1' ? 'was already paused' : `paused (${policy.pauseKey} = 1)`),
+      const r = await guardedCheck(
+        inc,
+        target,
+        'setFlag',
+        {
+          name: 'pause-jobs',
+          title: `4. Pause new jobs (queue > ${policy.pauseAboveDepth})`,
+          reason: `P1-3 ${input.incidentId}: queue depth ${depth}`,
+          summary: `SET ${policy.pauseKey} 1`,
+          describe: (res) =>
+            res.previous === '1' ? 'was already paused' : `paused (${policy.pauseKey} = 1)`,
+        },
+        { key: policy.pauseKey, value: '1', reason: `P1-3 ${input.incidentId}` },
       );
       if (r) paused = true;
     } else if (paused && depth < policy.resumeBelowDepth) {
       inc.decide(`Resume new jobs: depth ${depth} < ${policy.resumeBelowDepth}`);
-      const r = await inc.check(
-        'resume-jobs',
-        `Resume new jobs (queue < ${policy.resumeBelowDepth})`,
-        () =>
-          withSummary(actions.clearFlag, `DEL ${policy.pauseKey}`, {
-            key: policy.pauseKey,
-            reason: `P1-3 ${input.incidentId}`,
-          }),
-        () => `resumed (${policy.pauseKey} cleared)`,
+      const r = await guardedCheck(
+        inc,
+        target,
+        'clearFlag',
+        {
+          name: 'resume-jobs',
+          title: `Resume new jobs (queue < ${policy.resumeBelowDepth})`,
+          reason: `P1-3 ${input.incidentId}: queue depth ${depth}`,
+          summary: `DEL ${policy.pauseKey}`,
+          describe: () => `resumed (${policy.pauseKey} cleared)`,
+        },
+        { key: policy.pauseKey, reason: `P1-3 ${input.incidentId}` },
       );
       if (r) paused = false;
     }
@@ -292,17 +313,23 @@ export async function queueOverflow(input: IncidentInput<QueueOverflowPolicy>): 
   // Scale back down once resolved.
   let scaledDown = '';
   if (replicas > 0 && policy.scaleDownOnResolve) {
-    const down = await inc.check(
-      'scale-down',
-      'Scale workers back down',
-      () =>
-        withSummary(actions.scaleWorkersDown, `Remove forecast-worker replicas of ${target}`, {
-          target,
-          keep: 0,
-          stopTimeoutSec: policy.replicaStopTimeoutSec,
-          reason: `P1-3 ${input.incidentId} resolved`,
-        }),
-      (r) => `removed ${r.removed.length}: ${r.removed.join(', ') || '-'}`,
+    const down = await guardedCheck(
+      inc,
+      target,
+      'scaleWorkersDown',
+      {
+        name: 'scale-down',
+        title: 'Scale workers back down',
+        reason: `P1-3 ${input.incidentId} resolved`,
+        summary: `Remove forecast-worker replicas of ${target}`,
+        describe: (r) => `removed ${r.removed.length}: ${r.removed.join(', ') || '-'}`,
+      },
+      {
+        target,
+        keep: 0,
+        stopTimeoutSec: policy.replicaStopTimeoutSec,
+        reason: `P1-3 ${input.incidentId} resolved`,
+      },
     );
     scaledDown = down ? `; ${down.removed.length} replicas removed` : '; scale-down failed (see the step)';
     if (down) inc.state.checks.replicas = down.remaining.map((x) => x.name);

@@ -1,21 +1,36 @@
 /**
- * Every mutating action on a shared target (restart, stop, start, scale) goes through here, and
- * from here through the target's guard workflow (target-lease.ts), so the cross-runbook rules
- * live in one place:
- *   - while P0-4 holds the target stopped, nobody else may start, restart, stop or scale it; the
+ * Every mutating action on a shared target (restart, stop, start, scale up/down, the billing and
+ * pause flags, refunds, query and session kills) goes through here, and from here through the
+ * target's guard workflow (target-lease.ts), which decides from one table (TARGET_ACTION_RULES):
+ *   - while P0-4 holds the target, nobody else may do what the table says a hold blocks; the
  *     refusal names the holding incident, in the step, in `checks.targetGuard`, and in whatever
  *     the runbook notifies (it escalates with `refusedBecause`);
- *   - two runbooks never act on one target at once (the guard serializes them), and a restart
+ *   - exclusive actions never run at once on one target (the guard serializes them), and a restart
  *     asked for while another runbook's restart ran is covered by it instead of repeated;
  *   - restarts of one target are rate-limited across runbooks: a crash loop is refused, so the
  *     runbook escalates instead of restarting forever.
  * If the guard cannot be reached, nothing is done (fail closed) and the runbook is told why.
+ * This is the only workflow module that names a mutating activity (lint: eslint.config.mjs), and
+ * the activities refuse without the grant handed to them here (activities/target-guard.ts).
  */
-import { proxyActivities, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  proxyActivities,
+  uuid4,
+  workflowInfo,
+  type ActivityInterfaceFor,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { actions } from './activity-proxies';
-import { failureText, Incident, withSummary } from './incident';
-import type { TargetActionKind, TargetReply } from './target-lease';
+import { failureText, Incident } from './incident';
+import {
+  GUARDED_ACTIVITIES,
+  type GuardedActionKind,
+  type GuardedActivity,
+  type TargetActionKind,
+  type TargetGrant,
+  type TargetReply,
+} from './target-lease';
 
 /**
  * Asking the guard may wait behind another runbook's action (up to its lease), heartbeating.
@@ -97,16 +112,17 @@ async function reportDone(target: string, requestId: string, ok: boolean, note?:
 }
 
 /**
- * Runs one mutating action on a shared target once its guard grants it, as one recorded step.
- * A refusal is recorded as a skipped step and in `checks.targetGuard`; an action failure is
- * recorded and rethrown (after telling the guard).
+ * Runs one mutating action on a shared target once its guard grants it, as one recorded step; the
+ * action gets the grant (its activity checks it with the guard). A refusal is recorded as a
+ * skipped step and in `checks.targetGuard`; an action failure is recorded and rethrown (after
+ * telling the guard).
  */
 export async function guardedAction<T>(
   inc: Incident,
   target: string,
-  kind: Exclude<TargetActionKind, 'hold' | 'release-hold'>,
+  kind: GuardedActionKind,
   opts: GuardedOptions,
-  act: () => Promise<T>,
+  act: (grant: TargetGrant) => Promise<T>,
   describe: (r: T) => string,
 ): Promise<GuardedOutcome<T>> {
   const reply = await askTargetGuard(inc, target, kind, opts.reason);
@@ -129,13 +145,75 @@ export async function guardedAction<T>(
     inc.refresh();
     return { done: false, refusedBecause: reply.reason, heldBy: reply.heldBy };
   }
+  const grant: TargetGrant = { requestId: reply.requestId, target, kind };
   try {
-    const result = await inc.step(opts.name, opts.title, act, describe);
+    const result = await inc.step(opts.name, opts.title, () => act(grant), describe);
     await reportDone(target, reply.requestId, true);
     return { done: true, result };
   } catch (err) {
     await reportDone(target, reply.requestId, false, failureText(err));
     throw err;
+  }
+}
+
+type ActivityInput<N extends GuardedActivity> = Omit<Parameters<Activities[N]>[0], 'grant'>;
+type ActivityResult<N extends GuardedActivity> = Awaited<ReturnType<Activities[N]>>;
+
+export interface GuardedStep<T> extends GuardedOptions {
+  /** The activity's summary in the history ("SET forecast:paused 1"). */
+  summary: string;
+  describe: (r: T) => string;
+  /** Another proxy (retry level) for the activity than the shared `actions`. */
+  via?: ActivityInterfaceFor<Activities>;
+}
+
+/**
+ * The mutating activity `activity` with `input`, through the guard (guardedAction), as one step.
+ * The guarded action is the activity's own (GUARDED_ACTIVITIES: setFlag is a pause-flag action).
+ */
+export function guardedStep<N extends GuardedActivity>(
+  inc: Incident,
+  target: string,
+  activity: N,
+  step: GuardedStep<ActivityResult<N>>,
+  input: ActivityInput<N>,
+): Promise<GuardedOutcome<ActivityResult<N>>> {
+  const fn = (step.via ?? actions)[activity] as unknown as {
+    executeWithOptions(o: { summary: string }, args: [unknown]): Promise<ActivityResult<N>>;
+  };
+  return guardedAction(
+    inc,
+    target,
+    GUARDED_ACTIVITIES[activity],
+    step,
+    (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),
+    step.describe,
+  );
+}
+
+/**
+ * Like `inc.check`, through the guard: the result, or undefined when the guard refused or the
+ * activity failed; either is recorded in `failing` under the step's name, so the runbook can go on
+ * and try again later.
+ */
+export async function guardedCheck<N extends GuardedActivity>(
+  inc: Incident,
+  target: string,
+  activity: N,
+  step: GuardedStep<ActivityResult<N>>,
+  input: ActivityInput<N>,
+): Promise<ActivityResult<N> | undefined> {
+  try {
+    const out = await guardedStep(inc, target, activity, step, input);
+    if (!out.done) {
+      inc.state.failing[step.name] = `refused by the target guard: ${out.refusedBecause}`;
+      return undefined;
+    }
+    delete inc.state.failing[step.name];
+    return out.result;
+  } catch (err) {
+    inc.state.failing[step.name] = failureText(err);
+    return undefined;
   }
 }
 
@@ -146,22 +224,21 @@ export async function restartTarget(
   opts: RestartOptions,
 ): Promise<RestartOutcome> {
   const decidedAt = new Date().toISOString();
-  const out = await guardedAction(
+  const out = await guardedStep(
     inc,
     target,
-    'restart',
-    { name: 'restart', title: opts.title, reason: opts.reason },
-    () =>
-      withSummary(actions.restartContainer, `Restart container ${target}`, {
-        container: target,
-        decidedAt,
-        reason: opts.reason,
-        stopTimeoutSec: opts.stopTimeoutSec,
-      }),
-    (res) =>
-      res.alreadyDone
-        ? 'already restarted by an earlier attempt'
-        : `restarted; container ${res.state.status}`,
+    'restartContainer',
+    {
+      name: 'restart',
+      title: opts.title,
+      reason: opts.reason,
+      summary: `Restart container ${target}`,
+      describe: (res) =>
+        res.alreadyDone
+          ? 'already restarted by an earlier attempt'
+          : `restarted; container ${res.state.status}`,
+    },
+    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
   );
   if (!out.done) return { done: false, refusedBecause: out.refusedBecause };
   return { done: true, alreadyDone: out.coveredBy !== undefined || out.result.alreadyDone };
@@ -170,20 +247,19 @@ export async function restartTarget(
 /** `docker stop` through the guard (P0-4 stops the API it holds). */
 export function stopTarget(inc: Incident, target: string, opts: RestartOptions & { name?: string }) {
   const decidedAt = new Date().toISOString();
-  return guardedAction(
+  return guardedStep(
     inc,
     target,
-    'stop',
-    { name: opts.name ?? 'stop', title: opts.title, reason: opts.reason },
-    () =>
-      withSummary(actions.stopContainer, `Stop container ${target}`, {
-        container: target,
-        decidedAt,
-        reason: opts.reason,
-        stopTimeoutSec: opts.stopTimeoutSec,
-      }),
-    (r) =>
-      r.alreadyDone ? `was already stopped (${r.state.status})` : `stopped; container ${r.state.status}`,
+    'stopContainer',
+    {
+      name: opts.name ?? 'stop',
+      title: opts.title,
+      reason: opts.reason,
+      summary: `Stop container ${target}`,
+      describe: (r) =>
+        r.alreadyDone ? `was already stopped (${r.state.status})` : `stopped; container ${r.state.status}`,
+    },
+    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
   );
 }
 
@@ -194,19 +270,19 @@ export function startTarget(
   opts: { title: string; reason: string; name?: string },
 ) {
   const decidedAt = new Date().toISOString();
-  return guardedAction(
+  return guardedStep(
     inc,
     target,
-    'start',
-    { name: opts.name ?? 'start', title: opts.title, reason: opts.reason },
-    () =>
-      withSummary(actions.startContainer, `Start container ${target}`, {
-        container: target,
-        decidedAt,
-        reason: opts.reason,
-      }),
-    (r) =>
-      r.alreadyDone ? `was already running (${r.state.status})` : `started; container ${r.state.status}`,
+    'startContainer',
+    {
+      name: opts.name ?? 'start',
+      title: opts.title,
+      reason: opts.reason,
+      summary: `Start container ${target}`,
+      describe: (r) =>
+        r.alreadyDone ? `was already running (${r.state.status})` : `started; container ${r.state.status}`,
+    },
+    { container: target, decidedAt, reason: opts.reason },
   );
 }
 
@@ -238,4 +314,68 @@ export async function releaseTarget(inc: Incident, target: string, reason: strin
     reply.granted ? `Released ${target}: ${reply.reason}` : `Hold on ${target} kept: ${reply.reason}`,
   );
   return reply;
+}
+
+/** How long a hold may go unanswered before the holder escalates (it keeps waiting). */
+export const HOLD_ESCALATE_AFTER_MS = 60_000;
+
+/**
+ * Takes the hold and keeps asking until the guard grants it: the caller must not act as if held
+ * before (an unheld target can be restarted by any other runbook). The first refusal escalates.
+ * False only when a person closed the incident meanwhile.
+ */
+export async function holdTargetUntilGranted(
+  inc: Incident,
+  target: string,
+  reason: string,
+  tier: string,
+): Promise<boolean> {
+  let escalated = false;
+  for (let attempt = 0; ; attempt++) {
+    let reply: TargetReply | undefined;
+    const asking = holdTarget(inc, target, reason).then((r) => (reply = r));
+    // A guard that does not answer (it may wait for a worker) is as bad as a refusal: say so early.
+    if (!escalated && !(await condition(() => reply !== undefined, HOLD_ESCALATE_AFTER_MS))) {
+      escalated = true;
+      await inc.escalate(
+        `${target} is NOT held yet: its target guard has not answered in ${HOLD_ESCALATE_AFTER_MS / 1000} s; ${target} is not stopped until it does`,
+        tier,
+      );
+    }
+    await asking;
+    if (reply!.granted) return true;
+    if (!escalated) {
+      escalated = true;
+      await inc.escalate(`${target} could NOT be held (${reply!.reason}); still trying`, tier);
+    }
+    if (inc.closedByHuman) return false;
+    await inc.waitFor(inc.recheckDelay(attempt), `Wait, then ask the target guard to hold ${target} again`);
+  }
+}
+
+/**
+ * Releases this incident's hold, retrying until the guard accepts: a hold is never left on
+ * silently. Each refusal shows in `checks.targetHold`; the first one escalates. False only when a
+ * person closed the incident meanwhile (the hold then stays, recorded).
+ */
+export async function releaseTargetUntilDone(
+  inc: Incident,
+  target: string,
+  reason: string,
+  tier: string,
+): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    const reply = await releaseTarget(inc, target, reason);
+    if (reply.granted) return true;
+    if (attempt === 0)
+      await inc.escalate(`The hold on ${target} could NOT be released (${reply.reason}); still trying`, tier);
+    if (inc.closedByHuman) {
+      inc.decide(`Closed by a person while the hold on ${target} could not be released: it stays held`);
+      return false;
+    }
+    await inc.waitFor(
+      inc.recheckDelay(attempt),
+      `Wait, then ask the target guard to release ${target} again`,
+    );
+  }
 }

@@ -1,16 +1,20 @@
 /**
  * The target guard: one long-lived workflow per target (workflow ID `target-guard-<target>`) that
- * grants or refuses every mutating action on it (restart, stop, start, scale) and keeps holds.
- * Runbooks never act on a shared target without its answer (see target-guard.ts), so the
- * cross-runbook rules live here, in one place:
- *   - a hold (P0-4 data integrity) refuses every action by anyone but the holder, until the holder
- *     releases it, and the release is accepted only once the holder has an accepted approval;
- *   - one action at a time: a request waits while another runbook's action is in flight;
+ * grants or refuses every mutating action on it and keeps holds. It decides from one table,
+ * TARGET_ACTION_RULES below (the same table, with its reasons, is in docs/target-guard.md):
+ *   - a hold (P0-4 data integrity) refuses, to anyone but the holder, every action the table marks
+ *     `heldBlocks`, until the holder releases it; the release is accepted only once the holder has
+ *     an accepted approval;
+ *   - `exclusive` actions run one at a time: a request waits while another runbook's exclusive
+ *     action is in flight; the others run alongside;
  *   - a restart asked for before another restart finished is covered by it (not repeated);
- *   - restarts are rate-limited: past `maxRestarts` in `restartWindowMs` a crash loop is refused,
- *     so the runbook escalates instead of restarting forever.
+ *   - actions marked `restartBudget` are rate-limited: past `maxRestarts` in `restartWindowMs` a
+ *     crash loop is refused, so the runbook escalates instead of restarting forever.
  * The guard only answers; the runbook's own activity then acts and reports back (`actionDone`).
- * Requests arrive as updates (from an activity, so a grant cannot be forged by a signal).
+ * Requests arrive as updates (from an activity, so a grant cannot be forged by a signal). Every
+ * mutating activity asks the guard (`grantQuery`) whether the grant it was handed is live, for its
+ * own workflow and action, before it touches anything (activities/target-guard.ts): an activity
+ * called without a grant, with another workflow's, or after the grant ended, refuses.
  */
 import {
   allHandlersFinished,
@@ -26,8 +30,131 @@ import {
 import { checks } from './activity-proxies';
 import { RUNBOOKS, isRunbookId } from './catalog';
 
-export type TargetActionKind = 'restart' | 'stop' | 'start' | 'scale' | 'hold' | 'release-hold';
-const KINDS: TargetActionKind[] = ['restart', 'stop', 'start', 'scale', 'hold', 'release-hold'];
+/** What a runbook may do to a target, each only with the target guard's grant. */
+export type GuardedActionKind =
+  | 'restart'
+  | 'stop'
+  | 'start'
+  | 'scale-up'
+  | 'scale-down'
+  | 'billing-flag'
+  | 'pause-flag'
+  | 'refund'
+  | 'kill-queries'
+  | 'kill-sessions';
+
+export type TargetActionKind = GuardedActionKind | 'hold' | 'release-hold';
+
+export interface TargetActionRule {
+  /** A P0-4 hold on the target refuses it to every runbook but the holder. */
+  heldBlocks: boolean;
+  /** Counts against, and is refused past, the crash-loop budget (maxRestarts in restartWindowMs). */
+  restartBudget: boolean;
+  /** Runs alone on the target: waits for the exclusive action in flight, and others wait for it. */
+  exclusive: boolean;
+  /** How long a grant lives when it is not the policy's `leaseMs` (an action that retries for long). */
+  leaseMs?: number;
+  /** Why, in one line (also in docs/target-guard.md). */
+  why: string;
+}
+
+/**
+ * THE table the guard decides from. A change here is a change of the cross-runbook rules: change
+ * docs/target-guard.md with it.
+ */
+export const TARGET_ACTION_RULES: Record<GuardedActionKind, TargetActionRule> = {
+  restart: {
+    heldBlocks: true,
+    restartBudget: true,
+    exclusive: true,
+    why: 'runs the held code again; a crash loop must reach a person, not restart forever',
+  },
+  stop: {
+    heldBlocks: true,
+    restartBudget: false,
+    exclusive: true,
+    why: 'the holder alone controls a held target; stopping is not a restart',
+  },
+  start: {
+    heldBlocks: true,
+    restartBudget: false,
+    exclusive: true,
+    why: 'starting a held app is what the P0-4 approval is for (only the approved holder starts it)',
+  },
+  'scale-up': {
+    heldBlocks: true,
+    restartBudget: false,
+    exclusive: true,
+    why: "replicas run the held app's image and environment: a new copy of the held code",
+  },
+  'scale-down': {
+    heldBlocks: false,
+    restartBudget: false,
+    exclusive: true,
+    why: 'removes copies of the held code (the safe direction); one Docker change at a time',
+  },
+  'billing-flag': {
+    heldBlocks: false,
+    restartBudget: false,
+    exclusive: false,
+    why: 'a row in billing_config the app reads only when it starts, which the hold controls; a freeze must never wait',
+  },
+  'pause-flag': {
+    heldBlocks: false,
+    restartBudget: false,
+    exclusive: false,
+    why: "a Redis key the job producer honours; pausing sheds load and runs none of the held app's code",
+  },
+  refund: {
+    heldBlocks: false,
+    restartBudget: false,
+    exclusive: false,
+    // P0-3 retries a failed refund in the background for up to a day with the same grant.
+    leaseMs: 25 * 60 * 60_000,
+    why: "money back to a customer through Stripe; touches nothing of the held app's",
+  },
+  'kill-queries': {
+    heldBlocks: true,
+    restartBudget: false,
+    exclusive: true,
+    why: "the held app's database sessions are evidence of the integrity stop; with the app stopped there is no load to shed",
+  },
+  'kill-sessions': {
+    heldBlocks: true,
+    restartBudget: false,
+    exclusive: true,
+    why: "the held app's database sessions are evidence of the integrity stop; with the app stopped there is no load to shed",
+  },
+};
+
+const KINDS: TargetActionKind[] = [
+  ...(Object.keys(TARGET_ACTION_RULES) as GuardedActionKind[]),
+  'hold',
+  'release-hold',
+];
+
+/** Holds and releases are ordered with the exclusive actions (a hold waits for the one in flight). */
+const isExclusive = (kind: TargetActionKind) =>
+  kind === 'hold' || kind === 'release-hold' || TARGET_ACTION_RULES[kind].exclusive;
+
+/** What a granted runbook hands its mutating activity: the activity checks it with the guard. */
+export interface TargetGrant {
+  requestId: string;
+  target: string;
+  kind: GuardedActionKind;
+}
+
+/** The guard's answer to "is this grant live?" (grantQuery). */
+export interface TargetGrantStatus {
+  requestId: string;
+  target: string;
+  kind: TargetActionKind;
+  requester: TargetRequester;
+  grantedAt: string;
+  expiresAt: string;
+  finishedAt?: string;
+  live: boolean;
+}
 
 export interface TargetRequester {
   workflowId: string;
@@ -129,6 +256,7 @@ export interface TargetLeaseInput {
 export const targetActionUpdate = defineUpdate<TargetReply, [TargetRequest]>('requestAction');
 export const targetDoneSignal = defineSignal<[TargetDone]>('actionDone');
 export const targetLeaseStateQuery = defineQuery<TargetLeaseState>('targetState');
+export const targetGrantQuery = defineQuery<TargetGrantStatus | null, [string]>('grant');
 export const targetLeaseWorkflowId = (target: string) => `target-guard-${target}`;
 export const TARGET_LEASE_WORKFLOW_TYPE = 'targetLease';
 
@@ -212,15 +340,16 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
       };
     }
 
-    if (held) {
+    const rule = TARGET_ACTION_RULES[req.kind];
+    if (held && rule.heldBlocks) {
       return {
         ...base,
         granted: false,
         heldBy: held,
         reason:
           `${state.target} is held by the ${describeRunbook(held.holder)} (workflow ${held.holder.workflowId}) ` +
-          `since ${held.since}: ${held.reason}. No runbook may start, restart, stop or scale it until that ` +
-          `incident is approved to resume`,
+          `since ${held.since}: ${held.reason}. No runbook may ${req.kind} it until that ` +
+          `incident is approved to resume (${rule.why})`,
       };
     }
 
@@ -247,11 +376,15 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
           reason: `${state.target} was just ${cover.kind}ed by ${describeRunbook(cover.requester)} at ${cover.grantedAt}, around when this restart was decided; not restarting it again`,
         };
       }
+    }
+    if (rule.restartBudget) {
       const since = Date.now() - policy.restartWindowMs;
       // A restart reported as failed (the engine did not answer) restarted nothing: not counted.
       const inWindow = state.recent.filter(
         (a) =>
-          a.kind === 'restart' &&
+          a.kind !== 'hold' &&
+          a.kind !== 'release-hold' &&
+          TARGET_ACTION_RULES[a.kind].restartBudget &&
           Date.parse(a.grantedAt) >= since &&
           !(a.ok === false && patched('lease-failed-restarts-not-counted')),
       );
@@ -273,9 +406,9 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
       kind: req.kind,
       requester: req.requester,
       grantedAt,
-      expiresAt: new Date(Date.now() + policy.leaseMs).toISOString(),
+      expiresAt: new Date(Date.now() + (rule.leaseMs ?? policy.leaseMs)).toISOString(),
     };
-    state.inFlight = record;
+    if (rule.exclusive) state.inFlight = record;
     state.recent.push(record);
     return {
       ...base,
@@ -290,15 +423,18 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
     async (req) => {
       const known = replies.get(req.requestId);
       if (known) return known;
-      state.queued.push(req.requestId);
-      version++;
-      // One at a time, in arrival order, and never while another action is in flight.
-      await condition(() => state.queued[0] === req.requestId && state.inFlight === undefined);
+      const exclusive = isExclusive(req.kind);
+      if (exclusive) {
+        state.queued.push(req.requestId);
+        version++;
+        // One at a time, in arrival order, and never while another exclusive action is in flight.
+        await condition(() => state.queued[0] === req.requestId && state.inFlight === undefined);
+      }
       let reply: TargetReply;
       try {
         reply = await decide(req);
       } finally {
-        state.queued.shift();
+        if (exclusive) state.queued.shift();
         state.handled++;
         version++;
       }
@@ -335,11 +471,28 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
     description: 'Holds, the action in flight, recent actions',
   });
 
+  const live = (a: ActionRecord) => !a.finishedAt && Date.parse(a.expiresAt) > Date.now();
+  setHandler(
+    targetGrantQuery,
+    (requestId): TargetGrantStatus | null => {
+      const a = state.recent.find((r) => r.requestId === requestId);
+      return a ? { ...a, target: state.target, live: live(a) } : null;
+    },
+    { description: 'Is this grant live? (asked by every mutating activity before it acts)' },
+  );
+
   const prune = () => {
     const keepAfter = Date.now() - Math.max(policy.restartWindowMs, 60 * 60_000);
-    state.recent = state.recent
-      .filter((a) => a === state.inFlight || Date.parse(a.grantedAt) >= keepAfter)
-      .slice(-50);
+    // A live grant is kept whatever its age: its activity may still be retrying (a refund, a day).
+    const kept = state.recent.filter(
+      (a) => a === state.inFlight || live(a) || Date.parse(a.grantedAt) >= keepAfter,
+    );
+    while (kept.length > 50) {
+      const old = kept.findIndex((a) => a !== state.inFlight && !live(a));
+      if (old < 0) break;
+      kept.splice(old, 1);
+    }
+    state.recent = kept;
   };
 
   for (;;) {
@@ -373,3 +526,24 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
     }
   }
 }
+
+/**
+ * Which activity does which guarded action. Each of these refuses to act without a live grant of
+ * that kind (activities/target-guard.ts wraps them), and a workflow must hand one in to call it.
+ */
+export const GUARDED_ACTIVITIES = {
+  restartContainer: 'restart',
+  stopContainer: 'stop',
+  startContainer: 'start',
+  scaleWorkersUp: 'scale-up',
+  scaleWorkersDown: 'scale-down',
+  setBillingEnabled: 'billing-flag',
+  setFlag: 'pause-flag',
+  clearFlag: 'pause-flag',
+  refundCharge: 'refund',
+  cancelQueries: 'kill-queries',
+  terminateQueries: 'kill-queries',
+  terminateIdleSessions: 'kill-sessions',
+} as const satisfies Record<string, GuardedActionKind>;
+
+export type GuardedActivity = keyof typeof GUARDED_ACTIVITIES;

@@ -8,7 +8,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
+import { createActivities, type ActivityDeps } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { startIncident, type StartIncidentOptions } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
@@ -40,9 +40,13 @@ export interface RunbookRig {
   close(): Promise<void>;
 }
 
-/** `workerEnv`: worker configuration for this rig's activities (e.g. ACCUBOOKS_DB_ROLES). */
+/**
+ * `extra`: more activity dependencies (approvers, Stripe, billing key; `notify` is merged in);
+ * `workerEnv`: worker configuration for this rig's activities (e.g. ACCUBOOKS_DB_ROLES).
+ */
 export async function startRunbookRig(
   name: string,
+  extra: Partial<ActivityDeps> = {},
   workerEnv: Record<string, string> = {},
 ): Promise<RunbookRig> {
   const docker = testDocker();
@@ -57,12 +61,14 @@ export async function startRunbookRig(
   const apiUrls: Record<string, string> = {};
   const clients = testClients(
     {
+      ...extra,
       prometheusUrl: prom.url,
       health: { apiUrls },
       notify: {
         pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
         pagerDutyRoutingKey: 'test-routing-key',
         slackWebhookUrl: `${slack.url}/hooks/oncall`,
+        ...extra.notify,
       },
     },
     workerEnv,

@@ -340,6 +340,8 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
     shutdownGraceTime: '1s',
   });
   const running = w.run();
+  // The freeze asks the API's target guard first, which runs on the file's main queue.
+  const guardWorker = await startWorker();
   try {
     const handle = await env.client.workflow.start(billingError, {
       taskQueue: queue,
@@ -403,6 +405,7 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
       .catch(() => undefined);
   } finally {
     w.shutdown();
-    await running;
+    guardWorker.worker.shutdown();
+    await Promise.all([running, guardWorker.running]);
   }
 }, 150_000);

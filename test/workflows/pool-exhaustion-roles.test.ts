@@ -14,7 +14,7 @@ let rig: RunbookRig;
 
 beforeAll(async () => {
   // The sandbox's sessions are the role accubooks; this worker is configured for another one.
-  rig = await startRunbookRig('p0-2-roles', { ACCUBOOKS_DB_ROLES: 'abk_nobody' });
+  rig = await startRunbookRig('p0-2-roles', {}, { ACCUBOOKS_DB_ROLES: 'abk_nobody' });
 }, 120_000);
 
 afterAll(async () => {
