@@ -215,7 +215,8 @@ start_temporal() {
     --search-attribute RunbookId=Keyword --search-attribute Severity=Keyword \
     --search-attribute TargetService=Keyword --search-attribute IncidentStatus=Keyword \
     --search-attribute Escalated=Bool --search-attribute AwaitingApproval=Bool \
-    --search-attribute FollowUpDuties=KeywordList --search-attribute FollowUpOverdue=Bool
+    --search-attribute FollowUpDuties=KeywordList --search-attribute FollowUpOverdue=Bool \
+    --search-attribute RecurrenceOf=Keyword
   abk_wait_ready temporal 60 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" probe_temporal "$T_PORT"
   abk_wait_ready "temporal Web UI" 30 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" \
     probe_http "http://127.0.0.1:$T_UI_PORT/"
