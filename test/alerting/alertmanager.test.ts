@@ -11,6 +11,7 @@ import { uniqueId } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
 import {
   createSilence,
+  waitFor,
   describeReceived,
   expireSilence,
   heldAlerts,
@@ -52,7 +53,7 @@ test('repeat notifications while the alert fires join the one incident; none sta
   const service = uniqueId('am-repeat');
   await post([firing('SystemUnreachable', service, 'P0-1')]);
   // repeat_interval 4s: three notifications of one firing alert take about 10 s.
-  await waitUntil('three notifications of the alert', async () => rig!.of(service).length >= 3, 60_000);
+  await waitFor('three notifications of the alert', () => rig!.of(service).length >= 3, 60_000);
   const got = rig.of(service);
   expect(got.map((r) => r.outcome)).toEqual(['started', ...got.slice(1).map(() => 'joined')]);
   // One alert, one episode: every notification carries the same fingerprint and startsAt.
@@ -74,12 +75,12 @@ test('a silence created through the Alertmanager API suppresses the start; expir
   });
   // Several group intervals (2 s) go by: nothing reaches the intake.
   const since = Date.now();
-  await waitUntil('three group intervals', async () => Date.now() - since > 6000);
+  await waitFor('three group intervals', () => Date.now() - since > 6000);
   expect(rig.of(service)).toEqual([]);
   expect(await startedFor(rig, 'P1-2', service)).toBe(0);
 
   await expireSilence(silence);
-  await waitUntil('the start once the silence expired', async () =>
+  await waitFor('the start once the silence expired', () =>
     rig!.of(service).some((r) => r.outcome === 'started'),
   );
 });
@@ -94,7 +95,7 @@ test('inhibition shipped in alerts/alertmanager/: P0-1 firing on a service holds
     // The same alert on a service that is not down: not inhibited (the rule needs an equal service).
     firing('HighErrorRate', other, 'P1-1'),
   ]);
-  await waitUntil('P0-1 on the service that is down and P1-1 on the other', async () =>
+  await waitFor('P0-1 on the service that is down and P1-1 on the other', () =>
     Boolean(
       rig!.of(down, 'SystemUnreachable').some((r) => r.outcome === 'started') &&
       rig!.of(other, 'HighErrorRate').some((r) => r.outcome === 'started'),
@@ -104,7 +105,7 @@ test('inhibition shipped in alerts/alertmanager/: P0-1 firing on a service holds
   expect(inhibited.status.state).toBe('suppressed');
   expect(inhibited.status.inhibitedBy.length).toBe(1);
   const since = Date.now();
-  await waitUntil('three group intervals', async () => Date.now() - since > 6000);
+  await waitFor('three group intervals', () => Date.now() - since > 6000);
   expect(describeReceived(rig.of(down, 'HighErrorRate'))).toBe('');
   expect(await startedFor(rig, 'P1-1', down)).toBe(0);
 });
@@ -150,7 +151,7 @@ test('an intake 5xx: Alertmanager retries and the retry joins, no duplicate inci
   });
   const service = uniqueId('am-retry');
   await post([firing('SystemUnreachable', service, 'P0-1')]);
-  await waitUntil('the retry after the 503', async () => rig!.of(service).length >= 2, 60_000);
+  await waitFor('the retry after the 503', () => rig!.of(service).length >= 2, 60_000);
   const [first, retry] = rig.of(service);
   expect(first.outcome).toBe('started');
   expect(retry.outcome).toBe('joined');
@@ -159,6 +160,6 @@ test('an intake 5xx: Alertmanager retries and the retry joins, no duplicate inci
   expect(requests).toMatch(/outcome="temporal_unavailable"} [1-9]/);
   await waitUntil('visibility', async () => (await startedFor(rig!, 'P0-1', service)) === 1);
   // Later repeats still join: one incident for the one alert.
-  await waitUntil('one more notification', async () => rig!.of(service).length >= 3, 60_000);
+  await waitFor('one more notification', () => rig!.of(service).length >= 3, 60_000);
   expect(await startedFor(rig, 'P0-1', service)).toBe(1);
 });

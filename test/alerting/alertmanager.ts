@@ -5,9 +5,14 @@
  */
 import type { AlertResult, IncidentGateway, MappedAlert } from '../../client/intake/server';
 import { need } from '../helpers/env';
+import { waitUntil } from '../helpers/sandbox';
 import { startIntakeRig, type IntakeRig } from '../intake/rig';
 
 export const alertmanagerUrl = () => need('ALERTMANAGER_URL');
+
+/** waitUntil for a condition on what was already recorded (no I/O). */
+export const waitFor = (what: string, cond: () => boolean, timeoutMs?: number) =>
+  waitUntil(what, () => Promise.resolve(cond()), timeoutMs);
 
 async function am<T>(method: string, path: string, body?: unknown): Promise<T> {
   const res = await fetch(`${alertmanagerUrl()}/api/v2${path}`, {

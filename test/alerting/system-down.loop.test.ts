@@ -16,7 +16,7 @@ import { startReceiver, type Receiver } from '../helpers/receivers';
 import { waitUntil } from '../helpers/sandbox';
 import { stackApi } from '../helpers/stack-api';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
-import { heldAlerts, startAlertingRig, type AlertingRig } from './alertmanager';
+import { heldAlerts, startAlertingRig, waitFor, type AlertingRig } from './alertmanager';
 
 const api = stackApi();
 let rig: AlertingRig;
@@ -73,9 +73,9 @@ test('a crash is detected by the rule, goes through Alertmanager, and P0-1 resta
     rig
       .of(container, 'SystemUnreachable')
       .filter((r) => Date.parse(r.alert.event.startsAt ?? '') >= t0 - 1000);
-  await waitUntil(
+  await waitFor(
     'the SystemUnreachable notification to start P0-1',
-    async () => ours().some((r) => r.outcome === 'started'),
+    () => ours().some((r) => r.outcome === 'started'),
     60_000,
   );
   const start = ours().find((r) => r.outcome === 'started')!;
@@ -93,22 +93,25 @@ test('a crash is detected by the rule, goes through Alertmanager, and P0-1 resta
 
   // Prometheus sees the API again, the alert resolves, Alertmanager sends the resolution: it
   // reaches the closed incident through its follow-up, as information only.
-  await waitUntil(
-    'the resolved notification',
-    async () => ours().some((r) => r.alert.status === 'resolved'),
-    60_000,
-  );
+  await waitFor('the resolved notification', () => ours().some((r) => r.alert.status === 'resolved'), 60_000);
   const resolvedAt = ours().find((r) => r.alert.status === 'resolved')!;
-  expect(resolvedAt.outcome).toBe('recorded');
-  let f: FollowUpState | undefined;
-  await waitUntil('the follow-up to record it', async () => {
-    f = await rig.client.workflow
-      .getHandle(final.followUp!.workflowId)
-      .query(followUpStateQuery)
-      .catch(() => undefined);
-    return (f?.alertAfterClose?.resolved ?? 0) >= 1;
-  });
-  expect(f!.alertAfterClose!.note).toMatch(/^resolved notification \d+ s after resolution$/);
+  // Where it lands depends on the race between P0-1's verify step and Prometheus's next
+  // evaluation: the running incident counts it, or the closed one's follow-up records it.
+  expect(['joined', 'recorded']).toContain(resolvedAt.outcome);
+  if (resolvedAt.outcome === 'joined') {
+    expect(final.alerts.resolved).toBeGreaterThanOrEqual(1);
+    expect(final.alerts.lastStatus).toBe('resolved');
+  } else {
+    let f: FollowUpState | undefined;
+    await waitUntil('the follow-up to record it', async () => {
+      f = await rig.client.workflow
+        .getHandle(final.followUp!.workflowId)
+        .query(followUpStateQuery)
+        .catch(() => undefined);
+      return (f?.alertAfterClose?.resolved ?? 0) >= 1;
+    });
+    expect(f!.alertAfterClose!.note).toMatch(/^resolved notification \d+ s after resolution$/);
+  }
   // One alert episode, one incident: every notification of it joined, was recorded, or started it once.
   expect(ours().filter((r) => r.outcome === 'started')).toHaveLength(1);
   expect((await handle.describe()).status.name).toBe('COMPLETED');
