@@ -90,9 +90,9 @@ async function main(): Promise<void> {
       );
       for (const step of s?.steps ?? []) {
         if (!seen.has('first-action'))
-          hop('first-action', `first action: ${step.title}`, Date.parse(step.startedAt));
+          hop('first-action', `first runbook step: ${step.title}`, Date.parse(step.startedAt));
         hop(
-          `step-${step.name}-${step.startedAt}`,
+          `step-${step.name}-${step.startedAt}-${step.status}`,
           `step ${step.name}: ${step.status}${step.result ? ` (${step.result})` : ''}`,
         );
       }
