@@ -3,17 +3,13 @@
  * derived from both, and a second start joins the running one instead of remediating twice.
  */
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import {
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowIdConflictPolicy,
-  WorkflowNotFoundError,
-} from '@temporalio/common';
-import { alertSignal } from '../workflows/definitions';
+import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { incidentTitle, RUNBOOKS, staticDetails } from '../workflows/catalog';
 import {
   AwaitingApprovalKey,
   EscalatedKey,
   IncidentStatusKey,
+  RecurrenceOfKey,
   RunbookIdKey,
   SeverityKey,
   TargetServiceKey,
@@ -21,7 +17,7 @@ import {
 import type * as workflows from '../workflows';
 import { loosenedFields } from '../workflows/gate-policy';
 import { POLICY_DEFAULTS } from '../workflows/policy-defaults';
-import type { AlertEvent, IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
+import type { IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
 
 export const RUNBOOK_WORKFLOWS = {
   'P0-1': 'systemDown',
@@ -58,6 +54,17 @@ export interface StartIncidentOptions {
   conflictPolicy?: 'USE_EXISTING' | 'FAIL';
   /** Runbook-specific input fields: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
   extraInput?: Record<string, unknown>;
+  /** Overrides the derived incident ID (a recurrence: the alert's startsAt is its predecessor's). */
+  incidentId?: string;
+}
+
+/**
+ * What the intake reads back from a closed incident without replaying it (describe, not query):
+ * its incident ID (its follow-up's ID derives from it) and the alert episode that started it.
+ */
+export interface IncidentMemo {
+  incidentId: string;
+  episode?: { fingerprint?: string; startsAt?: string };
 }
 
 /** A trigger-time policy override that would loosen a gate: refused before anything starts. */
@@ -74,9 +81,17 @@ export async function startIncident(
   const problems = loosenedFields(POLICY_DEFAULTS[opts.runbook], opts.policy);
   if (problems.length) throw new PolicyRefusedError(problems);
   const detectedAt = opts.trigger.startsAt ? new Date(opts.trigger.startsAt) : new Date();
+  const incidentId = opts.incidentId ?? newIncidentId(opts.runbook, opts.target, detectedAt);
+  const memo: IncidentMemo = {
+    incidentId,
+    episode:
+      opts.trigger.fingerprint || opts.trigger.startsAt
+        ? { fingerprint: opts.trigger.fingerprint, startsAt: opts.trigger.startsAt }
+        : undefined,
+  };
   const input: IncidentInput = {
     ...opts.extraInput,
-    incidentId: newIncidentId(opts.runbook, opts.target, detectedAt),
+    incidentId,
     target: opts.target,
     trigger: opts.trigger,
     policy: opts.policy,
@@ -90,7 +105,11 @@ export async function startIncident(
     // Findable and readable in the UI from the first second, before the worker picks it up.
     staticSummary: incidentTitle(opts.runbook, opts.target),
     staticDetails: staticDetails(opts.runbook, opts.target, opts.trigger),
+    memo: { incident: memo },
     typedSearchAttributes: [
+      ...(opts.trigger.recurrence
+        ? [{ key: RecurrenceOfKey, value: opts.trigger.recurrence.incidentId }]
+        : []),
       { key: RunbookIdKey, value: opts.runbook },
       { key: SeverityKey, value: RUNBOOKS[opts.runbook].severity },
       { key: TargetServiceKey, value: opts.target },
@@ -103,54 +122,4 @@ export async function startIncident(
 
 export async function incidentState(handle: WorkflowHandle): Promise<IncidentState> {
   return handle.query<IncidentState>('state');
-}
-
-export type JoinOutcome =
-  { outcome: 'started'; workflowId: string; runId: string } | { outcome: 'joined'; workflowId: string };
-
-/**
- * An alert firing: start the incident, or join the running one with an `alert` signal. Exactly one
- * firing is counted per call (the workflow counts its trigger as the first firing, so the signal goes
- * only to a run that this call did not start). A run that closes between the two attempts is
- * replaced by a new one, as a later firing would.
- */
-export async function startOrJoinIncident(
-  opts: Omit<StartIncidentOptions, 'conflictPolicy'> & { event: AlertEvent },
-): Promise<JoinOutcome> {
-  const workflowId = opts.workflowId ?? incidentWorkflowId(opts.runbook, opts.target);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const handle = await startIncident({ ...opts, workflowId, conflictPolicy: 'FAIL' });
-      return { outcome: 'started', workflowId, runId: handle.firstExecutionRunId };
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-    try {
-      await opts.client.workflow.getHandle(workflowId).signal(alertSignal, opts.event);
-      return { outcome: 'joined', workflowId };
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
-    }
-  }
-}
-
-/**
- * A resolution (or any information) for the incident of this runbook and target, only if one is
- * running: it never starts anything. Returns false when no incident runs.
- */
-export async function signalIfRunning(
-  client: Client,
-  workflowId: string,
-  event: AlertEvent,
-): Promise<boolean> {
-  const handle = client.workflow.getHandle(workflowId);
-  try {
-    const d = await handle.describe();
-    if (d.status.name !== 'RUNNING') return false;
-    await handle.signal(alertSignal, event);
-    return true;
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
 }

@@ -406,6 +406,12 @@ const intakeSchema = z.object({
   INTAKE_FOLD_WINDOW_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
   /** Key prefix in Redis, when several deployments share one Redis. */
   INTAKE_FOLD_PREFIX: z.string().min(1).max(200).default('accubooks:intake:fold'),
+  /**
+   * How long the alert of a closed incident (same fingerprint and startsAt) may go on firing before
+   * a new incident starts as its recurrence (client/intake/episodes.ts). Unset: twice the rule's
+   * `for:` (the alert's `for` annotation), 10 min for an alert without one.
+   */
+  INTAKE_RECURRENCE_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).optional(),
 });
 
 export interface IntakeConfig {
@@ -422,6 +428,8 @@ export interface IntakeConfig {
     unknownAlerts: 'reject' | 'ignore';
     /** Storm folding: off when `redisUrl` is unset. */
     fold: { redisUrl?: string; windowMs: number; prefix: string };
+    /** A fixed recurrence grace (ms) for every alert; unset: twice the alert's `for` annotation. */
+    recurrenceGraceMs?: number;
   };
 }
 
@@ -463,6 +471,7 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
         windowMs: e.INTAKE_FOLD_WINDOW_MS,
         prefix: e.INTAKE_FOLD_PREFIX,
       },
+      recurrenceGraceMs: e.INTAKE_RECURRENCE_GRACE_MS,
     },
   };
 }

@@ -1,19 +1,47 @@
 #!/usr/bin/env bash
 # The main job on local defaults: the local stack (Temporal dev server with its Web UI, PostgreSQL,
 # Redis, stripe-mock, Docker, the sandbox AccuBooks API, Prometheus), a demo inbox for pages and
-# approval codes, the runbook worker and the alert intake; then one real incident to watch:
-# the sandbox API is crashed and runbook P0-1 is started. Ctrl-C stops everything.
+# approval codes, the runbook worker and the alert intake; then one real incident, started by
+# detection: a fault is injected into the sandbox API, the Prometheus rule fires, Alertmanager
+# notifies the intake, the intake starts the runbook; each hop is printed as it happens, up to
+# Alertmanager's resolved notification. Ctrl-C stops everything.
 #
-#   scripts/demo.sh                 # everything, plus one P0-1 incident
-#   scripts/demo.sh --no-incident   # everything, no incident
-#   KEEP_STACK=1 scripts/demo.sh    # leave the stack running after Ctrl-C
+#   scripts/demo.sh                   # everything, plus one P0-1 incident (the API crashes)
+#   scripts/demo.sh --fault F         # F: crash (P0-1), pool (P0-2), errors (P1-1), latency (P1-2),
+#                                     #    queue (P1-3)
+#   scripts/demo.sh --no-incident     # everything, no incident
+#   KEEP_STACK=1 scripts/demo.sh      # leave the stack running after Ctrl-C
+#   STACK_ALERT_TIMING=production scripts/demo.sh   # the runbook's `for:` (3-10 min) instead of
+#                                     # the demo's seconds (scripts/stack.sh)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ABK_REPO"
 export STACK_DIR="${STACK_DIR:-$ABK_REPO/.stack}"
 INCIDENT=1
-[[ "${1:-}" == "--no-incident" ]] && INCIDENT=0
+FAULT=crash
+while (($#)); do
+  case "$1" in
+    --no-incident) INCIDENT=0 ;;
+    --fault)
+      FAULT="${2:-}"
+      shift
+      ;;
+    *) abk_die "unknown argument '$1' (use --fault crash|pool|errors|latency|queue, or --no-incident)" ;;
+  esac
+  shift
+done
+# The fault, the sandbox's fault injection for it, and the rule and runbook it sets off.
+case "$FAULT" in
+  crash) FAULT_SPEC='{"fault":"crash"}' ALERT=SystemUnreachable RUNBOOK=P0-1 ;;
+  pool) FAULT_SPEC='{"fault":"leak-pool","count":1000,"ttlSeconds":120}' ALERT=DatabasePoolExhaustion RUNBOOK=P0-2 ;;
+  errors) FAULT_SPEC='{"fault":"error-rate","rate":0.5,"ttlSeconds":120}' ALERT=HighErrorRate RUNBOOK=P1-1 ;;
+  latency) FAULT_SPEC='{"fault":"slow-queries","seconds":2,"ttlSeconds":120}' ALERT=HighLatency RUNBOOK=P1-2 ;;
+  queue) FAULT_SPEC='{"fault":"queue-flood","jobs":1000}' ALERT=QueueOverflow RUNBOOK=P1-3 ;;
+  *) abk_die "--fault must be one of crash, pool, errors, latency, queue (got '$FAULT')" ;;
+esac
+# Detection in seconds, not minutes (see scripts/stack.sh); a stack already up keeps its timing.
+export STACK_ALERT_TIMING="${STACK_ALERT_TIMING:-fast}"
 
 scripts/setup.sh
 npm run --silent build
@@ -32,7 +60,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-read -r INBOX_HTTP INBOX_SMTP INTAKE_PORT WORKER_HEALTH WORKER_SDK_METRICS <<<"$(abk_free_ports 5)"
+read -r INBOX_HTTP INBOX_SMTP WORKER_HEALTH WORKER_SDK_METRICS <<<"$(abk_free_ports 4)"
 node dist/scripts/demo-inbox.js "$INBOX_HTTP" "$INBOX_SMTP" "$STACK_DIR/inbox.log" >"$STACK_DIR/inbox.out" 2>&1 &
 PIDS+=($!)
 
@@ -48,9 +76,9 @@ export EVIDENCE_DIR="$STACK_DIR/evidence"
 node dist/worker/main.js >"$STACK_DIR/worker.log" 2>&1 &
 PIDS+=($!)
 if [[ -f dist/client/intake/main.js ]]; then
-  export INTAKE_PORT
-  INTAKE_BEARER_TOKEN="${INTAKE_BEARER_TOKEN:-$(abk_secret)}"
-  export INTAKE_BEARER_TOKEN
+  # Where the stack's Alertmanager sends, with the token it sends (scripts/stack.sh).
+  export INTAKE_PORT="$STACK_INTAKE_PORT"
+  export INTAKE_BEARER_TOKEN="$STACK_INTAKE_TOKEN"
   # Alert storms are folded in the stack's Redis, as production would run it.
   export INTAKE_FOLD_REDIS_URL="${INTAKE_FOLD_REDIS_URL:-$REDIS_URL}"
   node dist/client/intake/main.js >"$STACK_DIR/intake.log" 2>&1 &
@@ -68,7 +96,8 @@ cat <<MSG
   AccuBooks runbooks demo is running.
     Temporal Web UI   $TEMPORAL_UI_URL/namespaces/default/workflows
     Sandbox API       $ACCUBOOKS_API_URL/api/monitoring/health
-    Prometheus        $PROMETHEUS_URL
+    Prometheus        $PROMETHEUS_URL   (rules: $PROMETHEUS_URL/alerts)
+    Alertmanager      $ALERTMANAGER_URL   (timing: $STACK_ALERT_TIMING)
     Worker health     http://127.0.0.1:$WORKER_HEALTH/healthz      (log: $STACK_DIR/worker.log, JSON lines)
     Worker metrics    http://127.0.0.1:$WORKER_HEALTH/metrics (incidents)  http://127.0.0.1:$WORKER_SDK_METRICS/metrics (Temporal SDK)
     Pages and codes   $STACK_DIR/inbox.log (also printed below)
@@ -99,12 +128,15 @@ cat <<MSG
 MSG
 
 if ((INCIDENT)); then
-  abk_log "crashing the sandbox API and starting runbook P0-1 (System down)"
-  curl -fsS -X POST -H 'content-type: application/json' -d '{"fault":"crash"}' \
+  echo "  Watch it: $TEMPORAL_UI_URL/namespaces/default/workflows/incident-$RUNBOOK-$ACCUBOOKS_API_CONTAINER"
+  echo "  Detection, hop by hop (seconds since the fault):"
+  t0="$(abk_now_ms)"
+  printf '  +%6s s  fault injected: %s\n' 0.0 "$FAULT_SPEC"
+  # The API may die before it answers (crash).
+  curl -fsS --max-time 5 -X POST -H 'content-type: application/json' -d "$FAULT_SPEC" \
     "$ACCUBOOKS_API_URL/api/sandbox/faults" >/dev/null 2>&1 || true
-  sleep 1
-  node dist/client/cli.js trigger P0-1 --target "$ACCUBOOKS_API_CONTAINER" --by demo --description "demo: injected crash"
-  echo "  Watch it: $TEMPORAL_UI_URL/namespaces/default/workflows/incident-P0-1-$ACCUBOOKS_API_CONTAINER"
+  node dist/scripts/demo-watch.js "$ALERT" "$RUNBOOK" "$ACCUBOOKS_API_CONTAINER" "$STACK_DIR/intake.log" "$t0" ||
+    abk_warn "the loop did not complete; see $STACK_DIR/intake.log, $STACK_DIR/worker.log and $STACK_DIR/alertmanager.log"
 fi
 echo "  Ctrl-C to stop."
 tail -n +1 -f "$STACK_DIR/inbox.out" &

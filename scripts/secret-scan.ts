@@ -69,6 +69,8 @@ export function secretsFromEnv(env: Record<string, string | undefined> = process
     ].map((n): [string, string | undefined] => [`${n} password`, password(env[n])]),
     ['INTAKE_BEARER_TOKEN', env.INTAKE_BEARER_TOKEN],
     ['INTAKE_HMAC_SECRET', env.INTAKE_HMAC_SECRET],
+    // The stack's Alertmanager sends it to the intake (scripts/stack.sh): never in its log or a history.
+    ['STACK_INTAKE_TOKEN', env.STACK_INTAKE_TOKEN],
     ['PAGERDUTY_ROUTING_KEY', env.PAGERDUTY_ROUTING_KEY],
     ['TEMPORAL_API_KEY', env.TEMPORAL_API_KEY],
     ['APPROVAL_CODE_KEY', env.APPROVAL_CODE_KEY],

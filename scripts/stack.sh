@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's throwaway local stack of real components, each on a free port:
 #   PostgreSQL 15, Redis, stripe-mock, a private Docker engine, the Temporal dev server (with Web
-#   UI), the sandbox AccuBooks API container, and Prometheus scraping it.
+#   UI), the sandbox AccuBooks API container, Prometheus scraping it and evaluating alerts/*.yml,
+#   and Prometheus Alertmanager sending the runbook alerts to the alert intake (alerts/alertmanager/).
+#   The stack does not run the intake: Alertmanager sends to http://127.0.0.1:$STACK_INTAKE_PORT
+#   with the bearer token $STACK_INTAKE_TOKEN (env file), where scripts/demo.sh or a test runs it.
 #
 # Usage: scripts/stack.sh up|down|status|env|start <service>
 #   up      start everything (a no-op that reprints the env when the stack is already up)
@@ -9,7 +12,8 @@
 #           `down --purge` also deletes the logs and the Docker image cache
 #   status  show what runs (exit 0 when the whole stack is up)
 #   env     print the stack's env file (`eval "$(scripts/stack.sh env)"` or `source $STACK_DIR/env`)
-#   start S start again one stopped service S (postgres, redis, stripe-mock, dockerd, prometheus)
+#   start S start again one stopped service S (postgres, redis, stripe-mock, dockerd, prometheus,
+#           alertmanager)
 #           of a stack that is up, on its ports and data (`up` would restart the whole stack)
 #
 # Environment:
@@ -19,6 +23,12 @@
 #   STACK_CODEC         1 = write PAYLOAD_CODEC_KEYS (a fresh key): every process encrypts payloads;
 #                       also runs the codec server (codec-server.pid/.log; CODEC_SERVER_URL and
 #                       CODEC_SERVER_TOKEN in the env file) and gives the Web UI its endpoint
+#   STACK_ALERT_TIMING  production (default): the rules' `for:` as the runbook says (3, 5, 10 min) and
+#                       Alertmanager's group_wait 10s, group_interval 1m, repeat_interval 1h.
+#                       fast (tests, demo): every `for:` is STACK_ALERT_FOR (default 3s; Prometheus
+#                       then loads a copy of alerts/*.yml from $STACK_DIR/alertmanager/rules/) and
+#                       Alertmanager's group_wait 1s, group_interval 2s, repeat_interval 4s.
+#                       Prometheus evaluates the rules every second either way.
 #   TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH  override the Temporal binaries
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -45,7 +55,15 @@ SANDBOX_CONTAINER=accubooks-api
 STRIPE_KEY=sk_test_123
 
 # Start order; `down` stops in reverse.
-ALL_SERVICES=(postgres redis stripe-mock dockerd temporal codec-server sandbox prometheus)
+ALL_SERVICES=(postgres redis stripe-mock dockerd temporal codec-server sandbox alertmanager prometheus)
+AM_DIR="$STACK_DIR/alertmanager"
+ALERT_TIMING="${STACK_ALERT_TIMING:-production}"
+case "$ALERT_TIMING" in
+  production | fast) ;;
+  *) abk_die "STACK_ALERT_TIMING must be production or fast (got '$ALERT_TIMING')" ;;
+esac
+ALERT_FOR="${STACK_ALERT_FOR:-3s}"
+[[ "$ALERT_FOR" =~ ^[1-9][0-9]*[smh]$ ]] || abk_die "STACK_ALERT_FOR must be a duration such as 3s (got '$ALERT_FOR')"
 
 docker_cli() { timeout 60 "$ABK_DOCKER" -H "$DOCKER_HOST_URL" "$@"; }
 
@@ -197,7 +215,8 @@ start_temporal() {
     --search-attribute RunbookId=Keyword --search-attribute Severity=Keyword \
     --search-attribute TargetService=Keyword --search-attribute IncidentStatus=Keyword \
     --search-attribute Escalated=Bool --search-attribute AwaitingApproval=Bool \
-    --search-attribute FollowUpDuties=KeywordList --search-attribute FollowUpOverdue=Bool
+    --search-attribute FollowUpDuties=KeywordList --search-attribute FollowUpOverdue=Bool \
+    --search-attribute RecurrenceOf=Keyword
   abk_wait_ready temporal 60 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" probe_temporal "$T_PORT"
   abk_wait_ready "temporal Web UI" 30 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" \
     probe_http "http://127.0.0.1:$T_UI_PORT/"
@@ -258,13 +277,57 @@ start_sandbox() {
     abk_die "sandbox: granting billing_config to the runbook role failed; see $log"
 }
 
+# Alertmanager with the project's receiver config (alerts/alertmanager/alertmanager.yml.tmpl): the
+# runbook alerts go to the intake at STACK_INTAKE_PORT, with the token from a file of its own.
+start_alertmanager() {
+  local log="$STACK_DIR/alertmanager.log" tmpl cfg="$AM_DIR/alertmanager.yml" token="$AM_DIR/intake-token"
+  local wait=10s interval=1m repeat=1h
+  if [[ "$ALERT_TIMING" == fast ]]; then wait=1s interval=2s repeat=4s; fi
+  rm -rf "$AM_DIR"
+  mkdir -p "$AM_DIR/data"
+  (umask 077 && printf '%s' "$STACK_INTAKE_TOKEN" >"$token")
+  tmpl="$(<"$ABK_REPO/alerts/alertmanager/alertmanager.yml.tmpl")"
+  tmpl="${tmpl//@@GROUP_WAIT@@/$wait}"
+  tmpl="${tmpl//@@GROUP_INTERVAL@@/$interval}"
+  tmpl="${tmpl//@@REPEAT_INTERVAL@@/$repeat}"
+  tmpl="${tmpl//@@INTAKE_URL@@/http://127.0.0.1:$STACK_INTAKE_PORT/alerts/alertmanager}"
+  tmpl="${tmpl//@@INTAKE_TOKEN_FILE@@/$token}"
+  printf '%s\n' "$tmpl" >"$cfg"
+  amtool check-config "$cfg" >>"$log" 2>&1 || {
+    abk_log_tail "$log"
+    abk_die "alertmanager: generated config $cfg is invalid (check alerts/alertmanager/alertmanager.yml.tmpl); see $log"
+  }
+  launch_alertmanager
+}
+
+# Runs Alertmanager on $AM_DIR/alertmanager.yml (made by start_alertmanager; reused by `start
+# alertmanager`). No HA gossip (--cluster.listen-address=): it would bind *:9094 and two stacks clash.
+launch_alertmanager() {
+  abk_launch alertmanager "$(command -v prometheus-alertmanager)" --config.file="$AM_DIR/alertmanager.yml" \
+    --storage.path="$AM_DIR/data" --web.listen-address="127.0.0.1:$AM_PORT" \
+    --web.external-url="$ALERTMANAGER_URL" --cluster.listen-address= --log.level=warn
+  abk_wait_ready alertmanager 30 "$STACK_DIR/alertmanager.log" "$LAUNCHED_PID" \
+    probe_http "$ALERTMANAGER_URL/-/ready"
+}
+
 start_prometheus() {
-  local cfg="$STACK_DIR/prometheus.yml" tmpl log="$STACK_DIR/prometheus.log"
+  local cfg="$STACK_DIR/prometheus.yml" tmpl log="$STACK_DIR/prometheus.log" f
   # The glob is always listed: matching no file is fine for Prometheus, and rules added to alerts/
   # later are picked up by a reload (curl -X POST $PROMETHEUS_URL/-/reload) without a restart.
   local rules="['$ABK_REPO/alerts/*.yml']"
+  if [[ "$ALERT_TIMING" == fast ]]; then
+    # The same rules with every `for:` (the rule's and its `for` annotation) shortened; a rule
+    # added to alerts/ later needs `down` + `up` here.
+    mkdir -p "$AM_DIR/rules"
+    for f in "$ABK_REPO"/alerts/*.yml; do
+      [[ -e "$f" ]] || continue
+      sed -E "s/^([[:space:]]+for: )'?[0-9]+[smh]'?[[:space:]]*$/\1'$ALERT_FOR'/" "$f" >"$AM_DIR/rules/$(basename "$f")"
+    done
+    rules="['$AM_DIR/rules/*.yml']"
+  fi
   tmpl="$(<"$ABK_REPO/scripts/prometheus.yml.tmpl")"
   tmpl="${tmpl//@@RULE_FILES@@/$rules}"
+  tmpl="${tmpl//@@ALERTMANAGER_HOSTPORT@@/127.0.0.1:$AM_PORT}"
   tmpl="${tmpl//@@ACCUBOOKS_API_HOSTPORT@@/127.0.0.1:$API_PORT}"
   printf '%s\n' "$tmpl" >"$cfg"
   if command -v promtool >/dev/null 2>&1; then
@@ -299,7 +362,7 @@ write_env() {
       REDIS_URL STRIPE_API_BASE STRIPE_API_KEY DOCKER_HOST \
       TEMPORAL_ADDRESS TEMPORAL_NAMESPACE TEMPORAL_UI_URL TEMPORAL_CLI_PATH TEMPORAL_TEST_SERVER_PATH \
       ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL PAYLOAD_CODEC_KEYS \
-      APPROVAL_CODE_KEY; do
+      ALERTMANAGER_URL STACK_INTAKE_PORT STACK_INTAKE_TOKEN STACK_ALERT_TIMING APPROVAL_CODE_KEY; do
       printf 'export %s=%q\n' "$name" "${!name}"
     done
     if [[ -n "${CODEC_SERVER_URL:-}" ]]; then
@@ -335,6 +398,8 @@ cmd_up() {
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v dockerd >/dev/null || missing+=(dockerd)
   command -v prometheus >/dev/null || missing+=(prometheus)
+  command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanager)
+  command -v amtool >/dev/null || missing+=(amtool)
   [[ -x "$ABK_CACHE_BIN/stripe-mock" ]] || missing+=(".cache/bin/stripe-mock")
   TEMPORAL_CLI="$(abk_temporal_cli)"
   TEMPORAL_TEST_SERVER="$(abk_temporal_test_server)"
@@ -351,8 +416,8 @@ cmd_up() {
   mkdir -p "$SHORT_DIR"
 
   local ports
-  ports="$(abk_free_ports 11)" || abk_die "could not pick free ports"
-  read -r PG_PORT REDIS_PORT STRIPE_PORT STRIPE_HTTPS_PORT T_PORT T_UI_PORT T_HTTP_PORT T_METRICS_PORT API_PORT PROM_PORT CODEC_PORT <<<"$ports"
+  ports="$(abk_free_ports 13)" || abk_die "could not pick free ports"
+  read -r PG_PORT REDIS_PORT STRIPE_PORT STRIPE_HTTPS_PORT T_PORT T_UI_PORT T_HTTP_PORT T_METRICS_PORT API_PORT PROM_PORT CODEC_PORT AM_PORT STACK_INTAKE_PORT <<<"$ports"
   PG_SUPER_PW="$(abk_secret)"
   PG_APP_PW="$(abk_secret)"
   PG_RUNBOOK_PW="$(abk_secret)"
@@ -379,6 +444,9 @@ cmd_up() {
   PROMETHEUS_URL="http://127.0.0.1:$PROM_PORT"
   # The worker's key for the approval codes' MACs (activities/approval-codes.ts): 256 bits.
   APPROVAL_CODE_KEY="$(abk_secret)$(abk_secret)"
+  ALERTMANAGER_URL="http://127.0.0.1:$AM_PORT"
+  STACK_INTAKE_TOKEN="$(abk_secret)" # Alertmanager's bearer token for the intake (a file for it)
+  STACK_ALERT_TIMING="$ALERT_TIMING"
   # Encrypted history (client/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
   PAYLOAD_CODEC_KEYS=""
   CODEC_SERVER_URL="" # set = the codec server runs and the Web UI is given its endpoint
@@ -444,6 +512,7 @@ do_down() {
     fi
   fi
   abk_stop_pid prometheus TERM 15
+  abk_stop_pid alertmanager TERM 15
   abk_stop_pid sandbox TERM 10 # normally already gone with its container
   abk_stop_pid codec-server TERM 10
   abk_stop_pid temporal TERM 20
@@ -454,7 +523,7 @@ do_down() {
   abk_stop_pid containerd TERM 10 # stops with dockerd; this only makes sure
   unmount_ours
   rm -rf "$PG_DIR" "$STACK_DIR/prometheus" "$STACK_DIR"/temporal.db* "$DOCKER_EXEC" "$SHORT_DIR" \
-    "$ENV_FILE" "$STACK_DIR/.services" "$STACK_DIR/prometheus.yml" "$DOCKER_DIR/dockerd.pid" \
+    "$ENV_FILE" "$STACK_DIR/.services" "$STACK_DIR/prometheus.yml" "$DOCKER_DIR/dockerd.pid" "$AM_DIR" \
     "$DOCKER_SOCK"
 }
 
@@ -485,7 +554,7 @@ cmd_status() {
   done
   if stack_is_up; then
     printf 'stack is UP; env (%s):\n' "$ENV_FILE"
-    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export (PAYLOAD_CODEC_KEYS|CODEC_SERVER_TOKEN|APPROVAL_CODE_KEY)=).+/\1***/; s/^/  /'
+    grep -v '^#' "$ENV_FILE" | sed -E 's#(://[^:/@]*:)[^@/]*@#\1***@#; s/^(export (PAYLOAD_CODEC_KEYS|CODEC_SERVER_TOKEN|STACK_INTAKE_TOKEN|APPROVAL_CODE_KEY)=).+/\1***/; s/^/  /'
   elif ((any)); then
     printf 'stack is PARTLY running (scripts/stack.sh down to stop it)\n'
     rc=1
@@ -537,7 +606,12 @@ cmd_start() {
       PROM_PORT="$(port_of "$PROMETHEUS_URL")"
       launch_prometheus
       ;;
-    *) abk_die "start: one of postgres, redis, stripe-mock, dockerd, prometheus (got '$svc')" ;;
+    alertmanager)
+      AM_PORT="$(port_of "$ALERTMANAGER_URL")"
+      [[ -f "$AM_DIR/alertmanager.yml" ]] || abk_die "alertmanager: no config in $AM_DIR"
+      launch_alertmanager
+      ;;
+    *) abk_die "start: one of postgres, redis, stripe-mock, dockerd, prometheus, alertmanager (got '$svc')" ;;
   esac
   abk_log "$svc started again (pid $(abk_recorded_pid "$svc"))"
 }

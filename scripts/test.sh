@@ -8,12 +8,15 @@
 #   STACK_DIR   the test stack's folder (default .stack/test, apart from the demo stack in .stack)
 #   KEEP_STACK  1 = do not stop the stack at the end
 #   SKIP_CLUSTER  1 = skip the two-node cluster stage (scripts/test-cluster.sh)
+#   STACK_ALERT_TIMING  default fast here: the rules' `for:` and Alertmanager's waits in seconds, so
+#               that test/alerting/ runs the whole detection loop quickly (scripts/stack.sh)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ABK_REPO"
 
 export STACK_DIR="${STACK_DIR:-$ABK_REPO/.stack/test}"
+export STACK_ALERT_TIMING="${STACK_ALERT_TIMING:-fast}"
 T_ALL="$(abk_now_ms)"
 STAGE=""
 STAGE_T=0

@@ -22,6 +22,11 @@ export const reportFiledSignal = defineSignal<[DutyFiled]>('reportFiled');
 export const postMortemFiledSignal = defineSignal<[DutyFiled]>('postMortemFiled');
 export const runbookUpdateSignal = defineSignal<[RunbookUpdateDecision]>('runbookUpdate');
 export const followUpStateQuery = defineQuery<FollowUpState>('followUpState');
+/**
+ * The incident's alert after the incident closed (a closed workflow takes no signals, so its
+ * follow-up takes them): information only, counted in `alertAfterClose`.
+ */
+export const alertAfterCloseSignal = defineSignal<[AlertEvent]>('alertAfterClose');
 
 /** The follow-up's workflow ID: one per incident (incident workflow IDs are reused across incidents). */
 export const followUpWorkflowId = (incidentId: string) => `follow-up-${incidentId}`;

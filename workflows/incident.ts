@@ -142,7 +142,8 @@ export class Incident implements GateHost {
         latestValues: input.trigger.values,
       },
       mttr: {
-        detectedAt: input.trigger.startsAt ?? startedAt,
+        // A recurrence is detected when its alert outlived the grace, not when the alert began.
+        detectedAt: input.trigger.recurrence?.detectedAt ?? input.trigger.startsAt ?? startedAt,
         remediationStartedAt: startedAt,
         targetMs: policy.mttrTargetMs ?? MTTR_TARGET_MS[meta.severity],
         breached: false,

@@ -24,13 +24,14 @@ import {
 } from '@temporalio/workflow';
 import { notifications } from './activity-proxies';
 import {
+  alertAfterCloseSignal,
   followUpStateQuery,
   followUpWorkflowId,
   postMortemFiledSignal,
   reportFiledSignal,
   runbookUpdateSignal,
 } from './definitions';
-import { failureText, withSummary } from './incident';
+import { alertEventProblem, failureText, withSummary } from './incident';
 import { incidentMetrics } from './metrics';
 import { withDefaults } from './policy';
 import {
@@ -42,6 +43,7 @@ import {
   TargetServiceKey,
 } from './search-attributes';
 import type {
+  AlertEvent,
   DutyFiled,
   DutyState,
   FollowUpDuty,
@@ -174,6 +176,44 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
     {
       description:
         'Does the runbook need a change? {"needed": false, "note": "why", "by": "name"}; when needed, add "link" to the change (the duty stays open until it is linked)',
+    },
+  );
+  // The incident's alert after the incident closed. The intake sends it here because a closed
+  // workflow takes no signals and this one outlives the incident by at least the report's deadline
+  // (24 h): durable, in the incident's own trail (UI, CLI, report), with no store of the intake's.
+  // Information only: it never reopens anything (a recurrence is a new incident, started by the intake).
+  setHandler(
+    alertAfterCloseSignal,
+    (event: AlertEvent) => {
+      const problem = alertEventProblem(event);
+      if (problem) return refuse('alertAfterClose', problem);
+      const at = typeof event.receivedAt === 'string' ? event.receivedAt : now();
+      const afterMs = Math.max(0, Date.parse(at) - resolvedMs);
+      const a = (state.alertAfterClose ??= {
+        firing: 0,
+        resolved: 0,
+        lastStatus: event.status,
+        lastAt: at,
+        note: '',
+      });
+      const firing = event.count?.firing ?? (event.status === 'firing' ? 1 : 0);
+      const resolved = event.count?.resolved ?? (event.status === 'resolved' ? 1 : 0);
+      a.firing += firing;
+      a.resolved += resolved;
+      a.lastStatus = event.status;
+      a.lastAt = at;
+      const s = Math.round(afterMs / 1000);
+      if (event.status === 'resolved') {
+        a.resolvedNotificationAt ??= at;
+        a.note = `resolved notification ${s} s after resolution`;
+      } else {
+        a.stillFiringAfterMs = Math.max(a.stillFiringAfterMs ?? 0, afterMs);
+        a.note = `still firing ${s} s after resolution`;
+      }
+    },
+    {
+      description:
+        "The incident's alert after the incident closed (repeats, its resolution): recorded, information only",
     },
   );
   setHandler(followUpStateQuery, () => state, {

@@ -12,6 +12,13 @@ export const IncidentStatusKey = defineSearchAttributeKey('IncidentStatus', Sear
 export const EscalatedKey = defineSearchAttributeKey('Escalated', SearchAttributeType.BOOL);
 export const AwaitingApprovalKey = defineSearchAttributeKey('AwaitingApproval', SearchAttributeType.BOOL);
 
+/**
+ * Set (by the client, at the start) only on an incident started because the alert of a closed
+ * incident kept firing past the recurrence grace (client/intake/episodes.ts): the incident ID of
+ * the one it recurs. `RecurrenceOf != ''` lists every recurrence.
+ */
+export const RecurrenceOfKey = defineSearchAttributeKey('RecurrenceOf', SearchAttributeType.KEYWORD);
+
 export const INCIDENT_SEARCH_ATTRIBUTES = [
   RunbookIdKey,
   SeverityKey,
@@ -19,6 +26,7 @@ export const INCIDENT_SEARCH_ATTRIBUTES = [
   IncidentStatusKey,
   EscalatedKey,
   AwaitingApprovalKey,
+  RecurrenceOfKey,
 ];
 
 /**

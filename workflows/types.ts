@@ -20,6 +20,37 @@ export interface Trigger {
   startedBy?: string;
   description?: string;
   values?: Record<string, number | string>;
+  /**
+   * Set when the alert of a closed incident (same fingerprint and startsAt) kept firing past the
+   * recurrence grace (client/intake/episodes.ts): this incident is a recurrence of that one.
+   */
+  recurrence?: Recurrence;
+}
+
+/** The closed incident a recurrence follows, and when the recurrence was detected. */
+export interface Recurrence {
+  incidentId: string;
+  workflowId: string;
+  runId: string;
+  closedAt: string;
+  /** When the still-firing alert passed the grace: the recurrence's detection time (its MTTR starts here). */
+  detectedAt: string;
+  graceMs: number;
+}
+
+/** What the follow-up records about the alert after its incident closed (the incident takes no signals). */
+export interface AlertAfterClose {
+  /** Notifications of the same alert episode received after the incident closed. */
+  firing: number;
+  resolved: number;
+  lastStatus: 'firing' | 'resolved';
+  lastAt: string;
+  /** The longest the alert was seen still firing after resolution (ms). */
+  stillFiringAfterMs?: number;
+  /** When Alertmanager's resolved notification arrived. */
+  resolvedNotificationAt?: string;
+  /** A sentence for people: "still firing 40 s after resolution", "resolved notification 52 s after resolution". */
+  note: string;
 }
 
 /** A later firing (or resolution) of the alert that started the incident. */
@@ -223,5 +254,7 @@ export interface FollowUpState {
   escalations: EscalationRecord[];
   /** Signals that were refused (missing link/author...), with the reason: never silently dropped. */
   refused: { at: string; signal: string; reason: string }[];
+  /** The incident's alert seen after the incident closed (`alertAfterClose`): repeats and its resolution. */
+  alertAfterClose?: AlertAfterClose;
   closedAt?: string;
 }

@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { connectClient } from '../connection';
+import { DEFAULT_EPISODE_POLICY } from './episodes';
 import { AlertFolder, foldRedis } from './fold';
 import type { FromDeliverer, ToDeliverer, DelivererData } from './fold-thread';
 
@@ -27,6 +28,7 @@ async function run(port: NonNullable<typeof parentPort>, data: DelivererData): P
     redis,
     windowMs: data.windowMs,
     prefix: data.prefix,
+    episodes: { ...DEFAULT_EPISODE_POLICY, graceMs: data.recurrenceGraceMs },
     log: (level, fields, msg) => post({ log: { level, fields, msg } }),
     onDelivery: (outcome, alerts) => post({ delivery: { outcome, alerts } }),
   });

@@ -25,6 +25,8 @@ export interface DelivererData {
   redisUrl: string;
   windowMs: number;
   prefix: string;
+  /** A fixed recurrence grace (ms); unset: twice the alert's `for` annotation (episodes.ts). */
+  recurrenceGraceMs?: number;
 }
 
 export type ToDeliverer = { notify: string[] } | { close: true };

@@ -18,11 +18,9 @@
  * deliverer killed in between leaves it for the sweep to put back after a lease (at least once).
  */
 import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { Redis } from 'ioredis';
-import { alertSignal } from '../../workflows/definitions';
 import type { AlertEvent } from '../../workflows/types';
-import { startIncident } from '../incidents';
+import { deliverAlert, type EpisodePolicy } from './episodes';
 import type { MappedAlert } from './server';
 
 export interface FoldOptions {
@@ -33,6 +31,8 @@ export interface FoldOptions {
   windowMs: number;
   /** Incidents delivered at once. */
   concurrency?: number;
+  /** Alert episodes of closed incidents (client/intake/episodes.ts); default twice the rule's `for:`. */
+  episodes?: EpisodePolicy;
   /** Key prefix in Redis (several deployments may share one Redis). */
   prefix?: string;
   /**
@@ -45,7 +45,7 @@ export interface FoldOptions {
   onDelivery?: (outcome: DeliveryOutcome, alerts: number) => void;
 }
 
-export type DeliveryOutcome = 'started' | 'joined' | 'ignored' | 'retry';
+export type DeliveryOutcome = 'started' | 'joined' | 'recorded' | 'ignored' | 'retry';
 
 /** What one incident has pending: counts, the latest event, and the latest firing alert (to start). */
 interface Pending {
@@ -308,7 +308,7 @@ export class AlertFolder {
           resolved: pending.resolved,
         },
         outcome === 'ignored'
-          ? 'folded resolutions dropped: no incident runs (a resolution never starts one)'
+          ? 'folded alerts dropped: no incident runs and none was started (a resolution never starts one)'
           : `folded alerts ${outcome}`,
       );
     } catch (err) {
@@ -366,45 +366,22 @@ export class AlertFolder {
 
   /**
    * Start the incident with one firing (its trigger) if none runs, and signal the rest as one count;
-   * resolutions for an incident that does not run are dropped, as the direct path ignores them.
+   * the alert of a closed incident's episode is recorded on it, or starts its recurrence past the
+   * grace (episodes.ts); resolutions never start anything.
    */
   private async send(workflowId: string, p: Pending): Promise<DeliveryOutcome> {
-    let { firing } = p;
-    let outcome: DeliveryOutcome = 'joined';
-    for (let attempt = 1; ; attempt++) {
-      if (firing > 0 && p.alert) {
-        try {
-          await startIncident({
-            client: this.opts.client,
-            taskQueue: this.opts.taskQueue,
-            runbook: p.alert.runbook,
-            target: p.alert.target,
-            trigger: p.alert.trigger,
-            workflowId,
-            extraInput: p.alert.extraInput,
-            conflictPolicy: 'FAIL',
-          });
-          firing--;
-          outcome = 'started';
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-        }
-      }
-      if (firing + p.resolved === 0) return outcome;
-      const event: AlertEvent = {
-        ...(p.event ?? { status: firing > 0 ? 'firing' : 'resolved' }),
-        count: { firing, resolved: p.resolved },
-      };
-      try {
-        await this.opts.client.workflow.getHandle(workflowId).signal(alertSignal, event);
-        return outcome;
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-        // The incident closed between the start attempt and the signal: a firing starts a new one.
-        if (firing === 0 || !p.alert) return 'ignored';
-        if (attempt >= 3) throw err;
-      }
-    }
+    const event: AlertEvent = p.event ?? { status: p.firing > 0 ? 'firing' : 'resolved' };
+    const r = await deliverAlert({
+      client: this.opts.client,
+      taskQueue: this.opts.taskQueue,
+      event,
+      alert: p.alert,
+      workflowId,
+      firing: p.firing,
+      resolved: p.resolved,
+      policy: this.opts.episodes,
+    });
+    return r.outcome;
   }
 
   private warn(msg: string, err: unknown): void {

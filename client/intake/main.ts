@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import pino from 'pino';
 import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config';
 import { connectClient } from '../connection';
+import { DEFAULT_EPISODE_POLICY } from './episodes';
 import { foldRedis } from './fold';
 import { ThreadedFolder } from './fold-thread';
 import { alertRunbookMap } from './mapping';
@@ -18,7 +19,10 @@ import { buildIntake, intakeLoggerOptions, temporalGateway } from './server';
 export async function runIntake(config: IntakeConfig): Promise<void> {
   const client = await connectClient(config.temporal);
   const metrics = createIntakeMetrics({ defaultMetrics: true });
-  const gateway = temporalGateway(client, config.temporal.taskQueue);
+  const gateway = temporalGateway(client, config.temporal.taskQueue, {
+    ...DEFAULT_EPISODE_POLICY,
+    graceMs: config.intake.recurrenceGraceMs,
+  });
   let redis: Redis | undefined;
   let folder: ThreadedFolder | undefined;
   const app = await buildIntake({
@@ -44,6 +48,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
       redis,
       windowMs: config.intake.fold.windowMs,
       prefix: config.intake.fold.prefix,
+      recurrenceGraceMs: config.intake.recurrenceGraceMs,
       log: (level, fields, msg) => app.log[level](fields, msg),
       onDelivery: (outcome, alerts) => metrics.folded.inc({ outcome }, alerts),
     });

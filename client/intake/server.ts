@@ -18,16 +18,11 @@ import Fastify, {
 } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { z } from 'zod';
-import {
-  incidentWorkflowId,
-  RUNBOOK_WORKFLOWS,
-  signalIfRunning,
-  startOrJoinIncident,
-  type StartableRunbook,
-} from '../incidents';
+import { incidentWorkflowId, RUNBOOK_WORKFLOWS, type StartableRunbook } from '../incidents';
 import { RUNBOOKS } from '../../workflows/catalog';
 import type { AlertEvent, RunbookId, Trigger } from '../../workflows/types';
 import { authenticate, type AuthSettings } from './auth';
+import { DEFAULT_EPISODE_POLICY, deliverAlert, type DeliveryResult, type EpisodePolicy } from './episodes';
 import { describeKnownAlerts, targetOf } from './mapping';
 import { createIntakeMetrics, type IntakeMetrics } from './metrics';
 import { alertmanagerPayload, CHARGE_ID, describeIssues, simpleAlert } from './schema';
@@ -48,10 +43,13 @@ export interface MappedAlert {
 
 /** What the intake needs from Temporal; tests may wrap it to count calls. */
 export interface IncidentGateway {
-  /** Start the incident or join the running one; exactly one firing counted. */
-  fire(alert: MappedAlert): Promise<{ outcome: 'started' | 'joined'; workflowId: string }>;
-  /** Deliver a resolution to the running incident; false when none runs (nothing is started). */
-  resolve(alert: MappedAlert): Promise<boolean>;
+  /**
+   * Start the incident, join the running one, or record the firing on the closed incident of its
+   * episode (client/intake/episodes.ts); exactly one firing counted.
+   */
+  fire(alert: MappedAlert): Promise<DeliveryResult>;
+  /** Deliver a resolution to the running incident or record it on the closed one; never starts one. */
+  resolve(alert: MappedAlert): Promise<DeliveryResult>;
   /** Throws when Temporal cannot be reached. */
   ready(): Promise<void>;
   /**
@@ -61,20 +59,25 @@ export interface IncidentGateway {
   fold?: { add(alerts: MappedAlert[]): Promise<void> };
 }
 
-export function temporalGateway(client: Client, taskQueue: string): IncidentGateway {
+export function temporalGateway(
+  client: Client,
+  taskQueue: string,
+  episodes: EpisodePolicy = DEFAULT_EPISODE_POLICY,
+): IncidentGateway {
+  const deliver = (a: MappedAlert, firing: number, resolved: number) =>
+    deliverAlert({
+      client,
+      taskQueue,
+      event: a.event,
+      alert: a,
+      workflowId: a.workflowId,
+      firing,
+      resolved,
+      policy: episodes,
+    });
   return {
-    fire: (a) =>
-      startOrJoinIncident({
-        client,
-        taskQueue,
-        runbook: a.runbook,
-        target: a.target,
-        trigger: a.trigger,
-        workflowId: a.workflowId,
-        event: a.event,
-        extraInput: a.extraInput,
-      }),
-    resolve: (a) => signalIfRunning(client, a.workflowId, a.event),
+    fire: (a) => deliver(a, 1, 0),
+    resolve: (a) => deliver(a, 0, 1),
     async ready() {
       await client.connection.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));
     },
@@ -100,7 +103,8 @@ export interface AlertResult {
   runbook?: RunbookId;
   target?: string;
   workflowId?: string;
-  outcome: 'started' | 'joined' | 'queued' | 'ignored' | 'failed';
+  /** `recorded`: on the closed incident of its alert episode (its follow-up), not a new incident. */
+  outcome: 'started' | 'joined' | 'recorded' | 'queued' | 'ignored' | 'failed';
   reason?: string;
 }
 
@@ -410,30 +414,8 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       workflowId: alert.workflowId,
     };
     try {
-      if (alert.status === 'firing') {
-        const r = await opts.gateway.fire(alert);
-        return {
-          ...base,
-          outcome: r.outcome,
-          reason:
-            r.outcome === 'started'
-              ? 'no incident was running for this runbook and target'
-              : 'an incident is already running for this runbook and target; the firing was added to it',
-        };
-      }
-      const delivered = await opts.gateway.resolve(alert);
-      return delivered
-        ? {
-            ...base,
-            outcome: 'joined',
-            reason: 'resolution delivered to the running incident (information only)',
-          }
-        : {
-            ...base,
-            outcome: 'ignored',
-            reason:
-              'resolved, and no incident is running for this runbook and target; a resolution never starts one',
-          };
+      const r = await (alert.status === 'firing' ? opts.gateway.fire(alert) : opts.gateway.resolve(alert));
+      return { ...base, outcome: r.outcome, reason: r.reason };
     } catch (err) {
       return { ...base, outcome: 'failed', reason: `Temporal did not accept it: ${(err as Error).message}` };
     }
@@ -502,6 +484,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       started: count('started'),
       joined: count('joined'),
       ...(count('queued') ? { queued: count('queued') } : {}),
+      ...(count('recorded') ? { recorded: count('recorded') } : {}),
       ignored: count('ignored'),
       failed,
     };

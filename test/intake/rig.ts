@@ -71,7 +71,8 @@ export interface IntakeRig {
 
 export async function startIntakeRig(
   name: string,
-  opts: { worker?: boolean; intake?: Partial<IntakeOptions> } = {},
+  /** `port`: listen there (the stack's Alertmanager sends to STACK_INTAKE_PORT); default a free one. */
+  opts: { worker?: boolean; intake?: Partial<IntakeOptions>; port?: number } = {},
 ): Promise<IntakeRig> {
   const client = await connectClient(loadTemporalConfig());
   const taskQueue = uniqueId(name);
@@ -87,7 +88,7 @@ export async function startIntakeRig(
     metrics,
     ...opts.intake,
   });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: opts.port ?? 0 });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   let worker: Worker | undefined;

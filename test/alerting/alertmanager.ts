@@ -1,0 +1,135 @@
+/**
+ * The stack's real Alertmanager (ALERTMANAGER_URL), through its v2 API: alerts posted as Prometheus
+ * posts them, silences, and what it holds. Also the intake these suites run where that Alertmanager
+ * sends (STACK_INTAKE_PORT, bearer STACK_INTAKE_TOKEN), recording every alert it was handed.
+ */
+import type { AlertResult, IncidentGateway, MappedAlert } from '../../client/intake/server';
+import { need } from '../helpers/env';
+import { waitUntil } from '../helpers/sandbox';
+import { startIntakeRig, type IntakeRig } from '../intake/rig';
+
+export const alertmanagerUrl = () => need('ALERTMANAGER_URL');
+
+/** waitUntil for a condition on what was already recorded (no I/O). */
+export const waitFor = (what: string, cond: () => boolean, timeoutMs?: number) =>
+  waitUntil(what, () => Promise.resolve(cond()), timeoutMs);
+
+async function am<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const res = await fetch(`${alertmanagerUrl()}/api/v2${path}`, {
+    method,
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(5000),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`Alertmanager ${method} ${path}: HTTP ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export interface PostedAlert {
+  labels: Record<string, string>;
+  annotations?: Record<string, string>;
+  startsAt?: string;
+  endsAt?: string;
+  generatorURL?: string;
+}
+
+/** Posts alerts to Alertmanager as Prometheus does (POST /api/v2/alerts). */
+export const postAlerts = (alerts: PostedAlert[]) => am<void>('POST', '/alerts', alerts);
+
+export interface HeldAlert {
+  labels: Record<string, string>;
+  startsAt: string;
+  fingerprint: string;
+  status: { state: 'active' | 'suppressed' | 'unprocessed'; silencedBy: string[]; inhibitedBy: string[] };
+}
+
+/** The alerts Alertmanager holds that carry these labels. */
+export async function heldAlerts(labels: Record<string, string>): Promise<HeldAlert[]> {
+  const filter = Object.entries(labels)
+    .map(([k, v]) => `filter=${encodeURIComponent(`${k}="${v}"`)}`)
+    .join('&');
+  return am<HeldAlert[]>('GET', `/alerts?${filter}`);
+}
+
+/** A silence for these labels (exact matches) for `minutes`; returns its ID. */
+export async function createSilence(labels: Record<string, string>, comment: string, minutes = 10) {
+  const r = await am<{ silenceID: string }>('POST', '/silences', {
+    matchers: Object.entries(labels).map(([name, value]) => ({ name, value, isRegex: false, isEqual: true })),
+    startsAt: new Date().toISOString(),
+    endsAt: new Date(Date.now() + minutes * 60_000).toISOString(),
+    createdBy: 'test/alerting',
+    comment,
+  });
+  return r.silenceID;
+}
+
+export const expireSilence = (id: string) => am<void>('DELETE', `/silence/${id}`);
+
+/** One alert the intake was handed by Alertmanager, with what the intake did with it. */
+export interface Received {
+  at: number;
+  alert: MappedAlert;
+  outcome?: string;
+}
+
+export interface AlertingRig extends IntakeRig {
+  /** Every alert the intake's gateway was handed, in order. */
+  received: Received[];
+  /** Received alerts of one target (alerts of earlier suites may still be in Alertmanager's groups). */
+  of(target: string, alertName?: string): Received[];
+}
+
+/**
+ * The intake where the stack's Alertmanager sends, on this test's task queue. `wrap` lets a test
+ * put a fault in front of the real gateway (an intake that fails once, for Alertmanager's retries).
+ */
+export async function startAlertingRig(
+  name: string,
+  opts: { wrap?: (g: IncidentGateway) => IncidentGateway } = {},
+): Promise<AlertingRig> {
+  const received: Received[] = [];
+  const rig = await startIntakeRig(name, {
+    port: Number(need('STACK_INTAKE_PORT')),
+    intake: { auth: { bearerToken: need('STACK_INTAKE_TOKEN') } },
+  });
+  // The intake holds the gateway object it was built with: its methods are replaced in place,
+  // over the originals.
+  const inner = rig.gateway;
+  const fire0 = inner.fire;
+  const resolve0 = inner.resolve;
+  const recording: IncidentGateway = {
+    async fire(a) {
+      const r: Received = { at: Date.now(), alert: a };
+      received.push(r);
+      const out = await fire0(a);
+      r.outcome = out.outcome;
+      return out;
+    },
+    async resolve(a) {
+      const r: Received = { at: Date.now(), alert: a };
+      received.push(r);
+      const out = await resolve0(a);
+      r.outcome = out.outcome;
+      return out;
+    },
+    ready: () => inner.ready(),
+  };
+  const g = opts.wrap ? opts.wrap(recording) : recording;
+  inner.fire = g.fire;
+  inner.resolve = g.resolve;
+  return {
+    ...rig,
+    received,
+    of: (target, alertName) =>
+      received.filter((r) => r.alert.target === target && (!alertName || r.alert.alertName === alertName)),
+  };
+}
+
+/** Results the intake answered, for messages. */
+export const describeReceived = (rs: Received[]) =>
+  rs
+    .map((r) => `${new Date(r.at).toISOString()} ${r.alert.alertName} ${r.alert.status} ${r.outcome}`)
+    .join('\n');
+
+export type { AlertResult };
