@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { chartOf, type IncidentChart } from '../../client/report/chart';
+import { chartOf, MAX_CHART_STEPS, type IncidentChart } from '../../client/report/chart';
 import { modelFromHistory, reportFromHistory, timelineSvg } from '../../client/report/index';
 import { ganttText, minimumBarMs, renderMermaidGantt } from '../../client/report/mermaid';
 import { historyFromJson } from '../../client/report/proto-json';
@@ -307,6 +307,30 @@ test('step names with gantt syntax in them (: # ; % and a leading keyword) stay 
   expect(labels.some((l) => l.startsWith('▸ section 1∶ restart ＃2； 50％ done'))).toBe(true);
   // The SVG of the same chart is well-formed too, labels escaped.
   expect(() => parseSvg(renderTimelineSvg(chart))).not.toThrow();
+});
+
+test('a long incident keeps the first and last steps, says how many are left out, and still parses', async () => {
+  const model = modelFromHistory(historyFromJson(fixture('P0-1-still-down-escalated-resolved-by-person')));
+  const recheck = model.activities.at(-1)!;
+  const t0 = Date.parse(recheck.scheduledAt);
+  const extra = Array.from({ length: 100 }, (_, i) => ({
+    ...recheck,
+    scheduledEventId: 10_000 + i,
+    scheduledAt: new Date(t0 + (i + 1) * 500).toISOString(),
+    closedAt: new Date(t0 + (i + 1) * 500 + 20).toISOString(),
+  }));
+  const steps = model.activities.length + extra.length;
+  model.activities.push(...extra);
+  const chart = chartOf(model);
+  expect(chart.bars.filter((b) => b.kind === 'step')).toHaveLength(MAX_CHART_STEPS);
+  expect(chart.omittedSteps).toBe(steps - MAX_CHART_STEPS);
+  expect(chart.bars[0].start).toBe(Date.parse(model.activities[0].scheduledAt));
+  const block = renderMermaidGantt(chart);
+  expect(block).toContain(`${steps - MAX_CHART_STEPS} steps in the middle are left out`);
+  const { svg, id } = await renderMermaid(mermaidBlock(block));
+  const bars = elements(parseSvg(svg), 'rect').filter((r) => /-s\d+$/.test(r.getAttribute('id') ?? ''));
+  expect(bars).toHaveLength(MAX_CHART_STEPS);
+  expect(bars.every((r) => r.getAttribute('id')!.startsWith(`${id}-`))).toBe(true);
 });
 
 describe('runbooks report --svg (the built CLI)', () => {
