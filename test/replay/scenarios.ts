@@ -19,6 +19,7 @@ import {
   followUpStateQuery,
   postMortemFiledSignal,
   reportFiledSignal,
+  abandonSignal,
   resolveSignal,
   runbookUpdateSignal,
   stateQuery,
@@ -200,9 +201,10 @@ export const SCENARIOS: Scenario[] = [
         60_000,
       );
       await ctx.env.sleep('16 minutes');
+      // A resolve is a claim the runbook checks (health 200): the host is fixed first.
+      await ctx.sandbox.clearFaults();
       await handle.signal(resolveSignal, { by: 'dana (on-call)', reason: 'fixed the host by hand' });
       await handle.result();
-      await ctx.sandbox.clearFaults();
       return { 'P0-1-still-down-escalated-resolved-by-person': handle };
     },
   },
@@ -355,7 +357,10 @@ export const SCENARIOS: Scenario[] = [
         async () => (await p01.query(stateQuery)).escalations.length > 0,
         60_000,
       );
-      await p01.signal(resolveSignal, { by: 'recorder', reason: 'held by P0-4; nothing to do here' });
+      // The API is held stopped, so a resolve would be refused: an abandon the CTO confirms.
+      await p01.signal(abandonSignal, { by: 'recorder', reason: 'held by P0-4; nothing to do here' });
+      const cto = await ctx.world.waitForCode('cto');
+      await p01.signal(abandonSignal, { by: 'cto', reason: 'confirmed', code: cto });
       await p01.result();
       await wrongThenRightCode(ctx, p04);
       const state = await closed(p04);
