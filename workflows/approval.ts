@@ -314,7 +314,12 @@ export class ApprovalHub {
     const via = q.path === 'signal' && clip(a.via, 20) === 'cli' ? 'signal (CLI)' : clip(a.via, 30) || q.path;
     const secret = codeId ? this.secrets.get(codeId) : undefined;
     const gate = secret?.gate ?? this.gateForName(approver) ?? this.gates[0];
-    if (!gate) return;
+    if (!gate) {
+      this.host.decide(
+        `Approval attempt (${via}) by "${approver || '(missing)'}" refused: no approval has been requested`,
+      );
+      return;
+    }
     // Spent on sight: whatever is wrong with the rest, this code can never be used again.
     let spent = false;
     if (secret && this.isLive(secret)) {

@@ -29,6 +29,8 @@ import {
 } from '@temporalio/workflow';
 import { checks } from './activity-proxies';
 import { RUNBOOKS, isRunbookId } from './catalog';
+import type { ApprovalGateRecord } from './approval';
+import { setupHoldRelease } from './hold-release';
 
 /** What a runbook may do to a target, each only with the target guard's grant. */
 export type GuardedActionKind =
@@ -245,6 +247,8 @@ export interface TargetLeaseState {
   /** Every decision, newest last (at most 100). */
   log: string[];
   handled: number;
+  /** Requests to release a hold whose incident closed (hold-release.ts): codes sent, attempts. */
+  approvals?: ApprovalGateRecord[];
 }
 
 export interface TargetLeaseInput {
@@ -470,6 +474,18 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
   setHandler(targetLeaseStateQuery, () => state, {
     description: 'Holds, the action in flight, recent actions',
   });
+  // A hold whose incident closed without its approval is released only by the resume roles' approval.
+  const release = setupHoldRelease({
+    target: state.target,
+    holderIncident: () => state.holds[0]?.holder.incidentId,
+    release(why) {
+      for (const h of state.holds) note(`hold of the ${describeRunbook(h.holder)} ${why}`);
+      state.holds = [];
+      version++;
+    },
+    note,
+    gateRecords: (state.approvals = []),
+  });
 
   const live = (a: ActionRecord) => !a.finishedAt && Date.parse(a.expiresAt) > Date.now();
   setHandler(
@@ -511,12 +527,17 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
     }
     prune();
     const idle =
-      state.holds.length === 0 && !state.inFlight && state.queued.length === 0 && state.recent.length === 0;
+      state.holds.length === 0 &&
+      !state.inFlight &&
+      state.queued.length === 0 &&
+      state.recent.length === 0 &&
+      !release.pending();
     if (!woke && idle) {
       await condition(allHandlersFinished);
       return state;
     }
-    if (state.handled >= 500 || workflowInfo().continueAsNewSuggested) {
+    // A release waiting for its approval keeps this run (its codes and attempts live here).
+    if ((state.handled >= 500 || workflowInfo().continueAsNewSuggested) && !release.pending()) {
       await condition(() => allHandlersFinished() && state.queued.length === 0);
       await continueAsNew<typeof targetLease>({
         target: state.target,

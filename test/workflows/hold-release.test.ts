@@ -1,0 +1,147 @@
+/**
+ * A P0-4 hold whose incident was abandoned (with the CTO's code) before its approval: the API stays
+ * stopped and held; a forged approval at the guard changes nothing; a `releaseHold` request and the
+ * CEO's one-time code release it (never a terminate). Time-skipping server, real sandbox container,
+ * real SMTP and webhook receivers.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { dataIntegrityViolation } from '../../workflows';
+import { approvalSignal } from '../../workflows/approval';
+import { abandonSignal, stateQuery } from '../../workflows/definitions';
+import { releaseHoldSignal } from '../../workflows/hold-release';
+import { targetLeaseStateQuery, targetLeaseWorkflowId } from '../../workflows/target-lease';
+import type { WorkerClients } from '../../worker/clients';
+import { uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let world: ApprovalWorld;
+let worker: Worker;
+let running: Promise<void>;
+let clients: WorkerClients;
+const taskQueue = uniqueId('hold-release');
+
+beforeAll(async () => {
+  [env, sandbox, world] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-release'),
+    startApprovalWorld(),
+  ]);
+  clients = testClients(
+    {
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
+        mailer: world.mailbox.transport(),
+        mailFrom: 'runbooks@accubooks.test',
+      },
+      approvers: world.directory,
+    },
+    { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-release-')) },
+  );
+  worker = await createTestWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    activities: createActivities(clients.deps),
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.all([env?.teardown(), sandbox?.remove(), world?.close(), clients?.close()]);
+});
+
+const containerRunning = async () =>
+  (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+
+test('an abandoned P0-4 keeps its hold; only a releaseHold the CEO approves with a code drops it', async () => {
+  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue,
+    workflowId: uniqueId('wf-release-p04'),
+    args: [
+      {
+        incidentId: uniqueId('P0-4'),
+        target: sandbox.name,
+        trigger: { source: 'manual', startedBy: 'test', description: 'calculation error' },
+        policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500, reminderEveryMs: 30 * 60_000 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-4 to wait for approval',
+    async () => !!(await p04.query(stateQuery)).waitingFor,
+    90_000,
+  );
+  expect(await containerRunning()).toBe(false);
+
+  // Abandoned with the CTO's code: the API stays stopped and held.
+  const ctoBefore = codeCount(world, 'cto');
+  await p04.signal(abandonSignal, { by: 'oncall', reason: 'handing over to the data team' });
+  const ctoCode = await world.waitForCode('cto', ctoBefore);
+  await p04.signal(abandonSignal, { by: 'cto', reason: 'confirmed', code: ctoCode });
+  expect((await p04.result()).status).toBe('abandoned');
+  const guard = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+  expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
+  expect(await containerRunning()).toBe(false);
+
+  // A forged approval at the guard before any request changes nothing (recorded in its log).
+  await guard.signal(approvalSignal, {
+    approver: 'ceo',
+    decision: 'approve',
+    reason: 'let it go',
+    code: 'ABCDE-FGHJK',
+  });
+  await waitUntil('the forged approval to be refused', async () =>
+    (await guard.query(targetLeaseStateQuery)).log.some((l) => l.includes('no approval has been requested')),
+  );
+  // The release: asked by a person, confirmed by the CEO with the code sent to them.
+  const ceoBefore = codeCount(world, 'ceo');
+  await guard.signal(releaseHoldSignal, { by: 'dana (data team)', reason: 'ledger recomputed and verified' });
+  const code = await world.waitForCode('ceo', ceoBefore);
+  expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
+  // A guessed code is refused.
+  await guard.signal(approvalSignal, {
+    approver: 'ceo',
+    decision: 'approve',
+    reason: 'guess',
+    code: 'ZZZZZ-ZZZZZ',
+  });
+  // The CTO's code is worthless here (CEO required) and now spent.
+  await guard.signal(approvalSignal, { approver: 'cto', decision: 'approve', reason: 'me too', code });
+  await waitUntil('the CTO attempt to be refused', async () =>
+    ((await guard.query(targetLeaseStateQuery)).approvals ?? []).some((g) =>
+      g.attempts.some((a) => a.approver === 'cto' && !a.accepted),
+    ),
+  );
+  expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
+  const fresh = await world.waitForCode('ceo', ceoBefore + 1);
+  await guard.signal(approvalSignal, {
+    approver: 'ceo',
+    decision: 'approve',
+    reason: 'verified',
+    code: fresh,
+  });
+  await waitUntil(
+    'the hold to be released',
+    async () => (await guard.query(targetLeaseStateQuery)).holds.length === 0,
+  );
+  const s = await guard.query(targetLeaseStateQuery);
+  expect(s.log.join('\n')).toMatch(/released at the request of dana \(data team\) .*approved by ceo \(CEO\)/);
+  expect(s.approvals!.some((g) => g.attempts.some((a) => a.refusedBecause === 'code does not match'))).toBe(
+    true,
+  );
+  // Nothing started the API by itself: releasing only lets runbooks act again.
+  expect(await containerRunning()).toBe(false);
+  await guard.terminate('test done').catch(() => undefined);
+}, 240_000);
