@@ -51,6 +51,8 @@ export interface ActivityDeps {
   approvalCodeKey?: Buffer;
   /** P0-3 billing switch: the store (default: billing_config through `pg`) and the app's key. */
   billing?: { store?: BillingStore; key: string };
+  /** Tests of the guard's table with made-up requesters only (activities/target-guard.ts). */
+  targetGuardTrustsRequesters?: boolean;
   /** Target guard policy overrides (restart rate limit, lease). */
   targetGuard?: Partial<TargetLeasePolicy>;
   /** INCIDENT_OWNERS: default owners of the post-incident follow-up. */
@@ -112,7 +114,10 @@ const allActivities = (deps: ActivityDeps) => ({
     postgresUrl: deps.postgresUrl,
     pgBinDir: deps.pgBinDir,
   }),
-  ...createTargetGuardActivities({ policy: deps.targetGuard }),
+  ...createTargetGuardActivities({
+    policy: deps.targetGuard,
+    trustRequesters: deps.targetGuardTrustsRequesters,
+  }),
   ...createOwnerActivities({ incidentOwners: deps.incidentOwners }),
   ...createWatchActivities({
     pg: deps.pg,

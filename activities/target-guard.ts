@@ -32,6 +32,11 @@ import { describeError, FailureType, nonRetryable, retryable } from './errors';
 export interface TargetGuardDeps {
   /** Overrides of the guard's policy (rate limit, lease), given when a target's guard starts. */
   policy?: Partial<TargetLeasePolicy>;
+  /**
+   * Tests of the guard's decision table only, with made-up requesters: skip `verifyRequester`.
+   * Code sets it, never configuration: the worker never does.
+   */
+  trustRequesters?: boolean;
 }
 
 export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
@@ -69,6 +74,43 @@ export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
       await handle.signal(targetDoneSignal, input.done);
     } catch (err) {
       throw retryable(FailureType.DependencyUnavailable, `target guard: ${describeError(err)}`);
+    }
+  },
+
+  /**
+   * For the guard: is the requester a running incident of this runbook on this target? Anyone who
+   * can open the UI can send the guard an update naming any workflow as its requester; a request
+   * that names no such incident (or a hold asked for by anything but P0-4) is refused before it can
+   * take a hold or occupy the target.
+   */
+  async verifyRequester(input: {
+    target: string;
+    kind: string;
+    requester: { workflowId: string; incidentId: string; runbook: string };
+  }): Promise<{ ok: boolean; detail: string }> {
+    const { requester } = input;
+    if (deps.trustRequesters) return { ok: true, detail: 'requesters trusted (a test of the table)' };
+    if (input.kind === 'hold' && requester.runbook !== 'P0-4')
+      return { ok: false, detail: `only a P0-4 incident may hold a target (asked by ${requester.runbook})` };
+    const handle = Context.current().client.workflow.getHandle(requester.workflowId);
+    try {
+      const d = await handle.describe();
+      if (d.status.name !== 'RUNNING')
+        return { ok: false, detail: `${requester.workflowId} is ${d.status.name.toLowerCase()}` };
+      const s = await handle.query(stateQuery);
+      const same =
+        s.target === input.target && s.runbook === requester.runbook && s.incidentId === requester.incidentId;
+      return same
+        ? { ok: true, detail: `${requester.runbook} incident ${requester.incidentId} on ${input.target}` }
+        : {
+            ok: false,
+            detail: `${requester.workflowId} is not the ${requester.runbook} incident ${requester.incidentId} on ${input.target}`,
+          };
+    } catch (err) {
+      return {
+        ok: false,
+        detail: `${requester.workflowId} is not a running incident (${describeError(err)})`,
+      };
     }
   },
 

@@ -427,6 +427,25 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
     async (req) => {
       const known = replies.get(req.requestId);
       if (known) return known;
+      // Anyone with the UI can send this update naming any requester: only a running incident of
+      // this target is heard (and only P0-4 may hold), before it can take a hold or the target's turn.
+      const requester = await checks.verifyRequester({
+        target: state.target,
+        kind: req.kind,
+        requester: req.requester,
+      });
+      if (!requester.ok) {
+        const refused: TargetReply = {
+          requestId: req.requestId,
+          target: state.target,
+          kind: req.kind,
+          granted: false,
+          reason: `request refused: ${requester.detail}`,
+        };
+        note(`REFUSED ${req.kind} for ${describeRunbook(req.requester)}: ${refused.reason}`);
+        replies.set(req.requestId, refused);
+        return refused;
+      }
       const exclusive = isExclusive(req.kind);
       if (exclusive) {
         state.queued.push(req.requestId);

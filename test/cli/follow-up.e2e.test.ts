@@ -2,7 +2,8 @@
  * The CLI's post-incident commands end to end: the built CLI (`node dist/client/cli.js`) against
  * the dev server, with a real worker in this process on a task queue of the test's own, configured
  * with INCIDENT_OWNERS. A P0-1 incident on an unknown target (its checks fail fast; it watches until
- * a person closes it) is resolved through the CLI; its follow-up then shows in `list`, takes its
+ * a person closes it) is closed through the CLI (a resolve is refused by its health check, an
+ * abandon is confirmed with the CTO's one-time code); its follow-up then shows in `list`, takes its
  * duties through `file-report`, `file-post-mortem` and `runbook-update` (addressed by incident
  * workflow ID, incident ID and follow-up ID), and `report` renders the incident from its history.
  */
@@ -54,6 +55,11 @@ beforeAll(async () => {
         pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
         pagerDutyRoutingKey: 'cli-test-routing-key',
         slackWebhookUrl: `${slack.url}/hooks/owners`,
+      },
+      approvers: {
+        approvers: [
+          { id: 'cto', name: 'Chris (CTO)', roles: ['CTO'], webhookUrl: `${slack.url}/approver/cto` },
+        ],
       },
     },
     { INCIDENT_OWNERS: OWNERS.join(', ') },
@@ -134,7 +140,29 @@ test('a resolved incident: its follow-up is listed, takes its duties through the
   expect(early.code).toBe(1);
   expect(early.stderr).toMatch(/is still open .*follow-up starts when it is resolved or closed/);
 
+  // A resolve is a claim the runbook checks (health 200 on a target that does not exist): refused.
   expect((await cli('resolve', workflowId, '--reason', 'probe misconfigured')).code).toBe(0);
+  await waitUntil('the resolve to be refused', async () => {
+    const s = await cli('--json', 'status', workflowId);
+    return s.code === 0 && !!s.json<IncidentState>().closeRequests?.some((c) => c.outcome === 'refused');
+  });
+  // Abandoning asks the CTO for a one-time code; the CTO confirms with it.
+  expect((await cli('abandon', workflowId, '--reason', 'probe misconfigured')).code).toBe(0);
+  const ctoCode = () =>
+    slack.requests.find((r) => r.path === '/approver/cto' && r.body.workflowId === workflowId)?.body.code as
+      string | undefined;
+  await waitUntil('the CTO code', () => Promise.resolve(!!ctoCode()));
+  const confirm = await cli(
+    'abandon',
+    workflowId,
+    '--by',
+    'cto',
+    '--code',
+    ctoCode()!,
+    '--reason',
+    'confirmed',
+  );
+  expect(confirm.code).toBe(0);
   await waitUntil(
     'the incident to close',
     async () => (await client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',

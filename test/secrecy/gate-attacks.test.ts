@@ -64,11 +64,22 @@ const state = () => handle.query<IncidentState>(stateQuery);
 const gate = async (): Promise<ApprovalGateRecord> => (await state()).approvals![0];
 const apiRunning = async () => (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
 
-/** The incident's history as the attacker reads it: `temporal workflow show --output json`. */
+/**
+ * The incident's history as the attacker reads it: `temporal workflow show --output json`, with
+ * every payload's base64 `data` decoded (the codec is off: that is all it takes).
+ */
 async function historyAsShown(): Promise<string> {
   const r = await temporal('workflow', 'show', '--workflow-id', handle.workflowId, '--output', 'json');
   expect(r.ok).toBe(true);
-  return r.out;
+  const decode = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(decode);
+    if (!v || typeof v !== 'object') return v;
+    const o = v as Record<string, unknown>;
+    if (o.metadata && typeof o.data === 'string')
+      return { ...o, data: Buffer.from(o.data, 'base64').toString('utf8') };
+    return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, decode(x)]));
+  };
+  return JSON.stringify(decode(JSON.parse(r.out)), null, 1);
 }
 
 beforeAll(async () => {

@@ -141,6 +141,31 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   const after = await running$();
   expect(after.Running).toBe(false);
   expect(after.StartedAt).toBe(stoppedState.StartedAt);
+  // Anyone with the UI can send the guard a request naming any requester: a hold asked in the
+  // running P0-1's name, or in the name of a P0-4 that does not exist, is refused.
+  const guardHandle = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+  const p01State = await p01.query(stateQuery);
+  const forge = (workflowId: string, incidentId: string, runbook: string) =>
+    guardHandle.executeUpdate(targetActionUpdate, {
+      args: [
+        {
+          requestId: uniqueId('forged'),
+          target: sandbox.name,
+          kind: 'hold',
+          requester: { workflowId, incidentId, runbook },
+          reason: 'forged',
+          decidedAt: new Date().toISOString(),
+        },
+      ],
+    });
+  const asP01 = await forge(p01.workflowId, p01State.incidentId, 'P0-1');
+  expect(asP01).toMatchObject({
+    granted: false,
+    reason: expect.stringMatching(/only a P0-4 incident may hold/),
+  });
+  const ghost = await forge('no-such-incident', 'P0-4-ghost', 'P0-4');
+  expect(ghost).toMatchObject({ granted: false, reason: expect.stringMatching(/not a running incident/) });
+  expect((await guardHandle.query(targetLeaseStateQuery)).holds).toHaveLength(1);
   // A resolve is refused (health is not 200: the API is held stopped); the CTO confirms an abandon.
   await p01.signal(resolveSignal, { by: 'test', reason: 'held by P0-4; nothing to do here' });
   await waitUntil(
@@ -265,10 +290,21 @@ describe('the target guard', () => {
   });
   const envNow = async () => new Date(await env.currentTimeMs()).toISOString();
   let guard: Awaited<ReturnType<typeof env.client.workflow.start<typeof targetLease>>>;
+  // The table is tested with made-up requesters: a worker of its own that trusts them (the real
+  // worker checks every requester is a running incident of the target: see the test above).
+  const tableQueue = `${taskQueue}-table`;
+  let tableWorker: Worker;
+  let tableRunning: Promise<void>;
 
   beforeAll(async () => {
+    tableWorker = await createTestWorker({
+      connection: env.nativeConnection,
+      taskQueue: tableQueue,
+      activities: createActivities({ ...clients.deps, targetGuardTrustsRequesters: true }),
+    });
+    tableRunning = tableWorker.run();
     guard = await env.client.workflow.start(targetLease, {
-      taskQueue,
+      taskQueue: tableQueue,
       workflowId: targetLeaseWorkflowId(target),
       args: [{ target, policy: { maxRestarts: 3, restartWindowMs: 15 * 60_000, coverWindowMs: 60_000 } }],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
@@ -342,6 +378,12 @@ describe('the target guard', () => {
     expect(forged.granted).toBe(false);
     expect(forged.reason).toContain('no accepted approval');
     expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
+  });
+
+  afterAll(async () => {
+    await guard.terminate('table tests done').catch(() => undefined);
+    tableWorker?.shutdown();
+    await tableRunning;
   });
 
   test('a malformed request is refused by the validator before it enters history', async () => {
