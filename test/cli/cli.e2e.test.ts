@@ -15,7 +15,7 @@ import { connectClient } from '../../client/connection';
 import { loadTemporalConfig } from '../../config';
 import type { WorkerClients } from '../../worker/clients';
 import type { IncidentState } from '../../workflows/types';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 import { assertCliBuilt, cliOn } from '../helpers/cli';
 import { testClients } from '../helpers/deps';
 import { uniqueId } from '../helpers/env';
@@ -154,6 +154,26 @@ test('trigger, list, status, history and resolve a P0-1 incident', async () => {
   const resolved = await cli('--json', 'resolve', workflowId, '--reason', 'false alarm, the probe was wrong');
   expect(resolved.code).toBe(0);
   expect(resolved.json()).toMatchObject({ workflowId, signal: 'resolve', by: 'cli-test' });
+  // A resolve is a claim the runbook checks: the target does not exist, so health is not 200.
+  await waitUntil('the resolve to be refused', async () => {
+    const s = await cli('--json', 'status', workflowId);
+    return s.code === 0 && !!s.json<IncidentState>().closeRequests?.some((c) => c.outcome === 'refused');
+  });
+  // Abandoning asks the CTO for a one-time code; the CTO confirms with it through the CLI.
+  const ctoBefore = codeCount(world, 'cto');
+  expect((await cli('abandon', workflowId, '--reason', 'false alarm, the probe was wrong')).code).toBe(0);
+  const ctoCode = await world.waitForCode('cto', ctoBefore);
+  const confirmed = await cli(
+    'abandon',
+    workflowId,
+    '--by',
+    'cto',
+    '--code',
+    ctoCode,
+    '--reason',
+    'confirmed',
+  );
+  expect(confirmed.code).toBe(0);
   await waitUntil(
     'the incident to close',
     async () => (await client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
@@ -161,8 +181,12 @@ test('trigger, list, status, history and resolve a P0-1 incident', async () => {
   );
   const closed = await cli('--json', 'status', workflowId);
   expect(closed.json<IncidentState>()).toMatchObject({
-    status: 'resolved',
-    closedBy: { action: 'resolve', by: 'cli-test', reason: 'false alarm, the probe was wrong' },
+    status: 'abandoned',
+    closedBy: {
+      action: 'abandon',
+      by: 'cli-test, approved by cto (CTO)',
+      reason: 'false alarm, the probe was wrong',
+    },
   });
   const again = await cli('resolve', workflowId, '--reason', 'twice');
   expect(again.code).toBe(1);
