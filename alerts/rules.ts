@@ -114,6 +114,8 @@ export function renderRulesFile(rules: AlertRule[] = ALERT_RULES): string {
     '#   severity and runbook for routing and for people.',
     '# Prometheus loads every alerts/*.yml (scripts/prometheus.yml.tmpl); only rule files belong here.',
     '# Unit tests: alerts/tests/ (promtool test rules); validation: promtool check rules alerts/*.yml.',
+    '# STACK_ALERT_TIMING=fast (scripts/stack.sh) runs a copy with every `for:` (rule and annotation)',
+    "# shortened to seconds; the durations here are the runbook's.",
     'groups:',
     '  - name: accubooks-runbooks',
     '    rules:',
@@ -126,6 +128,10 @@ export function renderRulesFile(rules: AlertRule[] = ALERT_RULES): string {
     for (const [k, v] of Object.entries(r.labels)) out.push(`          ${k}: ${sq(v)}`);
     out.push('        annotations:');
     for (const [k, v] of Object.entries(r.annotations)) out.push(`          ${k}: ${sq(v)}`);
+    out.push(
+      "          # The rule's own `for:`: the intake's recurrence grace is twice it (client/intake/episodes.ts).",
+      `          for: '${r.for}'`,
+    );
   });
   return `${out.join('\n')}\n`;
 }

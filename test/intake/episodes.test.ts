@@ -5,7 +5,7 @@
  * recurrence linked to the closed one; a new episode starts a new incident; IDs never collide.
  */
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
-import { followUpStateQuery, resolveSignal } from '../../workflows/definitions';
+import { followUpStateQuery } from '../../workflows/definitions';
 import { RecurrenceOfKey } from '../../workflows/search-attributes';
 import type { FollowUpState, IncidentState } from '../../workflows/types';
 import { uniqueId } from '../helpers/env';
@@ -40,9 +40,9 @@ async function post(alert: ReturnType<typeof amAlert>): Promise<Body> {
 /** Closes the running incident by hand and returns its final state. */
 async function closeByHand(workflowId: string): Promise<IncidentState> {
   const handle = rig.client.workflow.getHandle(workflowId);
-  await handle.signal(resolveSignal, { by: 'episodes test', reason: 'closing to test what comes after' });
+  await rig.abandonByHand(workflowId, 'closing to test what comes after');
   const final = (await handle.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
+  expect(final.status).toBe('abandoned');
   return final;
 }
 

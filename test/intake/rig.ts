@@ -3,6 +3,7 @@
  * port) over the real Temporal dev server, on a task queue of its own; optionally a real worker on
  * that queue; a gateway wrapper that counts every start and signal attempt.
  */
+import { abandonSignal } from '../../workflows/definitions';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -66,6 +67,11 @@ export interface IntakeRig {
   metrics: IntakeMetrics;
   /** Workflows ever started on this rig's task queue (visibility is eventually consistent). */
   countStarted(): Promise<number>;
+  /**
+   * Closes an incident by hand as people must: its targets are unknown names, so a resolve would be
+   * refused by the runbook's check; an abandon confirmed with the CTO's one-time code (rig worker only).
+   */
+  abandonByHand(workflowId: string, reason: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,6 +112,11 @@ export async function startIntakeRig(
         pagerDutyRoutingKey: 'intake-test-routing-key',
         slackWebhookUrl: `${receivers[1].url}/hooks/oncall`,
       },
+      approvers: {
+        approvers: [
+          { id: 'cto', name: 'Chris (CTO)', roles: ['CTO'], webhookUrl: `${receivers[1].url}/approver/cto` },
+        ],
+      },
     });
     connection = await NativeConnection.connect({ address: loadTemporalConfig().address });
     worker = await createTestWorker({
@@ -121,6 +132,19 @@ export async function startIntakeRig(
     taskQueue,
     app,
     url,
+    async abandonByHand(workflowId, reason) {
+      const handle = client.workflow.getHandle(workflowId);
+      const code = () =>
+        receivers[1]?.requests.find((r) => r.path === '/approver/cto' && r.body.workflowId === workflowId)
+          ?.body.code as string | undefined;
+      await handle.signal(abandonSignal, { by: 'intake test', reason });
+      const deadline = Date.now() + 60_000;
+      while (!code()) {
+        if (Date.now() > deadline) throw new Error(`no CTO code for ${workflowId} within 60 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.signal(abandonSignal, { by: 'cto', reason, code: code()! });
+    },
     async request(path, init = {}) {
       const res = await fetch(`${url}${path}`, {
         method: init.method ?? 'POST',

@@ -291,7 +291,9 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
   s = await followUpState(handle);
   expect(s.duties['incident-report']).toMatchObject({ status: 'done', by: 'dana' });
   // The runbook update decision shares the post-mortem's clock (nothing recorded yet).
-  expect(s.reminders.map((r) => r.duty)).toEqual(['incident-report', 'post-mortem', 'runbook-update']);
+  // The two reminders due at the same time are sent side by side: either may be recorded first.
+  expect(s.reminders[0].duty).toBe('incident-report');
+  expect(s.reminders.map((r) => r.duty).sort()).toEqual(['incident-report', 'post-mortem', 'runbook-update']);
   expect(s.escalations).toHaveLength(1);
   await sleepUntil(resolvedAt, 48 * HOUR + 60_000);
   s = await followUpState(handle);

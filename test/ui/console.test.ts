@@ -157,14 +157,18 @@ test("P0-4 awaiting approval: the UI says what to paste; a forged approval is re
   const refused = (await handle.query(stateQuery)).approvals![0].attempts.at(-1)!;
   expect(refused).toMatchObject({ approver: 'cto', accepted: false });
   expect(refused.refusedBecause).toBeTruthy();
+  // The forgery carried the CEO's live code: it is spent, and the CEO gets a new one at once.
+  expect(refused.spentCodeOf).toBe('ceo');
   expect(JSON.stringify(await handle.query(stateQuery))).not.toContain(ceoCode);
   expect(await running()).toBe(false);
+  const freshCode = await world.waitForCode('ceo', 1);
+  expect(freshCode).not.toBe(ceoCode);
 
-  // The real approval, pasted as told.
+  // The real approval, pasted as told, with the new code.
   await sendSignalThroughUi(page, 'approval', {
     ...example,
     approver: 'ceo',
-    code: ceoCode,
+    code: freshCode,
     reason: 'leak contained, verified',
   });
   await waitUntil('the API to be started again', running, 60_000);
