@@ -149,6 +149,35 @@ const toSlow = (r: SlowRow): SlowQuery => ({
   query: sanitizeQuery(r.query),
 });
 
+/**
+ * Start-up check of ACCUBOOKS_DB_ROLES: the configured roles that do not exist in the database (a
+ * typo would make P0-2 terminate nothing). null when the database does not answer within the
+ * timeout: the worker still starts (a runbook worker must run while the database is in trouble).
+ */
+export async function missingAppRoles(
+  pg: Pool,
+  roles: readonly string[],
+  timeoutMs = 5_000,
+): Promise<string[] | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const { rows } = await Promise.race([
+      pg.query<{ role: string }>(
+        'SELECT r AS role FROM unnest($1::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)',
+        [roles],
+      ),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+      }),
+    ]);
+    return rows.map((r) => r.role);
+  } catch {
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export const createPostgresActivities = (deps: PostgresDeps) => {
   const doFetch = deps.fetch ?? fetch;
   const roles = [...deps.appRoles];

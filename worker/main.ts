@@ -6,6 +6,7 @@ import { NativeConnection, Worker, Runtime, DefaultLogger, type LogEntry } from 
 import { describeConfig, loadWorkerConfig, ConfigError, secretsOf, type WorkerConfig } from '../config';
 import { connectClient, tlsOptions } from '../client/connection';
 import { dataConverterFor } from '../client/codec';
+import { missingAppRoles } from '../activities/postgres';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
@@ -44,6 +45,16 @@ export function installRuntime(settings: RuntimeSettings = {}): void {
 
 export async function runWorker(config: WorkerConfig): Promise<void> {
   const clients = buildClients(config);
+  // ACCUBOOKS_DB_ROLES must name roles that exist: a typo would make P0-2 terminate nothing.
+  const missing = await missingAppRoles(clients.deps.pg, config.accubooks.dbRoles);
+  if (missing === null) {
+    Runtime.instance().logger.warn('could not check ACCUBOOKS_DB_ROLES: the database did not answer');
+  } else if (missing.length) {
+    await clients.close();
+    throw new ConfigError([
+      `ACCUBOOKS_DB_ROLES names roles that do not exist in the application database: ${missing.join(', ')}`,
+    ]);
+  }
   // The follow-up drafts its report from the incident's history: activities get a Temporal client.
   const temporal = await connectClient(config.temporal);
   clients.deps.temporal = temporal;

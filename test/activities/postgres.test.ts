@@ -4,7 +4,7 @@
  * another database's, never its own; slow queries are listed with their literals masked.
  */
 import { Client as PgClient, Pool } from 'pg';
-import { createPostgresActivities, sanitizeQuery } from '../../activities/postgres';
+import { createPostgresActivities, missingAppRoles, sanitizeQuery } from '../../activities/postgres';
 import { describeKill } from '../../workflows/pool-exhaustion';
 import { runActivity } from '../helpers/activity';
 import { need, uniqueId } from '../helpers/env';
@@ -146,6 +146,17 @@ test('"0 idle sessions older than the threshold" is told apart from "no session 
   });
   expect(r.count).toBe(2);
   expect(r.terminated.map((t) => t.pid).sort()).toEqual([s.pid, mine.pid].sort());
+});
+
+test('the start-up check names configured roles that do not exist, and gives up quietly when the database does not answer', async () => {
+  expect(await missingAppRoles(runbook, ['accubooks', otherRole])).toEqual([]);
+  expect(await missingAppRoles(runbook, ['accubooks', 'abk_no_such_role'])).toEqual(['abk_no_such_role']);
+  const deadPool = new Pool({ connectionString: withDb(runbookUrl, 'no_such_db'), max: 1 });
+  try {
+    expect(await missingAppRoles(deadPool, ['accubooks'])).toBeNull();
+  } finally {
+    await deadPool.end();
+  }
 });
 
 test('slow queries are listed with literals masked, and cancel ends only the application role’s query', async () => {

@@ -5,6 +5,8 @@
  * carry the incident's workflow ID and no secret. A P0-1 on this file's own sandbox container
  * (crashed, restarted by the runbook) gives them something to count and log.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadTemporalConfig } from '../../config';
 import { connectClient } from '../../client/connection';
@@ -122,3 +124,23 @@ test('the worker serves SDK and incident metrics and logs JSON lines with the in
     expect(everything).not.toContain(secret);
   }
 });
+
+test('the worker refuses to start when ACCUBOOKS_DB_ROLES names a role the database does not have', async () => {
+  const child = spawn(process.execPath, [path.join(__dirname, '../../dist/worker/main.js')], {
+    env: {
+      ...process.env,
+      TEMPORAL_TASK_QUEUE: uniqueId('obs-roles'),
+      ACCUBOOKS_DB_ROLES: 'accubooks,abk_typo_role',
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  expect(code).toBe(1);
+  expect(stderr).toContain(
+    'ACCUBOOKS_DB_ROLES names roles that do not exist in the application database: abk_typo_role',
+  );
+}, 90_000);

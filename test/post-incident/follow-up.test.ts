@@ -291,16 +291,19 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
   s = await followUpState(handle);
   expect(s.duties['incident-report']).toMatchObject({ status: 'done', by: 'dana' });
   // The runbook update decision shares the post-mortem's clock (nothing recorded yet).
-  // The two reminders due at the same time are sent side by side: either may be recorded first.
+  // (The two reminders due at 40 h are sent side by side: their order is not fixed.)
   expect(s.reminders[0].duty).toBe('incident-report');
   expect(s.reminders.map((r) => r.duty).sort()).toEqual(['incident-report', 'post-mortem', 'runbook-update']);
   expect(s.escalations).toHaveLength(1);
   await sleepUntil(resolvedAt, 48 * HOUR + 60_000);
   s = await followUpState(handle);
   expect(s.escalations).toHaveLength(3);
-  expect(s.escalations[1].reason).toContain('Post-mortem');
-  expect(s.escalations[2].reason).toContain('Runbook update decision');
+  // Both pages at 48 h are sent side by side: their order is not fixed.
+  const late = s.escalations.slice(1).map((e) => e.reason);
+  expect(late.some((r) => r.includes('Post-mortem'))).toBe(true);
+  expect(late.some((r) => r.includes('Runbook update decision'))).toBe(true);
   expect(Date.parse(s.escalations[1].at) - Date.parse(resolvedAt)).toBeGreaterThanOrEqual(48 * HOUR);
+  expect(Date.parse(s.escalations[2].at) - Date.parse(resolvedAt)).toBeGreaterThanOrEqual(48 * HOUR);
   expect(pagesFor(`${incident.incidentId}/follow-up-post-mortem-overdue`)).toHaveLength(1);
 
   // Filing the post-mortem and the runbook decision closes the follow-up.
