@@ -66,6 +66,13 @@ export async function createSilence(labels: Record<string, string>, comment: str
 
 export const expireSilence = (id: string) => am<void>('DELETE', `/silence/${id}`);
 
+/** Prometheus has this alert neither pending nor firing for this service. */
+export async function ruleQuiet(alert: string, service: string): Promise<boolean> {
+  const res = await fetch(`${need('PROMETHEUS_URL')}/api/v1/alerts`, { signal: AbortSignal.timeout(2000) });
+  const body = (await res.json()) as { data: { alerts: { labels: Record<string, string> }[] } };
+  return !body.data.alerts.some((a) => a.labels.alertname === alert && a.labels.service === service);
+}
+
 /** One alert the intake was handed by Alertmanager, with what the intake did with it. */
 export interface Received {
   at: number;

@@ -15,7 +15,7 @@ import {
 import { RunbookIdKey, TargetServiceKey } from '../../workflows/search-attributes';
 import { need } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
-import { heldAlerts, startAlertingRig, waitFor, type AlertingRig } from './alertmanager';
+import { heldAlerts, ruleQuiet, startAlertingRig, waitFor, type AlertingRig } from './alertmanager';
 
 const container = need('ACCUBOOKS_API_CONTAINER');
 const apiUrl = need('ACCUBOOKS_API_URL');
@@ -50,13 +50,6 @@ const cases = [
   { runbook: 'P0-2', alert: 'DatabasePoolExhaustion', fault: { fault: 'leak-pool', count: 10 } },
 ] as const;
 
-/** Prometheus has this alert neither pending nor firing for the API. */
-async function ruleQuiet(alert: string): Promise<boolean> {
-  const res = await fetch(`${need('PROMETHEUS_URL')}/api/v1/alerts`, { signal: AbortSignal.timeout(2000) });
-  const body = (await res.json()) as { data: { alerts: { labels: Record<string, string> }[] } };
-  return !body.data.alerts.some((a) => a.labels.alertname === alert && a.labels.service === container);
-}
-
 /** An incident of this runbook on the API left running by an earlier run (a killed demo) would take the alert. */
 async function noneRunning(runbook: StartableRunbook): Promise<void> {
   const handle = rig.client.workflow.getHandle(incidentWorkflowId(runbook, container));
@@ -70,7 +63,7 @@ test.each(cases)('$fault.fault → $alert fires → Alertmanager → intake → 
   await waitUntil(
     `no ${c.alert} pending or firing for the API`,
     async () =>
-      (await ruleQuiet(c.alert)) &&
+      (await ruleQuiet(c.alert, container)) &&
       (await heldAlerts({ alertname: c.alert, service: container })).every(
         (a) => a.status.state !== 'active',
       ),
