@@ -3,7 +3,7 @@
  * posts them, silences, and what it holds. Also the intake these suites run where that Alertmanager
  * sends (STACK_INTAKE_PORT, bearer STACK_INTAKE_TOKEN), recording every alert it was handed.
  */
-import type { AlertResult, IncidentGateway, MappedAlert } from '../../client/intake/server';
+import type { IncidentGateway, MappedAlert } from '../../client/intake/server';
 import { need } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
 import { startIntakeRig, type IntakeRig } from '../intake/rig';
@@ -133,10 +133,8 @@ export async function startAlertingRig(
   };
 }
 
-/** Results the intake answered, for messages. */
+/** What the intake did with each alert, one line each (for assertion messages). */
 export const describeReceived = (rs: Received[]) =>
   rs
     .map((r) => `${new Date(r.at).toISOString()} ${r.alert.alertName} ${r.alert.status} ${r.outcome}`)
     .join('\n');
-
-export type { AlertResult };

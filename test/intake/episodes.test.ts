@@ -95,6 +95,7 @@ test('the closed incident’s episode is recorded, not started again; past the g
   const handle = rig.client.workflow.getHandle(workflowId);
   const d = await handle.describe();
   expect(d.typedSearchAttributes.get(RecurrenceOfKey)).toBe(first.incidentId);
+  expect(await d.staticDetails()).toContain(`**Recurrence of** \`${first.incidentId}\``);
   const second = await incidentState(handle);
   expect(second.trigger.recurrence).toMatchObject({
     incidentId: first.incidentId,
