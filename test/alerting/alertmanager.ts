@@ -83,7 +83,10 @@ export interface Received {
 export interface AlertingRig extends IntakeRig {
   /** Every alert the intake's gateway was handed, in order. */
   received: Received[];
-  /** Received alerts of one target (alerts of earlier suites may still be in Alertmanager's groups). */
+  /**
+   * Alerts of one target the intake has dealt with (outcome known; alerts of earlier suites may
+   * still be in Alertmanager's groups, hence the target).
+   */
   of(target: string, alertName?: string): Received[];
 }
 
@@ -129,7 +132,12 @@ export async function startAlertingRig(
     ...rig,
     received,
     of: (target, alertName) =>
-      received.filter((r) => r.alert.target === target && (!alertName || r.alert.alertName === alertName)),
+      received.filter(
+        (r) =>
+          r.outcome !== undefined &&
+          r.alert.target === target &&
+          (!alertName || r.alert.alertName === alertName),
+      ),
   };
 }
 
