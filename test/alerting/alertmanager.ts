@@ -3,7 +3,7 @@
  * posts them, silences, and what it holds. Also the intake these suites run where that Alertmanager
  * sends (STACK_INTAKE_PORT, bearer STACK_INTAKE_TOKEN), recording every alert it was handed.
  */
-import type { IncidentGateway, MappedAlert } from '../../client/intake/server';
+import type { IncidentGateway, IntakeOptions, MappedAlert } from '../../client/intake/server';
 import { need } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
 import { startIntakeRig, type IntakeRig } from '../intake/rig';
@@ -96,12 +96,12 @@ export interface AlertingRig extends IntakeRig {
  */
 export async function startAlertingRig(
   name: string,
-  opts: { wrap?: (g: IncidentGateway) => IncidentGateway } = {},
+  opts: { wrap?: (g: IncidentGateway) => IncidentGateway; intake?: Partial<IntakeOptions> } = {},
 ): Promise<AlertingRig> {
   const received: Received[] = [];
   const rig = await startIntakeRig(name, {
     port: Number(need('STACK_INTAKE_PORT')),
-    intake: { auth: { bearerToken: need('STACK_INTAKE_TOKEN') } },
+    intake: { auth: { bearerToken: need('STACK_INTAKE_TOKEN') }, ...opts.intake },
   });
   // The intake holds the gateway object it was built with: its methods are replaced in place,
   // over the originals.

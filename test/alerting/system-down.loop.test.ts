@@ -25,7 +25,11 @@ let pd: Receiver;
 
 beforeAll(async () => {
   pd = await startReceiver();
-  rig = await startAlertingRig('loop-p01');
+  // Only SystemUnreachable acts here: another rule still firing for the API from an earlier suite
+  // (a flooded queue, a latency spike) must not start its runbook on this real worker.
+  rig = await startAlertingRig('loop-p01', {
+    intake: { alertRunbooks: { SystemUnreachable: 'P0-1' }, unknownAlerts: 'ignore' },
+  });
   worker = await startWorkerProcess({
     env: {
       TEMPORAL_TASK_QUEUE: rig.taskQueue,
