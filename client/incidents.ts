@@ -104,7 +104,15 @@ export async function startIncident(
     args: [input],
     // Findable and readable in the UI from the first second, before the worker picks it up.
     staticSummary: incidentTitle(opts.runbook, opts.target),
-    staticDetails: staticDetails(opts.runbook, opts.target, opts.trigger),
+    staticDetails: [
+      staticDetails(opts.runbook, opts.target, opts.trigger),
+      ...(opts.trigger.recurrence
+        ? [
+            '',
+            `**Recurrence of** \`${opts.trigger.recurrence.incidentId}\`: its alert (same fingerprint and start) still fired after that incident closed at ${opts.trigger.recurrence.closedAt}, past the ${Math.round(opts.trigger.recurrence.graceMs / 1000)} s grace.`,
+          ]
+        : []),
+    ].join('\n'),
     memo: { incident: memo },
     typedSearchAttributes: [
       ...(opts.trigger.recurrence

@@ -34,7 +34,7 @@ done
 # The fault, the sandbox's fault injection for it, and the rule and runbook it sets off.
 case "$FAULT" in
   crash) FAULT_SPEC='{"fault":"crash"}' ALERT=SystemUnreachable RUNBOOK=P0-1 ;;
-  pool) FAULT_SPEC='{"fault":"leak-pool","count":1000,"ttlSeconds":120}' ALERT=DatabasePoolExhaustion RUNBOOK=P0-2 ;;
+  pool) FAULT_SPEC='{"fault":"leak-pool","count":10,"ttlSeconds":120}' ALERT=DatabasePoolExhaustion RUNBOOK=P0-2 ;;
   errors) FAULT_SPEC='{"fault":"error-rate","rate":0.5,"ttlSeconds":120}' ALERT=HighErrorRate RUNBOOK=P1-1 ;;
   latency) FAULT_SPEC='{"fault":"slow-queries","seconds":2,"ttlSeconds":120}' ALERT=HighLatency RUNBOOK=P1-2 ;;
   queue) FAULT_SPEC='{"fault":"queue-flood","jobs":1000}' ALERT=QueueOverflow RUNBOOK=P1-3 ;;

@@ -3,7 +3,7 @@
  * posts them, silences, and what it holds. Also the intake these suites run where that Alertmanager
  * sends (STACK_INTAKE_PORT, bearer STACK_INTAKE_TOKEN), recording every alert it was handed.
  */
-import type { AlertResult, IncidentGateway, MappedAlert } from '../../client/intake/server';
+import type { IncidentGateway, IntakeOptions, MappedAlert } from '../../client/intake/server';
 import { need } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
 import { startIntakeRig, type IntakeRig } from '../intake/rig';
@@ -66,6 +66,13 @@ export async function createSilence(labels: Record<string, string>, comment: str
 
 export const expireSilence = (id: string) => am<void>('DELETE', `/silence/${id}`);
 
+/** Prometheus has this alert neither pending nor firing for this service. */
+export async function ruleQuiet(alert: string, service: string): Promise<boolean> {
+  const res = await fetch(`${need('PROMETHEUS_URL')}/api/v1/alerts`, { signal: AbortSignal.timeout(2000) });
+  const body = (await res.json()) as { data: { alerts: { labels: Record<string, string> }[] } };
+  return !body.data.alerts.some((a) => a.labels.alertname === alert && a.labels.service === service);
+}
+
 /** One alert the intake was handed by Alertmanager, with what the intake did with it. */
 export interface Received {
   at: number;
@@ -76,7 +83,10 @@ export interface Received {
 export interface AlertingRig extends IntakeRig {
   /** Every alert the intake's gateway was handed, in order. */
   received: Received[];
-  /** Received alerts of one target (alerts of earlier suites may still be in Alertmanager's groups). */
+  /**
+   * Alerts of one target the intake has dealt with (outcome known; alerts of earlier suites may
+   * still be in Alertmanager's groups, hence the target).
+   */
   of(target: string, alertName?: string): Received[];
 }
 
@@ -86,12 +96,12 @@ export interface AlertingRig extends IntakeRig {
  */
 export async function startAlertingRig(
   name: string,
-  opts: { wrap?: (g: IncidentGateway) => IncidentGateway } = {},
+  opts: { wrap?: (g: IncidentGateway) => IncidentGateway; intake?: Partial<IntakeOptions> } = {},
 ): Promise<AlertingRig> {
   const received: Received[] = [];
   const rig = await startIntakeRig(name, {
     port: Number(need('STACK_INTAKE_PORT')),
-    intake: { auth: { bearerToken: need('STACK_INTAKE_TOKEN') } },
+    intake: { auth: { bearerToken: need('STACK_INTAKE_TOKEN') }, ...opts.intake },
   });
   // The intake holds the gateway object it was built with: its methods are replaced in place,
   // over the originals.
@@ -122,14 +132,17 @@ export async function startAlertingRig(
     ...rig,
     received,
     of: (target, alertName) =>
-      received.filter((r) => r.alert.target === target && (!alertName || r.alert.alertName === alertName)),
+      received.filter(
+        (r) =>
+          r.outcome !== undefined &&
+          r.alert.target === target &&
+          (!alertName || r.alert.alertName === alertName),
+      ),
   };
 }
 
-/** Results the intake answered, for messages. */
+/** What the intake did with each alert, one line each (for assertion messages). */
 export const describeReceived = (rs: Received[]) =>
   rs
     .map((r) => `${new Date(r.at).toISOString()} ${r.alert.alertName} ${r.alert.status} ${r.outcome}`)
     .join('\n');
-
-export type { AlertResult };

@@ -4,11 +4,14 @@
  * closed incident is recorded on its follow-up, not started again; past the grace it starts a
  * recurrence linked to the closed one; a new episode starts a new incident; IDs never collide.
  */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
+import { AlertFolder, type DeliveryOutcome } from '../../client/intake/fold';
 import { followUpStateQuery } from '../../workflows/definitions';
 import { RecurrenceOfKey } from '../../workflows/search-attributes';
 import type { FollowUpState, IncidentState } from '../../workflows/types';
-import { uniqueId } from '../helpers/env';
+import { need, uniqueId } from '../helpers/env';
 import { waitUntil } from '../helpers/sandbox';
 import { amAlert, amPayload, bearer, startIntakeRig, type IntakeRig } from './rig';
 
@@ -95,6 +98,7 @@ test('the closed incident’s episode is recorded, not started again; past the g
   const handle = rig.client.workflow.getHandle(workflowId);
   const d = await handle.describe();
   expect(d.typedSearchAttributes.get(RecurrenceOfKey)).toBe(first.incidentId);
+  expect(await d.staticDetails()).toContain(`**Recurrence of** \`${first.incidentId}\``);
   const second = await incidentState(handle);
   expect(second.trigger.recurrence).toMatchObject({
     incidentId: first.incidentId,
@@ -141,4 +145,47 @@ test('a resolution of an episode that never had an incident is ignored and start
   const r = await post(amAlert('SystemUnreachable', target, 'resolved'));
   expect(r).toMatchObject({ started: 0, joined: 0, ignored: 1 });
   expect(r.results[0].reason).toMatch(/a resolution never starts one/);
+});
+
+test('folded (Alertmanager storms through Redis): the closed incident’s episode is recorded, not started', async () => {
+  const redis = new Redis(need('REDIS_URL'), { maxRetriesPerRequest: 1 });
+  const deliveries: DeliveryOutcome[] = [];
+  const folder = new AlertFolder({
+    client: rig.client,
+    taskQueue: rig.taskQueue,
+    redis,
+    windowMs: 200,
+    prefix: `test:episodes:${randomUUID().slice(0, 8)}`,
+    onDelivery: (o) => deliveries.push(o),
+  });
+  folder.start();
+  rig.gateway.fold = folder;
+  try {
+    const target = uniqueId('abk-episode-fold');
+    const workflowId = incidentWorkflowId('P0-1', target);
+    const alert = amAlert('SystemUnreachable', target);
+    expect((await post(alert)).results[0].outcome).toBe('queued');
+    await waitUntil('the folded start', () => Promise.resolve(deliveries.includes('started')));
+    const first = await closeByHand(workflowId);
+
+    // Three repeats of the same episode and its resolution, after the close: one delivery, recorded.
+    for (const a of [
+      alert,
+      alert,
+      alert,
+      { ...alert, status: 'resolved' as const, endsAt: new Date().toISOString() },
+    ])
+      await post(a);
+    await waitUntil('the folded delivery after the close', () =>
+      Promise.resolve(deliveries.includes('recorded')),
+    );
+    expect(deliveries.filter((d) => d === 'started')).toHaveLength(1);
+    const f = await followUpOf(first, (s) => s.alertAfterClose?.resolved === 1);
+    expect(f.alertAfterClose).toMatchObject({ firing: 3, resolved: 1 });
+    expect((await rig.client.workflow.getHandle(workflowId).describe()).status.name).toBe('COMPLETED');
+  } finally {
+    rig.gateway.fold = undefined;
+    await folder.close();
+    redis.disconnect();
+  }
 });
