@@ -120,7 +120,7 @@ export async function confirmGrant(activity: GuardedActivity, input: unknown): P
   if (grant.kind !== kind) throw refuse(`the grant is for ${String(grant.kind)}, not ${kind}`);
   const named = TARGET_IN_INPUT[activity]?.(fields);
   if (named !== undefined && named !== grant.target)
-    throw refuse(`the grant is for ${grant.target}, not ${String(named)}`);
+    throw refuse(`the grant is for ${grant.target}, not ${JSON.stringify(named)}`);
   let client: Context['client'];
   let caller: string | undefined;
   try {
