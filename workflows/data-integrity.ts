@@ -16,7 +16,7 @@ import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
 import { checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults } from './approval';
-import { failureText, Incident, withSummary } from './incident';
+import { failureText, failureType, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
 import { holdTargetUntilGranted, releaseTargetUntilDone, startTarget, stopTarget } from './target-guard';
 import { verifyHealthy } from './verify-health';
@@ -136,8 +136,14 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
       done: false as const,
       refusedBecause: failureText(err),
       heldBy: undefined,
+      missing: failureType(err) === 'CONTAINER_NOT_FOUND',
     }));
     if (stop.done) break;
+    if ('missing' in stop && stop.missing) {
+      // Nothing runs that could be stopped: no retry can help; a person must look.
+      await inc.escalate(`${target} cannot be stopped: ${stop.refusedBecause}`, 'CTO (data integrity stop)');
+      break;
+    }
     if (stop.heldBy) {
       inc.decide(
         `${target} is already held stopped by ${stop.heldBy.holder.incidentId}: ${stop.refusedBecause}`,

@@ -198,78 +198,6 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   expect(guard.log.some((l) => l.includes('GRANTED release-hold'))).toBe(true);
 });
 
-test('P0-4 does not stop the API before the guard grants its hold, and stops it once it does', async () => {
-  // The API's guard runs on a queue no worker polls yet: it cannot answer.
-  const late = await startSandbox('abk-guard-late');
-  const guardQueue = uniqueId('guard-down');
-  await env.client.workflow.start(targetLease, {
-    taskQueue: guardQueue,
-    workflowId: targetLeaseWorkflowId(late.name),
-    args: [{ target: late.name }],
-  });
-  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
-    workflowId: uniqueId('wf-p04-late-hold'),
-    args: [
-      {
-        incidentId: uniqueId('P0-4'),
-        target: late.name,
-        trigger: { source: 'manual', startedBy: 'test', description: 'calculation error' },
-      },
-    ],
-  });
-  let guardWorker: Worker | undefined;
-  let guardRunning: Promise<void> | undefined;
-  try {
-    await waitUntil(
-      'P0-4 to ask for its hold',
-      async () =>
-        ((await p04.describe()).raw.pendingActivities ?? []).some(
-          (a) => a.activityType?.name === 'requestTargetAction' && (a.attempt ?? 0) >= 1,
-        ),
-      60_000,
-    );
-    // However long the guard takes, the API runs on, P0-4 goes no further, and a person is paged.
-    await waitUntil(
-      'P0-4 to escalate the missing hold',
-      async () => (await p04.query(stateQuery)).escalations.some((e) => e.reason.includes('is NOT held yet')),
-      HOLD_ESCALATE_AFTER_MS + 120_000,
-    );
-    const waiting = await p04.query(stateQuery);
-    expect(waiting.steps.some((st) => st.name === 'stop')).toBe(false);
-    expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(true);
-
-    guardWorker = await createTestWorker({
-      connection: env.nativeConnection,
-      taskQueue: guardQueue,
-      activities: createActivities(clients.deps),
-    });
-    guardRunning = guardWorker.run();
-    await waitUntil(
-      'the hold to be granted and the API stopped',
-      async () => {
-        const s = await p04.query(stateQuery);
-        return (
-          (s.checks.targetHold as { held?: boolean } | undefined)?.held === true &&
-          s.steps.some((st) => st.name === 'stop' && st.status === 'done')
-        );
-      },
-      120_000,
-    );
-    expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(false);
-  } finally {
-    // Nothing of this test may stay scheduled: the time-skipping clock waits for it.
-    await p04.terminate('test done').catch(() => undefined);
-    await env.client.workflow
-      .getHandle(targetLeaseWorkflowId(late.name))
-      .terminate('test done')
-      .catch(() => undefined);
-    guardWorker?.shutdown();
-    await guardRunning;
-    await late.remove();
-  }
-}, 300_000);
-
 describe('the target guard', () => {
   const target = uniqueId('guard-target');
   const request = (
@@ -394,3 +322,77 @@ describe('the target guard', () => {
     ).rejects.toThrow();
   });
 });
+
+// Last in this file: it runs a worker of its own that stops afterwards, after which the
+// time-skipping server no longer skips time for the other tests' waits (as in billing-error.test.ts).
+test('P0-4 does not stop the API before the guard grants its hold, and stops it once it does', async () => {
+  // The API's guard runs on a queue no worker polls yet: it cannot answer.
+  const late = await startSandbox('abk-guard-late');
+  const guardQueue = uniqueId('guard-down');
+  await env.client.workflow.start(targetLease, {
+    taskQueue: guardQueue,
+    workflowId: targetLeaseWorkflowId(late.name),
+    args: [{ target: late.name }],
+  });
+  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue,
+    workflowId: uniqueId('wf-p04-late-hold'),
+    args: [
+      {
+        incidentId: uniqueId('P0-4'),
+        target: late.name,
+        trigger: { source: 'manual', startedBy: 'test', description: 'calculation error' },
+      },
+    ],
+  });
+  let guardWorker: Worker | undefined;
+  let guardRunning: Promise<void> | undefined;
+  try {
+    await waitUntil(
+      'P0-4 to ask for its hold',
+      async () =>
+        ((await p04.describe()).raw.pendingActivities ?? []).some(
+          (a) => a.activityType?.name === 'requestTargetAction' && (a.attempt ?? 0) >= 1,
+        ),
+      60_000,
+    );
+    // However long the guard takes, the API runs on, P0-4 goes no further, and a person is paged.
+    await waitUntil(
+      'P0-4 to escalate the missing hold',
+      async () => (await p04.query(stateQuery)).escalations.some((e) => e.reason.includes('is NOT held yet')),
+      HOLD_ESCALATE_AFTER_MS + 120_000,
+    );
+    const waiting = await p04.query(stateQuery);
+    expect(waiting.steps.some((st) => st.name === 'stop')).toBe(false);
+    expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(true);
+
+    guardWorker = await createTestWorker({
+      connection: env.nativeConnection,
+      taskQueue: guardQueue,
+      activities: createActivities(clients.deps),
+    });
+    guardRunning = guardWorker.run();
+    await waitUntil(
+      'the hold to be granted and the API stopped',
+      async () => {
+        const s = await p04.query(stateQuery);
+        return (
+          (s.checks.targetHold as { held?: boolean } | undefined)?.held === true &&
+          s.steps.some((st) => st.name === 'stop' && st.status === 'done')
+        );
+      },
+      120_000,
+    );
+    expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(false);
+  } finally {
+    // Nothing of this test may stay scheduled: the time-skipping clock waits for it.
+    await p04.terminate('test done').catch(() => undefined);
+    await env.client.workflow
+      .getHandle(targetLeaseWorkflowId(late.name))
+      .terminate('test done')
+      .catch(() => undefined);
+    guardWorker?.shutdown();
+    await guardRunning;
+    await late.remove();
+  }
+}, 300_000);
