@@ -63,6 +63,7 @@ test('every guarded activity the worker registers refuses without a grant', asyn
     memo: null,
     health: { apiUrls: {} },
     notify: {},
+    appRoles: ['accubooks'],
   } as unknown as ActivityDeps) as unknown as Record<string, (input: unknown) => Promise<unknown>>;
   for (const name of Object.keys(GUARDED_ACTIVITIES)) {
     await expect(acts[name]({})).rejects.toMatchObject({ type: 'ACTION_REFUSED', nonRetryable: true });
