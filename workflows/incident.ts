@@ -179,14 +179,7 @@ export class Incident implements GateHost {
       },
       { description: 'A repeated firing or a resolution of the alert (information only, never an action)' },
     );
-    setHandler(resolveSignal, (close) => this.claimResolved(close), {
-      description:
-        'Claim the incident is resolved: {"by": "name", "reason": "why"}. The runbook checks the end state itself; while the check fails the incident stays open and keeps escalating.',
-    });
-    setHandler(abandonSignal, (close) => this.askToAbandon(close), {
-      description:
-        'Abandon the incident (no further automation or escalation): {"by": "name", "reason": "why"} asks the abandon role (default CTO) for a one-time code; they confirm with the approval signal or {"by", "reason", "code"} here.',
-    });
+    // Before the close handlers: a signal that arrived before the start is delivered as they register.
     this.approvals = new ApprovalHub(this);
     this.abandonGate = new ApprovalGate(
       this.approvals,
@@ -196,6 +189,14 @@ export class Incident implements GateHost {
       { blocksRunbook: false },
     );
     this.background.push(this.approvals.run());
+    setHandler(resolveSignal, (close) => this.claimResolved(close), {
+      description:
+        'Claim the incident is resolved: {"by": "name", "reason": "why"}. The runbook checks the end state itself; while the check fails the incident stays open and keeps escalating.',
+    });
+    setHandler(abandonSignal, (close) => this.askToAbandon(close), {
+      description:
+        'Abandon the incident (no further automation or escalation): {"by": "name", "reason": "why"} asks the abandon role (default CTO) for a one-time code; they confirm with the approval signal or {"by", "reason", "code"} here.',
+    });
     upsertSearchAttributes([
       { key: RunbookIdKey, value: meta.runbook },
       { key: SeverityKey, value: meta.severity },
@@ -281,6 +282,9 @@ export class Incident implements GateHost {
   }
 
   private async verifyClaims(): Promise<void> {
+    // A claim delivered as the handlers register (sent before the start) waits for the runbook to
+    // set its check, which it does right after creating the incident, before its first await.
+    await Promise.resolve();
     while (this.resolveClaims.length > 0 && !this.closed) {
       const claim = this.resolveClaims[0];
       let verdict: { ok: boolean; detail: string };

@@ -206,7 +206,7 @@ test('trigger, list, status, history and resolve a P0-1 incident', async () => {
         kind: 'signal',
         text: 'resolve by cli-test: false alarm, the probe was wrong',
       }),
-      expect.objectContaining({ kind: 'completed', text: expect.stringMatching(/^completed as resolved/) }),
+      expect.objectContaining({ kind: 'completed', text: expect.stringMatching(/^completed as abandoned/) }),
     ]),
   );
   const text = await cli('history', workflowId);

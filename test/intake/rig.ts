@@ -134,9 +134,13 @@ export async function startIntakeRig(
     url,
     async abandonByHand(workflowId, reason) {
       const handle = client.workflow.getHandle(workflowId);
+      // A recurrence reuses the workflow ID: only a code sent after this request counts.
+      const before = receivers[1]?.requests.length ?? 0;
       const code = () =>
-        receivers[1]?.requests.find((r) => r.path === '/approver/cto' && r.body.workflowId === workflowId)
-          ?.body.code as string | undefined;
+        receivers[1]?.requests
+          .slice(before)
+          .find((r) => r.path === '/approver/cto' && r.body.workflowId === workflowId)?.body.code as
+          string | undefined;
       await handle.signal(abandonSignal, { by: 'intake test', reason });
       const deadline = Date.now() + 60_000;
       while (!code()) {
