@@ -474,7 +474,9 @@ const scenarios: Scenario[] = [
     exact: ['container starts'],
     async prepare() {
       const [sb, r] = await Promise.all([sandbox('chaos-p12', { SELF_TRAFFIC_RPS: '3' }, true), receivers()]);
-      await sb.inject({ fault: 'slow-queries', seconds: 30 });
+      // Each query sleeps long enough to outlive the crash run's worker restarts between listing it
+      // and cancelling it (one per activity type in between, the target guard's request included).
+      await sb.inject({ fault: 'slow-queries', seconds: 120 });
       await new Promise((res) => setTimeout(res, 2500));
       return {
         target: sb.name,
