@@ -475,7 +475,11 @@ test('an approval while a refund is still being retried says so: in the state, t
     await approveAsCeo(handle, codes);
     await waitUntil(
       'the wait for the refund to show',
-      async () => !!(await handle.query(stateQuery)).checks.resumeWaitsForRefunds,
+      async () => {
+        const st = await handle.query(stateQuery);
+        // The step that tells the approvers runs first; the wait shows as the current step after it.
+        return !!st.checks.resumeWaitsForRefunds && /waiting for the refund/.test(st.currentStep);
+      },
       90_000,
     );
     const s = await handle.query(stateQuery);
