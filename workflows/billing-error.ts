@@ -135,39 +135,78 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   inc.state.checks.reported = { charges, reportedBy };
   inc.setStatus('remediating');
 
-  // 1. FREEZE BILLING: billingConfig.enabled = false (kept trying: nothing matters more), then restart.
-  for (let attempt = 0; ; attempt++) {
-    const frozen = await guardedCheck(
-      inc,
-      target,
-      'setBillingEnabled',
-      {
-        name: 'freeze-billing',
-        title: '1. Freeze billing: billingConfig.enabled = false',
-        reason: `P0-3 ${inc.state.incidentId}: freeze billing`,
-        summary: 'Freeze billing: billingConfig.enabled = false',
-        describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
-      },
-      { enabled: false, by: `P0-3 ${inc.state.incidentId}`, key },
+  // 3. Notify CEO + CTO immediately: the first message goes out alongside the freeze (1.), before
+  // its outcome is known; the outcome (frozen? refunded?) follows in a second message.
+  const notifyTitle = `3. Notify ${policy.notifyRoles.join(' + ')}`;
+  const tell = (name: string, title: string, subject: string, text: string, id: string) =>
+    inc.check(
+      name,
+      title,
+      () =>
+        withSummary(notifications.notifyRoles, `Notify ${policy.notifyRoles.join(' + ')}: ${subject}`, {
+          roles: policy.notifyRoles,
+          subject: `[P0-3] ${subject} (${inc.state.incidentId})`,
+          text,
+          messageId: `<${inc.state.incidentId}.${id}@accubooks-runbooks>`,
+        }),
+      (d) =>
+        `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}${d.failed.length ? `; failed ${d.failed.map((f) => f.channel).join(', ')}` : ''}`,
     );
-    if (frozen) {
-      inc.state.checks.billingSwitch = frozen.after;
-      break;
-    }
-    if (attempt === 0) {
-      await inc.escalate(
-        `Billing could NOT be frozen: ${inc.state.failing['freeze-billing']}; the app may still be charging`,
-        'CTO (billing freeze failed)',
+  const firstNotice = [
+    `Billing error reported by ${reportedBy}: charges ${charges.join(', ') || '(none named)'}.`,
+    'Billing is being FROZEN now (billingConfig.enabled = false) and the charges refunded; the outcome follows in a second message.',
+    `Billing resumes only with ${policy.approvalRoles.join(' + ')} approval (one-time codes follow).`,
+  ].join('\n');
+
+  // 1. FREEZE BILLING: billingConfig.enabled = false (kept trying: nothing matters more), then restart.
+  // True once frozen; false when a person closed the incident while it could not be frozen.
+  const freeze = async (): Promise<boolean> => {
+    for (let attempt = 0; ; attempt++) {
+      const frozen = await guardedCheck(
+        inc,
+        target,
+        'setBillingEnabled',
+        {
+          name: 'freeze-billing',
+          title: '1. Freeze billing: billingConfig.enabled = false',
+          reason: `P0-3 ${inc.state.incidentId}: freeze billing`,
+          summary: 'Freeze billing: billingConfig.enabled = false',
+          describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
+        },
+        { enabled: false, by: `P0-3 ${inc.state.incidentId}`, key },
       );
+      if (frozen) {
+        inc.state.checks.billingSwitch = frozen.after;
+        return true;
+      }
+      if (attempt === 0) {
+        const why = `Billing could NOT be frozen: ${inc.state.failing['freeze-billing']}; the app may still be charging`;
+        // The CEO is told too, not only the CTO tier that is paged.
+        await Promise.all([
+          inc.escalate(why, 'CTO (billing freeze failed)'),
+          tell(
+            'notify-not-frozen',
+            notifyTitle,
+            'Billing could NOT be frozen',
+            `${why}.\nStill trying.`,
+            'not-frozen',
+          ),
+        ]);
+      }
+      // A person who resolves or abandons the incident ends the attempts (the wait below would return
+      // at once and the loop would spin).
+      if (inc.closedByHuman && patched('p03-freeze-loop-ends-on-close')) {
+        inc.decide('Closed by a person while billing could not be frozen: no further freeze attempts');
+        return false;
+      }
+      await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try to freeze billing again');
     }
-    // A person who resolves or abandons the incident ends the attempts (the wait below would return
-    // at once and the loop would spin); incidents already in the loop keep the old path on replay.
-    if (inc.closedByHuman && patched('p03-freeze-loop-ends-on-close')) {
-      inc.decide('Closed by a person while billing could not be frozen: no further freeze attempts');
-      return inc.finishByHuman();
-    }
-    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try to freeze billing again');
-  }
+  };
+  const [, frozen] = await Promise.all([
+    tell('notify', notifyTitle, 'Billing error: freezing billing now', firstNotice, 'notify'),
+    freeze(),
+  ]);
+  if (!frozen) return inc.finishByHuman();
   const applied = await applyBillingSwitch(inc, target, false, policy);
 
   // 2. Issue a full refund for each reported charge (same idempotency key on every attempt).
@@ -256,7 +295,7 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
         })
       : [];
 
-  // 3. Notify CEO + CTO immediately.
+  // 3. (follow-up) The outcome of the freeze and the refunds, to the same people.
   const summary = [
     `Billing error reported by ${reportedBy}: charges ${charges.join(', ') || '(none named)'}.`,
     `Billing is FROZEN (billingConfig.enabled = false)${applied ? ' and the app restarted with it' : '; the app restart is pending (see the incident)'}.`,
@@ -268,19 +307,7 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   ]
     .filter(Boolean)
     .join('\n');
-  await inc.check(
-    'notify',
-    `3. Notify ${policy.notifyRoles.join(' + ')}`,
-    () =>
-      withSummary(notifications.notifyRoles, `Notify ${policy.notifyRoles.join(' + ')}: billing frozen`, {
-        roles: policy.notifyRoles,
-        subject: `[P0-3] Billing frozen: incorrect charge reported (${inc.state.incidentId})`,
-        text: summary,
-        messageId: `<${inc.state.incidentId}.notify@accubooks-runbooks>`,
-      }),
-    (d) =>
-      `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}${d.failed.length ? `; failed ${d.failed.map((f) => f.channel).join(', ')}` : ''}`,
-  );
+  await tell('notify-outcome', `${notifyTitle}: outcome`, 'Billing frozen: outcome', summary, 'outcome');
   if (refundFailures.length) {
     await inc.escalate(`Refunds failed: ${refundFailures.join('; ')}`, 'CTO (refund failed)');
   }
@@ -331,69 +358,109 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     return inc.finishByHuman();
   }
   await approval;
-  // Refunds still being retried are waited for (or a person closes the incident) before it ends.
-  if (lateRefunds.length) {
+  const approvedBy = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
+  // Refunds still being retried are waited for (or a person closes the incident) before billing
+  // resumes: said in the state, the current details and a message to the approvers.
+  if (lateRefunds.length && failedCharges.length) {
+    const pending = [...failedCharges];
+    const waiting = `Approved by ${approvedBy}; billing resumes once the refund(s) of ${pending.join(', ')} go through (Stripe retried with the same key, for up to a day)`;
+    const wait = {
+      charges: pending,
+      since: new Date().toISOString(),
+      until: undefined as string | undefined,
+    };
+    inc.state.checks.resumeWaitsForRefunds = wait;
+    inc.decide(waiting);
+    await inc.check(
+      'notify-resume-waits',
+      'Tell the approvers: resume waits for refunds',
+      () =>
+        withSummary(
+          notifications.notifyRoles,
+          'Tell the approvers: resume waits for refunds still being retried',
+          {
+            roles: policy.approvalRoles,
+            subject: `[P0-3] Approved: billing resumes after the pending refunds (${inc.state.incidentId})`,
+            text: `${waiting}.\nStill failing: ${inc.state.failing.refunds ?? pending.join(', ')}.\nClose the incident (abandon, with the CTO's code) to stop waiting.`,
+            messageId: `<${inc.state.incidentId}.resume-waits@accubooks-runbooks>`,
+          },
+        ),
+      (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+    );
+    // Set after the message (a step sets the current step): this is what the details show meanwhile.
+    inc.state.currentStep = `Resume billing: waiting for the refund(s) of ${pending.join(', ')} still being retried`;
+    inc.refresh();
     await Promise.race([Promise.all(lateRefunds), condition(() => inc.closedByHuman)]);
+    wait.until = new Date().toISOString();
+    inc.refresh();
   }
+  if (inc.closedByHuman) return inc.finishByHuman();
 
-  const resumed = await guardedStep(
-    inc,
-    target,
-    'setBillingEnabled',
-    {
-      name: 'resume-billing',
-      title: 'Resume billing: billingConfig.enabled = true',
-      reason: `P0-3 ${inc.state.incidentId}: resume billing after approval`,
-      summary: 'Resume billing: billingConfig.enabled = true',
-      describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled}`,
-    },
-    {
-      enabled: true,
-      by: `P0-3 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
-      key,
-    },
-  );
-  if (!resumed.done) {
-    await inc.escalate(`Approved, but billing could not be resumed: ${resumed.refusedBecause}`, 'CTO');
-    return inc.finish('resolved', `approved; billing stays frozen (${resumed.refusedBecause})`);
+  // Resume billing, then restart the app so it reads the switch. "Resolved" means verified: the app
+  // reports billing enabled. Until then the incident stays open, escalates, and retries the missing
+  // step (the store, or the restart the guard may refuse for a while) on a backoff. No failure here
+  // fails the workflow: the follow-up always starts.
+  let switched = false;
+  for (let attempt = 0; ; attempt++) {
+    if (!switched) {
+      const resumed = await guardedCheck(
+        inc,
+        target,
+        'setBillingEnabled',
+        {
+          name: 'resume-billing',
+          title: 'Resume billing: billingConfig.enabled = true',
+          reason: `P0-3 ${inc.state.incidentId}: resume billing after approval`,
+          summary: 'Resume billing: billingConfig.enabled = true',
+          describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled}`,
+        },
+        {
+          enabled: true,
+          by: `P0-3 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
+          key,
+        },
+      );
+      if (resumed) {
+        inc.state.checks.billingSwitch = resumed.after;
+        switched = true;
+      }
+    }
+    // On a retry the app may already have picked it up (restarted by a person): no restart then.
+    const live =
+      switched &&
+      ((attempt > 0 && (await appReportsBilling(inc, target, true, policy))) ||
+        (await applyBillingSwitch(inc, target, true, policy, false)));
+    if (live) {
+      delete inc.state.failing.resume;
+      return inc.finish(
+        'resolved',
+        `billing resumed after approval by ${approvedBy}; the app reports billing enabled`,
+      );
+    }
+    const missing = switched
+      ? `billing is enabled in the store but ${target} does not report it yet (${inc.state.failing.restart ?? inc.state.failing['verify-resume'] ?? 'restart refused or not picked up'})`
+      : `billing could not be resumed in the store (${inc.state.failing['resume-billing']})`;
+    inc.state.failing.resume = missing;
+    // Pages on the first miss, then about every hour at the capped backoff: a P0 keeps paging.
+    if (attempt % 6 === 0)
+      await inc.escalate(
+        `Approved by ${approvedBy}, but billing is NOT live: ${missing}; retrying`,
+        'CTO (billing resume not applied)',
+      );
+    if (inc.closedByHuman) return inc.finishByHuman();
+    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try again to bring billing back');
+    if (inc.closedByHuman) return inc.finishByHuman();
   }
-  inc.state.checks.billingSwitch = resumed.result!.after;
-  const live = await applyBillingSwitch(inc, target, true, policy);
-  return inc.finish(
-    'resolved',
-    `billing resumed after approval by ${gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ')}` +
-      (live ? '; the app reports billing enabled' : '; the app has not picked it up yet (see the steps)'),
-  );
 }
 
-/** Restarts the app (through the guard) so it reads the switch, then checks what it reports. */
-async function applyBillingSwitch(
+/** Asks the app what it reports (GET /api/billing/status); true when it matches `enabled`. */
+async function appReportsBilling(
   inc: Incident,
   target: string,
   enabled: boolean,
   policy: BillingErrorPolicy,
 ): Promise<boolean> {
   const verb = enabled ? 'resume' : 'freeze';
-  const restart = await restartTarget(inc, target, {
-    title: `Restart app so the ${verb} takes effect`,
-    reason: `P0-3 ${inc.state.incidentId}: billing ${verb}`,
-    stopTimeoutSec: policy.stopTimeoutSec,
-  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
-  if (!restart.done) {
-    inc.decide(`App not restarted for the billing ${verb}: ${restart.refusedBecause}`);
-    await inc.escalate(
-      `Billing is ${enabled ? 'enabled' : 'frozen'} in the store but ${target} was not restarted: ${restart.refusedBecause}. ` +
-        `It takes effect when the app next starts.`,
-      'CTO (billing switch not applied)',
-    );
-    return false;
-  }
-  await verifyHealthy(
-    inc,
-    target,
-    { name: `verify-${verb}-health`, title: `Verify ${target} is back` },
-    policy,
-  );
   const status = await inc.check(
     `verify-${verb}`,
     `Verify the app reports billing ${enabled ? 'enabled' : 'frozen'}`,
@@ -405,5 +472,43 @@ async function applyBillingSwitch(
     (s) => `app reports enabled=${s.enabled} since ${s.since}`,
   );
   if (status) inc.state.checks.appBilling = status;
+  if (status && status.enabled !== enabled)
+    inc.state.failing[`verify-${verb}`] = `the app reports billing enabled=${status.enabled}`;
   return status?.enabled === enabled;
+}
+
+/** Restarts the app (through the guard) so it reads the switch, then checks what it reports. */
+async function applyBillingSwitch(
+  inc: Incident,
+  target: string,
+  enabled: boolean,
+  policy: BillingErrorPolicy,
+  /** Page when the restart is refused (the resume loop pages on its own schedule). */
+  escalate = true,
+): Promise<boolean> {
+  const verb = enabled ? 'resume' : 'freeze';
+  const restart = await restartTarget(inc, target, {
+    title: `Restart app so the ${verb} takes effect`,
+    reason: `P0-3 ${inc.state.incidentId}: billing ${verb}`,
+    stopTimeoutSec: policy.stopTimeoutSec,
+  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
+  if (!restart.done) {
+    inc.decide(`App not restarted for the billing ${verb}: ${restart.refusedBecause}`);
+    inc.state.failing.restart = `not restarted: ${restart.refusedBecause}`;
+    if (!escalate) return false;
+    await inc.escalate(
+      `Billing is ${enabled ? 'enabled' : 'frozen'} in the store but ${target} was not restarted: ${restart.refusedBecause}. ` +
+        `It takes effect when the app next starts.`,
+      'CTO (billing switch not applied)',
+    );
+    return false;
+  }
+  delete inc.state.failing.restart;
+  await verifyHealthy(
+    inc,
+    target,
+    { name: `verify-${verb}-health`, title: `Verify ${target} is back` },
+    policy,
+  );
+  return appReportsBilling(inc, target, enabled, policy);
 }

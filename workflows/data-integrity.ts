@@ -18,7 +18,13 @@ import { checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults } from './approval';
 import { failureText, failureType, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
-import { holdTargetUntilGranted, releaseTargetUntilDone, startTarget, stopTarget } from './target-guard';
+import {
+  holdTargetUntilGranted,
+  releaseTargetUntilDone,
+  restartTarget,
+  startTarget,
+  stopTarget,
+} from './target-guard';
 import { verifyHealthy } from './verify-health';
 import type { IncidentInput, IncidentState } from './types';
 
@@ -237,32 +243,53 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
     return inc.finishByHuman();
   }
   await approval;
-
-  const start = await startTarget(inc, target, {
-    title: `Restart ${target} after approval`,
-    reason: `P0-4 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
-  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
-  await releaseTargetUntilDone(inc, target, 'approved to resume', 'CTO (data integrity hold)');
-  if (!start.done) {
-    await inc.escalate(`Approved, but ${target} could not be started: ${start.refusedBecause}`, 'CTO');
-    return inc.finish(
-      'resolved',
-      `approved; ${target} could not be started (${start.refusedBecause}); hold released`,
-    );
-  }
-  const health = await verifyHealthy(
-    inc,
-    target,
-    { name: 'verify', title: 'Verify: health returns 200' },
-    policy,
-  );
-  if (health) inc.state.checks.health = health;
   const by = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
-  if (!health?.healthy) {
-    await inc.escalate(`${target} restarted after approval but is not healthy`, 'CTO');
+
+  // Restart, release the hold, verify. "Resolved" means verified: health 200 after the approved
+  // start. Until then the incident stays open, escalates, and retries the missing step (start, or a
+  // restart through the guard when it came up unhealthy) on a backoff; no failure fails the workflow.
+  let started = false;
+  let released = false;
+  for (let attempt = 0; ; attempt++) {
+    let missing = `${target} is not back yet`;
+    if (!started) {
+      const start = await startTarget(inc, target, {
+        title: `Restart ${target} after approval`,
+        reason: `P0-4 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
+      }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
+      if (start.done) started = true;
+      missing = `${target} could not be started (${start.done ? '' : start.refusedBecause})`;
+    }
+    if (started && !released) {
+      released = await releaseTargetUntilDone(inc, target, 'approved to resume', 'CTO (data integrity hold)');
+      if (!released) return inc.finishByHuman();
+    }
+    if (started) {
+      const health = await verifyHealthy(
+        inc,
+        target,
+        { name: 'verify', title: 'Verify: health returns 200' },
+        policy,
+      );
+      if (health) inc.state.checks.health = health;
+      if (health?.healthy) {
+        delete inc.state.failing.resume;
+        return inc.finish('resolved', `restarted after approval by ${by}; health 200`);
+      }
+      missing = `${target} is not healthy after the approved start (health ${health?.status ?? inc.state.failing.verify ?? 'no answer'})`;
+      // Restart it now (the guard's crash-loop budget may refuse for a while); verified next round.
+      const restart = await restartTarget(inc, target, {
+        title: `Restart ${target}: it did not come back healthy`,
+        reason: `P0-4 ${inc.state.incidentId}: unhealthy after the approved start`,
+        stopTimeoutSec: policy.stopTimeoutSec,
+      }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
+      if (!restart.done) missing += `; the restart was refused (${restart.refusedBecause})`;
+    }
+    inc.state.failing.resume = missing;
+    // Pages on the first miss, then about every hour at the capped backoff: a P0 keeps paging.
+    if (attempt % 6 === 0) await inc.escalate(`Approved by ${by}, but ${missing}; retrying`, 'CTO');
+    if (inc.closedByHuman) return inc.finishByHuman();
+    await inc.waitFor(inc.recheckDelay(attempt), `Wait, then try again to bring ${target} back`);
+    if (inc.closedByHuman) return inc.finishByHuman();
   }
-  return inc.finish(
-    'resolved',
-    `restarted after approval by ${by}; health ${health?.healthy ? '200' : 'not yet 200'}`,
-  );
 }

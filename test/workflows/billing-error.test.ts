@@ -6,8 +6,9 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client as PgClient } from 'pg';
+import { Client as PgClient, Pool } from 'pg';
 import { Worker } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
@@ -22,6 +23,9 @@ import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
 import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 import { startStripeProxy, type StripeProxy } from '../helpers/stripe-proxy';
 import type { BillingErrorInput } from '../../workflows/billing-error';
+import { PostgresBillingStore, type BillingStore } from '../../activities/billing';
+import { targetActionUpdate, targetDoneSignal, targetLeaseWorkflowId } from '../../workflows/target-lease';
+import { currentDetails } from '../observability/watch';
 
 let env: TestWorkflowEnvironment;
 let sandbox: Sandbox;
@@ -33,7 +37,8 @@ const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-p03-evidence-'));
 const taskQueue = uniqueId('p0-3');
 const opened: WorkerClients[] = [];
 
-async function startWorker(): Promise<{ worker: Worker; running: Promise<void> }> {
+/** `store`: a fault-injecting wrapper around the real billing store (PostgreSQL). */
+async function startWorker(store?: BillingStore): Promise<{ worker: Worker; running: Promise<void> }> {
   const clients = testClients(
     {
       health: { apiUrls: { [sandbox.name]: sandbox.url } },
@@ -43,7 +48,7 @@ async function startWorker(): Promise<{ worker: Worker; running: Promise<void> }
         mailFrom: 'runbooks@accubooks.test',
       },
       approvers: world.directory,
-      billing: { key: billingKey },
+      billing: { key: billingKey, ...(store ? { store } : {}) },
       stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
     },
     { EVIDENCE_DIR: evidenceDir },
@@ -320,6 +325,188 @@ test('a refund that fails while Stripe is down is retried with the same key and 
   }
 }, 240_000);
 
+/** Approves the incident's resume-billing gate with the CEO's newest code (sent after `codesBefore`). */
+async function approveAsCeo(handle: WorkflowHandle, codesBefore: number): Promise<void> {
+  const code = await world.waitForCode('ceo', codesBefore);
+  await handle.signal(approvalSignal, {
+    approver: 'ceo',
+    decision: 'approve',
+    reason: 'refunds checked',
+    code,
+  });
+}
+
+test('after approval, a failing resume step neither fails the workflow nor resolves it: retried, escalated, shown; resolved once the app reports billing; the follow-up starts', async () => {
+  const pool = new Pool({ connectionString: need('RUNBOOK_DATABASE_URL') });
+  const real = new PostgresBillingStore(pool);
+  let resumeBroken = true;
+  const flaky: BillingStore = {
+    read: (k) => real.read(k),
+    set: (k, enabled, by) =>
+      enabled && resumeBroken
+        ? Promise.reject(new Error('billing store unreachable while resuming (test)'))
+        : real.set(k, enabled, by),
+  };
+  const { worker, running } = await startWorker(flaky);
+  try {
+    const codes = codeCount(world, 'ceo');
+    const handle = await env.client.workflow.start(billingError, {
+      taskQueue,
+      workflowId: uniqueId('wf-p03-resume-fails'),
+      args: [input([])],
+    });
+    await waitUntil(
+      'P0-3 to wait for approval',
+      async () => !!(await handle.query(stateQuery)).waitingFor,
+      90_000,
+    );
+    await approveAsCeo(handle, codes);
+    await waitUntil(
+      'the failed resume to be escalated',
+      async () =>
+        (await handle.query(stateQuery)).escalations.some((e) => /billing is NOT live/.test(e.reason)),
+      90_000,
+    );
+    const s = await handle.query(stateQuery);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    expect(s.status).toBe('escalated');
+    expect(s.failing['resume-billing']).toMatch(/billing store unreachable while resuming/);
+    expect(s.failing.resume).toMatch(/could not be resumed in the store/);
+    expect(await switchState()).toMatchObject({ enabled: false });
+
+    // The store is back: the next retry resumes billing, restarts the app and verifies it.
+    resumeBroken = false;
+    const final = await handle.result();
+    expect(final.status).toBe('resolved');
+    expect(final.outcome).toMatch(/the app reports billing enabled/);
+    expect(final.failing.resume).toBeUndefined();
+    expect(final.followUp?.startedAt).toBeDefined();
+    expect(await switchState()).toMatchObject({ enabled: true });
+    expect((await appBilling()).enabled).toBe(true);
+  } finally {
+    worker.shutdown();
+    await running;
+    await pool.end();
+  }
+}, 240_000);
+
+test('a resume whose app restart the crash-loop budget refuses stays open and escalating, retries the restart through the guard, and resolves only when the app reports billing enabled', async () => {
+  const { worker, running } = await startWorker();
+  try {
+    const codes = codeCount(world, 'ceo');
+    const handle = await env.client.workflow.start(billingError, {
+      taskQueue,
+      workflowId: uniqueId('wf-p03-crash-loop'),
+      args: [input([])],
+    });
+    await waitUntil(
+      'P0-3 to wait for approval',
+      async () => !!(await handle.query(stateQuery)).waitingFor,
+      90_000,
+    );
+    // Other runbooks restart the app until the guard's crash-loop budget is used up.
+    const guard = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+    for (let i = 0; i < 6; i++) {
+      // Apart in time, so that no restart counts as covered by the one before.
+      await env.sleep('2 minutes');
+      const r = await guard.executeUpdate(targetActionUpdate, {
+        args: [
+          {
+            requestId: uniqueId('req'),
+            target: sandbox.name,
+            kind: 'restart',
+            requester: { workflowId: `p0-loop-${i}`, incidentId: `P0-1-loop-${i}`, runbook: 'P0-1' },
+            reason: 'test: use the restart budget',
+            decidedAt: new Date(await env.currentTimeMs()).toISOString(),
+          },
+        ],
+      });
+      if (!r.granted) {
+        expect(r.reason).toMatch(/crash loop/);
+        break;
+      }
+      await guard.signal(targetDoneSignal, { requestId: r.requestId, ok: true });
+    }
+    await approveAsCeo(handle, codes);
+    await waitUntil(
+      'the refused restart to be escalated',
+      async () =>
+        (await handle.query(stateQuery)).escalations.some((e) => /billing is NOT live/.test(e.reason)),
+      90_000,
+    );
+    const s = await handle.query(stateQuery);
+    expect(s.status).toBe('escalated');
+    expect(s.failing.resume).toMatch(/does not report it yet .*crash loop/);
+    expect(await switchState()).toMatchObject({ enabled: true });
+    expect((await appBilling()).enabled).toBe(false); // not restarted: the app still runs frozen
+
+    // Once the budget's window has passed, a retry restarts the app through the guard.
+    const final = await handle.result();
+    expect(final.status).toBe('resolved');
+    expect(final.outcome).toMatch(/the app reports billing enabled/);
+    expect(final.steps.filter((st) => st.name === 'restart' && st.status === 'done').length).toBe(2);
+    expect((await appBilling()).enabled).toBe(true);
+    expect(await charge()).toBe(200);
+  } finally {
+    worker.shutdown();
+    await running;
+  }
+}, 240_000);
+
+test('an approval while a refund is still being retried says so: in the state, the current details and a message to the approver', async () => {
+  const { worker, running } = await startWorker();
+  try {
+    stripe.down = true;
+    const codes = codeCount(world, 'ceo');
+    const handle = await env.client.workflow.start(billingError, {
+      taskQueue,
+      workflowId: uniqueId('wf-p03-pending-refund'),
+      args: [input(['ch_p03pending'])],
+    });
+    await env.sleep('2 minutes');
+    await waitUntil(
+      'P0-3 to wait for approval with the refund failing',
+      async () => {
+        const st = await handle.query(stateQuery);
+        return !!st.waitingFor && !!st.failing.refunds;
+      },
+      90_000,
+    );
+    await approveAsCeo(handle, codes);
+    await waitUntil(
+      'the wait for the refund to show',
+      async () => {
+        const st = await handle.query(stateQuery);
+        // The step that tells the approvers runs first; the wait shows as the current step after it.
+        return !!st.checks.resumeWaitsForRefunds && /waiting for the refund/.test(st.currentStep);
+      },
+      90_000,
+    );
+    const s = await handle.query(stateQuery);
+    expect(s.checks.resumeWaitsForRefunds).toMatchObject({ charges: ['ch_p03pending'] });
+    expect(s.currentStep).toMatch(/waiting for the refund\(s\) of ch_p03pending/);
+    expect(await currentDetails(handle)).toMatch(/waiting for the refund\(s\) of ch_p03pending/);
+    const mail = await world.mailbox.waitFor(
+      (m) =>
+        m.subject.includes('billing resumes after the pending refunds') &&
+        m.subject.includes(s.incidentId) &&
+        m.to.includes('ceo@accubooks.test'),
+    );
+    expect(mail.text).toMatch(/ch_p03pending/);
+    expect(await switchState()).toMatchObject({ enabled: false });
+
+    stripe.down = false;
+    const final = await handle.result();
+    expect(final.status).toBe('resolved');
+    expect(final.checks.resumeWaitsForRefunds).toMatchObject({ until: expect.any(String) });
+    expect(final.checks.refunds).toHaveLength(1);
+  } finally {
+    stripe.down = false;
+    worker.shutdown();
+    await running;
+  }
+}, 240_000);
+
 // Last in this file: it runs on a worker of its own that stops with work still scheduled, after
 // which the time-skipping server no longer skips time for the other tests' waits.
 test('while billing cannot be frozen a resolve is refused (the CEO is still needed); an abandon the CTO confirms ends it at once, with a small history', async () => {
@@ -327,7 +514,11 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
   const down = (): Promise<never> => Promise.reject(new Error('billing store unreachable (test)'));
   const clients = testClients({
     health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: { slackWebhookUrl: `${world.team.url}/hooks/finance` },
+    notify: {
+      slackWebhookUrl: `${world.team.url}/hooks/finance`,
+      mailer: world.mailbox.transport(),
+      mailFrom: 'runbooks@accubooks.test',
+    },
     approvers: world.directory,
     billing: { key: billingKey, store: { read: down, set: down } },
   });
@@ -362,6 +553,17 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
     const before = await handle.query(stateQuery);
     expect(before.status).not.toBe('resolved');
     expect(before.escalations.some((e) => /Billing could NOT be frozen/.test(e.reason))).toBe(true);
+    // "Notify CEO + CTO immediately": told at once, alongside the freeze, and told it failed.
+    const toBoth = (m: { to: string[] }) =>
+      [...m.to].sort().join() === 'ceo@accubooks.test,cto@accubooks.test';
+    const first = await world.mailbox.waitFor(
+      (m) => m.subject.includes(before.incidentId) && m.subject.includes('freezing billing now') && toBoth(m),
+    );
+    expect(first.text).toMatch(/being FROZEN now/);
+    const notFrozen = await world.mailbox.waitFor(
+      (m) => m.subject.includes(before.incidentId) && m.subject.includes('could NOT be frozen') && toBoth(m),
+    );
+    expect(notFrozen.text).toMatch(/billing store unreachable/);
 
     // A resolve is a claim the runbook checks: billing is not approved to resume, so it is refused.
     await handle.signal(resolveSignal, { by: 'oncall-test', reason: 'froze it by hand' });

@@ -19,7 +19,8 @@ import { need, uniqueId } from '../helpers/env';
 import { testClients } from '../helpers/deps';
 import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
 import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { approvalSignal } from '../../workflows/approval';
 
 let env: TestWorkflowEnvironment;
 let sandbox: Sandbox;
@@ -158,3 +159,53 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
   );
   expect(JSON.stringify(await handle.fetchHistory())).not.toContain(password);
 });
+
+test('after approval, an API that cannot be started keeps the incident open and escalating; the start is retried and it resolves only with health 200', async () => {
+  const codes = codeCount(world, 'ceo');
+  const handle = await env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue,
+    workflowId: uniqueId('wf-p04-start-fails'),
+    args: [
+      {
+        incidentId: uniqueId('P0-4'),
+        target: sandbox.name,
+        trigger: { source: 'manual', startedBy: 'test', description: 'calculation error in invoices' },
+        policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-4 to wait for approval',
+    async () => !!(await handle.query(stateQuery)).waitingFor,
+    90_000,
+  );
+  expect(await containerRunning()).toBe(false);
+  // A real fault on the Docker engine: the stopped container is not found under its name.
+  const moved = `${sandbox.name}-moved`;
+  await sandbox.docker.getContainer(sandbox.name).rename({ name: moved });
+  try {
+    const code = await world.waitForCode('ceo', codes);
+    await handle.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'fixed', code });
+    await waitUntil(
+      'the failed start to be escalated',
+      async () =>
+        (await handle.query(stateQuery)).escalations.some((e) =>
+          /could not be started.*retrying/.test(e.reason),
+        ),
+      90_000,
+    );
+    const s = await handle.query(stateQuery);
+    expect((await handle.describe()).status.name).toBe('RUNNING');
+    expect(s.status).toBe('escalated');
+    expect(s.failing.resume).toMatch(/could not be started/);
+  } finally {
+    await sandbox.docker.getContainer(moved).rename({ name: sandbox.name });
+  }
+  // The engine finds it again: the next retry starts it, and only health 200 resolves the incident.
+  const final = await handle.result();
+  expect(final.status).toBe('resolved');
+  expect(final.outcome).toMatch(/health 200/);
+  expect(final.failing.resume).toBeUndefined();
+  expect(await containerRunning()).toBe(true);
+  expect(await sandbox.health()).toBe(200);
+}, 240_000);
