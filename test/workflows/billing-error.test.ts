@@ -404,8 +404,10 @@ test('a resume whose app restart the crash-loop budget refuses stays open and es
       async () => !!(await handle.query(stateQuery)).waitingFor,
       90_000,
     );
-    // Other runbooks restart the app until the guard's crash-loop budget is used up.
+    // Restarts of the app use up the guard's crash-loop budget (asked in this incident's name: the
+    // guard hears only running incidents of its target).
     const guard = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+    const { incidentId } = await handle.query(stateQuery);
     for (let i = 0; i < 6; i++) {
       // Apart in time, so that no restart counts as covered by the one before.
       await env.sleep('2 minutes');
@@ -415,7 +417,7 @@ test('a resume whose app restart the crash-loop budget refuses stays open and es
             requestId: uniqueId('req'),
             target: sandbox.name,
             kind: 'restart',
-            requester: { workflowId: `p0-loop-${i}`, incidentId: `P0-1-loop-${i}`, runbook: 'P0-1' },
+            requester: { workflowId: handle.workflowId, incidentId, runbook: 'P0-3' },
             reason: 'test: use the restart budget',
             decidedAt: new Date(await env.currentTimeMs()).toISOString(),
           },
