@@ -214,7 +214,20 @@ async function main(): Promise<void> {
   const client = new Client({ connection, namespace: cfg.namespace });
   const ids: { workflowId: string; runId: string }[] = [];
   try {
-    for await (const wf of client.workflow.list()) ids.push({ workflowId: wf.workflowId, runId: wf.runId });
+    // The raw list RPC: client.workflow.list() decodes each memo (incidents carry one), which a
+    // client without the codec keys cannot do for encrypted ones.
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      const page = await client.workflowService.listWorkflowExecutions({
+        namespace: cfg.namespace,
+        pageSize: 1000,
+        nextPageToken,
+      });
+      for (const e of page.executions ?? [])
+        if (e.execution?.workflowId && e.execution.runId)
+          ids.push({ workflowId: e.execution.workflowId, runId: e.execution.runId });
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
     let events = 0;
     const perRun = await mapLimit(ids, 8, async ({ workflowId, runId }) => {
       const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();

@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { incidentWorkflowId } from '../../client/incidents';
 import { followUpStateQuery } from '../../workflows/definitions';
+import { targetLeaseWorkflowId } from '../../workflows/target-lease';
 import type { FollowUpState, IncidentState } from '../../workflows/types';
 import { need } from '../helpers/env';
 import { startReceiver, type Receiver } from '../helpers/receivers';
@@ -73,6 +74,12 @@ test('a crash is detected by the rule, goes through Alertmanager, and P0-1 resta
       ),
     60_000,
   );
+  // The API's target guard (one long-lived workflow per target) left by an earlier suite runs on
+  // that suite's task queue, whose worker is gone: P0-1 here would wait for its lease forever.
+  const guard = rig.client.workflow.getHandle(targetLeaseWorkflowId(container));
+  const g = await guard.describe().catch(() => undefined);
+  if (g?.status.name === 'RUNNING' && g.taskQueue !== rig.taskQueue)
+    await guard.terminate(`loop test: a guard left on task queue ${g.taskQueue}, which no worker polls now`);
   const t0 = Date.now();
   const before = await api.crash();
 
