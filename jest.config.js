@@ -10,4 +10,5 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120000,
   globalSetup: '<rootDir>/test/global-setup.ts',
+  setupFiles: ['<rootDir>/test/setup/closed-channel.ts'],
 };

@@ -1121,16 +1121,47 @@ export async function historyAndSimulatedTime(
     const fu = env.client.workflow.getHandle(followUpWorkflowId(incidentId));
     handles.push(fu);
     const pathStart = performance.now();
+    // Where the path is, so that a path that does not finish says where it stopped.
+    let stage = 'abandon';
     const path = async () => {
       await rig.abandon(h, 'benchmark: post-incident path');
+      stage = '49 h of time';
       await env.sleep(49 * HOUR);
+      stage = 'duties filed';
       await fu.signal(reportFiledSignal, { link: 'https://wiki.local/report', author: 'bench' });
       await fu.signal(postMortemFiledSignal, { link: 'https://wiki.local/pm', author: 'bench' });
       await fu.signal(runbookUpdateSignal, { needed: false, note: 'no change', by: 'bench' });
+      stage = 'follow-up result';
       await fu.result();
       return (await fu.query(followUpStateQuery)).status;
     };
-    const postIncidentStatus = await within(path(), 120_000, 'not closed within 120 s of wall time');
+    // A path cut short must not leave a call to retry against the server torn down below.
+    const cutShort = new AbortController();
+    let postIncidentStatus = await within(
+      env.connection.withAbortSignal(cutShort.signal, path),
+      120_000,
+      'not closed within 120 s of wall time',
+    );
+    cutShort.abort();
+    if (postIncidentStatus !== 'closed') {
+      const inc = await h.query<IncidentState>(stateQuery).then(
+        (s) => `incident ${s.status}`,
+        (e: Error) => `incident: ${e.message}`,
+      );
+      const pending = await h.describe().then(
+        (d) =>
+          (d.raw.pendingActivities ?? [])
+            .map((a) => `${a.activityType?.name} (attempt ${a.attempt}, ${a.state})`)
+            .join(', ') || 'none',
+        (e: Error) => e.message,
+      );
+      const follow = await fu.describe().then(
+        (d) => `follow-up ${d.status.name}`,
+        (e: Error) => `follow-up: ${e.message}`,
+      );
+      postIncidentStatus += ` (stopped at "${stage}": ${inc}, activities pending: ${pending}; ${follow})`;
+      log(`  post-incident path: ${postIncidentStatus}`);
+    }
     const postIncidentWallMs = performance.now() - pathStart;
     await Promise.allSettled(handles.map((x) => x.terminate('benchmark: path measured')));
 

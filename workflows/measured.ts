@@ -18,7 +18,7 @@
  * Incidents that were already in their verification loop when this shipped keep the old loop (one
  * activity and one timer per sample) through `patched('verify-watch-activity')`.
  */
-import { CancellationScope, condition, patched } from '@temporalio/workflow';
+import { ActivityCancellationType, CancellationScope, condition, patched } from '@temporalio/workflow';
 import { watchers } from './activity-proxies';
 import { elapsed } from './durations';
 import { Incident, failureText } from './incident';
@@ -185,7 +185,14 @@ async function watchOnce(
   const scope = new CancellationScope();
   const watch = scope.run(() =>
     watchers.watchSamples.executeWithOptions(
-      { summary, scheduleToCloseTimeout: input.deadlineMs + WATCH_CAP_MS },
+      {
+        summary,
+        scheduleToCloseTimeout: input.deadlineMs + WATCH_CAP_MS,
+        // The watch only reads and spends most of its life in a retry backoff: no cancel request
+        // is sent; the server drops it when the incident closes moments later. (A cancel request
+        // for an activity in backoff wedges the time-skipping test server: sdk-java #2391.)
+        cancellationType: ActivityCancellationType.ABANDON,
+      },
       [input],
     ),
   );
