@@ -37,6 +37,7 @@ dl{margin:0}dt{font-weight:600}dd{margin:0 0 .4rem 0;overflow-wrap:anywhere}
 .bad{border-left:.4rem solid #a4161a;background:#fdecea}
 table{width:100%;border-collapse:collapse;font-size:.95rem}
 th,td{text-align:left;padding:.3rem .25rem;border-bottom:1px solid #e0e0e0;overflow-wrap:anywhere}
+th{overflow-wrap:normal;white-space:nowrap}
 ol{padding-left:1.25rem;margin:.25rem 0}li{margin:.2rem 0;overflow-wrap:anywhere}
 label{display:block;font-weight:600;margin:.5rem 0 .25rem}
 textarea{width:100%;min-height:6rem;font:inherit;padding:.5rem;border:1px solid #666;border-radius:.4rem}
