@@ -27,7 +27,12 @@ const linkSchema = z.object({
 
 const pageSchema = linkSchema.extend({
   APPROVAL_PAGE_HOST: z.string().min(1).default('127.0.0.1'),
-  APPROVAL_PAGE_PORT: z.coerce.number().int().min(0).max(65535).default(9096),
+  APPROVAL_PAGE_PORT: z.coerce
+    .number({ message: 'must be a port number (0-65535)' })
+    .int()
+    .min(0)
+    .max(65535)
+    .default(9096),
   APPROVAL_PAGE_VERDICT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
 });
 
@@ -85,9 +90,9 @@ export function loadApprovalPageConfig(env: RawEnv = process.env): ApprovalPageC
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);
   }
-  if (e && !e.APPROVAL_PAGE_URL)
-    problems.push('APPROVAL_PAGE_URL is missing (the origin POSTs must come from)');
-  if (e && !e.APPROVAL_LINK_KEY)
+  // Named even when another variable is wrong too: one run shows every problem.
+  if (!env.APPROVAL_PAGE_URL) problems.push('APPROVAL_PAGE_URL is missing (the origin POSTs must come from)');
+  if (!env.APPROVAL_LINK_KEY)
     problems.push('APPROVAL_LINK_KEY is missing (the page shows nothing without it)');
   if (problems.length || !temporal || !e) throw new ConfigError(problems);
   return {
