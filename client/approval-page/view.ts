@@ -206,14 +206,14 @@ export function approvalPage(v: PageView): string {
 ${verdict}
 <section><p class="line">${esc(t.line)}</p>
 <dl><dt>Incident</dt><dd>${esc(state.incidentId)} (${esc(state.severity)}, ${esc(state.status)})</dd>
-<dt>You</dt><dd>${esc(code.name)} (${esc(v.approver)}, ${esc(code.roles.join('/'))})</dd>
+<dt>You</dt><dd>${esc(code.name)} (${esc(v.approver)})</dd>
 <dt>If you approve</dt><dd>${esc(t.onApprove)}</dd>
 <dt>If you reject</dt><dd>${esc(t.onReject)}</dd>
 <dt>Time left</dt><dd>${esc(code.status === 'live' ? timeLeft(code.expiresAt, v.nowMs) : `this link is ${code.status}`)}</dd>
 <dt>Gate</dt><dd>${esc(gate.status)}</dd></dl></section>
-${form}
 <section><h2>Evidence</h2>${evidence(state)}</section>
 <section>${decisions(gate)}</section>
+${form}
 <section><h2>Timeline</h2><ol>${timeline.map((d) => `<li>${esc(d)}</li>`).join('')}</ol>
 ${state.decisions.length > timeline.length ? `<p class="muted">Earlier entries: ${state.decisions.length - timeline.length} (see the Temporal UI).</p>` : ''}</section>`,
   );

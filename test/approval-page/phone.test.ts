@@ -14,6 +14,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -31,7 +32,7 @@ import { testClients } from '../helpers/deps';
 import { need, uniqueId } from '../helpers/env';
 import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
 import { createTestWorker, terminateTaskQueue } from '../helpers/temporal';
-import { launchChromium, screenshot } from '../helpers/browser';
+import { artifactsDir, launchChromium, screenshot } from '../helpers/browser';
 import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 
 const PHONE = { width: 390, height: 844 };
@@ -255,6 +256,8 @@ test('P0-3 from the phone: GET decides nothing, a cross-origin POST is refused, 
   expect(body).toContain('Approval requested from CEO');
   await expect(page.getByRole('button', { name: 'Approve' }).isVisible()).resolves.toBe(true);
   await screenshot(page, 'phone-p0-3-approval-page');
+  // What the phone shows without scrolling (the README's picture, docs/approval-page-phone.png).
+  await page.screenshot({ path: path.join(artifactsDir, 'phone-p0-3-approval-page-screen.png') });
   await expectAccessible(link, 'P0-3 approval page');
   let gate = await gateOf(handle, 'resume-billing');
   expect(gate.attempts).toEqual([]);
