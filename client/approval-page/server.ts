@@ -16,7 +16,12 @@
  * replays are refused before anything reaches the workflow); the workflow spends the code on the
  * first submission anyway. Nothing secret is logged: no URL, no query, no body.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { normalizeCode, CODE_ALPHABET, CODE_LENGTH } from '../../activities/approval-codes';
 import { linkPath, viewSignatureValid, type LinkTarget } from '../../activities/approval-links';
 import type { ApprovalCodeRecord, ApprovalGateRecord } from '../../workflows/approval';
@@ -48,6 +53,12 @@ export const approvalPageLoggerOptions: Record<string, unknown> = {
     }),
   },
 };
+
+/** Fastify's own request lines carry the URL (the link's secrets): none; ours (onResponse) name the route. */
+class NoRequestLines extends LogController {
+  override incomingRequest(): void {}
+  override requestCompleted(): void {}
+}
 
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
@@ -158,7 +169,7 @@ export async function buildApprovalPage(opts: ApprovalPageOptions): Promise<Fast
   const verdictTimeoutMs = opts.verdictTimeoutMs ?? 30_000;
   const app = Fastify({
     logger: opts.logger ?? false,
-    disableRequestLogging: true,
+    logController: new NoRequestLines(),
     bodyLimit: 8 * 1024,
     connectionTimeout: 60_000,
     requestTimeout: verdictTimeoutMs + 15_000,
@@ -305,6 +316,16 @@ export async function buildApprovalPage(opts: ApprovalPageOptions): Promise<Fast
     }
   });
 
+  // Fastify's default 404 logs the URL, which may hold a link's secrets (a cut or altered link).
+  app.setNotFoundHandler((req, reply) =>
+    html(
+      req,
+      reply,
+      404,
+      'not-found',
+      problemPage('Not found', 'There is no page here. Use the link from your message, whole.'),
+    ),
+  );
   app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
