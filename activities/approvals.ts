@@ -12,6 +12,7 @@ import { log } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
 import type { Approver, ApproverDirectory } from '../config/approvers';
 import { codeMac, matchCodes, newCode, type CodeStrength, type VerifyCodesInput } from './approval-codes';
+import { approvalLink, type LinkSettings } from './approval-links';
 import { describeError, FailureType, nonRetryable } from './errors';
 import { createNotificationActivities, type Delivery, type NotifyDeps } from './notify';
 
@@ -20,6 +21,8 @@ export interface ApprovalDeps {
   /** APPROVAL_CODE_KEY: the MAC key only the worker holds. */
   codeKey?: Buffer;
   notify: NotifyDeps;
+  /** APPROVAL_PAGE_URL + APPROVAL_LINK_KEY: each message also carries a link to the approval page. */
+  links?: LinkSettings;
   fetch?: typeof fetch;
   timeoutMs?: number;
 }
@@ -55,6 +58,11 @@ export interface IssuedCode {
   codeId: string;
   /** HMAC-SHA256 under the worker's key: nothing a reader of history can test a guess against. */
   mac: string;
+  /**
+   * The MAC of the link's long code (approval-links.ts), when links are on: the same code ID, so the
+   * typed code and the link are one credential (either one used spends both; both expire together).
+   */
+  linkMac?: string;
   strength: CodeStrength;
   expiresAt: string;
   delivered: string[];
@@ -111,6 +119,17 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
         const code = newCode(input.strength);
         // Fails (non-retryable) before anything is sent when the worker has no key.
         const mac = codeMac(deps.codeKey, input.workflowId, code);
+        // The link's deciding secret: a long code (2^148), never stored, only its MAC returned.
+        const linkCode = deps.links ? newCode('long') : undefined;
+        const linkMac = linkCode ? codeMac(deps.codeKey, input.workflowId, linkCode) : undefined;
+        const link =
+          deps.links && linkCode
+            ? approvalLink(
+                deps.links,
+                { workflowId: input.workflowId, gate: input.gateId, approver: person.id, round: input.round },
+                linkCode,
+              )
+            : undefined;
         const example = JSON.stringify({
           approver: person.id,
           decision: 'approve',
@@ -124,6 +143,14 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
           '',
           `Your one-time code: ${code}  (valid until ${input.expiresAt}; only for you, only for this request)`,
           '',
+          ...(link
+            ? [
+                'From your phone: open this link, read the evidence, then Approve or Reject with a reason',
+                '(opening it decides nothing; it works once and expires with the code):',
+                link,
+                '',
+              ]
+            : []),
           `Temporal UI: workflow ${input.workflowId} → Send a Signal "${input.signalName}" with:`,
           example,
           '(decision "reject" keeps the system stopped; a reason is required either way.)',
@@ -162,6 +189,7 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
                   gate: input.gateId,
                   approver: person.id,
                   code,
+                  ...(link ? { link } : {}),
                   expiresAt: input.expiresAt,
                 },
                 timeoutMs,
@@ -174,7 +202,13 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
         results.forEach((r, i) => {
           if (r.status === 'fulfilled') delivered.push(channels[i][0]);
           // describeError masks secrets; the code is never part of a transport error message.
-          else failed.push({ channel: channels[i][0], error: describeError(r.reason).replace(code, '***') });
+          else
+            failed.push({
+              channel: channels[i][0],
+              error: [code, linkCode, link]
+                .filter((x): x is string => !!x)
+                .reduce((e, secret) => e.split(secret).join('***'), describeError(r.reason)),
+            });
         });
         if (channels.length === 0)
           failed.push({ channel: 'none', error: 'no usable channel (no SMTP configured?)' });
@@ -190,6 +224,7 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
           roles: person.roles,
           codeId: approvalCodeId(input.gateId, input.round, person.id),
           mac,
+          ...(linkMac ? { linkMac } : {}),
           strength: input.strength,
           expiresAt: input.expiresAt,
           delivered,

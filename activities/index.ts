@@ -19,6 +19,7 @@ import { createScalingActivities } from './scaling';
 import type { ApproverDirectory } from '../config/approvers';
 import type { TargetLeasePolicy } from '../workflows/target-lease';
 import { createApprovalActivities } from './approvals';
+import type { LinkSettings } from './approval-links';
 import { createBillingActivities, PostgresBillingStore, type BillingStore } from './billing';
 import { createEvidenceActivities } from './evidence';
 import { createStripeActivities } from './stripe';
@@ -49,6 +50,8 @@ export interface ActivityDeps {
   approvers?: ApproverDirectory;
   /** APPROVAL_CODE_KEY: the key of the approval codes' MACs (activities/approval-codes.ts). */
   approvalCodeKey?: Buffer;
+  /** APPROVAL_PAGE_URL + APPROVAL_LINK_KEY: approval messages carry a link to the approval page. */
+  approvalLinks?: LinkSettings;
   /** P0-3 billing switch: the store (default: billing_config through `pg`) and the app's key. */
   billing?: { store?: BillingStore; key: string };
   /** Tests of the guard's table with made-up requesters only (activities/target-guard.ts). */
@@ -101,6 +104,7 @@ const allActivities = (deps: ActivityDeps) => ({
   ...createApprovalActivities({
     directory: deps.approvers ?? { approvers: [] },
     codeKey: deps.approvalCodeKey,
+    links: deps.approvalLinks,
     notify: deps.notify,
   }),
   ...createBillingActivities({

@@ -8,6 +8,8 @@
 import { z } from 'zod';
 import { describeApprovers, parseApprovers, type ApproverDirectory } from './approvers';
 import { parseCodecKeys, type CodecKey } from '../client/codec';
+import type { LinkSettings } from '../activities/approval-links';
+import { loadApprovalLinks } from './approval-page';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -184,6 +186,8 @@ export interface WorkerConfig {
   approvers: ApproverDirectory;
   /** APPROVAL_CODE_KEY as bytes (absent: no approval code can be issued or checked). */
   approvalCodeKey?: Buffer;
+  /** APPROVAL_PAGE_URL + APPROVAL_LINK_KEY (config/approval-page.ts): links in approval messages. */
+  approvalLinks?: LinkSettings;
   billing: { key: string; databaseUrl?: string };
   /** INCIDENT_OWNERS: the follow-up's owners when the incident names none (empty: the policy default). */
   incidentOwners: string[];
@@ -280,6 +284,7 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     sdkMetricsPort: e.WORKER_SDK_METRICS_PORT,
     approvers: approvers.directory,
     approvalCodeKey: e.APPROVAL_CODE_KEY ? Buffer.from(e.APPROVAL_CODE_KEY, 'utf8') : undefined,
+    approvalLinks: loadApprovalLinks(env),
     billing: { key: e.BILLING_KEY, databaseUrl: e.BILLING_DATABASE_URL },
     incidentOwners: e.INCIDENT_OWNERS ?? [],
   };
@@ -324,6 +329,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     sdkMetricsPort: c.sdkMetricsPort,
     approvers: describeApprovers(c.approvers),
     approvalCodeKey: set(c.approvalCodeKey),
+    approvalLinks: c.approvalLinks ? { pageUrl: c.approvalLinks.pageUrl, key: 'set' } : 'off',
     billing: { key: c.billing.key, databaseUrl: maskUrl(c.billing.databaseUrl) },
     incidentOwners: c.incidentOwners,
   };
@@ -361,6 +367,7 @@ export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
     c.notify.slackWebhookUrl,
     ...c.approvers.approvers.map((a) => a.webhookUrl),
     c.approvalCodeKey?.toString('utf8'),
+    c.approvalLinks?.key.toString('utf8'),
     ...passwords,
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

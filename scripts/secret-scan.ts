@@ -74,6 +74,7 @@ export function secretsFromEnv(env: Record<string, string | undefined> = process
     ['PAGERDUTY_ROUTING_KEY', env.PAGERDUTY_ROUTING_KEY],
     ['TEMPORAL_API_KEY', env.TEMPORAL_API_KEY],
     ['APPROVAL_CODE_KEY', env.APPROVAL_CODE_KEY],
+    ['APPROVAL_LINK_KEY', env.APPROVAL_LINK_KEY],
     ['CODEC_SERVER_TOKEN', env.CODEC_SERVER_TOKEN],
     ...(env.PAYLOAD_CODEC_KEYS ?? '')
       .split(',')

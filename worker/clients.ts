@@ -78,6 +78,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
     },
     approvers: config.approvers,
     approvalCodeKey: config.approvalCodeKey,
+    approvalLinks: config.approvalLinks,
     billing: { key: config.billing.key, store: new PostgresBillingStore(billingPg ?? pg) },
     incidentOwners: config.incidentOwners,
   };

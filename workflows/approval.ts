@@ -143,6 +143,8 @@ interface IssuedSecret {
   gate: ApprovalGate;
   approver: string;
   mac: string;
+  /** The approval link's long code (same credential, same ID): see activities/approval-links.ts. */
+  linkMac?: string;
   strength: CodeStrength;
   expiresAt: string;
   index: number;
@@ -210,6 +212,7 @@ export class ApprovalHub {
       gate,
       approver: c.approver,
       mac: c.mac,
+      linkMac: c.linkMac,
       strength: c.strength,
       expiresAt: c.expiresAt,
       index,
@@ -244,7 +247,11 @@ export class ApprovalHub {
       // A code typed the moment it arrives must not be judged before the workflow knows it.
       await condition(() => this.queue.length > 0 && this.issuing === 0);
       const batch = this.queue.splice(0, 50);
-      const candidates = [...this.secrets.values()].map((s) => ({ codeId: s.codeId, mac: s.mac }));
+      // A link's code matches under the same ID as the typed code: one credential, spent as one.
+      const candidates = [...this.secrets.values()].flatMap((s) => [
+        { codeId: s.codeId, mac: s.mac },
+        ...(s.linkMac ? [{ codeId: s.codeId, mac: s.linkMac }] : []),
+      ]);
       let matches: (string | null)[];
       try {
         ({ matches } = await codeCheck.verifyApprovalCodes.executeWithOptions(
