@@ -10,20 +10,9 @@
  *   APPROVAL_PAGE_VERDICT_TIMEOUT_MS          how long a POST waits for the workflow's verdict
  */
 import { z } from 'zod';
-import type { LinkSettings } from '../activities/approval-links';
-import { ConfigError, loadTemporalConfig, type TemporalConfig } from './index';
-
-type RawEnv = Record<string, string | undefined>;
-
-const linkSchema = z.object({
-  APPROVAL_PAGE_URL: z
-    .string()
-    .url({ message: 'must be a URL' })
-    .refine((v) => /^https?:$/.test(new URL(v).protocol), { message: 'must use http or https' })
-    .refine((v) => !new URL(v).search && !new URL(v).hash, { message: 'must have no query or fragment' })
-    .optional(),
-  APPROVAL_LINK_KEY: z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
-});
+import { linkSchema } from './approval-links';
+import { ConfigError, parseEnv, type RawEnv } from './errors';
+import { loadTemporalConfig, type TemporalConfig } from './index';
 
 const pageSchema = linkSchema.extend({
   APPROVAL_PAGE_HOST: z.string().min(1).default('127.0.0.1'),
@@ -35,32 +24,6 @@ const pageSchema = linkSchema.extend({
     .default(9096),
   APPROVAL_PAGE_VERDICT_TIMEOUT_MS: z.coerce.number().int().min(1000).max(300_000).default(30_000),
 });
-
-function parse<S extends z.ZodObject>(schema: S, env: RawEnv): z.infer<S> {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        return cleaned[name] === undefined ? `${name} is missing` : `${name} ${issue.message}`;
-      }),
-    );
-  }
-  return result.data;
-}
-
-/** The worker's link settings: both variables or neither (then messages carry codes only). */
-export function loadApprovalLinks(env: RawEnv = process.env): LinkSettings | undefined {
-  const e = parse(linkSchema, env);
-  if (!e.APPROVAL_PAGE_URL && !e.APPROVAL_LINK_KEY) return undefined;
-  if (!e.APPROVAL_PAGE_URL || !e.APPROVAL_LINK_KEY) {
-    throw new ConfigError([
-      `${e.APPROVAL_PAGE_URL ? 'APPROVAL_LINK_KEY' : 'APPROVAL_PAGE_URL'} is missing: approval links need both APPROVAL_PAGE_URL and APPROVAL_LINK_KEY (or set neither)`,
-    ]);
-  }
-  return { pageUrl: e.APPROVAL_PAGE_URL, key: Buffer.from(e.APPROVAL_LINK_KEY, 'utf8') };
-}
 
 export interface ApprovalPageConfig {
   temporal: TemporalConfig;
@@ -85,7 +48,7 @@ export function loadApprovalPageConfig(env: RawEnv = process.env): ApprovalPageC
     problems.push(...err.problems);
   }
   try {
-    e = parse(pageSchema, env);
+    e = parseEnv(pageSchema, env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     problems.push(...err.problems);

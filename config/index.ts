@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { describeApprovers, parseApprovers, type ApproverDirectory } from './approvers';
 import { parseCodecKeys, type CodecKey } from '../client/codec';
 import type { LinkSettings } from '../activities/approval-links';
-import { loadApprovalLinks } from './approval-page';
+import { loadApprovalLinks } from './approval-links';
+import { ConfigError, parseEnv as parse, type RawEnv } from './errors';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
@@ -193,29 +194,7 @@ export interface WorkerConfig {
   incidentOwners: string[];
 }
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-type RawEnv = Record<string, string | undefined>;
-
-function parse<S extends z.ZodObject>(schema: S, env: RawEnv): z.infer<S> {
-  // Empty strings count as unset, so `FOO=` in a shell file does not mask a default.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(cleaned);
-  if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        return cleaned[name] === undefined ? `${name} is missing` : `${name} ${issue.message}`;
-      }),
-    );
-  }
-  return result.data;
-}
+export { ConfigError } from './errors';
 
 function temporalFrom(e: Pick<Env, (typeof temporalKeys)[number]>): TemporalConfig {
   const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_KEY_PATH || e.TEMPORAL_TLS_CA_PATH;

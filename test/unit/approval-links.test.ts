@@ -7,7 +7,8 @@ import { codeMac, matchCodes, normalizeCode } from '../../activities/approval-co
 import { approvalLink, viewSignature, viewSignatureValid } from '../../activities/approval-links';
 import { createApprovalActivities } from '../../activities/approvals';
 import { ConfigError } from '../../config';
-import { loadApprovalLinks, loadApprovalPageConfig } from '../../config/approval-page';
+import { loadApprovalLinks } from '../../config/approval-links';
+import { loadApprovalPageConfig } from '../../config/approval-page';
 import { createFormTokens } from '../../client/approval-page/form-tokens';
 import { runActivity } from '../helpers/activity';
 import { startReceiver, type Receiver } from '../helpers/receivers';
