@@ -86,6 +86,7 @@ export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
   async verifyRequester(input: {
     target: string;
     kind: string;
+    requestId: string;
     requester: { workflowId: string; incidentId: string; runbook: string };
   }): Promise<{ ok: boolean; detail: string }> {
     const { requester } = input;
@@ -100,17 +101,50 @@ export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
       const s = await handle.query(stateQuery);
       const same =
         s.target === input.target && s.runbook === requester.runbook && s.incidentId === requester.incidentId;
-      return same
+      if (!same)
+        return {
+          ok: false,
+          detail: `${requester.workflowId} is not the ${requester.runbook} incident ${requester.incidentId} on ${input.target}`,
+        };
+      // A real incident named by someone else: it must have asked for exactly this itself.
+      const asked = (s.guardRequests ?? []).find((r) => r.requestId === input.requestId);
+      return asked && !asked.finishedAt && asked.kind === input.kind && asked.target === input.target
         ? { ok: true, detail: `${requester.runbook} incident ${requester.incidentId} on ${input.target}` }
         : {
             ok: false,
-            detail: `${requester.workflowId} is not the ${requester.runbook} incident ${requester.incidentId} on ${input.target}`,
+            detail: `${requester.workflowId} did not ask for this ${input.kind} (request ${input.requestId})`,
           };
     } catch (err) {
       return {
         ok: false,
         detail: `${requester.workflowId} is not a running incident (${describeError(err)})`,
       };
+    }
+  },
+
+  /**
+   * For the guard, on a report that a granted action finished: does the requester's own state say
+   * so? The report is a signal anyone who can open the UI can send, naming any live grant; believed,
+   * it would free the target under a running restart or void the grant of the action in progress.
+   */
+  async confirmActionDone(input: {
+    requesterWorkflowId: string;
+    requestId: string;
+  }): Promise<{ finished: boolean; ok?: boolean; detail: string }> {
+    if (deps.trustRequesters) return { finished: true, detail: 'requesters trusted (tests of the table)' };
+    const handle = Context.current().client.workflow.getHandle(input.requesterWorkflowId);
+    try {
+      const state = await handle.query(stateQuery);
+      const r = (state.guardRequests ?? []).find((x) => x.requestId === input.requestId);
+      return r?.finishedAt
+        ? {
+            finished: true,
+            ok: r.ok,
+            detail: `finished ${r.ok ? 'ok' : 'with a failure'} at ${r.finishedAt}`,
+          }
+        : { finished: false, detail: 'its incident does not record it as finished' };
+    } catch (err) {
+      return { finished: false, detail: `cannot read the requester's state: ${describeError(err)}` };
     }
   },
 

@@ -23,6 +23,7 @@ import {
 import type { Activities } from '../activities';
 import { actions } from './activity-proxies';
 import { failureText, Incident } from './incident';
+import type { GuardRequestRecord } from './types';
 import {
   GUARDED_ACTIVITIES,
   type GuardedActionKind,
@@ -70,8 +71,14 @@ export async function askTargetGuard(
   reason: string,
 ): Promise<TargetReply> {
   const requestId = uuid4();
+  // Recorded before asking: the guard checks the request against this incident's own state.
+  const asked: GuardRequestRecord = { requestId, target, kind, askedAt: new Date().toISOString() };
+  const requests = (inc.state.guardRequests ??= []);
+  requests.push(asked);
+  const finishedOnes = requests.filter((r) => r.finishedAt);
+  if (requests.length > 20 && finishedOnes.length) requests.splice(requests.indexOf(finishedOnes[0]), 1);
   try {
-    return await guard.requestTargetAction.executeWithOptions(
+    const reply = await guard.requestTargetAction.executeWithOptions(
       { summary: `Ask the target guard: ${kind} ${target}` },
       [
         {
@@ -90,7 +97,10 @@ export async function askTargetGuard(
         },
       ],
     );
+    if (!reply.granted) finishRequest(inc, requestId, false);
+    return reply;
   } catch (err) {
+    finishRequest(inc, requestId, false);
     return {
       requestId,
       target,
@@ -99,6 +109,12 @@ export async function askTargetGuard(
       reason: `the target guard did not answer (${failureText(err)}); not acting on ${target} without it`,
     };
   }
+}
+
+/** The action of this request ended (or never began): the guard may now believe a report of it. */
+function finishRequest(inc: Incident, requestId: string, ok: boolean): void {
+  const r = inc.state.guardRequests?.find((x) => x.requestId === requestId);
+  if (r && !r.finishedAt) Object.assign(r, { finishedAt: new Date().toISOString(), ok });
 }
 
 async function reportDone(target: string, requestId: string, ok: boolean, note?: string): Promise<void> {
@@ -148,9 +164,11 @@ export async function guardedAction<T>(
   const grant: TargetGrant = { requestId: reply.requestId, target, kind };
   try {
     const result = await inc.step(opts.name, opts.title, () => act(grant), describe);
+    finishRequest(inc, reply.requestId, true);
     await reportDone(target, reply.requestId, true);
     return { done: true, result };
   } catch (err) {
+    finishRequest(inc, reply.requestId, false);
     await reportDone(target, reply.requestId, false, failureText(err));
     throw err;
   }

@@ -432,6 +432,7 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
       const requester = await checks.verifyRequester({
         target: state.target,
         kind: req.kind,
+        requestId: req.requestId,
         requester: req.requester,
       });
       if (!requester.ok) {
@@ -474,20 +475,40 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
     },
   );
 
+  // Reports being checked, and reports the requester did not confirm, per grant.
+  const confirming = new Set<string>();
+  const unconfirmed = new Map<string, number>();
   setHandler(
     targetDoneSignal,
-    (done) => {
+    async (done) => {
       const rec = state.recent.find((a) => a.requestId === done?.requestId);
-      if (!rec || rec.finishedAt) return;
+      if (!rec || rec.finishedAt || confirming.has(rec.requestId)) return;
+      // Past a few unconfirmed reports a grant is left to its lease: a flood cannot grow history.
+      if ((unconfirmed.get(rec.requestId) ?? 0) >= 3) return;
+      // Anyone can send this signal: only the requester's own state says the action finished.
+      confirming.add(rec.requestId);
+      const seen = await checks
+        .confirmActionDone({ requesterWorkflowId: rec.requester.workflowId, requestId: rec.requestId })
+        .catch((err: unknown) => ({ finished: false, ok: undefined, detail: String(err) }))
+        .finally(() => confirming.delete(rec.requestId));
+      if (rec.finishedAt) return;
+      if (!seen.finished) {
+        unconfirmed.set(rec.requestId, (unconfirmed.get(rec.requestId) ?? 0) + 1);
+        note(
+          `a report that ${rec.kind} by ${describeRunbook(rec.requester)} finished was ignored: ${seen.detail}`,
+        );
+        version++;
+        return;
+      }
       rec.finishedAt = now();
-      rec.ok = done.ok === true;
-      if (state.inFlight?.requestId === done.requestId) state.inFlight = undefined;
+      rec.ok = seen.ok ?? done.ok === true;
+      if (state.inFlight?.requestId === rec.requestId) state.inFlight = undefined;
       note(
         `${rec.kind} by ${describeRunbook(rec.requester)} finished ${rec.ok ? 'ok' : 'with a failure'}${done.note ? `: ${done.note}` : ''}`,
       );
       version++;
     },
-    { description: 'A granted action finished (sent by the runbook that did it)' },
+    { description: 'A granted action finished (believed once the requester’s own state confirms it)' },
   );
 
   setHandler(targetLeaseStateQuery, () => state, {

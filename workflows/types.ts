@@ -162,8 +162,25 @@ export interface IncidentState {
   closeRequests?: CloseRequest[];
   /** P0-3/P0-4 approval gates: codes sent (never the codes), every attempt and its outcome. */
   approvals?: ApprovalGateRecord[];
+  /**
+   * What this incident asked its targets' guards, and how each granted action ended (newest last,
+   * about 20). The guard reads it back: it grants only what the named incident really asked, and
+   * frees a target only when the action is recorded here as finished. A request or a report anyone
+   * could send from the UI proves nothing by itself (workflows/target-lease.ts).
+   */
+  guardRequests?: GuardRequestRecord[];
   /** The post-incident follow-up started when the incident closed (report, post-mortem, runbook update). */
   followUp?: { workflowId: string; startedAt?: string; error?: string };
+}
+
+export interface GuardRequestRecord {
+  requestId: string;
+  target: string;
+  kind: string;
+  askedAt: string;
+  /** Set when the granted action ended (or at once, when the guard refused). */
+  finishedAt?: string;
+  ok?: boolean;
 }
 
 /** What every runbook workflow takes. `policy` overrides the runbook's defaults (game days compress time). */

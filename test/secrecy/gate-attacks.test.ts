@@ -15,7 +15,7 @@ import { startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
 import type { ApprovalGateRecord } from '../../workflows/approval';
 import { followUpWorkflowId, stateQuery } from '../../workflows/definitions';
-import { targetLeaseWorkflowId } from '../../workflows/target-lease';
+import { targetGrantQuery, targetLeaseStateQuery, targetLeaseWorkflowId } from '../../workflows/target-lease';
 import type { IncidentState } from '../../workflows/types';
 import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
 import { testClients } from '../helpers/deps';
@@ -247,6 +247,84 @@ test('attack: a flood of wrong codes in the CEO name locks nobody out; the CEO s
   expect(final.status).toBe('resolved');
   expect(await apiRunning()).toBe(true);
 }, 120_000);
+
+test('attack: the target guard believes neither a request nor a "done" report sent in a real incident\'s name', async () => {
+  // A container whose PID 1 (node, no handler) ignores SIGTERM: `docker restart` waits the whole stop
+  // timeout, so P0-1's restart of it stays in flight long enough to attack.
+  const image = (await sandbox.docker.getContainer(sandbox.name).inspect()).Image;
+  const slow = uniqueId('abk-slowstop');
+  const container = await sandbox.docker.createContainer({
+    Image: image,
+    name: slow,
+    Entrypoint: ['node', '-e', 'setInterval(() => undefined, 1e9)'],
+  });
+  await container.start();
+  clients.deps.health.apiUrls[slow] = 'http://127.0.0.1:9';
+  const guardId = targetLeaseWorkflowId(slow);
+  leftovers.push(guardId);
+  const guardState = () => client.workflow.getHandle(guardId).query(targetLeaseStateQuery);
+  try {
+    const p01 = await startIncident({
+      client,
+      taskQueue,
+      runbook: 'P0-1',
+      target: slow,
+      trigger: { source: 'manual', startedBy: 'gate-attacks test', description: 'API down' },
+      workflowId: uniqueId('attacks-P0-1'),
+      policy: { stopTimeoutSec: 30 },
+    });
+    leftovers.push(p01.workflowId);
+    const p01State = await p01.query<IncidentState>(stateQuery);
+    await waitUntil(
+      'the restart to be in flight',
+      async () => !!(await guardState().catch(() => undefined))?.inFlight,
+      60_000,
+    );
+    const inFlight = (await guardState()).inFlight!;
+
+    // 1. "It finished": the restart is still running, so the report is checked with P0-1 and ignored.
+    expect((await signal(guardId, 'actionDone', { requestId: inFlight.requestId, ok: true })).ok).toBe(true);
+    await waitUntil('the forged report to be judged', async () =>
+      (await guardState()).log.some((l) => l.includes('finished was ignored')),
+    );
+    const after = await guardState();
+    expect(after.inFlight?.requestId).toBe(inFlight.requestId);
+    const grant = await client.workflow.getHandle(guardId).query(targetGrantQuery, inFlight.requestId);
+    expect(grant?.live).toBe(true);
+
+    // 2. A restart asked in P0-1's name (a real, running incident on this target) that P0-1 never asked.
+    const forged = await temporal(
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      guardId,
+      '--name',
+      'requestAction',
+      '--input',
+      JSON.stringify({
+        requestId: 'forged-restart-1',
+        target: slow,
+        kind: 'restart',
+        requester: { workflowId: p01.workflowId, incidentId: p01State.incidentId, runbook: 'P0-1' },
+        reason: 'attacker',
+        decidedAt: new Date().toISOString(),
+      }),
+    );
+    expect(`${forged.out}${forged.err}`).toMatch(/did not ask for this restart/);
+    expect((await guardState()).recent.some((a) => a.requestId === 'forged-restart-1')).toBe(false);
+
+    // The real report, once the restart ends, is believed.
+    await waitUntil(
+      'the real restart to finish',
+      async () =>
+        (await guardState()).recent.some((a) => a.requestId === inFlight.requestId && !!a.finishedAt),
+      90_000,
+    );
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}, 240_000);
 
 test('attack: a trigger that loosens the gate is refused: the CLI starts nothing, a hand-started workflow fails before its first step', async () => {
   const workflowId = uniqueId('attacks-loosen');
