@@ -1,33 +1,10 @@
 // Lint rules that protect workflow determinism and promise handling.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import { builtinModules } from 'node:module';
 
-const nodeBuiltins = [
-  'assert',
-  'buffer',
-  'child_process',
-  'cluster',
-  'crypto',
-  'dgram',
-  'dns',
-  'events',
-  'fs',
-  'fs/promises',
-  'http',
-  'https',
-  'net',
-  'os',
-  'path',
-  'process',
-  'readline',
-  'stream',
-  'timers',
-  'tls',
-  'url',
-  'util',
-  'worker_threads',
-  'zlib',
-];
+// Every module Node ships (vm, v8, perf_hooks, async_hooks, ... included), not a hand-kept list.
+const nodeBuiltins = builtinModules.filter((m) => !m.startsWith('_'));
 
 /** Mutating activities: reachable from workflows only through workflows/target-guard.ts. */
 export const guardedActivities = [
@@ -97,6 +74,12 @@ export default tseslint.config(
             ...['pg', 'ioredis', 'stripe', 'dockerode', 'nodemailer'].map((name) => ({
               name,
               message: 'Workflows never talk to outside systems; call an activity.',
+            })),
+            ...['@temporalio/client', '@temporalio/activity', '@temporalio/worker'].map((name) => ({
+              name,
+              allowTypeImports: true,
+              message:
+                'Workflows use @temporalio/workflow only (a client or activity context does not exist in the sandbox).',
             })),
           ],
           patterns: [
