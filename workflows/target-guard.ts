@@ -164,6 +164,8 @@ export async function guardedAction<T>(
   const grant: TargetGrant = { requestId: reply.requestId, target, kind };
   try {
     const result = await inc.step(opts.name, opts.title, () => act(grant), describe);
+    // Done is no longer failing, from the same moment the step shows done (before telling the guard).
+    delete inc.state.failing[opts.name];
     finishRequest(inc, reply.requestId, true);
     await reportDone(target, reply.requestId, true);
     return { done: true, result };
