@@ -348,6 +348,7 @@ export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
       c.temporal.apiKey,
       c.intake.bearerToken,
       c.intake.hmacSecret,
+      c.intake.basicAuth?.password,
       ...passwordsOf([c.intake.fold.redisUrl]),
       ...codecSecrets(c.temporal),
     ].filter((s): s is string => typeof s === 'string' && s.length > 0);
@@ -374,6 +375,17 @@ const intakeSchema = z.object({
   INTAKE_BEARER_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   /** Shared secret for `X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. */
   INTAKE_HMAC_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /**
+   * HTTP basic auth (Alertmanager's `basic_auth` in http_config), for an Alertmanager whose
+   * receivers already use it: both set, or neither.
+   */
+  INTAKE_BASIC_AUTH_USERNAME: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^:]+$/, { message: 'must not contain ":" (basic auth splits on the first one)' })
+    .optional(),
+  INTAKE_BASIC_AUTH_PASSWORD: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   INTAKE_BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
@@ -421,6 +433,7 @@ export interface IntakeConfig {
     port: number;
     bearerToken?: string;
     hmacSecret?: string;
+    basicAuth?: { username: string; password: string };
     bodyLimitBytes: number;
     targetLabels: string[];
     /** Overrides of the default alert-name → runbook mapping (validated against the catalog). */
@@ -451,8 +464,15 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
   const problems = Object.entries(alertRunbooks)
     .filter(([, id]) => !valid.test(id))
     .map(([name, id]) => `INTAKE_ALERT_RUNBOOKS maps ${name} to ${id}, which is not a runbook ID`);
-  if (!e.INTAKE_BEARER_TOKEN && !e.INTAKE_HMAC_SECRET) {
-    problems.push('INTAKE_BEARER_TOKEN or INTAKE_HMAC_SECRET is missing (the intake never runs open)');
+  if (Boolean(e.INTAKE_BASIC_AUTH_USERNAME) !== Boolean(e.INTAKE_BASIC_AUTH_PASSWORD)) {
+    problems.push(
+      `${e.INTAKE_BASIC_AUTH_USERNAME ? 'INTAKE_BASIC_AUTH_PASSWORD' : 'INTAKE_BASIC_AUTH_USERNAME'} is missing (basic auth needs both)`,
+    );
+  }
+  if (!e.INTAKE_BEARER_TOKEN && !e.INTAKE_HMAC_SECRET && !e.INTAKE_BASIC_AUTH_PASSWORD) {
+    problems.push(
+      'INTAKE_BEARER_TOKEN or INTAKE_HMAC_SECRET is missing, and no INTAKE_BASIC_AUTH_USERNAME/PASSWORD (the intake never runs open)',
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   return {
@@ -462,6 +482,10 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
       port: e.INTAKE_PORT,
       bearerToken: e.INTAKE_BEARER_TOKEN,
       hmacSecret: e.INTAKE_HMAC_SECRET,
+      basicAuth:
+        e.INTAKE_BASIC_AUTH_USERNAME && e.INTAKE_BASIC_AUTH_PASSWORD
+          ? { username: e.INTAKE_BASIC_AUTH_USERNAME, password: e.INTAKE_BASIC_AUTH_PASSWORD }
+          : undefined,
       bodyLimitBytes: e.INTAKE_BODY_LIMIT_BYTES,
       targetLabels: e.INTAKE_TARGET_LABELS.split(','),
       alertRunbooks,
@@ -484,6 +508,7 @@ export function describeIntakeConfig(c: IntakeConfig): Record<string, unknown> {
       ...c.intake,
       bearerToken: set(c.intake.bearerToken),
       hmacSecret: set(c.intake.hmacSecret),
+      basicAuth: c.intake.basicAuth ? { username: c.intake.basicAuth.username, password: 'set' } : 'unset',
       fold: { ...c.intake.fold, redisUrl: c.intake.fold.redisUrl ? maskUrl(c.intake.fold.redisUrl) : 'off' },
     },
   };

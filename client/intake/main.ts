@@ -26,7 +26,11 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
   let redis: Redis | undefined;
   let folder: ThreadedFolder | undefined;
   const app = await buildIntake({
-    auth: { bearerToken: config.intake.bearerToken, hmacSecret: config.intake.hmacSecret },
+    auth: {
+      bearerToken: config.intake.bearerToken,
+      hmacSecret: config.intake.hmacSecret,
+      basic: config.intake.basicAuth,
+    },
     bodyLimitBytes: config.intake.bodyLimitBytes,
     targetLabels: config.intake.targetLabels,
     alertRunbooks: alertRunbookMap(config.intake.alertRunbooks),
