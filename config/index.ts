@@ -424,6 +424,11 @@ const intakeSchema = z.object({
    * `for:` (the alert's `for` annotation), 10 min for an alert without one.
    */
   INTAKE_RECURRENCE_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).optional(),
+  /**
+   * Policy overrides for the incidents alerts start, as JSON by runbook, e.g.
+   * `{"P0-2":{"resolveWindowMs":10000}}` (the demo's shorter windows). Gates may only be tightened.
+   */
+  INTAKE_RUNBOOK_POLICIES: z.string().max(16_384).optional(),
 });
 
 export interface IntakeConfig {
@@ -443,7 +448,34 @@ export interface IntakeConfig {
     fold: { redisUrl?: string; windowMs: number; prefix: string };
     /** A fixed recurrence grace (ms) for every alert; unset: twice the alert's `for` annotation. */
     recurrenceGraceMs?: number;
+    /** Policy overrides for alert-started incidents, by runbook ID. */
+    runbookPolicies: Record<string, Record<string, unknown>>;
   };
+}
+
+/** INTAKE_RUNBOOK_POLICIES: a JSON object of runbook ID → object of policy fields. */
+function parseRunbookPolicies(text: string | undefined, problems: string[]) {
+  if (!text) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    problems.push(`INTAKE_RUNBOOK_POLICIES is not JSON: ${(err as Error).message}`);
+    return {};
+  }
+  const isObject = (o: unknown): o is Record<string, unknown> =>
+    typeof o === 'object' && o !== null && !Array.isArray(o);
+  if (!isObject(v)) {
+    problems.push('INTAKE_RUNBOOK_POLICIES must be a JSON object, e.g. {"P0-2":{"resolveWindowMs":10000}}');
+    return {};
+  }
+  for (const [id, p] of Object.entries(v)) {
+    if (!/^P0-[1-4]$|^P1-[1-3]$/.test(id))
+      problems.push(`INTAKE_RUNBOOK_POLICIES: ${id} is not a runbook ID`);
+    else if (!isObject(p))
+      problems.push(`INTAKE_RUNBOOK_POLICIES: ${id} must map to an object of policy fields`);
+  }
+  return v as Record<string, Record<string, unknown>>;
 }
 
 /** Config for the alert intake: Temporal plus its own settings; at least one way to authenticate. */
@@ -474,6 +506,7 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
       'INTAKE_BEARER_TOKEN or INTAKE_HMAC_SECRET is missing, and no INTAKE_BASIC_AUTH_USERNAME/PASSWORD (the intake never runs open)',
     );
   }
+  const runbookPolicies = parseRunbookPolicies(e.INTAKE_RUNBOOK_POLICIES, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     temporal: temporalFrom(e),
@@ -496,6 +529,7 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
         prefix: e.INTAKE_FOLD_PREFIX,
       },
       recurrenceGraceMs: e.INTAKE_RECURRENCE_GRACE_MS,
+      runbookPolicies,
     },
   };
 }

@@ -35,6 +35,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
     targetLabels: config.intake.targetLabels,
     alertRunbooks: alertRunbookMap(config.intake.alertRunbooks),
     unknownAlerts: config.intake.unknownAlerts,
+    runbookPolicies: config.intake.runbookPolicies,
     gateway,
     metrics,
     // Lines are written off the request path (sonic-boom, asynchronous: lines that come while a write

@@ -40,6 +40,8 @@ export interface MappedAlert {
   event: AlertEvent;
   /** Runbook-specific input: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
   extraInput?: Record<string, unknown>;
+  /** The intake's policy overrides for this runbook (IntakeOptions.runbookPolicies), if any. */
+  policy?: Record<string, unknown>;
 }
 
 /** What the intake needs from Temporal; tests may wrap it to count calls. */
@@ -91,6 +93,11 @@ export interface IntakeOptions {
   targetLabels: string[];
   alertRunbooks: Record<string, RunbookId>;
   unknownAlerts: 'reject' | 'ignore';
+  /**
+   * Policy overrides for the incidents alerts start, by runbook (INTAKE_RUNBOOK_POLICIES): shorter
+   * windows for a demo or a test. A gate may only be tightened (client/incidents.ts refuses the rest).
+   */
+  runbookPolicies?: Partial<Record<RunbookId, Record<string, unknown>>>;
   gateway: IncidentGateway;
   metrics?: IntakeMetrics;
   /** Fastify logger option; false in tests. Request bodies and headers are never logged. */
@@ -424,6 +431,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
           truncatedAlerts,
         },
         extraInput,
+        policy: opts.runbookPolicies?.[runbook],
       },
       linksDropped: linksDropped.length ? linksDropped : undefined,
     };

@@ -147,6 +147,26 @@ describe('basic auth (Alertmanager basic_auth)', () => {
   });
 });
 
+test('INTAKE_RUNBOOK_POLICIES: policy overrides by runbook ID, as JSON; mistakes named', () => {
+  const c = loadIntakeConfig({
+    INTAKE_BEARER_TOKEN: 'a-long-enough-token-1234',
+    INTAKE_RUNBOOK_POLICIES: '{"P0-2":{"resolveWindowMs":10000}}',
+  });
+  expect(c.intake.runbookPolicies).toEqual({ 'P0-2': { resolveWindowMs: 10000 } });
+  const problems = (text: string) => {
+    try {
+      loadIntakeConfig({ INTAKE_BEARER_TOKEN: 'a-long-enough-token-1234', INTAKE_RUNBOOK_POLICIES: text });
+    } catch (err) {
+      return (err as ConfigError).message;
+    }
+    return '';
+  };
+  expect(problems('{')).toMatch(/INTAKE_RUNBOOK_POLICIES is not JSON/);
+  expect(problems('[1]')).toMatch(/must be a JSON object/);
+  expect(problems('{"P9-9":{}}')).toMatch(/P9-9 is not a runbook ID/);
+  expect(problems('{"P1-1":5}')).toMatch(/P1-1 must map to an object of policy fields/);
+});
+
 test('alert links: only plain http(s) URLs without credentials are kept', () => {
   expect(safeLink('http://prometheus:9090/graph?g0.expr=up%3D%3D0')).toBe(
     'http://prometheus:9090/graph?g0.expr=up%3D%3D0',
