@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { incidentWorkflowId, type StartableRunbook } from '../../client/incidents';
 import type { RunbookId } from '../../workflows/types';
 import { followUpStateQuery } from '../../workflows/definitions';
 import { targetLeaseWorkflowId } from '../../workflows/target-lease';
@@ -72,11 +73,17 @@ export async function startLoopRig(
 
 /**
  * Starts from a quiet state: the alert neither pending nor firing in Prometheus nor active in
- * Alertmanager for the API (an earlier suite's fault may take a minute to fade from the rates),
- * and no target guard of the API left on an earlier suite's task queue, whose worker is gone (the
- * runbook would wait for its lease forever).
+ * Alertmanager for the API (an earlier suite's fault may take a minute to fade from the rates); no
+ * incident of the runbook on the API left running by an earlier (killed) run, which the alert would
+ * join; and no target guard of the API left on an earlier suite's task queue, whose worker is gone
+ * (the runbook would wait for its lease forever).
  */
-export async function quietStart(l: LoopRig, alert: string, timeoutMs = 120_000): Promise<void> {
+export async function quietStart(
+  l: LoopRig,
+  alert: string,
+  runbook: StartableRunbook,
+  timeoutMs = 120_000,
+): Promise<void> {
   const container = need('ACCUBOOKS_API_CONTAINER');
   await waitUntil(
     `no ${alert} pending, firing or held for the API`,
@@ -85,6 +92,10 @@ export async function quietStart(l: LoopRig, alert: string, timeoutMs = 120_000)
       (await heldAlerts({ alertname: alert, service: container })).every((a) => a.status.state !== 'active'),
     timeoutMs,
   );
+  const leftover = l.rig.client.workflow.getHandle(incidentWorkflowId(runbook, container));
+  const d = await leftover.describe().catch(() => undefined);
+  if (d?.status.name === 'RUNNING' && d.taskQueue !== l.rig.taskQueue)
+    await leftover.terminate(`loop test: an incident left running on task queue ${d.taskQueue}`);
   const guard = l.rig.client.workflow.getHandle(targetLeaseWorkflowId(container));
   const g = await guard.describe().catch(() => undefined);
   if (g?.status.name === 'RUNNING' && g.taskQueue !== l.rig.taskQueue)

@@ -115,7 +115,7 @@ afterAll(async () => {
 test.each(cases)(
   '$fault.fault → $alert → Alertmanager → intake → $runbook fixes the API → resolved → resolved notification',
   async (c) => {
-    await quietStart(loop, c.alert);
+    await quietStart(loop, c.alert, c.runbook);
     const t0 = Date.now();
     await api.faults('POST', c.fault);
     const { start, episode } = await detected(loop, c.alert, t0);

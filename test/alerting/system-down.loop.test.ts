@@ -39,7 +39,7 @@ test(
     const container = need('ACCUBOOKS_API_CONTAINER');
     // An earlier suite's crash (or a scrape that timed out under load) may still be pending.
     await api.healthyAgain();
-    await quietStart(loop, 'SystemUnreachable', 60_000);
+    await quietStart(loop, 'SystemUnreachable', 'P0-1', 60_000);
     const t0 = Date.now();
     const before = await api.crash();
 
