@@ -19,6 +19,7 @@ import type { IncidentState } from '../workflows/types';
 import { need } from '../test/helpers/env';
 import { startReceiver } from '../test/helpers/receivers';
 import { waitUntil } from '../test/helpers/sandbox';
+import { terminateTaskQueue } from '../test/helpers/temporal';
 import { startWorkerProcess } from '../test/helpers/worker-process';
 
 /** One run, in ms from the fault. */
@@ -38,7 +39,13 @@ export interface DetectionResult {
   ruleForMs: number;
 }
 
-const INTAKE_PROCESS = path.join(__dirname, '../client/intake/main.js');
+/** The compiled intake, from dist/bench/ (npm run bench) or from bench/ under Jest (built first). */
+const INTAKE_PROCESS = path.resolve(
+  __dirname,
+  '..',
+  __dirname.includes(`${path.sep}dist${path.sep}`) ? '' : 'dist',
+  'client/intake/main.js',
+);
 const durationMs = (s: string) =>
   [...s.matchAll(/(\d+)(ms|s|m|h)/g)].reduce(
     (t, [, n, u]) => t + Number(n) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[u as 'ms'],
@@ -136,12 +143,14 @@ export async function detectionToAction(
   const results: DetectionRun[] = [];
   const workflowId = incidentWorkflowId('P0-1', container);
   try {
-    await waitUntil('the intake to answer', async () =>
-      fetch(`http://127.0.0.1:${need('STACK_INTAKE_PORT')}/healthz`).then(
+    await waitUntil('the intake to answer', async () => {
+      if (intake.exitCode !== null)
+        throw new Error(`the intake exited (code ${intake.exitCode}) before it answered`);
+      return fetch(`http://127.0.0.1:${need('STACK_INTAKE_PORT')}/healthz`).then(
         (r) => r.ok,
         () => false,
-      ),
-    );
+      );
+    });
     for (let i = 0; i < runs; i++) {
       await waitUntil(
         'a quiet start (API healthy, no SystemUnreachable)',
@@ -186,13 +195,7 @@ export async function detectionToAction(
     await worker.stop();
     await pd.close();
     // Follow-ups (24 h and more) and the guard: nothing of the benchmark outlives it.
-    for await (const wf of client.workflow.list({
-      query: `TaskQueue = '${taskQueue}' AND ExecutionStatus = 'Running'`,
-    }))
-      await client.workflow
-        .getHandle(wf.workflowId, wf.runId)
-        .terminate('benchmark finished')
-        .catch(() => undefined);
+    await terminateTaskQueue(client, taskQueue);
   }
   return { runs: results, groupWaitMs, ruleForMs };
 }
