@@ -333,6 +333,7 @@ export function secretsOf(c: WorkerConfig | IntakeConfig): string[] {
       c.temporal.apiKey,
       c.intake.bearerToken,
       c.intake.hmacSecret,
+      c.intake.basicAuth?.password,
       ...passwordsOf([c.intake.fold.redisUrl]),
       ...codecSecrets(c.temporal),
     ].filter((s): s is string => typeof s === 'string' && s.length > 0);
@@ -360,6 +361,17 @@ const intakeSchema = z.object({
   INTAKE_BEARER_TOKEN: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   /** Shared secret for `X-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`. */
   INTAKE_HMAC_SECRET: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
+  /**
+   * HTTP basic auth (Alertmanager's `basic_auth` in http_config), for an Alertmanager whose
+   * receivers already use it: both set, or neither.
+   */
+  INTAKE_BASIC_AUTH_USERNAME: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^:]+$/, { message: 'must not contain ":" (basic auth splits on the first one)' })
+    .optional(),
+  INTAKE_BASIC_AUTH_PASSWORD: z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
   INTAKE_BODY_LIMIT_BYTES: z.coerce
     .number()
     .int()
@@ -398,6 +410,11 @@ const intakeSchema = z.object({
    * `for:` (the alert's `for` annotation), 10 min for an alert without one.
    */
   INTAKE_RECURRENCE_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).optional(),
+  /**
+   * Policy overrides for the incidents alerts start, as JSON by runbook, e.g.
+   * `{"P0-2":{"resolveWindowMs":10000}}` (the demo's shorter windows). Gates may only be tightened.
+   */
+  INTAKE_RUNBOOK_POLICIES: z.string().max(16_384).optional(),
 });
 
 export interface IntakeConfig {
@@ -407,6 +424,7 @@ export interface IntakeConfig {
     port: number;
     bearerToken?: string;
     hmacSecret?: string;
+    basicAuth?: { username: string; password: string };
     bodyLimitBytes: number;
     targetLabels: string[];
     /** Overrides of the default alert-name → runbook mapping (validated against the catalog). */
@@ -416,7 +434,34 @@ export interface IntakeConfig {
     fold: { redisUrl?: string; windowMs: number; prefix: string };
     /** A fixed recurrence grace (ms) for every alert; unset: twice the alert's `for` annotation. */
     recurrenceGraceMs?: number;
+    /** Policy overrides for alert-started incidents, by runbook ID. */
+    runbookPolicies: Record<string, Record<string, unknown>>;
   };
+}
+
+/** INTAKE_RUNBOOK_POLICIES: a JSON object of runbook ID → object of policy fields. */
+function parseRunbookPolicies(text: string | undefined, problems: string[]) {
+  if (!text) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    problems.push(`INTAKE_RUNBOOK_POLICIES is not JSON: ${(err as Error).message}`);
+    return {};
+  }
+  const isObject = (o: unknown): o is Record<string, unknown> =>
+    typeof o === 'object' && o !== null && !Array.isArray(o);
+  if (!isObject(v)) {
+    problems.push('INTAKE_RUNBOOK_POLICIES must be a JSON object, e.g. {"P0-2":{"resolveWindowMs":10000}}');
+    return {};
+  }
+  for (const [id, p] of Object.entries(v)) {
+    if (!/^P0-[1-4]$|^P1-[1-3]$/.test(id))
+      problems.push(`INTAKE_RUNBOOK_POLICIES: ${id} is not a runbook ID`);
+    else if (!isObject(p))
+      problems.push(`INTAKE_RUNBOOK_POLICIES: ${id} must map to an object of policy fields`);
+  }
+  return v as Record<string, Record<string, unknown>>;
 }
 
 /** Config for the alert intake: Temporal plus its own settings; at least one way to authenticate. */
@@ -437,9 +482,17 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
   const problems = Object.entries(alertRunbooks)
     .filter(([, id]) => !valid.test(id))
     .map(([name, id]) => `INTAKE_ALERT_RUNBOOKS maps ${name} to ${id}, which is not a runbook ID`);
-  if (!e.INTAKE_BEARER_TOKEN && !e.INTAKE_HMAC_SECRET) {
-    problems.push('INTAKE_BEARER_TOKEN or INTAKE_HMAC_SECRET is missing (the intake never runs open)');
+  if (Boolean(e.INTAKE_BASIC_AUTH_USERNAME) !== Boolean(e.INTAKE_BASIC_AUTH_PASSWORD)) {
+    problems.push(
+      `${e.INTAKE_BASIC_AUTH_USERNAME ? 'INTAKE_BASIC_AUTH_PASSWORD' : 'INTAKE_BASIC_AUTH_USERNAME'} is missing (basic auth needs both)`,
+    );
   }
+  if (!e.INTAKE_BEARER_TOKEN && !e.INTAKE_HMAC_SECRET && !e.INTAKE_BASIC_AUTH_PASSWORD) {
+    problems.push(
+      'INTAKE_BEARER_TOKEN or INTAKE_HMAC_SECRET is missing, and no INTAKE_BASIC_AUTH_USERNAME/PASSWORD (the intake never runs open)',
+    );
+  }
+  const runbookPolicies = parseRunbookPolicies(e.INTAKE_RUNBOOK_POLICIES, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     temporal: temporalFrom(e),
@@ -448,6 +501,10 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
       port: e.INTAKE_PORT,
       bearerToken: e.INTAKE_BEARER_TOKEN,
       hmacSecret: e.INTAKE_HMAC_SECRET,
+      basicAuth:
+        e.INTAKE_BASIC_AUTH_USERNAME && e.INTAKE_BASIC_AUTH_PASSWORD
+          ? { username: e.INTAKE_BASIC_AUTH_USERNAME, password: e.INTAKE_BASIC_AUTH_PASSWORD }
+          : undefined,
       bodyLimitBytes: e.INTAKE_BODY_LIMIT_BYTES,
       targetLabels: e.INTAKE_TARGET_LABELS.split(','),
       alertRunbooks,
@@ -458,6 +515,7 @@ export function loadIntakeConfig(env: RawEnv = process.env): IntakeConfig {
         prefix: e.INTAKE_FOLD_PREFIX,
       },
       recurrenceGraceMs: e.INTAKE_RECURRENCE_GRACE_MS,
+      runbookPolicies,
     },
   };
 }
@@ -470,6 +528,7 @@ export function describeIntakeConfig(c: IntakeConfig): Record<string, unknown> {
       ...c.intake,
       bearerToken: set(c.intake.bearerToken),
       hmacSecret: set(c.intake.hmacSecret),
+      basicAuth: c.intake.basicAuth ? { username: c.intake.basicAuth.username, password: 'set' } : 'unset',
       fold: { ...c.intake.fold, redisUrl: c.intake.fold.redisUrl ? maskUrl(c.intake.fold.redisUrl) : 'off' },
     },
   };

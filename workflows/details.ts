@@ -3,6 +3,7 @@
  * when it escalates next, the steps so far as a compact timeline, and, while it waits for a person,
  * exactly what to paste into "Send a Signal".
  */
+import { safeLink } from './links';
 import type { IncidentState, StepRecord } from './types';
 
 /**
@@ -72,11 +73,32 @@ const short = (v: unknown): string => {
   return typeof v === 'string' ? v : JSON.stringify(v);
 };
 
+/**
+ * Where the alert came from (links a person opens; only http(s) URLs are shown, as Markdown
+ * autolinks) and alerts Alertmanager left out of a notification: never silent.
+ */
+function alertLines(s: IncidentState): string[] {
+  const t = s.trigger;
+  const links = [
+    safeLink(t.generatorURL) && `[rule in Prometheus](<${t.generatorURL}>)`,
+    safeLink(t.externalURL) && `[Alertmanager](<${t.externalURL}>)`,
+  ].filter(Boolean);
+  const out = links.length ? [`**Alert links** ${links.join(' · ')}`] : [];
+  const tr = s.alerts.truncated;
+  if (tr) {
+    out.push(
+      `**Alerts left out by Alertmanager** ${Number(tr.latestAlerts)} in the latest of ${Number(tr.notifications)} truncated notification(s) (max_alerts): their targets may have no incident; see Alertmanager`,
+    );
+  }
+  return out;
+}
+
 export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string): string {
   const lines = [
     `**Status** ${s.status} · **Step** ${s.currentStep}`,
     `**MTTR** target ${Math.round(s.mttr.targetMs / 60_000)} min from ${s.mttr.detectedAt}${s.mttr.breached ? ' — **BREACHED**' : ''}`,
   ];
+  lines.push(...alertLines(s));
   if (escalationDueAt && s.status !== 'resolved' && s.status !== 'abandoned')
     lines.push(`**Next escalation** ${escalationDueAt}`);
   if (s.escalations.length) {

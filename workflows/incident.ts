@@ -95,6 +95,12 @@ export function alertEventProblem(event: unknown): string | undefined {
       return '"count" must be {"firing": n, "resolved": n} with whole numbers >= 0, not both 0';
     }
   }
+  if (
+    e.truncatedAlerts !== undefined &&
+    !(typeof e.truncatedAlerts === 'number' && Number.isInteger(e.truncatedAlerts) && e.truncatedAlerts >= 0)
+  ) {
+    return '"truncatedAlerts" must be a whole number >= 0';
+  }
   return undefined;
 }
 
@@ -140,6 +146,9 @@ export class Incident implements GateHost {
         lastStatus: 'firing',
         lastAt: startedAt,
         latestValues: input.trigger.values,
+        truncated: input.trigger.truncatedAlerts
+          ? { notifications: 1, latestAlerts: input.trigger.truncatedAlerts, lastAt: startedAt }
+          : undefined,
       },
       mttr: {
         // A recurrence is detected when its alert outlived the grace, not when the alert began.
@@ -175,6 +184,14 @@ export class Incident implements GateHost {
         this.state.alerts.lastStatus = event.status;
         this.state.alerts.lastAt = event.receivedAt ?? now();
         if (event.values) this.state.alerts.latestValues = event.values;
+        if (event.truncatedAlerts) {
+          // Said, never silent: Alertmanager dropped alerts of this notification (max_alerts).
+          this.state.alerts.truncated = {
+            notifications: (this.state.alerts.truncated?.notifications ?? 0) + 1,
+            latestAlerts: event.truncatedAlerts,
+            lastAt: this.state.alerts.lastAt,
+          };
+        }
         this.wakeups++;
       },
       { description: 'A repeated firing or a resolution of the alert (information only, never an action)' },

@@ -25,6 +25,15 @@ export interface Trigger {
    * recurrence grace (client/intake/episodes.ts): this incident is a recurrence of that one.
    */
   recurrence?: Recurrence;
+  /** Alertmanager's own URL (webhook `externalURL`): its alerts, silences, the group. http(s) only. */
+  externalURL?: string;
+  /** The rule's expression in Prometheus that fired (the alert's `generatorURL`). http(s) only. */
+  generatorURL?: string;
+  /**
+   * Alerts of the same notification that Alertmanager left out (`truncatedAlerts`, the receiver's
+   * `max_alerts`): they reached no incident, so their targets may have none.
+   */
+  truncatedAlerts?: number;
 }
 
 /** The closed incident a recurrence follows, and when the recurrence was detected. */
@@ -68,6 +77,8 @@ export interface AlertEvent {
    * `resolved` resolutions (the event's other fields are the latest of them). Absent: one alert.
    */
   count?: { firing: number; resolved: number };
+  /** Alerts Alertmanager left out of the notification that carried this one (`truncatedAlerts`). */
+  truncatedAlerts?: number;
 }
 
 /**
@@ -141,6 +152,11 @@ export interface IncidentState {
     lastStatus?: string;
     lastAt?: string;
     latestValues?: Record<string, number | string>;
+    /**
+     * Notifications that reached this incident with alerts left out by Alertmanager (max_alerts):
+     * how many such notifications, the latest count left out, and when.
+     */
+    truncated?: { notifications: number; latestAlerts: number; lastAt: string };
   };
   mttr: MttrRecord;
   /** Why the runbook did what it did, in order ("restart: health check failed with 503"). */

@@ -201,6 +201,7 @@ export async function deliverAlert(opts: DeliverOptions): Promise<DeliveryResult
         trigger: recurrence ? { ...a.trigger, recurrence } : a.trigger,
         workflowId,
         extraInput: a.extraInput,
+        policy: a.policy,
         conflictPolicy: 'FAIL',
         incidentId: freshIncidentId(a.runbook, a.target, detectedAt, closed?.memo?.incidentId),
       });

@@ -26,11 +26,16 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
   let redis: Redis | undefined;
   let folder: ThreadedFolder | undefined;
   const app = await buildIntake({
-    auth: { bearerToken: config.intake.bearerToken, hmacSecret: config.intake.hmacSecret },
+    auth: {
+      bearerToken: config.intake.bearerToken,
+      hmacSecret: config.intake.hmacSecret,
+      basic: config.intake.basicAuth,
+    },
     bodyLimitBytes: config.intake.bodyLimitBytes,
     targetLabels: config.intake.targetLabels,
     alertRunbooks: alertRunbookMap(config.intake.alertRunbooks),
     unknownAlerts: config.intake.unknownAlerts,
+    runbookPolicies: config.intake.runbookPolicies,
     gateway,
     metrics,
     // Lines are written off the request path (sonic-boom, asynchronous: lines that come while a write

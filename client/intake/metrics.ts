@@ -7,6 +7,7 @@ export interface IntakeMetrics {
   duration: Histogram<'endpoint'>;
   alerts: Counter<'runbook' | 'outcome'>;
   folded: Counter<'outcome'>;
+  truncated: Counter;
 }
 
 export function createIntakeMetrics(opts: { defaultMetrics?: boolean } = {}): IntakeMetrics {
@@ -37,6 +38,11 @@ export function createIntakeMetrics(opts: { defaultMetrics?: boolean } = {}): In
       name: 'accubooks_intake_folded_alerts_total',
       help: 'Queued (folded) alerts delivered to Temporal, by outcome (started, joined, ignored, retry)',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    truncated: new Counter({
+      name: 'accubooks_intake_truncated_alerts_total',
+      help: "Alerts Alertmanager left out of its notifications (truncatedAlerts, the receiver's max_alerts): they reached no incident",
       registers: [registry],
     }),
   };

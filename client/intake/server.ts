@@ -20,6 +20,7 @@ import type { Client } from '@temporalio/client';
 import type { z } from 'zod';
 import { incidentWorkflowId, RUNBOOK_WORKFLOWS, type StartableRunbook } from '../incidents';
 import { RUNBOOKS } from '../../workflows/catalog';
+import { linkProblem } from '../../workflows/links';
 import type { AlertEvent, RunbookId, Trigger } from '../../workflows/types';
 import { authenticate, type AuthSettings } from './auth';
 import { DEFAULT_EPISODE_POLICY, deliverAlert, type DeliveryResult, type EpisodePolicy } from './episodes';
@@ -39,6 +40,8 @@ export interface MappedAlert {
   event: AlertEvent;
   /** Runbook-specific input: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
   extraInput?: Record<string, unknown>;
+  /** The intake's policy overrides for this runbook (IntakeOptions.runbookPolicies), if any. */
+  policy?: Record<string, unknown>;
 }
 
 /** What the intake needs from Temporal; tests may wrap it to count calls. */
@@ -90,6 +93,11 @@ export interface IntakeOptions {
   targetLabels: string[];
   alertRunbooks: Record<string, RunbookId>;
   unknownAlerts: 'reject' | 'ignore';
+  /**
+   * Policy overrides for the incidents alerts start, by runbook (INTAKE_RUNBOOK_POLICIES): shorter
+   * windows for a demo or a test. A gate may only be tightened (client/incidents.ts refuses the rest).
+   */
+  runbookPolicies?: Partial<Record<RunbookId, Record<string, unknown>>>;
   gateway: IncidentGateway;
   metrics?: IntakeMetrics;
   /** Fastify logger option; false in tests. Request bodies and headers are never logged. */
@@ -106,6 +114,8 @@ export interface AlertResult {
   /** `recorded`: on the closed incident of its alert episode (its follow-up), not a new incident. */
   outcome: 'started' | 'joined' | 'recorded' | 'queued' | 'ignored' | 'failed';
   reason?: string;
+  /** Links of the alert that were not kept (not plain http(s) URLs); the alert itself was handled. */
+  linksDropped?: string[];
 }
 
 /** A rejection: status, a short code, and a message that names the problem. */
@@ -122,7 +132,7 @@ class Rejection extends Error {
 }
 
 type Candidate =
-  | { kind: 'alert'; alert: MappedAlert }
+  | { kind: 'alert'; alert: MappedAlert; linksDropped?: string[] }
   | { kind: 'ignored'; result: AlertResult }
   | { kind: 'problem'; problem: string; unknownName?: boolean };
 
@@ -143,7 +153,7 @@ function logAlerts(req: FastifyRequest, results: AlertResult[]): void {
       queued.set(r.workflowId, q);
       continue;
     }
-    const fields = { ...alertFields(r), reason: r.reason };
+    const fields = { ...alertFields(r), reason: r.reason, linksDropped: r.linksDropped };
     if (r.outcome === 'failed') req.log.warn(fields, `alert not accepted by Temporal`);
     else req.log.info(fields, `alert ${r.outcome}`);
   }
@@ -299,6 +309,9 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       startedBy?: string;
       charges?: string[];
       violation?: string;
+      generatorURL?: string;
+      externalURL?: string;
+      truncatedAlerts?: number;
     },
     source: string,
   ): Candidate {
@@ -363,6 +376,20 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
         ?.split(',')
         .map((c) => c.trim())
         .filter((c) => CHARGE_ID.test(c));
+    // Links are shown to people, never fetched: only plain http(s) URLs are kept. A bad link drops
+    // the link, not the alert (Alertmanager does not retry a 4xx; the alert would be lost).
+    const links: Record<string, string | undefined> = {};
+    const linksDropped: string[] = [];
+    for (const [name, v] of [
+      ['generatorURL', a.generatorURL],
+      ['externalURL', a.externalURL],
+    ] as const) {
+      if (!v) continue;
+      const problem = linkProblem(v);
+      if (problem) linksDropped.push(`${name}: ${problem}`);
+      else links[name] = v;
+    }
+    const truncatedAlerts = a.truncatedAlerts ? a.truncatedAlerts : undefined;
     const extraInput =
       runbook === 'P0-3'
         ? { charges, reportedBy: a.startedBy ?? source }
@@ -388,6 +415,9 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
           startedBy: a.startedBy ?? source,
           description,
           values: Object.keys(values).length ? values : undefined,
+          generatorURL: links.generatorURL,
+          externalURL: links.externalURL,
+          truncatedAlerts,
         },
         event: {
           status: a.status,
@@ -398,9 +428,12 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
           receivedAt,
           values: Object.keys(values).length ? values : undefined,
           labels: a.labels,
+          truncatedAlerts,
         },
         extraInput,
+        policy: opts.runbookPolicies?.[runbook],
       },
+      linksDropped: linksDropped.length ? linksDropped : undefined,
     };
   }
 
@@ -456,7 +489,13 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     return results;
   }
 
-  async function handle(req: FastifyRequest, reply: FastifyReply, candidates: Candidate[], fold = false) {
+  async function handle(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    candidates: Candidate[],
+    fold = false,
+    truncatedAlerts = 0,
+  ) {
     const problems = candidates.flatMap((c) => (c.kind === 'problem' ? [c.problem] : []));
     if (problems.length) {
       const unknownOnly = candidates.every((c) => c.kind !== 'problem' || c.unknownName);
@@ -476,6 +515,23 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
         req,
       )),
     ].sort((x, y) => x.index - y.index);
+    for (const c of candidates) {
+      const r = c.kind === 'alert' ? results.find((x) => x.index === c.alert.index) : undefined;
+      if (r && c.kind === 'alert' && c.linksDropped) r.linksDropped = c.linksDropped;
+    }
+    if (truncatedAlerts > 0) {
+      // Those alerts never reached us: say so in the log, the metrics, the answer and (via each
+      // alert's event) on every incident this notification reached.
+      metrics.truncated.inc(truncatedAlerts);
+      req.log.warn(
+        {
+          truncatedAlerts,
+          delivered: candidates.length,
+          workflowIds: results.flatMap((r) => r.workflowId ?? []),
+        },
+        "Alertmanager left alerts out of this notification (the receiver's max_alerts): they reached no incident",
+      );
+    }
     for (const r of results) metrics.alerts.inc({ runbook: r.runbook ?? 'unknown', outcome: r.outcome });
     logAlerts(req, results);
     const failed = results.filter((r) => r.outcome === 'failed').length;
@@ -487,6 +543,12 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
       ...(count('recorded') ? { recorded: count('recorded') } : {}),
       ignored: count('ignored'),
       failed,
+      ...(truncatedAlerts > 0
+        ? {
+            truncatedAlerts,
+            warning: `Alertmanager left ${truncatedAlerts} alert(s) out of this notification (max_alerts on its receiver): they reached no incident; raise max_alerts or group more finely`,
+          }
+        : {}),
     };
     if (failed) {
       outcomeOf.set(req, 'temporal_unavailable');
@@ -523,12 +585,19 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
         body.alerts.map((a, i) =>
           mapAlert(
             i,
-            { ...a, labels: { ...body.commonLabels, ...a.labels }, annotations: a.annotations },
+            {
+              ...a,
+              labels: { ...body.commonLabels, ...a.labels },
+              annotations: a.annotations,
+              externalURL: body.externalURL || undefined,
+              truncatedAlerts: body.truncatedAlerts,
+            },
             source,
           ),
         ),
         // Alertmanager's repeats are what storms are made of: fold them when configured.
         true,
+        body.truncatedAlerts ?? 0,
       );
     }),
   );

@@ -5,6 +5,7 @@
  * accepted or refused and why; never the code), evidence files and the follow-up. Every value has
  * been sanitized by the model already.
  */
+import { safeLink } from '../../workflows/links';
 import type { IncidentState } from '../../workflows/types';
 import { chartOf } from './chart';
 import { escalationsOf, incidentClock, runbookOf } from './facts';
@@ -184,6 +185,15 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
     if (trigger.description) line(`- Description: ${cell(trigger.description)}`);
     if (trigger.startsAt) line(`- Alert started at: ${time(trigger.startsAt)}`);
     if (trigger.fingerprint) line(`- Fingerprint: \`${cell(trigger.fingerprint)}\``);
+    // Shown for a person to open, never fetched; only plain http(s) URLs (workflows/links.ts).
+    const generator = safeLink(trigger.generatorURL);
+    const alertmanager = safeLink(trigger.externalURL);
+    if (generator) line(`- Rule in Prometheus: <${generator}>`);
+    if (alertmanager) line(`- Alertmanager: <${alertmanager}>`);
+    if (trigger.truncatedAlerts)
+      line(
+        `- Alertmanager left ${cell(trigger.truncatedAlerts)} alert(s) out of the notification that started it (max_alerts)`,
+      );
     const kv = (title: string, rec?: Record<string, unknown>) => {
       if (!rec || !Object.keys(rec).length) return;
       line('', `**${title}**`, '', '| name | value |', '|---|---|');
@@ -197,6 +207,11 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
         '',
         `Alert firings: ${s.alerts.firing}, resolutions: ${s.alerts.resolved}${s.alerts.lastAt ? ` (last ${s.alerts.lastStatus} at ${time(s.alerts.lastAt)})` : ''}`,
       );
+      if (s.alerts.truncated)
+        line(
+          '',
+          `Notifications with alerts left out by Alertmanager (max_alerts): ${cell(s.alerts.truncated.notifications)}, the latest left out ${cell(s.alerts.truncated.latestAlerts)} at ${time(s.alerts.truncated.lastAt)}; their targets may have no incident.`,
+        );
       if (s.alerts.latestValues && JSON.stringify(s.alerts.latestValues) !== JSON.stringify(trigger.values))
         kv('Latest alert values', s.alerts.latestValues);
     }

@@ -3,19 +3,80 @@
  * posts them, silences, and what it holds. Also the intake these suites run where that Alertmanager
  * sends (STACK_INTAKE_PORT, bearer STACK_INTAKE_TOKEN), recording every alert it was handed.
  */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { IncidentGateway, IntakeOptions, MappedAlert } from '../../client/intake/server';
 import { need } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import { freePort, waitUntil } from '../helpers/sandbox';
 import { startIntakeRig, type IntakeRig } from '../intake/rig';
 
 export const alertmanagerUrl = () => need('ALERTMANAGER_URL');
+
+export interface OwnAlertmanager {
+  url: string;
+  /** Its config folder (for secret files the config names). */
+  dir: string;
+  /** Its log so far (for assertion messages). */
+  log(): string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Alertmanager of the test's own, on a free port, for receiver settings the stack's must not
+ * have (max_alerts, basic auth, grouping across targets). `config(dir)` returns its YAML; the
+ * config is checked with amtool first, so a mistake in it fails with amtool's message.
+ */
+export async function startOwnAlertmanager(config: (dir: string) => string): Promise<OwnAlertmanager> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'abk-am-'));
+  const file = path.join(dir, 'alertmanager.yml');
+  writeFileSync(file, config(dir));
+  const check = spawnSync('amtool', ['check-config', file], { encoding: 'utf8' });
+  if (check.status !== 0)
+    throw new Error(`test Alertmanager config invalid:\n${check.stdout}${check.stderr}`);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let output = '';
+  // No HA gossip (--cluster.listen-address=): it would bind *:9094, which the stack's may hold.
+  const proc = spawn(
+    'prometheus-alertmanager',
+    [
+      `--config.file=${file}`,
+      `--storage.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--web.external-url=${url}`,
+      '--cluster.listen-address=',
+      '--log.level=info',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const close = async () => {
+    if (proc.exitCode === null) proc.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitUntil(`the test Alertmanager on ${url} to be ready`, async () => {
+      if (proc.exitCode !== null) throw new Error(`the test Alertmanager exited: ${output.slice(-2000)}`);
+      return (await fetch(`${url}/-/ready`).catch(() => undefined))?.ok === true;
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { url, dir, log: () => output, close };
+}
 
 /** waitUntil for a condition on what was already recorded (no I/O). */
 export const waitFor = (what: string, cond: () => boolean, timeoutMs?: number) =>
   waitUntil(what, () => Promise.resolve(cond()), timeoutMs);
 
-async function am<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${alertmanagerUrl()}/api/v2${path}`, {
+async function am<T>(method: string, path: string, body?: unknown, base = alertmanagerUrl()): Promise<T> {
+  const res = await fetch(`${base}/api/v2${path}`, {
     method,
     headers: body ? { 'content-type': 'application/json' } : {},
     body: body ? JSON.stringify(body) : undefined,
@@ -34,8 +95,8 @@ export interface PostedAlert {
   generatorURL?: string;
 }
 
-/** Posts alerts to Alertmanager as Prometheus does (POST /api/v2/alerts). */
-export const postAlerts = (alerts: PostedAlert[]) => am<void>('POST', '/alerts', alerts);
+/** Posts alerts to Alertmanager as Prometheus does (POST /api/v2/alerts); default the stack's. */
+export const postAlerts = (alerts: PostedAlert[], base?: string) => am<void>('POST', '/alerts', alerts, base);
 
 export interface HeldAlert {
   labels: Record<string, string>;
@@ -91,16 +152,25 @@ export interface AlertingRig extends IntakeRig {
 }
 
 /**
- * The intake where the stack's Alertmanager sends, on this test's task queue. `wrap` lets a test
+ * The intake where the stack's Alertmanager sends (or, with `ownPort`, a test Alertmanager), on
+ * this test's task queue. `wrap` lets a test
  * put a fault in front of the real gateway (an intake that fails once, for Alertmanager's retries).
  */
 export async function startAlertingRig(
   name: string,
-  opts: { wrap?: (g: IncidentGateway) => IncidentGateway; intake?: Partial<IntakeOptions> } = {},
+  opts: {
+    wrap?: (g: IncidentGateway) => IncidentGateway;
+    intake?: Partial<IntakeOptions>;
+    /** A free port, for an Alertmanager of the test's own (startOwnAlertmanager); default the stack's. */
+    ownPort?: boolean;
+    /** A worker on the rig's task queue (incidents answer queries; targets are unknown names). */
+    worker?: boolean;
+  } = {},
 ): Promise<AlertingRig> {
   const received: Received[] = [];
   const rig = await startIntakeRig(name, {
-    port: Number(need('STACK_INTAKE_PORT')),
+    port: opts.ownPort ? undefined : Number(need('STACK_INTAKE_PORT')),
+    worker: opts.worker,
     intake: { auth: { bearerToken: need('STACK_INTAKE_TOKEN') }, ...opts.intake },
   });
   // The intake holds the gateway object it was built with: its methods are replaced in place,

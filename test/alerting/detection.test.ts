@@ -19,31 +19,21 @@ import { testDocker, waitUntil } from '../helpers/sandbox';
 import { heldAlerts, ruleQuiet, startAlertingRig, waitFor, type AlertingRig } from './alertmanager';
 
 const container = need('ACCUBOOKS_API_CONTAINER');
-const apiUrl = need('ACCUBOOKS_API_URL');
+const api = stackApi();
 let rig: AlertingRig;
-
-async function faults(method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
-  const res = await fetch(`${apiUrl}/api/sandbox/faults`, {
-    method,
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(5000),
-  });
-  if (!res.ok) throw new Error(`${method} faults: HTTP ${res.status} ${await res.text()}`);
-}
 
 beforeAll(async () => {
   rig = await startAlertingRig('detection');
 });
 afterEach(async () => {
-  await faults('DELETE');
+  await api.faults('DELETE');
 });
 afterAll(async () => {
   await rig?.close();
   // Leaked pool connections, a flooded queue: a restart (what the runbooks would do) leaves the
   // API as the next suites expect it.
   await testDocker().getContainer(container).restart({ t: 5 });
-  await stackApi().healthyAgain();
+  await api.healthyAgain();
 });
 
 // The sandbox's faults for the seed's detections (POOL_MAX is 10; self-traffic 5 requests/s).
@@ -76,7 +66,7 @@ test.each(cases)('$fault.fault → $alert fires → Alertmanager → intake → 
   );
   const t0 = Date.now();
   // A minute at most, should the test fail before it clears them.
-  await faults('POST', { ...c.fault, ttlSeconds: 60 });
+  await api.faults('POST', { ...c.fault, ttlSeconds: 60 });
   const ours = () => rig.of(container, c.alert).filter((r) => r.at >= t0);
   await waitFor(
     `${c.alert} to start ${c.runbook}`,

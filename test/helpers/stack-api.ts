@@ -45,6 +45,16 @@ export function stackApi() {
       expect(after.State.Running).toBe(true);
       expect(after.State.StartedAt).not.toBe(startedBefore);
     },
+    /** The sandbox's fault injection (sandbox/faults.ts): POST a fault, or DELETE them all. */
+    async faults(method: 'POST' | 'DELETE', body?: unknown): Promise<void> {
+      const res = await fetch(`${url}/api/sandbox/faults`, {
+        method,
+        headers: body ? { 'content-type': 'application/json' } : {},
+        body: body ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!res.ok) throw new Error(`${method} faults: HTTP ${res.status} ${await res.text()}`);
+    },
     /** For afterAll: the next suite finds the API up. */
     healthyAgain: () =>
       waitUntil('the stack API to be healthy again', async () => (await health()) === 200, 60_000),

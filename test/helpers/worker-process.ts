@@ -8,7 +8,13 @@ import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
 import { freePort, waitUntil } from './sandbox';
 
-const workerJs = path.join(__dirname, '../../dist/worker/main.js');
+// From the sources under Jest (test/helpers/), or compiled (dist/test/helpers/, as the bench runs it).
+const workerJs = path.join(
+  __dirname,
+  path.basename(path.resolve(__dirname, '../..')) === 'dist'
+    ? '../../worker/main.js'
+    : '../../dist/worker/main.js',
+);
 
 export interface WorkerProcess {
   pid: number;

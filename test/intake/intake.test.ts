@@ -161,6 +161,30 @@ describe('with a worker (P0-1 on unknown targets)', () => {
     );
     expect(m.text).toMatch(/accubooks_intake_alerts_total\{runbook="P0-1",outcome="started"\} \d+/);
   });
+  test('links that are not plain http(s) URLs are dropped and named, the alert still starts; truncatedAlerts is answered', async () => {
+    const target = uniqueId('abk-intake-links');
+    const workflowId = incidentWorkflowId('P0-1', target);
+    const payload = {
+      ...amPayload([amAlert('SystemUnreachable', target, 'firing', { generatorURL: 'javascript:alert(1)' })]),
+      externalURL: 'http://user:secret@alertmanager.local',
+      truncatedAlerts: 3,
+    };
+    const res = await rig.request('/alerts/alertmanager', { headers: bearer, body: JSON.stringify(payload) });
+    expect(res.status).toBe(200);
+    const body = res.json<IntakeBody & { truncatedAlerts: number; warning: string }>();
+    expect(body).toMatchObject({ started: 1, truncatedAlerts: 3 });
+    expect(body.warning).toMatch(/left 3 alert\(s\) out of this notification/);
+    expect(body.results[0]).toMatchObject({
+      outcome: 'started',
+      linksDropped: ['generatorURL: not an http(s) URL', 'externalURL: no host, or credentials in the URL'],
+    });
+    const s = await stateOf(rig, workflowId, () => true);
+    expect(s.trigger.generatorURL).toBeUndefined();
+    expect(s.trigger.externalURL).toBeUndefined();
+    expect(s.trigger.truncatedAlerts).toBe(3);
+    expect(s.alerts.truncated).toMatchObject({ notifications: 1, latestAlerts: 3 });
+    expect(JSON.stringify(s)).not.toContain('secret@');
+  });
 });
 
 describe('grouped payloads (no worker: workflows are started and signalled, never run)', () => {

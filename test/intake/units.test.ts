@@ -3,6 +3,7 @@ import { ConfigError, describeIntakeConfig, loadIntakeConfig, secretsOf } from '
 import { authenticate, signBody } from '../../client/intake/auth';
 import { alertRunbookMap, DEFAULT_ALERT_RUNBOOKS, targetOf } from '../../client/intake/mapping';
 import { redact } from '../../client/timeline';
+import { linkProblem, safeLink } from '../../workflows/links';
 
 describe('intake config', () => {
   test('defaults, overrides and secrets', () => {
@@ -102,6 +103,82 @@ describe('authentication', () => {
       ok: false,
     });
   });
+});
+
+describe('basic auth (Alertmanager basic_auth)', () => {
+  const basic = { username: 'alertmanager', password: 'basic-password-0123456789' };
+  const body = Buffer.from('{}');
+  const header = (u: string, p: string) => ({
+    authorization: `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`,
+  });
+  test('the right pair is accepted, beside a bearer token too; a wrong one is refused without saying which part', () => {
+    expect(authenticate({ basic }, header(basic.username, basic.password), body)).toEqual({
+      ok: true,
+      method: 'basic',
+    });
+    const both = { basic, bearerToken: 'token-token-token-1' };
+    expect(authenticate(both, header(basic.username, basic.password), body)).toMatchObject({ ok: true });
+    expect(authenticate(both, { authorization: 'Bearer token-token-token-1' }, body)).toMatchObject({
+      ok: true,
+      method: 'bearer',
+    });
+    for (const h of [header(basic.username, 'wrong-password'), header('someone', basic.password)])
+      expect(authenticate(both, h, body)).toEqual({
+        ok: false,
+        problem: 'wrong username or password (basic auth)',
+      });
+    expect(authenticate({ basic }, { authorization: 'Basic !!!' }, body)).toMatchObject({
+      ok: false,
+      problem: /not of the form "Basic/,
+    });
+    expect(authenticate({ basic }, {}, body)).toMatchObject({ ok: false, problem: /Authorization: Basic/ });
+  });
+  test('config: both username and password, or neither; the password never described', () => {
+    const c = loadIntakeConfig({
+      INTAKE_BASIC_AUTH_USERNAME: 'alertmanager',
+      INTAKE_BASIC_AUTH_PASSWORD: 'basic-password-0123456789',
+    });
+    expect(c.intake.basicAuth).toEqual({ username: 'alertmanager', password: 'basic-password-0123456789' });
+    expect(JSON.stringify(describeIntakeConfig(c))).not.toContain('basic-password-0123456789');
+    expect(secretsOf(c)).toContain('basic-password-0123456789');
+    expect(() => loadIntakeConfig({ INTAKE_BASIC_AUTH_USERNAME: 'alertmanager' })).toThrow(
+      /INTAKE_BASIC_AUTH_PASSWORD is missing \(basic auth needs both\)/,
+    );
+  });
+});
+
+test('INTAKE_RUNBOOK_POLICIES: policy overrides by runbook ID, as JSON; mistakes named', () => {
+  const c = loadIntakeConfig({
+    INTAKE_BEARER_TOKEN: 'a-long-enough-token-1234',
+    INTAKE_RUNBOOK_POLICIES: '{"P0-2":{"resolveWindowMs":10000}}',
+  });
+  expect(c.intake.runbookPolicies).toEqual({ 'P0-2': { resolveWindowMs: 10000 } });
+  const problems = (text: string) => {
+    try {
+      loadIntakeConfig({ INTAKE_BEARER_TOKEN: 'a-long-enough-token-1234', INTAKE_RUNBOOK_POLICIES: text });
+    } catch (err) {
+      return (err as ConfigError).message;
+    }
+    return '';
+  };
+  expect(problems('{')).toMatch(/INTAKE_RUNBOOK_POLICIES is not JSON/);
+  expect(problems('[1]')).toMatch(/must be a JSON object/);
+  expect(problems('{"P9-9":{}}')).toMatch(/P9-9 is not a runbook ID/);
+  expect(problems('{"P1-1":5}')).toMatch(/P1-1 must map to an object of policy fields/);
+});
+
+test('alert links: only plain http(s) URLs without credentials are kept', () => {
+  expect(safeLink('http://prometheus:9090/graph?g0.expr=up%3D%3D0')).toBe(
+    'http://prometheus:9090/graph?g0.expr=up%3D%3D0',
+  );
+  expect(safeLink('https://alertmanager.example.com')).toBe('https://alertmanager.example.com');
+  expect(linkProblem('javascript:alert(1)')).toBe('not an http(s) URL');
+  expect(linkProblem('file:///etc/passwd')).toBe('not an http(s) URL');
+  expect(linkProblem('http://user:secret@prometheus/graph')).toMatch(/credentials/);
+  expect(linkProblem('http://prometheus/a>b')).toMatch(/percent-encode/);
+  expect(linkProblem('http://prometheus/a b')).toMatch(/percent-encode/);
+  expect(linkProblem(`http://p/${'a'.repeat(3000)}`)).toMatch(/longer than/);
+  expect(linkProblem(42)).toBe('not a string');
 });
 
 test('the timeline never prints codes, tokens or keys', () => {
