@@ -79,6 +79,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
     approvers: config.approvers,
     approvalCodeKey: config.approvalCodeKey,
     billing: { key: config.billing.key, store: new PostgresBillingStore(billingPg ?? pg) },
+    refundCaps: config.refundCaps,
     incidentOwners: config.incidentOwners,
   };
   return {
