@@ -14,7 +14,8 @@
  * Restarts go through the target guard (target-guard.ts): if a P0-4 holds the API stopped, the
  * switch is still set in the store and takes effect when the app starts again.
  */
-import { condition, patched } from '@temporalio/workflow';
+import { condition, patched, setHandler } from '@temporalio/workflow';
+import { addChargesSignal } from './definitions';
 import { checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults, type ApprovalPolicy } from './approval';
 import { failureText, Incident, withSummary } from './incident';
@@ -108,6 +109,7 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   inc.state.checks.reported = { charges, reportedBy };
   const desk = new RefundDesk(inc, {
     target,
+    notifyRoles: policy.notifyRoles,
     reportedBy,
     operator,
     refundsSubdir: policy.refundsSubdir,
@@ -116,6 +118,22 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   const added = desk.add(charges, 'trigger', reportedBy);
   if (added.invalid.length)
     inc.decide(`Not a Stripe charge or payment intent ID, not refunded: ${added.invalid.join(', ')}`);
+  // New charges join the running incident: from the UI or the CLI (signal), or a later alert.
+  setHandler(addChargesSignal, (req) => void desk.request(req, 'signal'), {
+    description:
+      'Add incorrect charges to this billing error: {"charges": ["ch_…"], "by": "<who>", "reason": "<why>"}. Each is refunded within the refund caps; over a cap it waits for the resume roles\' approval.',
+  });
+  inc.onAlert = (event) => {
+    if (event.status === 'firing' && event.charges !== undefined)
+      desk.request(
+        {
+          charges: event.charges,
+          by: event.labels?.reported_by ?? event.alertName ?? 'alert',
+          reason: 'a new alert',
+        },
+        'alert',
+      );
+  };
   inc.setStatus('remediating');
 
   // 3. Notify CEO + CTO immediately: the first message goes out alongside the freeze (1.), before
@@ -221,7 +239,14 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
 
   // Resume billing: CEO approval required. An approved abandon ends the wait (and its reminders) with
   // billing still frozen; a resolve cannot (its check needs the approval).
-  const approval = gate.waitForApproval(summary);
+  // The codes' message (and each reminder) lists the charges as known when it is sent.
+  const approval = gate.waitForApproval(() =>
+    [
+      `Billing error reported by ${reportedBy}: charges ${desk.entries.map((e) => e.charge).join(', ') || '(none named)'}.`,
+      `Billing is FROZEN (billingConfig.enabled = false).`,
+      ...desk.summaryLines(),
+    ].join('\n'),
+  );
   const closedFirst = await Promise.race([
     approval.then(() => false),
     condition(() => inc.closedByHuman).then(() => true),

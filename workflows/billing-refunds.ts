@@ -10,7 +10,7 @@
 import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { ChargeAmount, RefundCaps, RefundRecord } from '../activities/stripe';
-import { actions, checks } from './activity-proxies';
+import { actions, checks, notifications } from './activity-proxies';
 import { ApprovalGate, type ApprovalPolicy } from './approval';
 import { failureText, type Incident, withSummary } from './incident';
 import { describeCaps, money, overRefundCap, type RefundCapUse } from './refund-caps';
@@ -21,6 +21,31 @@ export const CHARGE_ID_PATTERN = /^(ch|py|pi)_[A-Za-z0-9]{1,200}$/;
 /** Charges one incident tracks; more are refused (the state and history stay bounded). */
 export const MAX_CHARGES_PER_INCIDENT = 100;
 export const REFUND_OVER_CAP_GATE = 'refund-over-cap';
+/** Requests to add charges kept one by one in the state; past it they are only counted. */
+export const MAX_STORED_CHARGE_REQUESTS = 50;
+
+/**
+ * New charges for a running P0-3 (signal `addCharges`, from the UI or `runbooks charges add`; an
+ * alert with charges joins the same way). `requestId` lets a client find its answer in the state.
+ */
+export interface AddCharges {
+  charges: string[];
+  /** Who reports them (recorded, shown; proves nothing). */
+  by: string;
+  reason?: string;
+  requestId?: string;
+  via?: string;
+}
+
+/** What came of one request to add charges, as the state shows it. */
+export interface ChargeRequestRecord extends ChargesAdded {
+  requestId?: string;
+  at: string;
+  via: string;
+  by: string;
+  reason?: string;
+  refusedBecause?: string;
+}
 
 /** Refunds call Stripe: a few attempts, each with the same idempotency key. */
 const payments = proxyActivities<Activities>({
@@ -87,6 +112,8 @@ export interface ChargesAdded {
 
 export interface RefundDeskOptions {
   target: string;
+  /** Who is told when charges join a running incident (the runbook's "Notify CEO + CTO"). */
+  notifyRoles: string[];
   reportedBy: string;
   operator: string;
   refundsSubdir: string;
@@ -121,6 +148,56 @@ export class RefundDesk {
     inc.state.checks.refunds = [];
     inc.state.checks.refundDocuments = this.documents;
     inc.state.checks.refundDocumentModes = this.documentModes;
+  }
+
+  readonly requests: ChargeRequestRecord[] = [];
+  private requestsNotStored = 0;
+  /** Charges that joined after the start, waiting to be announced once their first attempt is done. */
+  private readonly announce: { request: ChargeRequestRecord; charges: string[] }[] = [];
+
+  /**
+   * A request to add charges while the incident runs (signal or alert): checked field by field,
+   * recorded (who, via, what was added, duplicates, what is not a charge ID), then queued.
+   */
+  request(raw: unknown, path: string): ChargeRequestRecord {
+    const r = (raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {}) as Partial<
+      Record<keyof AddCharges, unknown>
+    >;
+    const text = (v: unknown, n: number) => (typeof v === 'string' ? v.trim().slice(0, n) : '');
+    const via = path === 'signal' && text(r.via, 20) === 'cli' ? 'signal (CLI)' : path;
+    const rec: ChargeRequestRecord = {
+      requestId: text(r.requestId, 80) || undefined,
+      at: new Date().toISOString(),
+      via,
+      by: text(r.by, 100) || '(missing)',
+      reason: text(r.reason, 500) || undefined,
+      added: [],
+      duplicates: [],
+      invalid: [],
+    };
+    if (!Array.isArray(r.charges) || r.charges.length === 0)
+      rec.refusedBecause = 'expected {"charges": ["ch_…", ...], "by": "<who>", "reason": "<why>"}';
+    else if (r.charges.length > MAX_CHARGES_PER_INCIDENT)
+      rec.refusedBecause = `at most ${MAX_CHARGES_PER_INCIDENT} charges in one request (got ${r.charges.length})`;
+    else if (!text(r.by, 100)) rec.refusedBecause = 'missing "by" (who reports these charges)';
+    else if (this.inc.closed) rec.refusedBecause = 'the incident is closing; raise a new one';
+    if (!rec.refusedBecause) {
+      Object.assign(rec, this.add(r.charges as unknown[], via, rec.by));
+      if (rec.added.length) this.announce.push({ request: rec, charges: [...rec.added] });
+    }
+    if (this.requests.length < MAX_STORED_CHARGE_REQUESTS) this.requests.push(rec);
+    else this.requestsNotStored++;
+    this.inc.state.checks.chargeRequests = {
+      summary: `${this.requests.length + this.requestsNotStored} request(s) to add charges`,
+      list: this.requests,
+      notStored: this.requestsNotStored || undefined,
+    };
+    this.inc.decide(
+      rec.refusedBecause
+        ? `Request to add charges (${via}) by ${rec.by} refused: ${rec.refusedBecause}`
+        : `Charges from ${rec.by} (${via}) joined the incident: ${rec.added.join(', ') || 'none new'}${rec.duplicates.length ? `; already known: ${rec.duplicates.join(', ')}` : ''}${rec.invalid.length ? `; NOT charge IDs, ignored: ${rec.invalid.join(', ')}` : ''}`,
+    );
+    return rec;
   }
 
   /** Checks, de-duplicates and queues charges (synchronous: a signal handler may call it). */
@@ -212,6 +289,7 @@ export class RefundDesk {
       currency: r.currency,
       status: r.status,
       alreadyRefunded: r.alreadyRefunded,
+      idempotencyKey: r.idempotencyKey,
     }));
     if (this.caps)
       s.refundCaps = {
@@ -243,6 +321,7 @@ export class RefundDesk {
   /** Runs for the incident's life: first attempts in order, gates for refunds over a cap. */
   async run(): Promise<void> {
     const gates = this.decideOverCap();
+    const told = this.announceJoined();
     for (;;) {
       await condition(() => this.queue.length > 0 || this.inc.closed);
       if (this.inc.closed) break;
@@ -256,7 +335,51 @@ export class RefundDesk {
       }
     }
     for (const e of this.queue.splice(0)) e.status = 'not-refunded';
-    await gates;
+    this.show();
+    await Promise.all([gates, told]);
+  }
+
+  /**
+   * Tells the notify roles (CEO + CTO) about charges that joined the running incident, once each
+   * had its first attempt: refunded, failing, or waiting for an approval over a cap.
+   */
+  private async announceJoined(): Promise<void> {
+    for (let n = 1; ; n++) {
+      const ready = () =>
+        this.announce.length > 0 &&
+        this.announce[0].charges.every(
+          (c) => this.entries.find((e) => e.charge === c)?.status !== 'checking',
+        );
+      await condition(() => ready() || this.inc.closed);
+      if (this.inc.closed) return;
+      const { request, charges } = this.announce.shift()!;
+      const lines = charges.map((c) => {
+        const e = this.entries.find((x) => x.charge === c)!;
+        const amount = e.amount === undefined ? '' : ` ${money(e.amount, e.currency ?? '')}`;
+        return `  - ${c}${amount}: ${e.status}${e.overCap ? ` (${e.overCap})` : ''}${e.note ? ` (${e.note})` : ''}`;
+      });
+      const text = [
+        `New charge(s) joined the billing error incident, from ${request.by} (${request.via})${request.reason ? `: ${request.reason}` : ''}:`,
+        ...lines,
+        ...this.summaryLines(),
+      ].join('\n');
+      await this.inc.check(
+        `notify-charges-added-${n}`,
+        `3. Notify ${this.opts.notifyRoles.join(' + ')}: charges added`,
+        () =>
+          withSummary(
+            notifications.notifyRoles,
+            `Notify ${this.opts.notifyRoles.join(' + ')}: ${charges.length} charge(s) added`,
+            {
+              roles: this.opts.notifyRoles,
+              subject: `[P0-3] Charges added: ${charges.join(', ').slice(0, 120)} (${this.inc.state.incidentId})`,
+              text,
+              messageId: `<${this.inc.state.incidentId}.charges-added-${n}@accubooks-runbooks>`,
+            },
+          ),
+        (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+      );
+    }
   }
 
   /** Reads the worker's caps once (retried: without them nothing is refunded automatically). */
