@@ -17,6 +17,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
 import { createActivities } from '../../activities';
 import { addCharges } from '../../client/charges';
+import { generateIncidentReport } from '../../client/report/index';
 import { incidentWorkflowId } from '../../client/incidents';
 import { alertRunbookMap } from '../../client/intake/mapping';
 import { buildIntake, temporalGateway } from '../../client/intake/server';
@@ -318,6 +319,14 @@ test('new charges join the running P0-3 from a later alert (intake), the addChar
   });
   const final = await handle.result();
   expect(final.status).toBe('resolved');
+  // The report lists every charge, where it came from and what became of it.
+  const report = await generateIncidentReport(env.client, workflowId);
+  expect(report).toContain('## Charges and refunds');
+  expect(report).toMatch(/\| ch_joinsignal \| signal \| ui-user \| refunded \| 100 usd \| re_/);
+  expect(report).toMatch(
+    /\| pi_joinbig \| alert \| billing-monitor \| refunded \| 1099 usd \| .*approved by ceo \(CEO\)/,
+  );
+  expect(report).toMatch(/\| ch_joincli \| signal \(CLI\) \| oncall \| refunded/);
   expect((final.checks.charges as { list: ChargeEntry[] }).list.map((e) => [e.charge, e.status])).toEqual([
     ['ch_joinfirst', 'refunded'],
     ['ch_joinsecond', 'refunded'],
