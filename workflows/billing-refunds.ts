@@ -185,18 +185,22 @@ export class RefundDesk {
       Object.assign(rec, this.add(r.charges as unknown[], via, rec.by));
       if (rec.added.length) this.announce.push({ request: rec, charges: [...rec.added] });
     }
-    if (this.requests.length < MAX_STORED_CHARGE_REQUESTS) this.requests.push(rec);
+    // A flood of requests cannot grow the state without bound: past the cap they are only counted
+    // (the charges they add are still bounded by MAX_CHARGES_PER_INCIDENT and shown per charge).
+    const stored = this.requests.length < MAX_STORED_CHARGE_REQUESTS;
+    if (stored) this.requests.push(rec);
     else this.requestsNotStored++;
     this.inc.state.checks.chargeRequests = {
       summary: `${this.requests.length + this.requestsNotStored} request(s) to add charges`,
       list: this.requests,
       notStored: this.requestsNotStored || undefined,
     };
-    this.inc.decide(
-      rec.refusedBecause
-        ? `Request to add charges (${via}) by ${rec.by} refused: ${rec.refusedBecause}`
-        : `Charges from ${rec.by} (${via}) joined the incident: ${rec.added.join(', ') || 'none new'}${rec.duplicates.length ? `; already known: ${rec.duplicates.join(', ')}` : ''}${rec.invalid.length ? `; NOT charge IDs, ignored: ${rec.invalid.join(', ')}` : ''}`,
-    );
+    if (stored || rec.added.length)
+      this.inc.decide(
+        rec.refusedBecause
+          ? `Request to add charges (${via}) by ${rec.by} refused: ${rec.refusedBecause}`
+          : `Charges from ${rec.by} (${via}) joined the incident: ${rec.added.join(', ') || 'none new'}${rec.duplicates.length ? `; already known: ${rec.duplicates.join(', ')}` : ''}${rec.invalid.length ? `; NOT charge IDs, ignored: ${rec.invalid.join(', ')}` : ''}`,
+      );
     return rec;
   }
 
