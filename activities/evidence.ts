@@ -147,6 +147,8 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
       operator: input.operator,
       reportedBy: input.reportedBy,
       idempotencyKey: input.refund.idempotencyKey,
+      // Stripe answered charge_already_refunded: this refund was made before (by hand, or earlier).
+      alreadyRefunded: input.refund.alreadyRefunded,
     };
     await privateDir(dir);
     const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;

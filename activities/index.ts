@@ -17,6 +17,7 @@ import { createRedisActivities } from './redis';
 import { createReportActivities } from './report';
 import { createScalingActivities } from './scaling';
 import type { ApproverDirectory } from '../config/approvers';
+import { DEFAULT_REFUND_CAPS, type RefundCaps } from '../config';
 import type { TargetLeasePolicy } from '../workflows/target-lease';
 import { createApprovalActivities } from './approvals';
 import type { LinkSettings } from './approval-links';
@@ -54,6 +55,8 @@ export interface ActivityDeps {
   approvalLinks?: LinkSettings;
   /** P0-3 billing switch: the store (default: billing_config through `pg`) and the app's key. */
   billing?: { store?: BillingStore; key: string };
+  /** P0-3: what may be refunded without an approval (REFUND_CAP_*; default DEFAULT_REFUND_CAPS). */
+  refundCaps?: RefundCaps;
   /** Tests of the guard's table with made-up requesters only (activities/target-guard.ts). */
   targetGuardTrustsRequesters?: boolean;
   /** Target guard policy overrides (restart rate limit, lease). */
@@ -112,7 +115,7 @@ const allActivities = (deps: ActivityDeps) => ({
     key: deps.billing?.key ?? 'default',
     apiUrls: deps.health.apiUrls,
   }),
-  ...createStripeActivities({ stripe: deps.stripe }),
+  ...createStripeActivities({ stripe: deps.stripe, refundCaps: deps.refundCaps ?? DEFAULT_REFUND_CAPS }),
   ...createEvidenceActivities({
     evidenceDir: deps.evidenceDir,
     postgresUrl: deps.postgresUrl,

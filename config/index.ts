@@ -30,6 +30,29 @@ const hostPort = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** P0-3: the most a runbook refunds without an approval (amounts in the smallest currency unit). */
+export interface RefundCaps {
+  /** One charge's refund. */
+  perCharge: number;
+  /** All automatic refunds of one incident together. */
+  perIncidentTotal: number;
+  /** How many automatic refunds one incident makes. */
+  perIncidentCount: number;
+}
+
+/** The caps when the worker sets none (REFUND_CAP_*): $500 a charge, $2,000 and 10 refunds an incident. */
+export const DEFAULT_REFUND_CAPS: RefundCaps = {
+  perCharge: 50_000,
+  perIncidentTotal: 200_000,
+  perIncidentCount: 10,
+};
+
+const refundCap = z.coerce
+  .number({ message: 'must be a whole number' })
+  .int({ message: 'must be a whole number' })
+  .min(0, { message: 'must be 0 (every refund needs approval) or more' })
+  .max(Number.MAX_SAFE_INTEGER);
+
 /** Every variable the project reads, with its default where a safe local one exists. */
 const envSchema = z.object({
   TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233'),
@@ -114,6 +137,14 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, { message: 'must be a short key like default' })
     .default('default'),
   BILLING_DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  /**
+   * P0-3 refund caps (activities/stripe.ts): automatic refunds stay within them; a refund past one
+   * waits for the resume-billing roles' approval. Worker configuration only: a trigger cannot raise
+   * them. Amounts are in the charge's smallest currency unit (cents).
+   */
+  REFUND_CAP_PER_CHARGE: refundCap.default(DEFAULT_REFUND_CAPS.perCharge),
+  REFUND_CAP_PER_INCIDENT: refundCap.default(DEFAULT_REFUND_CAPS.perIncidentTotal),
+  REFUND_CAP_COUNT_PER_INCIDENT: refundCap.default(DEFAULT_REFUND_CAPS.perIncidentCount),
   WORKER_HEALTH_PORT: port.default(0),
   /** The Temporal SDK's own Prometheus endpoint (worker/task-slot/poll metrics, `temporal_*`); 0 = off. */
   WORKER_SDK_METRICS_PORT: port.default(0),
@@ -190,6 +221,8 @@ export interface WorkerConfig {
   /** APPROVAL_PAGE_URL + APPROVAL_LINK_KEY (config/approval-page.ts): links in approval messages. */
   approvalLinks?: LinkSettings;
   billing: { key: string; databaseUrl?: string };
+  /** P0-3: what may be refunded without an approval (REFUND_CAP_*). */
+  refundCaps: RefundCaps;
   /** INCIDENT_OWNERS: the follow-up's owners when the incident names none (empty: the policy default). */
   incidentOwners: string[];
 }
@@ -265,6 +298,11 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     approvalCodeKey: e.APPROVAL_CODE_KEY ? Buffer.from(e.APPROVAL_CODE_KEY, 'utf8') : undefined,
     approvalLinks: loadApprovalLinks(env),
     billing: { key: e.BILLING_KEY, databaseUrl: e.BILLING_DATABASE_URL },
+    refundCaps: {
+      perCharge: e.REFUND_CAP_PER_CHARGE,
+      perIncidentTotal: e.REFUND_CAP_PER_INCIDENT,
+      perIncidentCount: e.REFUND_CAP_COUNT_PER_INCIDENT,
+    },
     incidentOwners: e.INCIDENT_OWNERS ?? [],
   };
 }
@@ -310,6 +348,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     approvalCodeKey: set(c.approvalCodeKey),
     approvalLinks: c.approvalLinks ? { pageUrl: c.approvalLinks.pageUrl, key: 'set' } : 'off',
     billing: { key: c.billing.key, databaseUrl: maskUrl(c.billing.databaseUrl) },
+    refundCaps: c.refundCaps,
     incidentOwners: c.incidentOwners,
   };
 }

@@ -80,6 +80,7 @@ export function buildClients(config: WorkerConfig): WorkerClients {
     approvalCodeKey: config.approvalCodeKey,
     approvalLinks: config.approvalLinks,
     billing: { key: config.billing.key, store: new PostgresBillingStore(billingPg ?? pg) },
+    refundCaps: config.refundCaps,
     incidentOwners: config.incidentOwners,
   };
   return {

@@ -617,14 +617,16 @@ export class ApprovalGate {
    * old ones expired or were used) every `reminderEveryMs`; refusals and rejections notify the
    * approvers as they happen. A non-blocking gate also returns when a rejection closes the request.
    */
-  async waitForApproval(context: string): Promise<ApprovalGateRecord> {
+  async waitForApproval(about: string | (() => string)): Promise<ApprovalGateRecord> {
+    // A function: the message is written when sent (P0-3 lists the charges known by then).
+    const context = () => (typeof about === 'function' ? about() : about);
     this.show();
     this.record.status = 'pending';
     this.record.requestedAt = now();
     this.hub.host.decide(
       `Approval requested from ${this.policy.requiredRoles.join(' + ')}: ${this.record.what}`,
     );
-    await this.issueCodes(context);
+    await this.issueCodes(context());
     if (this.opts.blocksRunbook) {
       this.hub.host.awaitPerson(
         `${this.policy.requiredRoles.join(' + ')} approval: ${this.record.what}`,
@@ -653,11 +655,13 @@ export class ApprovalGate {
       if (!open()) break;
       if (this.reissue) {
         this.reissue = false;
-        await this.issueCodes(`${context}\n(A new code: your previous one was used, spent or revoked.)`);
+        await this.issueCodes(`${context()}\n(A new code: your previous one was used, spent or revoked.)`);
       }
       if (open() && Date.now() >= nextReminder) {
         nextReminder = Date.now() + this.policy.reminderEveryMs;
-        await this.issueCodes(`${context}\n(Reminder: your previous code expired, was used or was revoked.)`);
+        await this.issueCodes(
+          `${context()}\n(Reminder: your previous code expired, was used or was revoked.)`,
+        );
         const k = this.record.reminders.length + 1;
         const waited = Math.round((Date.now() - Date.parse(this.record.requestedAt)) / 60_000);
         const live = this.record.codes
@@ -665,7 +669,7 @@ export class ApprovalGate {
           .map((c) => `${c.approver} until ${c.expiresAt}`);
         const d = await this.notifyApprovers(
           `Reminder ${k}: approval still needed: ${this.record.what}`,
-          `Waiting ${waited} minutes for ${this.policy.requiredRoles.join(' + ')}. Live codes: ${live.join(', ') || 'none'}.\n${context}`,
+          `Waiting ${waited} minutes for ${this.policy.requiredRoles.join(' + ')}. Live codes: ${live.join(', ') || 'none'}.\n${context()}`,
           `reminder-${k}`,
         );
         this.record.reminders.push({ at: now(), ...d });

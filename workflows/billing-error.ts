@@ -3,7 +3,9 @@
  * Detection: Incorrect charge reported
  * Actions:
  *   1. FREEZE BILLING: set billingConfig.enabled = false, restart app
- *   2. Issue full refund via Stripe (API; idempotency key per incident and charge)
+ *   2. Issue full refund via Stripe (API; idempotency key per incident and charge), within the
+ *      worker's refund caps; a refund over a cap waits for the resume roles' approval
+ *      (billing-refunds.ts, refund-caps.ts)
  *   3. Notify CEO + CTO immediately (email over SMTP and the team webhook)
  *   4. Document in launch/evidence/phase4_billing/refunds/ (one file per refund, written once)
  * Resume billing: CEO approval required (one-time codes; see approval.ts). On approval: set
@@ -12,14 +14,14 @@
  * Restarts go through the target guard (target-guard.ts): if a P0-4 holds the API stopped, the
  * switch is still set in the store and takes effect when the app starts again.
  */
-import { condition, patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { RefundRecord } from '../activities/stripe';
-import { actions, checks, notifications } from './activity-proxies';
+import { condition, patched, setHandler } from '@temporalio/workflow';
+import { addChargesSignal } from './definitions';
+import { checks, notifications } from './activity-proxies';
 import { ApprovalGate, approvalDefaults, type ApprovalPolicy } from './approval';
 import { failureText, Incident, withSummary } from './incident';
 import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
-import { guardedCheck, guardedStep, restartTarget } from './target-guard';
+import { RefundDesk } from './billing-refunds';
+import { guardedCheck, restartTarget } from './target-guard';
 import { verifyHealthy } from './verify-health';
 import type { IncidentInput, IncidentState } from './types';
 
@@ -61,34 +63,6 @@ export interface BillingErrorInput extends IncidentInput<BillingErrorPolicy> {
   /** Who reported the incorrect charge. */
   reportedBy?: string;
 }
-
-/** Refunds call Stripe: a few attempts, each with the same idempotency key. */
-const payments = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '2s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
-  },
-});
-
-/**
- * A refund that failed its quick attempts (Stripe down) keeps being retried in the background, with
- * the same idempotency key: backing off to 10 minutes for up to a day. Retries add no history.
- */
-const patientPayments = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  scheduleToCloseTimeout: '24 hours',
-  retry: {
-    initialInterval: '30s',
-    backoffCoefficient: 2,
-    maximumInterval: '10 minutes',
-    // No maximumAttempts: unlimited within the schedule-to-close day.
-    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
-  },
-});
 
 /** Charge IDs from the input, or from the alert (annotation `charges` / label `charge_ids`). */
 export function reportedCharges(input: BillingErrorInput): string[] {
@@ -133,6 +107,33 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   const operator = `accubooks-runbooks (${inc.state.incidentId}${input.trigger.startedBy ? `, started by ${input.trigger.startedBy}` : ''})`;
   const key = policy.billingKey;
   inc.state.checks.reported = { charges, reportedBy };
+  const desk = new RefundDesk(inc, {
+    target,
+    notifyRoles: policy.notifyRoles,
+    reportedBy,
+    operator,
+    refundsSubdir: policy.refundsSubdir,
+    approvalPolicy,
+  });
+  const added = desk.add(charges, 'trigger', reportedBy);
+  if (added.invalid.length)
+    inc.decide(`Not a Stripe charge or payment intent ID, not refunded: ${added.invalid.join(', ')}`);
+  // New charges join the running incident: from the UI or the CLI (signal), or a later alert.
+  setHandler(addChargesSignal, (req) => void desk.request(req, 'signal'), {
+    description:
+      'Add incorrect charges to this billing error: {"charges": ["ch_…"], "by": "<who>", "reason": "<why>"}. Each is refunded within the refund caps; over a cap it waits for the resume roles\' approval.',
+  });
+  inc.onAlert = (event) => {
+    if (event.status === 'firing' && event.charges !== undefined)
+      desk.request(
+        {
+          charges: event.charges,
+          by: event.labels?.reported_by ?? event.alertName ?? 'alert',
+          reason: 'a new alert',
+        },
+        'alert',
+      );
+  };
   inc.setStatus('remediating');
 
   // 3. Notify CEO + CTO immediately: the first message goes out alongside the freeze (1.), before
@@ -208,33 +209,11 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   ]);
   if (!frozen) return inc.finishByHuman();
   const applied = await applyBillingSwitch(inc, target, false, policy);
+  void desk.run();
 
-  // 2. Issue a full refund for each reported charge (same idempotency key on every attempt).
-  const refunds: RefundRecord[] = [];
-  const refundFailures: string[] = [];
-  const failedCharges: string[] = [];
-  const documents: string[] = [];
-  /** Permissions each refund document was found with on disk (0600 in a 0700 directory). */
-  const documentModes: Record<string, { mode: string; dirMode: string }> = {};
-  const documented = new Set<string>();
-  const refundInput = (charge: string) => ({
-    incidentId: inc.state.incidentId,
-    charge,
-    idempotencyKey: `${inc.state.incidentId}/refund/${charge}`,
-    reason: `P0-3 billing error reported by ${reportedBy}`,
-  });
-  const describeRefund = (r: RefundRecord) =>
-    `refund ${r.refundId}: ${r.amount} ${r.currency} (${r.status})${r.alreadyRefunded ? ', refunded before' : ''}`;
-  const recordRefunds = () => {
-    inc.state.checks.refunds = refunds.map((r) => ({
-      reported: r.requested,
-      charge: r.charge,
-      refundId: r.refundId,
-      amount: r.amount,
-      currency: r.currency,
-      status: r.status,
-    }));
-  };
+  // 2. Issue a full refund for each reported charge, within the worker's refund caps (the desk
+  // also documents each refund, 4.). Charges added later join the same desk.
+  await condition(() => desk.firstPassDone || inc.closed);
   if (charges.length === 0) {
     inc.skip(
       'refund',
@@ -242,67 +221,13 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
       'no charge IDs were reported; a person must name them',
     );
   }
-  /** A refund through the target guard; a refusal counts as a failure (retried, escalated). */
-  const refund = async (charge: string, patient: boolean) => {
-    const out = await guardedStep(
-      inc,
-      target,
-      'refundCharge',
-      {
-        name: patient ? `refund-${charge}-retry` : `refund-${charge}`,
-        title: patient
-          ? `2. Full refund of ${charge} (retrying until Stripe answers)`
-          : `2. Full refund of ${charge}`,
-        reason: `P0-3 ${inc.state.incidentId}: refund ${charge}`,
-        summary: `Stripe: full refund of ${charge}${patient ? ' (retrying)' : ''}`,
-        describe: describeRefund,
-        via: patient ? patientPayments : payments,
-      },
-      refundInput(charge),
-    );
-    if (!out.done) throw new Error(`refused by the target guard: ${out.refusedBecause}`);
-    return out.result!;
-  };
-  for (const charge of charges) {
-    try {
-      refunds.push(await refund(charge, false));
-    } catch (err) {
-      refundFailures.push(`${charge}: ${failureText(err)}`);
-      failedCharges.push(charge);
-    }
-  }
-  recordRefunds();
-  if (refundFailures.length) inc.state.failing.refunds = refundFailures.join('; ');
-
-  // Failed refunds are not given up: retried in the background (same key) while the runbook goes
-  // on; each one that goes through later is recorded and documented like the others.
-  const lateRefunds =
-    failedCharges.length && patched('p03-retry-failed-refunds')
-      ? failedCharges.map(async (charge) => {
-          try {
-            const r = await refund(charge, true);
-            refunds.push(r);
-            recordRefunds();
-            failedCharges.splice(failedCharges.indexOf(charge), 1);
-            if (failedCharges.length)
-              inc.state.failing.refunds = `still failing: ${failedCharges.join(', ')}`;
-            else delete inc.state.failing.refunds;
-            inc.decide(`Refund of ${charge} issued late: ${describeRefund(r)}`);
-            await documentRefund(r);
-          } catch (err) {
-            inc.decide(`Refund of ${charge} still failing after a day of retries: ${failureText(err)}`);
-          }
-        })
-      : [];
+  const refundFailures = desk.newFailures.splice(0);
 
   // 3. (follow-up) The outcome of the freeze and the refunds, to the same people.
   const summary = [
     `Billing error reported by ${reportedBy}: charges ${charges.join(', ') || '(none named)'}.`,
     `Billing is FROZEN (billingConfig.enabled = false)${applied ? ' and the app restarted with it' : '; the app restart is pending (see the incident)'}.`,
-    refunds.length
-      ? `Refunded: ${refunds.map((r) => `${r.requested} → ${r.refundId} (${r.amount} ${r.currency})`).join('; ')}.`
-      : 'No refund issued yet.',
-    refundFailures.length ? `Refunds FAILED, need a person: ${refundFailures.join('; ')}.` : '',
+    ...desk.summaryLines(),
     `Billing resumes only with ${policy.approvalRoles.join(' + ')} approval (one-time codes follow).`,
   ]
     .filter(Boolean)
@@ -312,41 +237,16 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     await inc.escalate(`Refunds failed: ${refundFailures.join('; ')}`, 'CTO (refund failed)');
   }
 
-  // 4. Document each refund under the evidence directory, once.
-  async function documentRefund(refund: RefundRecord): Promise<void> {
-    if (documented.has(refund.requested)) return;
-    documented.add(refund.requested);
-    const doc = await inc.check(
-      `document-${refund.requested}`,
-      `4. Document refund ${refund.refundId}`,
-      () =>
-        withSummary(
-          actions.writeRefundEvidence,
-          `Document refund ${refund.refundId} of ${refund.requested}`,
-          {
-            incidentId: inc.state.incidentId,
-            subdir: policy.refundsSubdir,
-            refund,
-            operator,
-            reportedBy,
-            documentedAt: new Date().toISOString(),
-          },
-        ),
-      (d) => `${d.path}${d.alreadyWritten ? ' (already written)' : ''}`,
-    );
-    if (doc) {
-      documents.push(doc.path);
-      documentModes[doc.path] = { mode: doc.mode, dirMode: doc.dirMode };
-    }
-  }
-  // The state holds this array: documents added later (late refunds) show as they are written.
-  inc.state.checks.refundDocuments = documents;
-  inc.state.checks.refundDocumentModes = documentModes;
-  for (const refund of [...refunds]) await documentRefund(refund);
-
   // Resume billing: CEO approval required. An approved abandon ends the wait (and its reminders) with
   // billing still frozen; a resolve cannot (its check needs the approval).
-  const approval = gate.waitForApproval(summary);
+  // The codes' message (and each reminder) lists the charges as known when it is sent.
+  const approval = gate.waitForApproval(() =>
+    [
+      `Billing error reported by ${reportedBy}: charges ${desk.entries.map((e) => e.charge).join(', ') || '(none named)'}.`,
+      `Billing is FROZEN (billingConfig.enabled = false).`,
+      ...desk.summaryLines(),
+    ].join('\n'),
+  );
   const closedFirst = await Promise.race([
     approval.then(() => false),
     condition(() => inc.closedByHuman).then(() => true),
@@ -359,41 +259,10 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   }
   await approval;
   const approvedBy = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
-  // Refunds still being retried are waited for (or a person closes the incident) before billing
-  // resumes: said in the state, the current details and a message to the approvers.
-  if (lateRefunds.length && failedCharges.length) {
-    const pending = [...failedCharges];
-    const waiting = `Approved by ${approvedBy}; billing resumes once the refund(s) of ${pending.join(', ')} go through (Stripe retried with the same key, for up to a day)`;
-    const wait = {
-      charges: pending,
-      since: new Date().toISOString(),
-      until: undefined as string | undefined,
-    };
-    inc.state.checks.resumeWaitsForRefunds = wait;
-    inc.decide(waiting);
-    await inc.check(
-      'notify-resume-waits',
-      'Tell the approvers: resume waits for refunds',
-      () =>
-        withSummary(
-          notifications.notifyRoles,
-          'Tell the approvers: resume waits for refunds still being retried',
-          {
-            roles: policy.approvalRoles,
-            subject: `[P0-3] Approved: billing resumes after the pending refunds (${inc.state.incidentId})`,
-            text: `${waiting}.\nStill failing: ${inc.state.failing.refunds ?? pending.join(', ')}.\nClose the incident (abandon, with the CTO's code) to stop waiting.`,
-            messageId: `<${inc.state.incidentId}.resume-waits@accubooks-runbooks>`,
-          },
-        ),
-      (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
-    );
-    // Set after the message (a step sets the current step): this is what the details show meanwhile.
-    inc.state.currentStep = `Resume billing: waiting for the refund(s) of ${pending.join(', ')} still being retried`;
-    inc.refresh();
-    await Promise.race([Promise.all(lateRefunds), condition(() => inc.closedByHuman)]);
-    wait.until = new Date().toISOString();
-    inc.refresh();
-  }
+  // Refunds still being retried, or waiting for a decision over a cap, are waited for (or a person
+  // closes the incident) before billing resumes: said in the state, the current details and a
+  // message to the approvers.
+  if (!desk.settled) await waitForRefunds(inc, desk, policy, `Approved by ${approvedBy}`);
   if (inc.closedByHuman) return inc.finishByHuman();
 
   // Resume billing, then restart the app so it reads the switch. "Resolved" means verified: the app
@@ -432,6 +301,9 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
         (await applyBillingSwitch(inc, target, true, policy, false)));
     if (live) {
       delete inc.state.failing.resume;
+      // Charges added while billing came back are refunded (or decided) before the incident ends.
+      if (!desk.settled) await waitForRefunds(inc, desk, policy, 'Billing is live again');
+      if (inc.closedByHuman) return inc.finishByHuman();
       return inc.finish(
         'resolved',
         `billing resumed after approval by ${approvedBy}; the app reports billing enabled`,
@@ -451,6 +323,61 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try again to bring billing back');
     if (inc.closedByHuman) return inc.finishByHuman();
   }
+}
+
+const waitsForRefunds = new WeakMap<Incident, number>();
+
+/**
+ * Waits until every refund is made, failed for good or decided (over a cap), or a person closes the
+ * incident; says so in the state, the current details and a message to the approvers.
+ */
+async function waitForRefunds(
+  inc: Incident,
+  desk: RefundDesk,
+  policy: BillingErrorPolicy,
+  why: string,
+): Promise<void> {
+  const retrying = desk.byStatus('retrying', 'refunding', 'checking').map((e) => e.charge);
+  const deciding = desk.byStatus('waiting-approval').map((e) => e.charge);
+  const pending = [...retrying, ...deciding];
+  const waiting = [
+    `${why}; billing resumes (and the incident ends) once the refund(s) of ${pending.join(', ')} are settled`,
+    retrying.length ? `still being retried (Stripe, same key, for up to a day): ${retrying.join(', ')}` : '',
+    deciding.length
+      ? `waiting for your decision over the refund caps:\n  - ${desk.waitingLines().join('\n  - ')}`
+      : '',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  // The latest wait (a second one: charges added while billing came back); `waits` counts them.
+  const wait = { charges: pending, since: new Date().toISOString(), until: undefined as string | undefined };
+  inc.state.checks.resumeWaitsForRefunds = wait;
+  const n = (waitsForRefunds.get(inc) ?? 0) + 1;
+  waitsForRefunds.set(inc, n);
+  inc.decide(waiting);
+  await inc.check(
+    n === 1 ? 'notify-resume-waits' : `notify-resume-waits-${n}`,
+    'Tell the approvers: resume waits for refunds',
+    () =>
+      withSummary(notifications.notifyRoles, 'Tell the approvers: resume waits for refunds still open', {
+        roles: policy.approvalRoles,
+        subject: `[P0-3] ${n === 1 ? 'Approved: billing resumes' : 'Billing is live: the incident ends'} after the pending refunds (${inc.state.incidentId})`,
+        text: `${waiting}.\nStill failing: ${inc.state.failing.refunds ?? 'none'}.\nClose the incident (abandon, with the CTO's code) to stop waiting.`,
+        messageId: `<${inc.state.incidentId}.resume-waits${n === 1 ? '' : `-${n}`}@accubooks-runbooks>`,
+      }),
+    (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+  );
+  // Set after the message (a step sets the current step): this is what the details show meanwhile.
+  inc.state.currentStep = `Resume billing: waiting for the refund(s) of ${pending.join(', ')} (${[
+    retrying.length ? 'retrying' : '',
+    deciding.length ? `over the cap, waiting for ${policy.approvalRoles.join(' + ')}` : '',
+  ]
+    .filter(Boolean)
+    .join('; ')})`;
+  inc.refresh();
+  await condition(() => desk.settled || inc.closedByHuman);
+  wait.until = new Date().toISOString();
+  inc.refresh();
 }
 
 /** Asks the app what it reports (GET /api/billing/status); true when it matches `enabled`. */

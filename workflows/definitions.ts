@@ -11,8 +11,11 @@ import type {
   IncidentState,
   RunbookUpdateDecision,
 } from './types';
+import type { AddCharges } from './billing-refunds';
 
 export const alertSignal = defineSignal<[AlertEvent]>('alert');
+/** P0-3: charges that join the running incident (refunded within the caps; see billing-refunds.ts). */
+export const addChargesSignal = defineSignal<[AddCharges]>('addCharges');
 export const resolveSignal = defineSignal<[HumanClose]>('resolve');
 export const abandonSignal = defineSignal<[HumanClose]>('abandon');
 export const stateQuery = defineQuery<IncidentState>('state');

@@ -23,12 +23,31 @@ export const GATE_RULES: Record<string, { rule: GateRule; why: string }> = {
 
 export const INVALID_POLICY = 'INVALID_POLICY';
 
+/**
+ * Limits that only the worker's configuration sets, never a trigger: a policy override that names
+ * one is refused whatever its value (the workflow does not read them from its policy anyway).
+ */
+export const WORKER_ONLY_FIELDS: Record<string, string> = {
+  refundCaps: 'REFUND_CAP_PER_CHARGE, REFUND_CAP_PER_INCIDENT, REFUND_CAP_COUNT_PER_INCIDENT',
+  refundCapPerCharge: 'REFUND_CAP_PER_CHARGE',
+  refundCapPerIncident: 'REFUND_CAP_PER_INCIDENT',
+  refundCapCountPerIncident: 'REFUND_CAP_COUNT_PER_INCIDENT',
+};
+/** Any other spelling of a refund limit (`maxRefundAmount`, `refund_limit`...): refused the same way. */
+const REFUND_LIMIT_NAME = /refund.*(cap|max|limit)|(cap|max|limit).*refund/i;
+
 /** What is wrong with the overrides, one line each; empty when they only tighten. */
 export function loosenedFields(defaults: object, overrides: object | undefined): string[] {
   if (!overrides) return [];
   const d = defaults as Record<string, unknown>;
   const problems: string[] = [];
   for (const [field, value] of Object.entries(overrides)) {
+    if (Object.hasOwn(WORKER_ONLY_FIELDS, field) || REFUND_LIMIT_NAME.test(field)) {
+      problems.push(
+        `${field} cannot be set by a trigger: the refund caps are the worker's configuration (${WORKER_ONLY_FIELDS[field] ?? WORKER_ONLY_FIELDS.refundCaps}) and a refund over them waits for an approval`,
+      );
+      continue;
+    }
     const rule = GATE_RULES[field];
     if (!rule || !(field in d) || value === undefined) continue;
     const base = d[field];

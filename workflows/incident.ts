@@ -39,6 +39,7 @@ import {
 import { failureText } from './incident-failures';
 import { MTTR_TARGET_MS, type CommonPolicy } from './policy';
 import type {
+  AlertEvent,
   CloseRequest,
   FollowUpOptions,
   HumanClose,
@@ -115,6 +116,8 @@ export class Incident implements GateHost {
   private readonly abandonGate: ApprovalGate;
   private abandonAsked?: CloseRequest;
   private resolveClaims: CloseRequest[] = [];
+  /** Set by the runbook: what it takes from an alert that joins the incident (P0-3: new charges). */
+  onAlert?: (event: AlertEvent) => void;
   /** Set by the runbook (before its first await): how it verifies a person's `resolve`. */
   endStateCheck?: EndStateCheck;
   /** Bumped by any signal, so waits can wake early and re-check. */
@@ -174,6 +177,8 @@ export class Incident implements GateHost {
           this.decide(`Ignored a malformed alert signal: ${problem}`);
           return;
         }
+        // What a runbook takes from an alert that joins it (P0-3: its charges), beside the counts.
+        this.onAlert?.(event);
         // A repeat or a resolution is information only: it never triggers an action by itself.
         // In a storm the intake folds repeats into one signal that carries their count.
         if (event.count) {

@@ -71,6 +71,8 @@ export interface AlertEvent {
   endsAt?: string;
   receivedAt?: string;
   values?: Record<string, number | string>;
+  /** P0-3: charge IDs the alert reports; they join the running incident (billing-refunds.ts). */
+  charges?: string[];
   labels?: Record<string, string>;
   /**
    * Repeats folded by the intake in an alert storm: this one signal stands for `firing` firings and

@@ -369,13 +369,15 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     const setTime = (t?: string) => (t && !t.startsWith('0001-') ? t : undefined);
     const receivedAt = new Date().toISOString();
     const description = a.description ?? a.annotations.description ?? a.annotations.summary;
-    // An alert may carry the charges as an annotation: `charges: "ch_1,ch_2"`.
-    const charges =
-      a.charges ??
-      a.annotations.charges
-        ?.split(',')
-        .map((c) => c.trim())
-        .filter((c) => CHARGE_ID.test(c));
+    // An alert may carry the charges as an annotation: `charges: "ch_1,ch_2"`; a bad one is named.
+    const annotated = a.annotations.charges?.split(/[\s,;]+/).filter(Boolean);
+    const badCharge = annotated?.find((c) => !CHARGE_ID.test(c));
+    if (badCharge && !a.charges)
+      return {
+        kind: 'problem',
+        problem: `${where}: annotation charges: "${badCharge.slice(0, 80)}" is not a Stripe charge (ch_…) or payment intent (pi_…) ID`,
+      };
+    const charges = a.charges ?? annotated;
     // Links are shown to people, never fetched: only plain http(s) URLs are kept. A bad link drops
     // the link, not the alert (Alertmanager does not retry a 4xx; the alert would be lost).
     const links: Record<string, string | undefined> = {};
@@ -427,6 +429,8 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
           endsAt: setTime(a.endsAt),
           receivedAt,
           values: Object.keys(values).length ? values : undefined,
+          // P0-3: a later alert's charges join the running incident (never folded away, see actOnAll).
+          charges: runbook === 'P0-3' && charges?.length ? charges : undefined,
           labels: a.labels,
           truncatedAlerts,
         },
@@ -456,6 +460,13 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
 
   /** Alerts for one workflow go in order (firing before its resolution); different workflows in parallel. */
   async function actOnAll(alerts: MappedAlert[], fold: boolean, req: FastifyRequest): Promise<AlertResult[]> {
+    // Alerts that carry charges go straight to their incident: folding keeps only the latest event.
+    const direct = alerts.filter((a) => a.event.charges?.length);
+    if (direct.length && fold && opts.gateway.fold) {
+      const rest = alerts.filter((a) => !a.event.charges?.length);
+      const [d, r] = await Promise.all([actOnAll(direct, false, req), actOnAll(rest, true, req)]);
+      return [...d, ...r];
+    }
     if (fold && opts.gateway.fold && alerts.length) {
       try {
         await opts.gateway.fold.add(alerts);

@@ -12,6 +12,7 @@ import { escalationsOf, incidentClock, runbookOf } from './facts';
 import { renderMermaidGantt } from './mermaid';
 import { formatDuration, type ActivityRow, type ReportModel } from './model';
 import { REDACTED, sanitizeText } from './sanitize';
+import { chargesSection } from './charges';
 
 const cell = (v: unknown): string =>
   (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v))
@@ -318,6 +319,8 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       line(`| ${time(sig.at)} | ${cell(sig.name)} | ${cell(sig.identity ?? '')} | ${cell(sig.payload)} |`);
     line('');
   }
+
+  line(...chargesSection(s));
 
   if (s?.decisions?.length) {
     line('## Decisions', '', ...s.decisions.map((d) => `- ${cell(d)}`), '');

@@ -385,10 +385,11 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
     },
     { charges: ['ch_outagegameday'], reportedBy: 'outage test' },
   );
-  const retrying = await untilPending(h, 'refundCharge', 3, 90_000);
+  // The refund starts by reading the charge's amount (for the refund caps): that is what Stripe refuses first.
+  const retrying = await untilPending(h, 'describeCharge', 3, 90_000);
   expect(retrying.lastFailure).toMatch(/ECONNREFUSED|connect|Stripe|network/i);
   const showing = await until('the refund step in the details', h, (s, d) =>
-    /Full refund of ch_outagegameday/.test(s.currentStep) && /\*\*Step\*\* 2\. Full refund/.test(d)
+    /Read the amount of ch_outagegameday/.test(s.currentStep) && /\*\*Step\*\* 2\. Read the amount/.test(d)
       ? { s, d }
       : undefined,
   );
@@ -412,7 +413,7 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
     workflowId: h.workflowId,
     stateShowed: `step "${showing.s.currentStep}" running while Stripe was down; refund done after it came back`,
     detailsShowed: detailsLine(showing.d, /\*\*Step\*\*/),
-    retried: `refundCharge attempt ${retrying.attempt}: ${retrying.lastFailure.slice(0, 120)}`,
+    retried: `describeCharge attempt ${retrying.attempt}: ${retrying.lastFailure.slice(0, 120)}`,
     escalated:
       'no: the outage was shorter than the refund retry budget (5 attempts, ~30 s) after which it escalates',
     recovered: `yes: ${final.outcome}`,

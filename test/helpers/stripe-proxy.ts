@@ -3,6 +3,12 @@
  * refund with a canned object), so idempotency is proven by what the SDK sends: every request's
  * `Idempotency-Key` is recorded. It can also lose an answer (the refund reached Stripe, the
  * answer never reached the worker) or hold one until told, to force retries and restarts.
+ *
+ * With `{ stateful: true }` it is also a small stateful Stripe in front of the stateless mock
+ * (`ledger`): it remembers each charge's amount and its refunds, answers reads of charges, payment
+ * intents and refund lists from them, refunds what is left of a charge (or the amount asked), replays
+ * a refund for a repeated idempotency key, and answers a refund of a fully refunded charge as Stripe
+ * does: HTTP 400 `charge_already_refunded`. Stripe-mock still checks every request's shape.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -17,8 +23,39 @@ export interface ProxiedRequest {
 
 type Match = (r: ProxiedRequest) => boolean;
 
+export interface LedgerRefund {
+  id: string;
+  amount: number;
+  /** Unix seconds, as Stripe writes it. */
+  created: number;
+  idempotencyKey?: string;
+  /** Made by hand (the test), not through the API. */
+  byHand: boolean;
+}
+
+export interface LedgerCharge {
+  id: string;
+  amount: number;
+  currency: string;
+  refunds: LedgerRefund[];
+}
+
+/** What the stateful stand-in remembers: charges (ch_/py_/pi_ alike) and their refunds. */
+export interface StripeLedger {
+  charges: Map<string, LedgerCharge>;
+  /** A charge of this amount (smallest currency unit); unknown ones are 100 usd, as stripe-mock says. */
+  setCharge(id: string, amount: number, currency?: string): LedgerCharge;
+  /** A refund made outside the runbook (by hand in the dashboard): `amount` or all that is left. */
+  refundByHand(id: string, amount?: number): LedgerRefund;
+  refunded(id: string): number;
+  /** Answers to refund requests that Stripe refused as already refunded. */
+  alreadyRefundedAnswers: string[];
+}
+
 export interface StripeProxy {
   url: string;
+  /** Present with `{ stateful: true }`. */
+  ledger?: StripeLedger;
   requests: ProxiedRequest[];
   refunds(): ProxiedRequest[];
   /** The next matching request reaches stripe-mock, but its answer is lost (socket destroyed). */
@@ -30,7 +67,138 @@ export interface StripeProxy {
   close(): Promise<void>;
 }
 
-export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
+function createLedger(): StripeLedger {
+  const charges = new Map<string, LedgerCharge>();
+  let n = 0;
+  const ledger: StripeLedger = {
+    charges,
+    alreadyRefundedAnswers: [],
+    setCharge(id, amount, currency = 'usd') {
+      const c = { id, amount, currency, refunds: [] };
+      charges.set(id, c);
+      return c;
+    },
+    refundByHand(id, amount) {
+      const c = charges.get(id) ?? ledger.setCharge(id, 100);
+      const r = {
+        id: `re_byhand${++n}`,
+        amount: amount ?? c.amount - ledger.refunded(id),
+        created: Math.floor(Date.now() / 1000),
+        byHand: true,
+      };
+      c.refunds.push(r);
+      return r;
+    },
+    refunded: (id) => (charges.get(id)?.refunds ?? []).reduce((sum, r) => sum + r.amount, 0),
+  };
+  return ledger;
+}
+
+type Answer = { status: number; body: unknown };
+
+/** The ledger's answer to a request, or undefined to pass stripe-mock's (validated) answer on. */
+function fromLedger(
+  ledger: StripeLedger,
+  rec: ProxiedRequest,
+  upstream: { status: number; body: Record<string, unknown> },
+): Answer | undefined {
+  if (upstream.status >= 400) return undefined; // a malformed request stays stripe-mock's error
+  const url = new URL(rec.path, 'http://stripe.local');
+  const get = (id: string) => ledger.charges.get(id) ?? ledger.setCharge(id, 100);
+  // A list's items are built from scratch (stripe-mock's list holds its own canned refund).
+  const asRefund = (c: LedgerCharge, r: LedgerRefund) => ({
+    ...(upstream.body.object === 'refund' ? upstream.body : {}),
+    id: r.id,
+    created: r.created,
+    object: 'refund',
+    amount: r.amount,
+    currency: c.currency,
+    charge: c.id.startsWith('pi_') ? null : c.id,
+    payment_intent: c.id.startsWith('pi_') ? c.id : null,
+    status: 'succeeded',
+  });
+  let m = /^\/v1\/charges\/([^/?]+)$/.exec(url.pathname);
+  if (rec.method === 'GET' && m) {
+    const c = get(decodeURIComponent(m[1]));
+    const refunded = ledger.refunded(c.id);
+    return {
+      status: 200,
+      body: {
+        ...upstream.body,
+        id: c.id,
+        amount: c.amount,
+        amount_captured: c.amount,
+        amount_refunded: refunded,
+        refunded: refunded >= c.amount,
+        currency: c.currency,
+      },
+    };
+  }
+  m = /^\/v1\/payment_intents\/([^/?]+)$/.exec(url.pathname);
+  if (rec.method === 'GET' && m) {
+    const c = get(decodeURIComponent(m[1]));
+    // No separate charge object: the intent is its own ledger entry.
+    return {
+      status: 200,
+      body: {
+        ...upstream.body,
+        id: c.id,
+        amount: c.amount,
+        amount_received: c.amount,
+        currency: c.currency,
+        latest_charge: null,
+      },
+    };
+  }
+  if (url.pathname !== '/v1/refunds') return undefined;
+  if (rec.method === 'GET') {
+    const id = url.searchParams.get('charge') ?? url.searchParams.get('payment_intent');
+    const c = id ? ledger.charges.get(id) : undefined;
+    const data = c ? [...c.refunds].reverse().map((r) => asRefund(c, r)) : [];
+    return { status: 200, body: { ...upstream.body, data, has_more: false } };
+  }
+  if (rec.method !== 'POST') return undefined;
+  const form = new URLSearchParams(rec.body);
+  const id = form.get('charge') ?? form.get('payment_intent');
+  if (!id) return undefined;
+  const c = get(id);
+  // The same key answers with the same refund (what Stripe's idempotency promises).
+  const earlier = rec.idempotencyKey
+    ? c.refunds.find((r) => r.idempotencyKey === rec.idempotencyKey)
+    : undefined;
+  if (earlier) return { status: 200, body: asRefund(c, earlier) };
+  const left = c.amount - ledger.refunded(id);
+  if (left <= 0) {
+    ledger.alreadyRefundedAnswers.push(id);
+    return {
+      status: 400,
+      body: {
+        error: {
+          type: 'invalid_request_error',
+          code: 'charge_already_refunded',
+          message: `Charge ${id} has already been refunded.`,
+        },
+      },
+    };
+  }
+  const asked = form.get('amount');
+  const amount = asked ? Math.min(Number(asked), left) : left;
+  const r: LedgerRefund = {
+    id: `re_ledger${c.refunds.length + 1}_${id}`,
+    amount,
+    created: Math.floor(Date.now() / 1000),
+    idempotencyKey: rec.idempotencyKey,
+    byHand: false,
+  };
+  c.refunds.push(r);
+  return { status: 200, body: asRefund(c, r) };
+}
+
+export async function startStripeProxy(
+  upstream: string,
+  opts: { stateful?: boolean } = {},
+): Promise<StripeProxy> {
+  const ledger = opts.stateful ? createLedger() : undefined;
   const requests: ProxiedRequest[] = [];
   const lose: Match[] = [];
   const holds: { match: Match; arrived: () => void; dropped: Promise<void> }[] = [];
@@ -68,7 +236,18 @@ export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
           headers,
           body: rec.method === 'GET' ? undefined : body,
         });
-        const text = await up.text();
+        let text = await up.text();
+        let status = up.status;
+        if (ledger) {
+          const answer = fromLedger(ledger, rec, {
+            status: up.status,
+            body: (JSON.parse(text) ?? {}) as Record<string, unknown>,
+          });
+          if (answer) {
+            status = answer.status;
+            text = JSON.stringify(answer.body);
+          }
+        }
         const li = lose.findIndex((m) => m(rec));
         if (li >= 0) {
           lose.splice(li, 1);
@@ -84,7 +263,7 @@ export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
           return;
         }
         rec.answered = true;
-        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
+        res.writeHead(status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
         res.end(text);
       })().catch(() => req.socket.destroy());
     });
@@ -93,6 +272,7 @@ export async function startStripeProxy(upstream: string): Promise<StripeProxy> {
   const { port } = server.address() as AddressInfo;
   const proxy: StripeProxy = {
     url: `http://127.0.0.1:${port}`,
+    ledger,
     down: false,
     requests,
     refunds: () => requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/refunds')),

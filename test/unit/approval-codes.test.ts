@@ -14,6 +14,7 @@ import {
   normalizeCode,
 } from '../../activities/approval-codes';
 import { loosenedFields, withDefaults } from '../../workflows/gate-policy';
+import { billingErrorDefaults } from '../../workflows/billing-error';
 import { dataIntegrityDefaults } from '../../workflows/data-integrity';
 import { systemDownDefaults } from '../../workflows/policy';
 
@@ -80,6 +81,22 @@ test('policy overrides may tighten a gate (more roles, shorter TTL) and never lo
     /policy override refused \(a trigger may tighten a gate, never loosen it\)/,
   );
   expect(withDefaults(systemDownDefaults, { escalateAfterMs: 1000 }).escalateAfterMs).toBe(1000);
+  // The refund caps are the worker's configuration only: named in an override, refused whatever the value.
+  for (const field of [
+    'refundCaps',
+    'refundCapPerCharge',
+    'refundCapPerIncident',
+    'refundCapCountPerIncident',
+    'maxRefundAmount',
+    'refund_limit',
+  ]) {
+    expect(loosenedFields(billingErrorDefaults, { [field]: 1 })[0]).toMatch(
+      new RegExp(
+        `^${field} cannot be set by a trigger: the refund caps are the worker's configuration \\(REFUND_CAP_`,
+      ),
+    );
+  }
+  expect(loosenedFields(billingErrorDefaults, { approvalRoles: ['CEO', 'CTO'] })).toEqual([]);
 });
 
 test('the approver directory: roles -> people, merged by id, every problem named', () => {

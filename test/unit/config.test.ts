@@ -1,6 +1,7 @@
 /** The config module: every missing or invalid variable named at once; secrets never printed. */
 import {
   ConfigError,
+  DEFAULT_REFUND_CAPS,
   describeConfig,
   loadTemporalConfig,
   loadWorkerConfig,
@@ -39,6 +40,28 @@ test("ACCUBOOKS_DB_ROLES: the application's database roles, default accubooks, i
       /ACCUBOOKS_DB_ROLES must be comma-separated PostgreSQL role names/,
     );
   }
+});
+
+test('REFUND_CAP_*: the P0-3 refund caps, with sane defaults; a bad value is named', () => {
+  expect(loadWorkerConfig(valid).refundCaps).toEqual(DEFAULT_REFUND_CAPS);
+  expect(DEFAULT_REFUND_CAPS).toEqual({ perCharge: 50_000, perIncidentTotal: 200_000, perIncidentCount: 10 });
+  expect(
+    loadWorkerConfig({
+      ...valid,
+      REFUND_CAP_PER_CHARGE: '1000',
+      REFUND_CAP_PER_INCIDENT: '5000',
+      REFUND_CAP_COUNT_PER_INCIDENT: '0',
+    }).refundCaps,
+  ).toEqual({ perCharge: 1000, perIncidentTotal: 5000, perIncidentCount: 0 });
+  expect(() =>
+    loadWorkerConfig({ ...valid, REFUND_CAP_PER_CHARGE: '12.5', REFUND_CAP_PER_INCIDENT: '-1' }),
+  ).toThrow(
+    /REFUND_CAP_PER_CHARGE must be a whole number[\s\S]*REFUND_CAP_PER_INCIDENT must be 0 \(every refund needs approval\) or more/,
+  );
+  expect(() => loadWorkerConfig({ ...valid, REFUND_CAP_COUNT_PER_INCIDENT: 'lots' })).toThrow(
+    /REFUND_CAP_COUNT_PER_INCIDENT must be a whole number/,
+  );
+  expect(describeConfig(loadWorkerConfig(valid)).refundCaps).toEqual(DEFAULT_REFUND_CAPS);
 });
 
 test('every missing variable is named in one error', () => {

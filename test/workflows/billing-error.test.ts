@@ -290,7 +290,8 @@ test('a refund that fails while Stripe is down is retried with the same key and 
     );
     let s = await handle.query(stateQuery);
     expect(s.escalations.some((e) => /Refunds failed: ch_p03late/.test(e.reason))).toBe(true);
-    expect(s.steps.find((st) => st.name === 'refund-ch_p03late-retry')).toMatchObject({ status: 'running' });
+    // Stripe down: the amount (read first, for the refund caps) is what is being retried.
+    expect(s.steps.find((st) => st.name === 'amount-ch_p03late-retry')).toMatchObject({ status: 'running' });
 
     // Stripe is back: the next retry goes through, once, with the key every attempt carried.
     stripe.down = false;

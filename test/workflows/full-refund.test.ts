@@ -1,0 +1,171 @@
+/**
+ * "Issue FULL refund", proved (issue 18): stripe-mock is stateless, so P0-3 runs here against the
+ * recording proxy in its stateful mode (test/helpers/stripe-proxy.ts `ledger`): it remembers each
+ * charge's amount and refunds, as Stripe does. The amount refunded must equal the charge's amount
+ * (all of it, or all that was left after a refund by hand), and Stripe's `charge_already_refunded`
+ * is recorded as done (already refunded), not as a failure. Time-skipping server, real activities.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client as PgClient } from 'pg';
+import type { Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities';
+import { billingError } from '../../workflows';
+import { stateQuery } from '../../workflows/definitions';
+import { approvalSignal } from '../../workflows/approval';
+import type { ChargeEntry } from '../../workflows/billing-refunds';
+import type { IncidentState } from '../../workflows/types';
+import { stripeFrom, type WorkerClients } from '../../worker/clients';
+import { need, uniqueId } from '../helpers/env';
+import { testClients } from '../helpers/deps';
+import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { startStripeProxy, type StripeLedger, type StripeProxy } from '../helpers/stripe-proxy';
+
+let env: TestWorkflowEnvironment;
+let sandbox: Sandbox;
+let world: ApprovalWorld;
+let stripe: StripeProxy;
+let ledger: StripeLedger;
+let admin: PgClient;
+let clients: WorkerClients;
+let worker: Worker;
+let running: Promise<void>;
+const billingKey = uniqueId('full-billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
+const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-full-evidence-'));
+const taskQueue = uniqueId('p0-3-full');
+
+beforeAll(async () => {
+  [env, sandbox, world, stripe] = await Promise.all([
+    timeSkippingEnv(),
+    startSandbox('abk-full', { BILLING_KEY: billingKey }),
+    startApprovalWorld(),
+    startStripeProxy(need('STRIPE_API_BASE'), { stateful: true }),
+  ]);
+  ledger = stripe.ledger!;
+  const adminUrl = new URL(need('PG_ADMIN_URL'));
+  adminUrl.pathname = '/accubooks';
+  admin = new PgClient({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
+  clients = testClients(
+    {
+      health: { apiUrls: { [sandbox.name]: sandbox.url } },
+      notify: {
+        slackWebhookUrl: `${world.team.url}/hooks/finance`,
+        mailer: world.mailbox.transport(),
+        mailFrom: 'runbooks@accubooks.test',
+      },
+      approvers: world.directory,
+      billing: { key: billingKey },
+      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
+    },
+    { EVIDENCE_DIR: evidenceDir },
+  );
+  worker = await createTestWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    activities: createActivities(clients.deps),
+    shutdownGraceTime: '1s',
+    maxCachedWorkflows: 0,
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await Promise.all([
+    env?.teardown(),
+    sandbox?.remove(),
+    world?.close(),
+    stripe?.close(),
+    admin?.end(),
+    clients?.close(),
+  ]);
+});
+
+test('every refund is the full amount (or all that was left), and charge_already_refunded is recorded as already refunded, not a failure', async () => {
+  ledger.setCharge('ch_fullplain', 4242);
+  ledger.setCharge('pi_fullintent', 1599, 'eur');
+  ledger.setCharge('ch_fullpartial', 5000);
+  ledger.refundByHand('ch_fullpartial', 2000); // part refunded by hand before the incident
+  ledger.setCharge('ch_fullbefore', 700);
+  const byHand = ledger.refundByHand('ch_fullbefore'); // all of it refunded by hand before
+  const charges = ['ch_fullplain', 'pi_fullintent', 'ch_fullpartial', 'ch_fullbefore'];
+  const incidentId = uniqueId('P0-3-full');
+  const handle = await env.client.workflow.start(billingError, {
+    taskQueue,
+    workflowId: uniqueId('wf-p03-full'),
+    args: [
+      {
+        incidentId,
+        target: sandbox.name,
+        trigger: { source: 'manual', startedBy: 'oncall-test', description: 'customer charged twice' },
+        charges,
+        reportedBy: 'support@accubooks.test',
+        policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-3 to wait for the resume approval with every refund done',
+    async () => {
+      const s = await handle.query(stateQuery);
+      const list = (s.checks.charges as { list: ChargeEntry[] } | undefined)?.list ?? [];
+      return !!s.waitingFor && list.length === 4 && list.every((e) => e.status === 'refunded');
+    },
+    90_000,
+  );
+
+  // Stripe's own books: each charge refunded exactly its amount, by one refund of the runbook (one key).
+  for (const c of charges) expect(ledger.refunded(c)).toBe(ledger.charges.get(c)!.amount);
+  const made = (c: string) => ledger.charges.get(c)!.refunds.filter((r) => !r.byHand);
+  expect(made('ch_fullplain')).toMatchObject([
+    { amount: 4242, idempotencyKey: `${incidentId}/refund/ch_fullplain` },
+  ]);
+  expect(made('pi_fullintent')).toMatchObject([{ amount: 1599 }]);
+  expect(made('ch_fullpartial')).toMatchObject([{ amount: 3000 }]); // all that was left
+  expect(made('ch_fullbefore')).toEqual([]); // Stripe refused: already refunded
+  expect(ledger.alreadyRefundedAnswers).toEqual(['ch_fullbefore']);
+
+  // The runbook's books agree: amounts in the state, the already refunded one recorded as such.
+  const s: IncidentState = await handle.query(stateQuery);
+  const refunds = s.checks.refunds as {
+    reported: string;
+    amount: number;
+    currency: string;
+    refundId: string;
+    alreadyRefunded: boolean;
+  }[];
+  const by = (c: string) => refunds.find((r) => r.reported === c);
+  expect(by('ch_fullplain')).toMatchObject({ amount: 4242, currency: 'usd', alreadyRefunded: false });
+  expect(by('pi_fullintent')).toMatchObject({ amount: 1599, currency: 'eur', alreadyRefunded: false });
+  expect(by('ch_fullpartial')).toMatchObject({ amount: 3000, alreadyRefunded: false });
+  expect(by('ch_fullbefore')).toMatchObject({ amount: 700, refundId: byHand.id, alreadyRefunded: true });
+  const before = (s.checks.charges as { list: ChargeEntry[] }).list.find((e) => e.charge === 'ch_fullbefore');
+  expect(before).toMatchObject({
+    status: 'refunded',
+    note: 'refunded before (Stripe: charge_already_refunded)',
+  });
+  // Not a failure: nothing failing, no "Refunds failed" page.
+  expect(s.failing.refunds).toBeUndefined();
+  expect(s.escalations.some((e) => /Refunds failed/.test(e.reason))).toBe(false);
+  // Documented like the others, with the refund that did it.
+  const doc = JSON.parse(
+    readFileSync(path.join(evidenceDir, 'phase4_billing/refunds', incidentId, 'ch_fullbefore.json'), 'utf8'),
+  ) as Record<string, unknown>;
+  expect(doc).toMatchObject({ refundId: byHand.id, amount: 700, alreadyRefunded: true });
+
+  const code = await world.waitForCode('ceo');
+  await waitUntil(
+    'the code to be recorded',
+    async () =>
+      !!(await handle.query(stateQuery)).approvals?.find((g) => g.gate === 'resume-billing')?.codes.length,
+  );
+  await handle.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'refunded', code });
+  expect((await handle.result()).status).toBe('resolved');
+});
