@@ -21,10 +21,12 @@
  * One signal handler serves every gate of the workflow (`ApprovalHub`): the code says which gate.
  */
 import {
+  CancellationScope,
   condition,
   defineSignal,
   proxyLocalActivities,
   setHandler,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -636,11 +638,26 @@ export class ApprovalGate {
     }
     let nextReminder = Date.now() + this.policy.reminderEveryMs;
     const open = () => this.record.status === 'pending';
+    // One timer per reminder deadline, never cancelled (it fires unheeded once the gate is decided).
+    // A timer started and cancelled in one workflow task never reaches history; the code check (a
+    // local activity) that decides the gate can resolve inside that task on replay but not in the
+    // original run, so a cancelled reminder timer made the history unreplayable (issue 17).
+    let reminderAt = 0;
+    let reminderDue: Promise<void> = Promise.resolve();
     for (;;) {
-      await condition(
-        () => !open() || this.pendingNotices.length > 0 || this.reissue,
-        Math.max(1, nextReminder - Date.now()),
+      if (reminderAt !== nextReminder) {
+        reminderAt = nextReminder;
+        reminderDue = sleep(Math.max(1, nextReminder - Date.now())).then(
+          () => undefined,
+          () => undefined,
+        );
+      }
+      const changes = new CancellationScope();
+      const changed = changes.run(() =>
+        condition(() => !open() || this.pendingNotices.length > 0 || this.reissue),
       );
+      await Promise.race([reminderDue, changed.catch(() => undefined)]);
+      changes.cancel();
       if (this.pendingNotices.length > 0) {
         const batch = this.pendingNotices.splice(0);
         const n = this.record.notices.length + 1;

@@ -15,6 +15,8 @@ export interface Receiver {
   url: string;
   requests: Received[];
   failing: boolean;
+  /** Runs before the receiver answers (the sender's call is still open), e.g. to act at once. */
+  onRequest?: (r: Received) => Promise<void>;
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
 }
@@ -24,12 +26,14 @@ export async function startReceiver(): Promise<Receiver> {
   const receiver = { requests: [] as Received[], failing: false } as Receiver;
   app.post('/*', async (req, reply) => {
     if (receiver.failing) return reply.code(503).send({ error: 'receiver down (test)' });
-    receiver.requests.push({
+    const received: Received = {
       path: req.url,
       body: req.body as Record<string, unknown>,
       headers: req.headers,
       at: Date.now(),
-    });
+    };
+    receiver.requests.push(received);
+    await receiver.onRequest?.(received);
     return reply.code(202).send({ status: 'success' });
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -134,10 +134,30 @@ async function waitForApproval(handle: WorkflowHandle, timeoutMs = 90_000): Prom
 }
 
 /** A wrong code (refused and recorded), then the CEO's code through the update path (accepted). */
+/**
+ * The CEO answers with a typo the moment the code arrives, while the workflow is still sending it
+ * (the webhook has not answered yet): the attempt is judged once the code is known. Recorded so,
+ * the history proves such a race replays (a reminder timer cancelled in the same workflow task
+ * once made it unreplayable).
+ */
+function typoTheMomentTheCodeArrives(ctx: ScenarioContext, handle: WorkflowHandle): void {
+  let sent = false;
+  ctx.world.personal.onRequest = async (r) => {
+    if (sent || r.path !== '/ceo' || (r.body as { workflowId?: string }).workflowId !== handle.workflowId)
+      return;
+    sent = true;
+    const wrong = r.body.code === '000000' ? '111111' : '000000';
+    await handle.signal(approvalSignal, {
+      approver: 'ceo',
+      decision: 'approve',
+      reason: 'typo',
+      code: wrong,
+    });
+  };
+}
+
 async function wrongThenRightCode(ctx: ScenarioContext, handle: WorkflowHandle): Promise<void> {
   const code = await ctx.world.waitForCode('ceo');
-  const wrong = code === '000000' ? '111111' : '000000';
-  await handle.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'typo', code: wrong });
   await waitUntil(
     'the wrong code to be refused',
     async () => ((await handle.query(stateQuery)).approvals?.[0]?.attempts.length ?? 0) >= 1,
@@ -305,8 +325,10 @@ export const SCENARIOS: Scenario[] = [
           },
         ],
       });
+      typoTheMomentTheCodeArrives(ctx, handle);
       await waitForApproval(handle);
       await wrongThenRightCode(ctx, handle);
+      ctx.world.personal.onRequest = undefined;
       const state = await closed(handle);
       if (state.status !== 'resolved') throw new Error(`P0-3 ended ${state.status}`);
       return { 'P0-3-frozen-refunded-wrong-code-then-approved': handle };
@@ -339,6 +361,7 @@ export const SCENARIOS: Scenario[] = [
           },
         ],
       });
+      typoTheMomentTheCodeArrives(ctx, p04);
       await waitForApproval(p04);
       const p01 = await ctx.env.client.workflow.start(systemDown, {
         taskQueue: ctx.taskQueue,
@@ -363,6 +386,7 @@ export const SCENARIOS: Scenario[] = [
       await p01.signal(abandonSignal, { by: 'cto', reason: 'confirmed', code: cto });
       await p01.result();
       await wrongThenRightCode(ctx, p04);
+      ctx.world.personal.onRequest = undefined;
       const state = await closed(p04);
       if (state.status !== 'resolved') throw new Error(`P0-4 ended ${state.status}`);
       return {
