@@ -7,12 +7,18 @@
  *   node dist/bench/run.js            moderate sizes (a shared 2-core machine)
  *   node dist/bench/run.js --full     the issue's sizes (10,000 alerts / 200 incidents, 1,000 open)
  *   node dist/bench/run.js --tiny     each benchmark once at a tiny size
- *   --out <file>                      JSON path (default bench/results/latest.json); plots beside it
+ *   node dist/bench/run.js --small    fewer pairs and one storm, the issue's 1,000 open incidents
+ *   --cluster                         benchmarks 1, 2, 3 also on the two-node cluster (bench/cluster.ts:
+ *                                     PostgreSQL, HAProxy; brought up in BENCH_CLUSTER_DIR, default
+ *                                     .stack/bench-cluster, and down again unless it was already up)
+ *   --out <file>                      JSON path (default bench/results/latest.json); plots beside it;
+ *                                     with --cluster also <file>-cluster.json and cluster/ plots
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
+import { clusterUp, renderComparison, runOnCluster, SMALL_SIZES, type Cluster } from './cluster';
 import { writeBenchPlots } from './plots';
 import { DEFAULT_SIZES, FULL_SIZES, renderTable, runAll, TINY_SIZES } from './suite';
 
@@ -52,29 +58,61 @@ async function main(): Promise<void> {
     },
   });
   const args = process.argv.slice(2);
-  const mode = args.includes('--tiny') ? 'tiny' : args.includes('--full') ? 'full' : 'default';
-  const sizes = mode === 'tiny' ? TINY_SIZES : mode === 'full' ? FULL_SIZES : DEFAULT_SIZES;
+  const mode = args.includes('--tiny')
+    ? 'tiny'
+    : args.includes('--full')
+      ? 'full'
+      : args.includes('--small')
+        ? 'small'
+        : 'default';
+  const sizes = { tiny: TINY_SIZES, full: FULL_SIZES, small: SMALL_SIZES, default: DEFAULT_SIZES }[mode];
   const outIdx = args.indexOf('--out');
   const out = outIdx >= 0 ? path.resolve(args[outIdx + 1]) : path.join(REPO, 'bench/results/latest.json');
+  const log = (l: string) => process.stderr.write(`bench: ${l}\n`);
 
+  // The cluster comes up (its own PostgreSQL and nodes) while the stack does.
+  const clusterStarting = args.includes('--cluster')
+    ? clusterUp(REPO, process.env.BENCH_CLUSTER_DIR ?? path.join(REPO, '.stack/bench-cluster'), log)
+    : undefined;
+  clusterStarting?.catch(() => undefined);
+  let cluster: Cluster | undefined;
   let ownStack: string | undefined;
-  if (!process.env.TEMPORAL_ADDRESS) {
-    ownStack = process.env.BENCH_STACK_DIR ?? path.join(REPO, '.stack/bench');
-    process.stderr.write(`bench: starting the stack in ${ownStack}\n`);
-    stack('up', ownStack);
-    loadEnvFile(path.join(ownStack, 'env'));
-  }
   try {
-    const report = await runAll(sizes, mode, (l) => process.stderr.write(`bench: ${l}\n`));
+    if (!process.env.TEMPORAL_ADDRESS) {
+      ownStack = process.env.BENCH_STACK_DIR ?? path.join(REPO, '.stack/bench');
+      log(`starting the stack in ${ownStack}`);
+      stack('up', ownStack);
+      loadEnvFile(path.join(ownStack, 'env'));
+    }
+    cluster = await clusterStarting;
+    const report = await runAll(sizes, mode, log);
     const table = renderTable(report);
     process.stdout.write(`${table}\n`);
     mkdirSync(path.dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify({ ...report, table }, null, 2)}\n`);
-    process.stderr.write(`bench: wrote ${out}\n`);
-    for (const file of writeBenchPlots(report, path.dirname(out)))
-      process.stderr.write(`bench: plotted ${file}\n`);
+    log(`wrote ${out}`);
+    for (const file of writeBenchPlots(report, path.dirname(out))) log(`plotted ${file}`);
+    if (cluster) {
+      log('benchmarks 1, 2, 3 again, on the two-node cluster');
+      const onCluster = await runOnCluster(cluster, sizes, mode, log);
+      const clusterTable = renderTable(onCluster);
+      const comparison = renderComparison(report, onCluster);
+      process.stdout.write(
+        `\nOn the two-node cluster:\n\n${clusterTable}\n\nSide by side:\n\n${comparison}\n`,
+      );
+      const clusterOut = out.replace(/(\.json)?$/, '-cluster.json');
+      writeFileSync(
+        clusterOut,
+        `${JSON.stringify({ ...onCluster, table: clusterTable, comparison }, null, 2)}\n`,
+      );
+      log(`wrote ${clusterOut}`);
+      for (const file of writeBenchPlots(onCluster, path.join(path.dirname(out), 'cluster')))
+        log(`plotted ${file}`);
+    }
   } finally {
+    const stopping = (cluster ?? (await clusterStarting?.catch(() => undefined)))?.down();
     if (ownStack) stack('down', ownStack);
+    await stopping;
   }
 }
 
