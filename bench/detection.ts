@@ -78,12 +78,11 @@ async function quiet(container: string, apiUrl: string): Promise<boolean> {
   const prom = await json<{ data: { alerts: { labels: Record<string, string> }[] } }>(
     `${need('PROMETHEUS_URL')}/api/v1/alerts`,
   );
-  if (
-    prom.data.alerts.some((a) => a.labels.alertname === 'SystemUnreachable' && a.labels.service === container)
-  )
-    return false;
+  // No rule pending or firing for the API, SystemUnreachable or another: an earlier suite's fault
+  // (rates over a minute) would start its own runbook, whose fix (a restart) hides this crash.
+  if (prom.data.alerts.some((a) => a.labels.service === container)) return false;
   const held = await json<{ status: { state: string } }[]>(
-    `${need('ALERTMANAGER_URL')}/api/v2/alerts?filter=${encodeURIComponent(`alertname="SystemUnreachable"`)}&filter=${encodeURIComponent(`service="${container}"`)}`,
+    `${need('ALERTMANAGER_URL')}/api/v2/alerts?filter=${encodeURIComponent(`service="${container}"`)}`,
   );
   return held.every((a) => a.status.state !== 'active');
 }
@@ -114,6 +113,9 @@ export async function detectionToAction(
   // The real intake process, where the stack's Alertmanager sends; its JSON log lines say when
   // each alert reached it ("alert started", pino `time`).
   const started: { time: number; workflowId: string }[] = [];
+  // Every outcome the intake logged for an alert (started, joined, recorded, ignored, failed): said
+  // when a run's incident does not start.
+  const outcomes: { time: number; workflowId?: string; msg: string }[] = [];
   const intake = spawn(process.execPath, [INTAKE_PROCESS], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: {
@@ -134,6 +136,8 @@ export async function detectionToAction(
         const l = JSON.parse(line) as { msg?: string; time?: number; workflowId?: string };
         if (l.msg === 'alert started' && l.time && l.workflowId)
           started.push({ time: l.time, workflowId: l.workflowId });
+        if (l.msg?.startsWith('alert ') && l.time)
+          outcomes.push({ time: l.time, workflowId: l.workflowId, msg: l.msg });
       } catch {
         // not a log line of ours
       }
@@ -153,7 +157,7 @@ export async function detectionToAction(
     });
     for (let i = 0; i < runs; i++) {
       await waitUntil(
-        'a quiet start (API healthy, no SystemUnreachable)',
+        'a quiet start (API healthy, no rule pending or firing for it)',
         () => quiet(container, apiUrl),
         120_000,
       );
@@ -161,6 +165,13 @@ export async function detectionToAction(
       const g = await guard.describe().catch(() => undefined);
       if (g?.status.name === 'RUNNING')
         await guard.terminate('bench: a fresh crash-loop budget for each run');
+      // An incident on the API left running (by an earlier suite or a late notification of an
+      // earlier outage) would take this crash's alert, or fix the API under it: each run starts clean.
+      for (const runbook of ['P0-1', 'P0-2', 'P1-1', 'P1-2', 'P1-3'] as const) {
+        const leftover = client.workflow.getHandle(incidentWorkflowId(runbook, container));
+        if ((await leftover.describe().catch(() => undefined))?.status.name === 'RUNNING')
+          await leftover.terminate('bench: a leftover incident on the API');
+      }
       const t0 = Date.now();
       await fetch(`${apiUrl}/api/sandbox/faults`, {
         method: 'POST',
@@ -170,8 +181,20 @@ export async function detectionToAction(
       await waitUntil(
         'P0-1 started by the alert',
         () => Promise.resolve(started.some((s) => s.time >= t0 && s.workflowId === workflowId)),
-        60_000,
-      );
+        120_000,
+      ).catch(async (err: Error) => {
+        const seen = outcomes.filter((o) => o.time >= t0).map((o) => `${o.msg} (${o.workflowId ?? '-'})`);
+        const held = await json<{ labels: Record<string, string>; status: { state: string } }[]>(
+          `${need('ALERTMANAGER_URL')}/api/v2/alerts`,
+        ).catch(() => []);
+        throw new Error(
+          `${err.message}; the intake logged since the crash: ${seen.join(', ') || 'nothing'}; Alertmanager holds: ${
+            held
+              .map((a) => `${a.labels.alertname}/${a.labels.service ?? '-'} ${a.status.state}`)
+              .join(', ') || 'nothing'
+          }`,
+        );
+      });
       const at = started.find((s) => s.time >= t0 && s.workflowId === workflowId)!.time;
       const final = (await client.workflow.getHandle(workflowId).result()) as IncidentState;
       if (final.status !== 'resolved')
