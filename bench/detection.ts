@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { incidentWorkflowId } from '../client/incidents';
+import { incidentWorkflowId, RUNBOOK_WORKFLOWS, type StartableRunbook } from '../client/incidents';
 import { targetLeaseWorkflowId } from '../workflows/target-lease';
 import type { IncidentState } from '../workflows/types';
 import { need } from '../test/helpers/env';
@@ -167,7 +167,7 @@ export async function detectionToAction(
         await guard.terminate('bench: a fresh crash-loop budget for each run');
       // An incident on the API left running (by an earlier suite or a late notification of an
       // earlier outage) would take this crash's alert, or fix the API under it: each run starts clean.
-      for (const runbook of ['P0-1', 'P0-2', 'P1-1', 'P1-2', 'P1-3'] as const) {
+      for (const runbook of Object.keys(RUNBOOK_WORKFLOWS) as StartableRunbook[]) {
         const leftover = client.workflow.getHandle(incidentWorkflowId(runbook, container));
         if ((await leftover.describe().catch(() => undefined))?.status.name === 'RUNNING')
           await leftover.terminate('bench: a leftover incident on the API');

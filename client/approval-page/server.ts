@@ -29,6 +29,7 @@ import type { IncidentState } from '../../workflows/types';
 import { createFormTokens, linkIdOf, type FormTokens } from './form-tokens';
 import type { ApprovalGateway } from './gateway';
 import { createPageMetrics, type PageMetrics } from './metrics';
+import { serviceRoutes } from '../service-routes';
 import { approvalPage, problemPage, STYLE_HASH, type PageView } from './view';
 
 export interface ApprovalPageOptions {
@@ -326,17 +327,6 @@ export async function buildApprovalPage(opts: ApprovalPageOptions): Promise<Fast
       problemPage('Not found', 'There is no page here. Use the link from your message, whole.'),
     ),
   );
-  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    try {
-      await opts.gateway.ready();
-      return { status: 'ok', temporal: 'ok' };
-    } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', temporal: (err as Error).message });
-    }
-  });
-  app.get('/metrics', async (_req, reply) =>
-    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  serviceRoutes(app, { ready: () => opts.gateway.ready(), registry: metrics.registry });
   return app;
 }

@@ -26,6 +26,7 @@ import { authenticate, type AuthSettings } from './auth';
 import { DEFAULT_EPISODE_POLICY, deliverAlert, type DeliveryResult, type EpisodePolicy } from './episodes';
 import { describeKnownAlerts, targetOf } from './mapping';
 import { createIntakeMetrics, type IntakeMetrics } from './metrics';
+import { serviceRoutes } from '../service-routes';
 import { alertmanagerPayload, CHARGE_ID, describeIssues, simpleAlert } from './schema';
 
 /** One alert, mapped and ready to act on. */
@@ -621,18 +622,7 @@ export async function buildIntake(opts: IntakeOptions): Promise<FastifyInstance>
     }),
   );
 
-  app.get('/healthz', (_req, reply) => reply.send({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    try {
-      await opts.gateway.ready();
-      return { status: 'ok', temporal: 'ok' };
-    } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', temporal: (err as Error).message });
-    }
-  });
-  app.get('/metrics', async (_req, reply) =>
-    reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics()),
-  );
+  serviceRoutes(app, { ready: () => opts.gateway.ready(), registry: metrics.registry });
 
   return app;
 }
