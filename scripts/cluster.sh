@@ -20,7 +20,9 @@
 #
 # Environment:
 #   CLUSTER_DIR        state, pids, configs and logs (default .stack/cluster)
-#   CLUSTER_SHARDS     numHistoryShards (default 4; fixed when the cluster's database is created)
+#   CLUSTER_SHARDS     numHistoryShards (default 16; fixed when the cluster's database is created).
+#                      Shards go to nodes by hashing their (random) addresses: with 4, one run in
+#                      about eight gave node b none at all, so the ring never split.
 #   CLUSTER_SKIP_UI    1 = do not build or start the Web UI server
 #   TEMPORAL_CLI_PATH  override the temporal CLI (default: as scripts/setup.sh installs it)
 set -euo pipefail
@@ -168,6 +170,12 @@ probe_frontend() {
 probe_namespace() {
   timeout 8 "$TEMPORAL_CLI" workflow count --address "127.0.0.1:$1" --namespace default \
     --command-timeout 5s >/dev/null 2>&1
+}
+# Both nodes own history shards: the ring has formed and split the shards between them.
+probe_shards_split() {
+  local owners
+  owners="$(cmd_shards | awk '{print $2}' | sort -u | tr -d '\n')"
+  [[ "$owners" == ab ]]
 }
 probe_http() { curl -fsS -o /dev/null --max-time 2 "$@"; }
 probe_tcp() { timeout 2 bash -c "</dev/tcp/127.0.0.1/$1"; }
@@ -390,7 +398,7 @@ cmd_up() {
     NODE_B_FRONTEND_PORT NODE_B_HTTP_PORT NODE_B_FRONTEND_MEMBERSHIP_PORT NODE_B_HISTORY_PORT \
     NODE_B_HISTORY_MEMBERSHIP_PORT NODE_B_MATCHING_PORT NODE_B_MATCHING_MEMBERSHIP_PORT \
     NODE_B_WORKER_PORT NODE_B_WORKER_MEMBERSHIP_PORT NODE_B_METRICS_PORT <<<"$ports"
-  CLUSTER_SHARDS="${CLUSTER_SHARDS:-4}"
+  CLUSTER_SHARDS="${CLUSTER_SHARDS:-16}"
   ((CLUSTER_SHARDS >= 4)) || abk_die "CLUSTER_SHARDS must be at least 4"
   PG_SUPER_PW="$(abk_secret)"
   PG_TEMPORAL_PW="$(abk_secret)"
@@ -426,6 +434,9 @@ cmd_up() {
   abk_wait_ready "namespace default on node b" 60 "$CLUSTER_DIR/node-b.log" "" probe_namespace "$NODE_B_FRONTEND_PORT"
   abk_wait_ready "namespace default through the balancer" 30 "$CLUSTER_DIR/haproxy.log" "" probe_namespace "$LB_PORT"
   abk_log "node b serving, namespace and search attributes registered ($(abk_since "$ts"))"
+  ts="$(abk_now_ms)"
+  abk_wait_ready "the ring (both nodes owning history shards)" 120 "$CLUSTER_DIR/node-b.log" "" probe_shards_split
+  abk_log "ring formed: $(cmd_shards | awk '{n[$2]++} END {printf "node a owns %d shards, node b %d", n["a"], n["b"]}') ($(abk_since "$ts"))"
 
   if [[ "${CLUSTER_SKIP_UI:-0}" != 1 ]]; then
     ts="$(abk_now_ms)"

@@ -83,7 +83,8 @@ async function bothNodesOwnShards(timeoutMs = 90_000): Promise<void> {
     'both nodes to own history shards',
     async () => {
       const owners = await shardOwners();
-      return owners.a > 0 && owners.b > 0;
+      if (owners.a > 0 && owners.b > 0) return true;
+      throw new Error(`shard owners now: node a ${owners.a}, node b ${owners.b}`);
     },
     timeoutMs,
   );
