@@ -13,11 +13,11 @@
  * becomes a long one), and a long code (30 characters, 31^30 ≈ 2^148.6) that needs no cap.
  */
 import { createHmac, randomInt, timingSafeEqual } from 'node:crypto';
-import { nonRetryable, FailureType } from './errors';
+import type { CodeStrength } from '../definitions/approval';
+import { nonRetryable, FailureType } from '../definitions/errors';
 
 /** Unambiguous characters only (no 0/O, 1/I/L): codes are read aloud and typed by hand. */
 export const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
-export type CodeStrength = 'short' | 'long';
 export const CODE_LENGTH: Record<CodeStrength, number> = { short: 10, long: 30 };
 /** Bits of entropy of each strength: log2(31) per character. */
 export const codeBits = (s: CodeStrength) => CODE_LENGTH[s] * Math.log2(CODE_ALPHABET.length);

@@ -10,10 +10,11 @@
  */
 import { log } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
-import type { Approver, ApproverDirectory } from '../config/approvers';
-import { codeMac, matchCodes, newCode, type CodeStrength, type VerifyCodesInput } from './approval-codes';
+import type { Approver, ApproverDirectory } from '../definitions/approval';
+import { codeMac, matchCodes, newCode, type VerifyCodesInput } from './approval-codes';
+import { type CodeStrength } from '../definitions/approval';
 import { approvalLink, type LinkSettings } from './approval-links';
-import { describeError, FailureType, nonRetryable } from './errors';
+import { describeError, FailureType, nonRetryable } from '../definitions/errors';
 import { createNotificationActivities, type Delivery, type NotifyDeps } from './notify';
 
 export interface ApprovalDeps {

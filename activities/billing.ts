@@ -6,7 +6,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { apiUrlFor } from './health';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 export interface BillingSwitch {
   key: string;

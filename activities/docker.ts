@@ -4,7 +4,7 @@
  */
 import type Docker from 'dockerode';
 import { log } from '@temporalio/activity';
-import { describeError, FailureType, nonRetryable, redact, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, redact, retryable } from '../definitions/errors';
 
 export interface ContainerState {
   name: string;

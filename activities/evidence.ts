@@ -13,7 +13,7 @@ import { createReadStream } from 'node:fs';
 import { chmod, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Context, log } from '@temporalio/activity';
-import { describeError, FailureType, nonRetryable, redact, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, redact, retryable } from '../definitions/errors';
 import type { RefundRecord } from './stripe';
 
 export interface EvidenceDeps {

@@ -3,7 +3,7 @@
  * A failed check is a result, not an activity failure: the runbook decides what it means.
  */
 import { Context, sleep } from '@temporalio/activity';
-import { describeError, nonRetryable, FailureType, redact } from './errors';
+import { describeError, nonRetryable, FailureType, redact } from '../definitions/errors';
 
 export interface HealthResult {
   healthy: boolean;

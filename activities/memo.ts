@@ -10,7 +10,7 @@
  */
 import { Context, log } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
-import { describeError } from './errors';
+import { describeError } from '../definitions/errors';
 
 export interface ResultMemo {
   get(key: string): Promise<string | null>;

@@ -5,7 +5,7 @@
  */
 import { log } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 import { oncePart, type ResultMemo } from './memo';
 
 export interface NotifyDeps {

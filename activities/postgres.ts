@@ -11,7 +11,7 @@
 import { Context, log, sleep } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { apiUrlFor } from './health';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 export interface PostgresDeps {
   pg: Pool;

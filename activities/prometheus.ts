@@ -8,7 +8,7 @@
  * No data (empty vector, NaN) is a result (`value: null`); an unreachable Prometheus or a query it
  * rejects is an activity failure the runbook records as a check that cannot run.
  */
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 export interface PrometheusDeps {
   prometheusUrl?: string;

@@ -5,7 +5,7 @@
  */
 import { sleep } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 export interface RedisDeps {
   redis: Redis;

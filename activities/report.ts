@@ -5,9 +5,9 @@
  */
 import { log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { generateIncidentReport, reportFromState } from '../client/report/index';
-import type { IncidentState } from '../workflows/types';
-import { describeError } from './errors';
+import { generateIncidentReport, reportFromState } from '../common/report/index';
+import type { IncidentState } from '../definitions/types';
+import { describeError } from '../definitions/errors';
 
 export interface ReportDeps {
   temporal?: Client;

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { Context, log, sleep } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { apiUrlFor } from './health';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 export interface ScalingDeps {
   docker: Docker;

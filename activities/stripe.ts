@@ -5,10 +5,8 @@
  */
 import { log } from '@temporalio/activity';
 import type Stripe from 'stripe';
-import type { RefundCaps } from '../config';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
-
-export type { RefundCaps } from '../config';
+import type { RefundCaps } from '../definitions/charges';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 /** Charge (`ch_`/`py_`) and payment intent (`pi_`) IDs as Stripe writes them. */
 export const CHARGE_ID = /^(ch|py|pi)_[A-Za-z0-9]+$/;

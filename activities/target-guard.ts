@@ -1,5 +1,5 @@
 /**
- * The runbooks' side of the target guard (workflows/target-lease.ts): ask it, through the worker's
+ * The runbooks' side of the target guard (workflows/target-guard.ts): ask it, through the worker's
  * own Temporal client, before acting on a shared target, and tell it when the action is done.
  * The guard's answer comes back as this activity's result, which no UI signal can forge.
  *
@@ -10,7 +10,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import { stateQuery } from '../workflows/definitions';
+import { stateQuery } from '../definitions/messages';
 import {
   GUARDED_ACTIVITIES,
   TARGET_LEASE_WORKFLOW_TYPE,
@@ -23,11 +23,11 @@ import {
   type TargetGrant,
   type TargetGrantStatus,
   type TargetLeaseInput,
-  type TargetLeasePolicy,
   type TargetReply,
   type TargetRequest,
-} from '../workflows/target-lease';
-import { describeError, FailureType, nonRetryable, retryable } from './errors';
+} from '../definitions/target-guard';
+import { type TargetLeasePolicy } from '../definitions/policies/target-guard';
+import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
 
 export interface TargetGuardDeps {
   /** Overrides of the guard's policy (rate limit, lease), given when a target's guard starts. */

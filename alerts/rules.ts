@@ -2,7 +2,7 @@
  * The alert rules, as data: alerts/accubooks.rules.yml is generated from this file
  * (`npm run rules:generate`), never edited by hand. The error rate and p95 latency expressions and
  * their thresholds come from the same definitions as the P1-1/P1-2 runbooks' verification
- * (workflows/policies/), so an alert and its runbook cannot disagree on what "resolved" means.
+ * (definitions/policies/), so an alert and its runbook cannot disagree on what "resolved" means.
  * test/intake/alert-definitions.test.ts checks that the committed file is this file's output.
  */
 import {
@@ -10,10 +10,10 @@ import {
   errorRateQuery,
   NON_USER_ROUTES,
   p95LatencyQuery,
-} from '../workflows/policies/api-queries';
-import { highErrorRateDefaults } from '../workflows/policies/high-error-rate';
-import { highLatencyDefaults } from '../workflows/policies/high-latency';
-import { queueOverflowDefaults } from '../workflows/policies/queue-overflow';
+} from '../definitions/policies/api-queries';
+import { highErrorRateDefaults } from '../definitions/policies/high-error-rate';
+import { highLatencyDefaults } from '../definitions/policies/high-latency';
+import { queueOverflowDefaults } from '../definitions/policies/queue-overflow';
 
 export const RULES_FILE = 'accubooks.rules.yml';
 
@@ -66,7 +66,7 @@ export const ALERT_RULES: AlertRule[] = [
   {
     comment: [
       'P1-1 HIGH ERROR RATE. Detection: error rate >1% (5 min), over user traffic: not',
-      `${NON_USER_ROUTES} (workflows/policies/api-queries.ts).`,
+      `${NON_USER_ROUTES} (definitions/policies/api-queries.ts).`,
     ],
     alert: 'HighErrorRate',
     expr: `${errorRateQuery(ALERT_SCOPE)} > ${highErrorRateDefaults.detectionErrorRate}`,

@@ -4,7 +4,7 @@
  * targets are made-up names, so checks fail fast and nothing real is touched.
  */
 import type { WorkerClients } from '../worker/clients';
-import { testClients } from '../test/helpers/deps';
+import { testClients } from '../rig/deps';
 
 export function benchClients(pagerDutyUrl: string, slackUrl: string): WorkerClients {
   const person = (role: string) => [

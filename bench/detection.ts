@@ -14,13 +14,13 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { incidentWorkflowId, RUNBOOK_WORKFLOWS, type StartableRunbook } from '../client/incidents';
-import { targetLeaseWorkflowId } from '../workflows/target-lease';
-import type { IncidentState } from '../workflows/types';
-import { need } from '../test/helpers/env';
-import { startReceiver } from '../test/helpers/receivers';
-import { waitUntil } from '../test/helpers/sandbox';
-import { terminateTaskQueue } from '../test/helpers/temporal';
-import { startWorkerProcess } from '../test/helpers/worker-process';
+import { targetLeaseWorkflowId } from '../definitions/target-guard';
+import type { IncidentState } from '../definitions/types';
+import { need } from '../rig/env';
+import { startReceiver } from '../rig/receivers';
+import { waitUntil } from '../rig/sandbox';
+import { terminateTaskQueue } from '../rig/temporal';
+import { startWorkerProcess } from '../rig/worker-process';
 
 /** One run, in ms from the fault. */
 export interface DetectionRun {

@@ -32,12 +32,12 @@ import {
   abandonSignal,
   runbookUpdateSignal,
   stateQuery,
-} from '../workflows/definitions';
-import type { IncidentState } from '../workflows/types';
-import { startReceiver, type Receiver } from '../test/helpers/receivers';
-import { timeSkippingEnv } from '../test/helpers/temporal';
-import { need } from '../test/helpers/env';
-import { freePort } from '../test/helpers/sandbox';
+} from '../definitions/messages';
+import type { IncidentState } from '../definitions/types';
+import { startReceiver, type Receiver } from '../rig/receivers';
+import { timeSkippingEnv } from '../rig/temporal';
+import { need } from '../rig/env';
+import { freePort } from '../rig/sandbox';
 import type { WorkerProcessOptions, WorkerStatus } from './worker-process';
 import { benchClients } from './clients';
 import { createBenchActivities } from './floor-activities';

@@ -12,14 +12,14 @@
  * gone: it counted no wrong codes and recorded nothing.)
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import { stateQuery } from '../workflows/definitions';
+import { stateQuery } from '../definitions/messages';
 import {
   approvalSignal,
   type ApprovalAttempt,
   type ApprovalAttemptRecord,
   type ApprovalGateRecord,
-} from '../workflows/approval';
-import type { IncidentState } from '../workflows/types';
+} from '../definitions/approval';
+import type { IncidentState } from '../definitions/types';
 
 export type { ApprovalAttempt };
 

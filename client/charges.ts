@@ -6,9 +6,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
-import { addChargesSignal, stateQuery } from '../workflows/definitions';
-import type { ChargeRequestRecord } from '../workflows/billing-refunds';
-import type { IncidentState } from '../workflows/types';
+import { addChargesSignal, stateQuery } from '../definitions/messages';
+import type { ChargeRequestRecord } from '../definitions/charges';
+import type { IncidentState } from '../definitions/types';
 import { incidentWorkflowId } from './incidents';
 import { TARGET_NAME } from './intake/mapping';
 import { CHARGE_ID } from './intake/schema';

@@ -15,8 +15,8 @@ import { submitApproval, type ApprovalAttempt } from './approvals';
 import { addCharges, badChargeId, billingIncidentId } from './charges';
 import { connectClient } from './connection';
 import { incidentState, RUNBOOK_WORKFLOWS, startIncident, type StartableRunbook } from './incidents';
-import { loosenedFields } from '../workflows/gate-policy';
-import { POLICY_DEFAULTS } from '../workflows/policy-defaults';
+import { loosenedFields } from '../definitions/policies/gate-policy';
+import { POLICY_DEFAULTS } from '../definitions/policies';
 import { TARGET_NAME } from './intake/mapping';
 import { CHARGE_ID } from './intake/schema';
 import {
@@ -31,8 +31,8 @@ import {
 } from './follow-up';
 import { runReportCommand } from './report';
 import { formatTimeline, timelineFromHistory } from './timeline';
-import { RUNBOOK_IDS, RUNBOOKS } from '../workflows/catalog';
-import { abandonSignal, resolveSignal } from '../workflows/definitions';
+import { RUNBOOK_IDS, RUNBOOKS } from '../definitions/catalog';
+import { abandonSignal, resolveSignal } from '../definitions/messages';
 import {
   AwaitingApprovalKey,
   EscalatedKey,
@@ -41,7 +41,7 @@ import {
   SeverityKey,
   TargetServiceKey,
 } from '../workflows/search-attributes';
-import type { IncidentState, RunbookId, Trigger } from '../workflows/types';
+import type { IncidentState, RunbookId, Trigger } from '../definitions/types';
 
 export class CliError extends Error {
   constructor(

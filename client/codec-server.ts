@@ -27,7 +27,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Payload } from '@temporalio/common';
 import { ConfigError, loadCodecServerConfig, type CodecServerConfig } from '../config';
-import { AesGcmCodec } from './codec';
+import { AesGcmCodec } from '../common/codec';
 
 interface JsonPayload {
   metadata?: Record<string, string>;

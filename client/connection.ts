@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { TemporalConfig } from '../config';
-import { dataConverterFor } from './codec';
+import { dataConverterFor } from '../common/codec';
 
 type TlsOptions = {
   clientCertPair?: { crt: Buffer; key: Buffer };
@@ -27,6 +27,6 @@ export async function connectClient(cfg: TemporalConfig): Promise<Client> {
     tls: tlsOptions(cfg),
     apiKey: cfg.apiKey,
   });
-  // With codec keys configured, every payload this client sends is encrypted (client/codec.ts).
+  // With codec keys configured, every payload this client sends is encrypted (common/codec.ts).
   return new Client({ connection, namespace: cfg.namespace, dataConverter: dataConverterFor(cfg) });
 }

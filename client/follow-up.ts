@@ -10,7 +10,7 @@ import {
   postMortemFiledSignal,
   reportFiledSignal,
   runbookUpdateSignal,
-} from '../workflows/definitions';
+} from '../definitions/messages';
 import {
   FollowUpDutiesKey,
   FollowUpOverdueKey,
@@ -24,7 +24,7 @@ import type {
   FollowUpState,
   IncidentState,
   RunbookUpdateDecision,
-} from '../workflows/types';
+} from '../definitions/types';
 
 export const FOLLOW_UP_WORKFLOW_TYPE = 'postIncident';
 const FOLLOW_UP_PREFIX = followUpWorkflowId('');

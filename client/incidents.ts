@@ -4,7 +4,7 @@
  */
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
-import { incidentTitle, RUNBOOKS, staticDetails } from '../workflows/catalog';
+import { incidentTitle, RUNBOOKS, staticDetails } from '../definitions/catalog';
 import {
   AwaitingApprovalKey,
   EscalatedKey,
@@ -15,9 +15,9 @@ import {
   TargetServiceKey,
 } from '../workflows/search-attributes';
 import type * as workflows from '../workflows';
-import { loosenedFields } from '../workflows/gate-policy';
-import { POLICY_DEFAULTS } from '../workflows/policy-defaults';
-import type { IncidentInput, IncidentState, RunbookId, Trigger } from '../workflows/types';
+import { loosenedFields } from '../definitions/policies/gate-policy';
+import { POLICY_DEFAULTS } from '../definitions/policies';
+import type { IncidentInput, IncidentState, RunbookId, Trigger } from '../definitions/types';
 
 export const RUNBOOK_WORKFLOWS = {
   'P0-1': 'systemDown',

@@ -18,7 +18,7 @@ import {
   renderReport,
   timelineSvg,
   type ReportModel,
-} from './report/index';
+} from '../common/report/index';
 
 export interface ReportCommandOptions {
   runId?: string;

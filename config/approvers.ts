@@ -11,20 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-
-export interface Approver {
-  /** What the person types as `approver` in an approval. */
-  id: string;
-  name: string;
-  roles: string[];
-  email?: string;
-  /** A personal webhook (their own chat DM hook or pager), never a shared channel. */
-  webhookUrl?: string;
-}
-
-export interface ApproverDirectory {
-  approvers: Approver[];
-}
+import type { Approver, ApproverDirectory } from '../definitions/approval';
 
 const person = z
   .object({

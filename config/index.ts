@@ -6,8 +6,10 @@
  * way to print it, and it masks them.
  */
 import { z } from 'zod';
-import { describeApprovers, parseApprovers, type ApproverDirectory } from './approvers';
-import { parseCodecKeys, type CodecKey } from '../client/codec';
+import { DEFAULT_REFUND_CAPS, type RefundCaps } from '../definitions/charges';
+import { describeApprovers, parseApprovers } from './approvers';
+import { type ApproverDirectory } from '../definitions/approval';
+import { parseCodecKeys, type CodecKey } from '../common/codec';
 import type { LinkSettings } from '../activities/approval-links';
 import { loadApprovalLinks } from './approval-links';
 import { ConfigError, parseEnv as parse, type RawEnv } from './errors';
@@ -30,23 +32,6 @@ const hostPort = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 
-/** P0-3: the most a runbook refunds without an approval (amounts in the smallest currency unit). */
-export interface RefundCaps {
-  /** One charge's refund. */
-  perCharge: number;
-  /** All automatic refunds of one incident together. */
-  perIncidentTotal: number;
-  /** How many automatic refunds one incident makes. */
-  perIncidentCount: number;
-}
-
-/** The caps when the worker sets none (REFUND_CAP_*): $500 a charge, $2,000 and 10 refunds an incident. */
-export const DEFAULT_REFUND_CAPS: RefundCaps = {
-  perCharge: 50_000,
-  perIncidentTotal: 200_000,
-  perIncidentCount: 10,
-};
-
 const refundCap = z.coerce
   .number({ message: 'must be a whole number' })
   .int({ message: 'must be a whole number' })
@@ -64,7 +49,7 @@ const envSchema = z.object({
   TEMPORAL_TLS_CA_PATH: z.string().optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().optional(),
   TEMPORAL_API_KEY: z.string().optional(),
-  /** Encrypted history (client/codec.ts): `id1:base64key,id2:base64key`, the first encrypts. Unset = off. */
+  /** Encrypted history (common/codec.ts): `id1:base64key,id2:base64key`, the first encrypts. Unset = off. */
   PAYLOAD_CODEC_KEYS: z
     .string()
     .superRefine((v, ctx) => {

@@ -12,8 +12,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { connectClient } from '../client/connection';
 import { incidentWorkflowId, type StartableRunbook } from '../client/incidents';
 import { loadTemporalConfig } from '../config';
-import { stateQuery } from '../workflows/definitions';
-import type { IncidentState } from '../workflows/types';
+import { stateQuery } from '../definitions/messages';
+import type { IncidentState } from '../definitions/types';
 
 const [alertName, runbook, target, intakeLog, t0Text] = process.argv.slice(2);
 if (!alertName || !runbook || !target || !intakeLog || !t0Text) {

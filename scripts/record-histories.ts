@@ -1,5 +1,5 @@
 /**
- * Records the histories of every runbook's main paths (test/replay/scenarios.ts) as JSON fixtures in
+ * Records the histories of every runbook's main paths (rig/replay-scenarios.ts) as JSON fixtures in
  * test/fixtures/histories/, for the replay test. Runs on the time-skipping server with the real
  * activities against private sandbox containers (one shared, plus one per scenario that needs its
  * own), a private Prometheus scraping them, stripe-mock behind a recording proxy, approvers whose
@@ -16,19 +16,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { Worker } from '@temporalio/worker';
-import { historyToJson } from '../client/report/proto-json';
+import { historyToJson } from '../common/report/proto-json';
 import { createActivities } from '../activities';
 import { stripeFrom } from '../worker/clients';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
-import { startApprovalWorld } from '../test/helpers/approvals';
-import { testClients } from '../test/helpers/deps';
-import { need, uniqueId } from '../test/helpers/env';
-import { startTestPrometheus } from '../test/helpers/prometheus';
-import { startReceiver } from '../test/helpers/receivers';
-import { startSandbox, testDocker, type Sandbox } from '../test/helpers/sandbox';
-import { startStripeProxy } from '../test/helpers/stripe-proxy';
-import { timeSkippingEnv, workflowsPath } from '../test/helpers/temporal';
-import { RECORDER_INCIDENT_OWNERS, SCENARIOS } from '../test/replay/scenarios';
+import { startApprovalWorld } from '../rig/approvals';
+import { testClients } from '../rig/deps';
+import { need, uniqueId } from '../rig/env';
+import { startTestPrometheus } from '../rig/prometheus';
+import { startReceiver } from '../rig/receivers';
+import { startSandbox, testDocker, type Sandbox } from '../rig/sandbox';
+import { startStripeProxy } from '../rig/stripe-proxy';
+import { timeSkippingEnv, workflowsPath } from '../rig/temporal';
+import { RECORDER_INCIDENT_OWNERS, SCENARIOS } from '../rig/replay-scenarios';
 
 export const FIXTURES_DIR = path.resolve(__dirname, '../../test/fixtures/histories');
 

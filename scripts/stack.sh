@@ -447,7 +447,7 @@ cmd_up() {
   ALERTMANAGER_URL="http://127.0.0.1:$AM_PORT"
   STACK_INTAKE_TOKEN="$(abk_secret)" # Alertmanager's bearer token for the intake (a file for it)
   STACK_ALERT_TIMING="$ALERT_TIMING"
-  # Encrypted history (client/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
+  # Encrypted history (common/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
   PAYLOAD_CODEC_KEYS=""
   CODEC_SERVER_URL="" # set = the codec server runs and the Web UI is given its endpoint
   if [[ "${STACK_CODEC:-0}" == 1 ]]; then

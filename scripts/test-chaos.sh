@@ -40,7 +40,7 @@ trap 'exit 143' TERM
 
 # Build when dist is missing or older than any source.
 if [[ ! -f dist/worker/main.js ]] ||
-  [[ -n "$(find activities workflows worker client config sandbox -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
+  [[ -n "$(find definitions common activities workflows worker client config sandbox rig -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
   abk_log "building (npm run build)"
   npm run --silent build
 fi

@@ -45,7 +45,7 @@ t="$(abk_now_ms)"
 scripts/setup.sh >/dev/null
 abk_log "setup ($(abk_since "$t"))"
 if [[ ! -f dist/worker/main.js ]] ||
-  [[ -n "$(find config workflows activities worker client sandbox scripts -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
+  [[ -n "$(find definitions common config workflows activities worker client sandbox rig scripts -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
   t="$(abk_now_ms)"
   if npm run --silent build; then
     abk_log "npm run build ($(abk_since "$t"))"

@@ -5,7 +5,7 @@
 import { NativeConnection, Worker, Runtime, DefaultLogger, type LogEntry } from '@temporalio/worker';
 import { describeConfig, loadWorkerConfig, ConfigError, secretsOf, type WorkerConfig } from '../config';
 import { connectClient, tlsOptions } from '../client/connection';
-import { dataConverterFor } from '../client/codec';
+import { dataConverterFor } from '../common/codec';
 import { missingAppRoles } from '../activities/postgres';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';

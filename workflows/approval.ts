@@ -23,103 +23,28 @@
 import {
   CancellationScope,
   condition,
-  defineSignal,
   proxyLocalActivities,
   setHandler,
   sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { CodeStrength } from '../activities/approval-codes';
 import type { IssuedCode } from '../activities/approvals';
 import { notifications } from './activity-proxies';
 import { failureText } from './incident-failures';
+import {
+  APPROVAL_SIGNAL_NAME,
+  approvalSignal,
+  MAX_STORED_ATTEMPTS,
+  type ApprovalAttempt,
+  type ApprovalAttemptRecord,
+  type ApprovalGateRecord,
+  type CodeStrength,
+} from '../definitions/approval';
+import { approvalDefaults, type ApprovalPolicy } from '../definitions/policies/approval';
 
-export type ApprovalDecision = 'approve' | 'reject';
-
-/** What a person sends from the UI or the CLI. `via` is a label only. */
-export interface ApprovalAttempt {
-  /** The approver's id in the directory, e.g. "alice". */
-  approver: string;
-  decision: ApprovalDecision;
-  reason: string;
-  /** The one-time code they received, e.g. "ABCDE-FGHJK" (case, spaces and dashes ignored). */
-  code: string;
-  via?: string;
-}
-
-export const APPROVAL_SIGNAL_NAME = 'approval';
-/** The UI path (and the CLI's): one JSON object {approver, decision, reason, code}. */
-export const approvalSignal = defineSignal<[ApprovalAttempt]>(APPROVAL_SIGNAL_NAME);
-
-/** Attempts kept one by one per approver name and gate; past it they are only counted. */
-export const MAX_STORED_ATTEMPTS = 20;
 /** Attempts waiting to be checked; a flood past this is counted and dropped unread. */
 const MAX_QUEUED_ATTEMPTS = 500;
-
-export interface ApprovalAttemptRecord {
-  n: number;
-  at: string;
-  via: string;
-  approver: string;
-  decision: string;
-  reason: string;
-  accepted: boolean;
-  refusedBecause?: string;
-  /** The attempt carried a live code of someone (now spent), though it was refused. */
-  spentCodeOf?: string;
-}
-
-export interface ApprovalCodeRecord {
-  approver: string;
-  name: string;
-  roles: string[];
-  round: number;
-  strength: CodeStrength;
-  issuedAt: string;
-  expiresAt: string;
-  /** used: by an accepted attempt; spent: carried by a refused one (its owner got a new code). */
-  status: 'live' | 'used' | 'spent' | 'expired' | 'revoked';
-  delivered: string[];
-  failed: { channel: string; error: string }[];
-}
-
-export interface ApprovalGateRecord {
-  gate: string;
-  what: string;
-  requiredRoles: string[];
-  status: 'not-requested' | 'pending' | 'approved';
-  requestedAt?: string;
-  decidedAt?: string;
-  round: number;
-  codes: ApprovalCodeRecord[];
-  attempts: ApprovalAttemptRecord[];
-  /** Attempts past MAX_STORED_ATTEMPTS for one name: counted, not stored. */
-  attemptsNotStored?: Record<string, number>;
-  /** Accepted approvals that count now (a rejection clears them). */
-  approvedBy: { approver: string; roles: string[]; at: string; reason: string }[];
-  rejections: { approver: string; roles: string[]; at: string; reason: string }[];
-  reminders: { at: string; delivered: string[]; failed: string[] }[];
-  notices: { at: string; about: string; delivered: string[]; failed: string[] }[];
-  /** Why codes could not be sent (no approver for a role, every channel down...). */
-  problem?: string;
-}
-
-export interface ApprovalPolicy {
-  /** Every one of these roles must approve (the seed: CEO; e.g. ["CEO", "CTO"] for two people). */
-  requiredRoles: string[];
-  codeTtlMs: number;
-  reminderEveryMs: number;
-  /** Wrong codes one incident takes before every short code is replaced by a long one. */
-  maxWrongCodes: number;
-}
-
-export const approvalDefaults: ApprovalPolicy = {
-  requiredRoles: ['CEO'],
-  codeTtlMs: 60 * 60_000,
-  reminderEveryMs: 15 * 60_000,
-  maxWrongCodes: 20,
-};
 
 /** What a gate needs from the workflow it lives in. */
 export interface GateHost {

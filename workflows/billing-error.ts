@@ -15,47 +15,17 @@
  * switch is still set in the store and takes effect when the app starts again.
  */
 import { condition, patched, setHandler } from '@temporalio/workflow';
-import { addChargesSignal } from './definitions';
+import { addChargesSignal } from '../definitions/messages';
 import { checks, notifications } from './activity-proxies';
-import { ApprovalGate, approvalDefaults, type ApprovalPolicy } from './approval';
+import { ApprovalGate } from './approval';
+import type { ApprovalPolicy } from '../definitions/policies/approval';
 import { failureText, Incident, withSummary } from './incident';
-import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
+import { billingErrorDefaults, type BillingErrorPolicy } from '../definitions/policies/billing-error';
+import { withDefaults } from '../definitions/policies/gate-policy';
 import { RefundDesk } from './billing-refunds';
-import { guardedCheck, restartTarget } from './target-guard';
+import { guardedCheck, restartTarget } from './guarded-actions';
 import { verifyHealthy } from './verify-health';
-import type { IncidentInput, IncidentState } from './types';
-
-export interface BillingErrorPolicy extends CommonPolicy {
-  /** Row of billing_config the app reads (default: the worker's BILLING_KEY). */
-  billingKey?: string;
-  /** Folder under the evidence directory for refund documents. */
-  refundsSubdir: string;
-  /** "Notify CEO + CTO immediately". */
-  notifyRoles: string[];
-  /** "Resume billing: CEO approval required" (e.g. ["CEO", "CTO"] to require both). */
-  approvalRoles: string[];
-  codeTtlMs: number;
-  reminderEveryMs: number;
-  maxWrongCodes: number;
-  stopTimeoutSec: number;
-  healthTimeoutMs: number;
-  verifyWindowMs: number;
-  verifyIntervalMs: number;
-}
-
-export const billingErrorDefaults: BillingErrorPolicy = {
-  ...commonDefaults,
-  refundsSubdir: 'phase4_billing/refunds',
-  notifyRoles: ['CEO', 'CTO'],
-  approvalRoles: approvalDefaults.requiredRoles,
-  codeTtlMs: approvalDefaults.codeTtlMs,
-  reminderEveryMs: approvalDefaults.reminderEveryMs,
-  maxWrongCodes: approvalDefaults.maxWrongCodes,
-  stopTimeoutSec: 10,
-  healthTimeoutMs: 5_000,
-  verifyWindowMs: 2 * 60_000,
-  verifyIntervalMs: 2_000,
-};
+import type { IncidentInput, IncidentState } from '../definitions/types';
 
 export interface BillingErrorInput extends IncidentInput<BillingErrorPolicy> {
   /** The incorrect charge(s): Stripe charge (ch_…) or payment intent (pi_…) IDs. */

@@ -9,43 +9,25 @@
  */
 import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { ChargeAmount, RefundCaps, RefundRecord } from '../activities/stripe';
+import type { ChargeAmount, RefundRecord } from '../activities/stripe';
+import type { RefundCaps } from '../definitions/charges';
 import { actions, checks, notifications } from './activity-proxies';
-import { ApprovalGate, type ApprovalPolicy } from './approval';
+import { ApprovalGate } from './approval';
+import { type ApprovalPolicy } from '../definitions/policies/approval';
 import { failureText, type Incident, withSummary } from './incident';
 import { describeCaps, money, overRefundCap, type RefundCapUse } from './refund-caps';
-import { guardedStep } from './target-guard';
-
-/** Charge (`ch_`/`py_`) and payment intent (`pi_`) IDs (the same as activities/stripe.ts checks). */
-export const CHARGE_ID_PATTERN = /^(ch|py|pi)_[A-Za-z0-9]{1,200}$/;
-/** Charges one incident tracks; more are refused (the state and history stay bounded). */
-export const MAX_CHARGES_PER_INCIDENT = 100;
-export const REFUND_OVER_CAP_GATE = 'refund-over-cap';
-/** Requests to add charges kept one by one in the state; past it they are only counted. */
-export const MAX_STORED_CHARGE_REQUESTS = 50;
-
-/**
- * New charges for a running P0-3 (signal `addCharges`, from the UI or `runbooks charges add`; an
- * alert with charges joins the same way). `requestId` lets a client find its answer in the state.
- */
-export interface AddCharges {
-  charges: string[];
-  /** Who reports them (recorded, shown; proves nothing). */
-  by: string;
-  reason?: string;
-  requestId?: string;
-  via?: string;
-}
-
-/** What came of one request to add charges, as the state shows it. */
-export interface ChargeRequestRecord extends ChargesAdded {
-  requestId?: string;
-  at: string;
-  via: string;
-  by: string;
-  reason?: string;
-  refusedBecause?: string;
-}
+import { guardedStep } from './guarded-actions';
+import {
+  CHARGE_ID_PATTERN,
+  MAX_CHARGES_PER_INCIDENT,
+  MAX_STORED_CHARGE_REQUESTS,
+  REFUND_OVER_CAP_GATE,
+  type AddCharges,
+  type ChargeEntry,
+  type ChargeRequestRecord,
+  type ChargesAdded,
+  type ChargeStatus,
+} from '../definitions/charges';
 
 /** Refunds call Stripe: a few attempts, each with the same idempotency key. */
 const payments = proxyActivities<Activities>({
@@ -74,41 +56,6 @@ const patientPayments = proxyActivities<Activities>({
     nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
   },
 });
-
-export type ChargeStatus =
-  | 'checking'
-  | 'refunding'
-  | 'retrying'
-  | 'refunded'
-  | 'waiting-approval'
-  | 'rejected'
-  | 'failed'
-  | 'not-refunded';
-
-/** One charge the incident heard of, as the state shows it. */
-export interface ChargeEntry {
-  charge: string;
-  /** Where it came from: "trigger", "alert", "signal (CLI)", "signal"... */
-  source: string;
-  addedBy: string;
-  status: ChargeStatus;
-  amount?: number;
-  currency?: string;
-  /** Why it waits for (or waited for) an approval: the amount against the cap. */
-  overCap?: string;
-  gate?: string;
-  refundId?: string;
-  /** Refunded through an approval (by whom), not automatically. */
-  approvedBy?: string;
-  note?: string;
-}
-
-/** What `add` did with a list of charges. */
-export interface ChargesAdded {
-  added: string[];
-  duplicates: string[];
-  invalid: string[];
-}
 
 export interface RefundDeskOptions {
   target: string;

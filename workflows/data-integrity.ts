@@ -3,7 +3,7 @@
  * Detection: Cross-tenant leakage OR calculation error
  * Actions:
  *   1. STOP SYSTEM: docker stop accubooks-api (and hold it: no other runbook may start, restart or
- *      scale it until this incident is approved to resume; see target-lease.ts)
+ *      scale it until this incident is approved to resume; see target-guard.ts)
  *   2. Preserve evidence: pg_dump to a timestamped file in the evidence directory, size and SHA-256
  *      recorded (credentials through the environment, never the command line or history)
  *   3. Notify CEO + CTO + Legal immediately (sent while the dump runs, not after it)
@@ -15,53 +15,19 @@ import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
 import { checks, notifications } from './activity-proxies';
-import { ApprovalGate, approvalDefaults } from './approval';
+import { ApprovalGate } from './approval';
 import { failureText, failureType, Incident, withSummary } from './incident';
-import { commonDefaults, withDefaults, type CommonPolicy } from './policy';
+import { dataIntegrityDefaults, type DataIntegrityPolicy } from '../definitions/policies/data-integrity';
+import { withDefaults } from '../definitions/policies/gate-policy';
 import {
   holdTargetUntilGranted,
   releaseTargetUntilDone,
   restartTarget,
   startTarget,
   stopTarget,
-} from './target-guard';
+} from './guarded-actions';
 import { verifyHealthy } from './verify-health';
-import type { IncidentInput, IncidentState } from './types';
-
-export interface DataIntegrityPolicy extends CommonPolicy {
-  /** "Notify CEO + CTO + Legal immediately". */
-  notifyRoles: string[];
-  /** "Resume: CEO approval required" (e.g. ["CEO", "CTO"] to require both). */
-  approvalRoles: string[];
-  codeTtlMs: number;
-  reminderEveryMs: number;
-  maxWrongCodes: number;
-  /** Folder under the evidence directory for the dump. */
-  evidenceSubdir: string;
-  /** pg_dump format: custom (pg_restore) or plain (psql). */
-  dumpFormat: 'custom' | 'plain';
-  dumpTimeoutMs: number;
-  stopTimeoutSec: number;
-  healthTimeoutMs: number;
-  verifyWindowMs: number;
-  verifyIntervalMs: number;
-}
-
-export const dataIntegrityDefaults: DataIntegrityPolicy = {
-  ...commonDefaults,
-  notifyRoles: ['CEO', 'CTO', 'Legal'],
-  approvalRoles: approvalDefaults.requiredRoles,
-  codeTtlMs: approvalDefaults.codeTtlMs,
-  reminderEveryMs: approvalDefaults.reminderEveryMs,
-  maxWrongCodes: approvalDefaults.maxWrongCodes,
-  evidenceSubdir: 'phase4_integrity',
-  dumpFormat: 'custom',
-  dumpTimeoutMs: 2 * 60 * 60_000,
-  stopTimeoutSec: 10,
-  healthTimeoutMs: 5_000,
-  verifyWindowMs: 2 * 60_000,
-  verifyIntervalMs: 2_000,
-};
+import type { IncidentInput, IncidentState } from '../definitions/types';
 
 export interface DataIntegrityInput extends IncidentInput<DataIntegrityPolicy> {
   /** "cross-tenant leakage" or "calculation error", with what was seen. */

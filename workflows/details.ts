@@ -3,8 +3,8 @@
  * when it escalates next, the steps so far as a compact timeline, and, while it waits for a person,
  * exactly what to paste into "Send a Signal".
  */
-import { safeLink } from './links';
-import type { IncidentState, StepRecord } from './types';
+import { safeLink } from '../definitions/links';
+import type { IncidentState, StepRecord } from '../definitions/types';
 
 /**
  * The details panel is read at a glance, and the whole text is re-sent on every `__temporal_workflow_metadata`

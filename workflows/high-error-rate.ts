@@ -20,10 +20,10 @@
 import { checks } from './activity-proxies';
 import { failureType, Incident, metricEndState, withSummary } from './incident';
 import { minutes, pct, verifyLoop } from './measured';
-import { highErrorRateDefaults, type HighErrorRatePolicy } from './policies/high-error-rate';
-import { withDefaults } from './policy';
-import { restartTarget } from './target-guard';
-import type { IncidentInput, IncidentState } from './types';
+import { highErrorRateDefaults, type HighErrorRatePolicy } from '../definitions/policies/high-error-rate';
+import { withDefaults } from '../definitions/policies/gate-policy';
+import { restartTarget } from './guarded-actions';
+import type { IncidentInput, IncidentState } from '../definitions/types';
 import type { MetricSample } from '../activities/prometheus';
 
 const TIER = 'engineering lead';

@@ -17,10 +17,10 @@
 import { checks } from './activity-proxies';
 import { Incident, metricEndState, withSummary } from './incident';
 import { measure, minutes, pct, secs, verifyLoop } from './measured';
-import { highLatencyDefaults, type HighLatencyPolicy } from './policies/high-latency';
-import { withDefaults } from './policy';
-import { guardedCheck } from './target-guard';
-import type { IncidentInput, IncidentState } from './types';
+import { highLatencyDefaults, type HighLatencyPolicy } from '../definitions/policies/high-latency';
+import { withDefaults } from '../definitions/policies/gate-policy';
+import { guardedCheck } from './guarded-actions';
+import type { IncidentInput, IncidentState } from '../definitions/types';
 import type { KillResult, SlowQuery } from '../activities/postgres';
 import type { MetricSample } from '../activities/prometheus';
 

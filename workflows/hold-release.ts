@@ -12,14 +12,10 @@
  */
 import { defineSignal, setHandler, workflowInfo } from '@temporalio/workflow';
 import { notifications } from './activity-proxies';
-import {
-  ApprovalGate,
-  ApprovalHub,
-  approvalDefaults,
-  type ApprovalGateRecord,
-  type GateHost,
-} from './approval';
-import type { HumanClose } from './types';
+import { ApprovalGate, ApprovalHub, type GateHost } from './approval';
+import { type ApprovalGateRecord } from '../definitions/approval';
+import { approvalDefaults } from '../definitions/policies/approval';
+import type { HumanClose } from '../definitions/types';
 
 export const releaseHoldSignal = defineSignal<[HumanClose]>('releaseHold');
 

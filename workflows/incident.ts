@@ -14,7 +14,7 @@ import {
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
-import { incidentTitle } from './catalog';
+import { incidentTitle } from '../definitions/catalog';
 import { minutes } from './durations';
 import { renderCurrentDetails } from './details';
 import {
@@ -25,19 +25,20 @@ import {
   SeverityKey,
   TargetServiceKey,
 } from './search-attributes';
-import { abandonSignal, alertSignal, followUpWorkflowId, resolveSignal, stateQuery } from './definitions';
-import { incidentMetrics } from './metrics';
-import type { postIncident } from './post-incident';
-import { notifications } from './activity-proxies';
 import {
-  ApprovalGate,
-  ApprovalHub,
-  approvalDefaults,
-  type ApprovalGateRecord,
-  type GateHost,
-} from './approval';
+  abandonSignal,
+  alertSignal,
+  followUpWorkflowId,
+  resolveSignal,
+  stateQuery,
+} from '../definitions/messages';
+import { incidentMetrics } from './metrics';
+import { notifications } from './activity-proxies';
+import { ApprovalGate, ApprovalHub, type GateHost } from './approval';
+import { type ApprovalGateRecord } from '../definitions/approval';
+import { approvalDefaults } from '../definitions/policies/approval';
 import { failureText } from './incident-failures';
-import { MTTR_TARGET_MS, type CommonPolicy } from './policy';
+import { MTTR_TARGET_MS, type CommonPolicy } from '../definitions/policies/common';
 import type {
   AlertEvent,
   CloseRequest,
@@ -46,9 +47,10 @@ import type {
   IncidentInput,
   IncidentState,
   IncidentStatus,
+  PostIncidentInput,
   RunbookId,
   Severity,
-} from './types';
+} from '../definitions/types';
 
 export interface RunbookMeta {
   runbook: RunbookId;
@@ -617,18 +619,18 @@ Abandoning stops its automation and its escalations for good; ${this.state.sever
     const workflowId = followUpWorkflowId(this.state.incidentId);
     this.state.followUp = { workflowId };
     try {
-      await startChild<typeof postIncident>('postIncident', {
+      const input: PostIncidentInput = {
+        incident: this.state,
+        incidentWorkflowId: workflowInfo().workflowId,
+        incidentRunId: workflowInfo().runId,
+        owners: this.followUp?.owners,
+        policy: this.followUp?.policy,
+      };
+      // By type name: the follow-up's module imports this one (withSummary, alertEventProblem).
+      await startChild('postIncident', {
         workflowId,
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        args: [
-          {
-            incident: this.state,
-            incidentWorkflowId: workflowInfo().workflowId,
-            incidentRunId: workflowInfo().runId,
-            owners: this.followUp?.owners,
-            policy: this.followUp?.policy,
-          },
-        ],
+        args: [input],
         staticSummary: `Follow-up: ${this.state.title}`,
         typedSearchAttributes: [
           { key: RunbookIdKey, value: this.state.runbook },

@@ -7,4 +7,4 @@ export { highLatency } from './high-latency';
 export { queueOverflow } from './queue-overflow';
 export { billingError } from './billing-error';
 export { dataIntegrityViolation } from './data-integrity';
-export { targetLease } from './target-lease';
+export { targetLease } from './target-guard';

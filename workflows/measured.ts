@@ -22,16 +22,8 @@ import { ActivityCancellationType, CancellationScope, condition, patched } from 
 import { watchers } from './activity-proxies';
 import { elapsed } from './durations';
 import { Incident, failureText } from './incident';
-import type {
-  TimedSample,
-  WatchCondition,
-  WatchInput,
-  WatchProbe,
-  WatchResult,
-  WatchSample,
-} from '../activities/watch';
-
-export type { TimedSample, WatchCondition, WatchProbe, WatchSample };
+import type { WatchInput, WatchProbe, WatchResult } from '../activities/watch';
+import type { TimedSample, WatchCondition, WatchSample } from '../definitions/watch';
 
 /** Since when a condition has held continuously (workflow time). */
 export class Streak {
@@ -152,16 +144,6 @@ export interface WatchSpec<T> {
   steadyWhen?: () => WatchCondition | undefined;
   /** Samples kept for `rising` conditions and handed to `judge` (default 1). */
   keep?: number;
-}
-
-/** A value by dotted path in a watched sample ("queue.depth.value"); workflows cannot import the activity's. */
-export function valueAt(sample: WatchSample, path: string): unknown {
-  let v: unknown = sample;
-  for (const key of path.split('.')) {
-    if (v === null || v === undefined) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
 }
 
 /** The longest a watch runs before the workflow refreshes its state with a sample. */

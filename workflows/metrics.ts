@@ -4,7 +4,7 @@
  * implementation (worker/metrics.ts), which records into its prom-client registry for /metrics.
  */
 import { proxySinks, type Sinks } from '@temporalio/workflow';
-import type { FollowUpDuty, IncidentStatus, RunbookId, Severity } from './types';
+import type { FollowUpDuty, IncidentStatus, RunbookId, Severity } from '../definitions/types';
 
 export interface IncidentLabels {
   runbook: RunbookId;

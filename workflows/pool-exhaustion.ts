@@ -18,10 +18,10 @@
 import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
 import { minutes, pct, Streak, verifyLoop } from './measured';
-import { poolExhaustionDefaults, type PoolExhaustionPolicy } from './policies/pool-exhaustion';
-import { withDefaults } from './policy';
-import { guardedCheck, restartTarget } from './target-guard';
-import type { IncidentInput, IncidentState } from './types';
+import { poolExhaustionDefaults, type PoolExhaustionPolicy } from '../definitions/policies/pool-exhaustion';
+import { withDefaults } from '../definitions/policies/gate-policy';
+import { guardedCheck, restartTarget } from './guarded-actions';
+import type { IncidentInput, IncidentState } from '../definitions/types';
 import type { IdleTermination, PoolReport } from '../activities/postgres';
 
 const TIER = 'engineering lead (CTO)';

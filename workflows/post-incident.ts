@@ -30,10 +30,11 @@ import {
   postMortemFiledSignal,
   reportFiledSignal,
   runbookUpdateSignal,
-} from './definitions';
+} from '../definitions/messages';
 import { alertEventProblem, failureText, withSummary } from './incident';
 import { incidentMetrics } from './metrics';
-import { withDefaults } from './policy';
+import { withDefaults } from '../definitions/policies/gate-policy';
+import { postIncidentDefaults } from '../definitions/policies/post-incident';
 import {
   FollowUpDutiesKey,
   FollowUpOverdueKey,
@@ -48,33 +49,10 @@ import type {
   DutyState,
   FollowUpDuty,
   FollowUpState,
-  IncidentState,
-  PostIncidentPolicy,
+  PostIncidentInput,
   RunbookUpdateDecision,
-} from './types';
+} from '../definitions/types';
 import type { Activities } from '../activities';
-
-const HOUR = 60 * 60_000;
-
-export const postIncidentDefaults: PostIncidentPolicy = {
-  reportDueMs: 24 * HOUR,
-  reportReminderBeforeMs: 4 * HOUR,
-  postMortemDueMs: 48 * HOUR,
-  postMortemReminderBeforeMs: 8 * HOUR,
-  runbookUpdateDueMs: 48 * HOUR,
-  runbookUpdateReminderBeforeMs: 8 * HOUR,
-  escalationTier: 'engineering lead (CTO)',
-  owners: ['incident-owners@accubooks.local'],
-};
-
-export interface PostIncidentInput {
-  /** The incident's state as it closed. */
-  incident: IncidentState;
-  incidentWorkflowId: string;
-  incidentRunId?: string;
-  owners?: string[];
-  policy?: Partial<PostIncidentPolicy>;
-}
 
 export const DUTY_TITLES: Record<FollowUpDuty, string> = {
   'incident-report': 'Incident report',

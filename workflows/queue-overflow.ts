@@ -16,11 +16,12 @@
  */
 import { checks } from './activity-proxies';
 import { failureText, Incident, metricEndState, withSummary } from './incident';
-import { growth, minutes, pct, valueAt, verifyLoop, type Sample } from './measured';
-import { queueOverflowDefaults, type QueueOverflowPolicy } from './policies/queue-overflow';
-import { withDefaults } from './policy';
-import { guardedCheck, guardedStep } from './target-guard';
-import type { IncidentInput, IncidentState } from './types';
+import { growth, minutes, pct, verifyLoop, type Sample } from './measured';
+import { valueAt } from '../definitions/watch';
+import { queueOverflowDefaults, type QueueOverflowPolicy } from '../definitions/policies/queue-overflow';
+import { withDefaults } from '../definitions/policies/gate-policy';
+import { guardedCheck, guardedStep } from './guarded-actions';
+import type { IncidentInput, IncidentState } from '../definitions/types';
 import type { MetricQuery, MetricSample } from '../activities/prometheus';
 
 const TIER = 'engineering lead';

@@ -5,7 +5,7 @@
  * caps are the worker's configuration (REFUND_CAP_*, config/index.ts), read through an activity:
  * no trigger or signal can set them (gate-policy.ts refuses a policy override that names them).
  */
-import type { RefundCaps } from '../activities/stripe';
+import type { RefundCaps } from '../definitions/charges';
 
 /** Automatic refunds an incident has made (or reserved: decided and under way). */
 export interface RefundCapUse {

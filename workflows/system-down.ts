@@ -13,11 +13,12 @@
  */
 import { checks, watches } from './activity-proxies';
 import { minutes } from './durations';
-import { restartTarget } from './target-guard';
+import { restartTarget } from './guarded-actions';
 import { patched } from '@temporalio/workflow';
 import { failureText, failureType, Incident, withSummary } from './incident';
-import { systemDownDefaults, withDefaults, type SystemDownPolicy } from './policy';
-import type { IncidentInput, IncidentState } from './types';
+import { withDefaults } from '../definitions/policies/gate-policy';
+import { systemDownDefaults, type SystemDownPolicy } from '../definitions/policies/system-down';
+import type { IncidentInput, IncidentState } from '../definitions/types';
 import type { HealthResult } from '../activities/health';
 
 const describeHealth = (h: HealthResult) =>

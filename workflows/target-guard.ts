@@ -1,401 +1,370 @@
 /**
- * Every mutating action on a shared target (restart, stop, start, scale up/down, the billing and
- * pause flags, refunds, query and session kills) goes through here, and from here through the
- * target's guard workflow (target-lease.ts), which decides from one table (TARGET_ACTION_RULES):
- *   - while P0-4 holds the target, nobody else may do what the table says a hold blocks; the
- *     refusal names the holding incident, in the step, in `checks.targetGuard`, and in whatever
- *     the runbook notifies (it escalates with `refusedBecause`);
- *   - exclusive actions never run at once on one target (the guard serializes them), and a restart
- *     asked for while another runbook's restart ran is covered by it instead of repeated;
- *   - restarts of one target are rate-limited across runbooks: a crash loop is refused, so the
- *     runbook escalates instead of restarting forever.
- * If the guard cannot be reached, nothing is done (fail closed) and the runbook is told why.
- * This is the only workflow module that names a mutating activity (lint: eslint.config.mjs), and
- * the activities refuse without the grant handed to them here (activities/target-guard.ts).
+ * The target guard: one long-lived workflow per target (workflow ID `target-guard-<target>`) that
+ * grants or refuses every mutating action on it and keeps holds. It decides from one table,
+ * TARGET_ACTION_RULES below (the same table, with its reasons, is in docs/target-guard.md):
+ *   - a hold (P0-4 data integrity) refuses, to anyone but the holder, every action the table marks
+ *     `heldBlocks`, until the holder releases it; the release is accepted only once the holder has
+ *     an accepted approval;
+ *   - `exclusive` actions run one at a time: a request waits while another runbook's exclusive
+ *     action is in flight; the others run alongside;
+ *   - a restart asked for before another restart finished is covered by it (not repeated);
+ *   - actions marked `restartBudget` are rate-limited: past `maxRestarts` in `restartWindowMs` a
+ *     crash loop is refused, so the runbook escalates instead of restarting forever.
+ * The guard only answers; the runbook's own activity then acts and reports back (`actionDone`).
+ * Requests arrive as updates (from an activity, so a grant cannot be forged by a signal). Every
+ * mutating activity asks the guard (`grantQuery`) whether the grant it was handed is live, for its
+ * own workflow and action, before it touches anything (activities/target-guard.ts): an activity
+ * called without a grant, with another workflow's, or after the grant ended, refuses.
  */
 import {
+  allHandlersFinished,
   condition,
-  proxyActivities,
-  uuid4,
+  continueAsNew,
+  patched,
+  setHandler,
   workflowInfo,
-  type ActivityInterfaceFor,
 } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { actions } from './activity-proxies';
-import { failureText, Incident } from './incident';
-import type { GuardRequestRecord } from './types';
+import { checks } from './activity-proxies';
+import { RUNBOOKS, isRunbookId } from '../definitions/catalog';
+import { setupHoldRelease } from './hold-release';
 import {
-  GUARDED_ACTIVITIES,
-  type GuardedActionKind,
-  type GuardedActivity,
-  type TargetActionKind,
-  type TargetGrant,
+  TARGET_ACTION_RULES,
+  KINDS,
+  isExclusive,
+  type TargetGrantStatus,
+  type TargetRequester,
+  type TargetRequest,
   type TargetReply,
-} from './target-lease';
+  type ActionRecord,
+  type TargetLeaseState,
+  type TargetLeaseInput,
+  targetActionUpdate,
+  targetDoneSignal,
+  targetLeaseStateQuery,
+  targetGrantQuery,
+} from '../definitions/target-guard';
+import { targetLeaseDefaults } from '../definitions/policies/target-guard';
 
-/**
- * Asking the guard may wait behind another runbook's action (up to its lease), heartbeating.
- * Asking twice is safe: the request ID is also the update ID.
- */
-const guard = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
-});
+const describeRunbook = (r: TargetRequester) =>
+  isRunbookId(r.runbook)
+    ? `${r.runbook} ${RUNBOOKS[r.runbook].name.toLowerCase()} incident ${r.incidentId}`
+    : `${r.runbook} incident ${r.incidentId}`;
 
-export interface RestartOptions {
-  title: string;
-  reason: string;
-  stopTimeoutSec: number;
+function validate(req: TargetRequest): void {
+  const problems: string[] = [];
+  if (!req || typeof req !== 'object') throw new Error('request must be an object');
+  if (typeof req.requestId !== 'string' || !req.requestId) problems.push('requestId');
+  if (!KINDS.includes(req.kind)) problems.push(`kind (one of ${KINDS.join(', ')})`);
+  if (typeof req.requester?.workflowId !== 'string' || !req.requester.workflowId)
+    problems.push('requester.workflowId');
+  if (typeof req.reason !== 'string') problems.push('reason');
+  if (typeof req.decidedAt !== 'string' || Number.isNaN(Date.parse(req.decidedAt)))
+    problems.push('decidedAt');
+  if (problems.length) throw new Error(`invalid target request: missing or invalid ${problems.join(', ')}`);
 }
 
-export type RestartOutcome = { done: true; alreadyDone: boolean } | { done: false; refusedBecause: string };
+export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseState> {
+  const policy = { ...targetLeaseDefaults, ...(input.policy ?? {}) };
+  const state: TargetLeaseState = {
+    target: input.target,
+    policy,
+    holds: input.carried?.holds ?? [],
+    inFlight: input.carried?.inFlight,
+    recent: input.carried?.recent ?? [],
+    queued: [],
+    log: input.carried?.log ?? [],
+    handled: 0,
+  };
+  const replies = new Map<string, TargetReply>();
+  let version = 0;
+  const now = () => new Date().toISOString();
+  const note = (text: string) => {
+    state.log.push(`${now()} ${text}`);
+    if (state.log.length > 100) state.log.splice(0, state.log.length - 100);
+  };
 
-export interface GuardedOptions {
-  /** Step name in the incident state (e.g. "restart", "stop-api"). */
-  name: string;
-  title: string;
-  reason: string;
-}
+  const otherHold = (req: TargetRequest) =>
+    state.holds.find((h) => h.holder.workflowId !== req.requester.workflowId);
 
-export type GuardedOutcome<T> =
-  | { done: true; result: T; coveredBy?: undefined }
-  | { done: true; result?: undefined; coveredBy: string }
-  | { done: false; refusedBecause: string; heldBy?: TargetReply['heldBy'] };
+  async function decide(req: TargetRequest): Promise<TargetReply> {
+    const base = { requestId: req.requestId, target: state.target, kind: req.kind };
+    const who = describeRunbook(req.requester);
+    const held = otherHold(req);
 
-/** Asks the target's guard; a guard that cannot answer is a refusal (never act without it). */
-export async function askTargetGuard(
-  inc: Incident,
-  target: string,
-  kind: TargetActionKind,
-  reason: string,
-): Promise<TargetReply> {
-  const requestId = uuid4();
-  // Recorded before asking: the guard checks the request against this incident's own state.
-  const asked: GuardRequestRecord = { requestId, target, kind, askedAt: new Date().toISOString() };
-  const requests = (inc.state.guardRequests ??= []);
-  requests.push(asked);
-  const finishedOnes = requests.filter((r) => r.finishedAt);
-  if (requests.length > 20 && finishedOnes.length) requests.splice(requests.indexOf(finishedOnes[0]), 1);
-  try {
-    const reply = await guard.requestTargetAction.executeWithOptions(
-      { summary: `Ask the target guard: ${kind} ${target}` },
-      [
-        {
-          request: {
-            requestId,
-            target,
-            kind,
-            requester: {
-              workflowId: workflowInfo().workflowId,
-              incidentId: inc.state.incidentId,
-              runbook: inc.state.runbook,
-            },
-            reason,
-            decidedAt: new Date().toISOString(),
+    if (req.kind === 'hold') {
+      if (!state.holds.some((h) => h.holder.workflowId === req.requester.workflowId)) {
+        state.holds.push({
+          requestId: req.requestId,
+          holder: req.requester,
+          reason: req.reason,
+          since: now(),
+        });
+      }
+      return { ...base, granted: true, reason: `${state.target} is held for ${who}: ${req.reason}` };
+    }
+
+    if (req.kind === 'release-hold') {
+      const mine = state.holds.filter((h) => h.holder.workflowId === req.requester.workflowId);
+      if (mine.length === 0)
+        return { ...base, granted: true, reason: `${who} held nothing on ${state.target}` };
+      // Only a holder with an accepted approval may let go: a forged release cannot undo the stop.
+      const approval = await checks.holderApproval({ holderWorkflowId: req.requester.workflowId });
+      if (!approval.approved) {
+        return {
+          ...base,
+          granted: false,
+          reason: `release refused: ${who} has no accepted approval (${approval.detail})`,
+          heldBy: mine[0],
+        };
+      }
+      state.holds = state.holds.filter((h) => h.holder.workflowId !== req.requester.workflowId);
+      return {
+        ...base,
+        granted: true,
+        reason: `hold released by ${who} after approval (${approval.detail})`,
+      };
+    }
+
+    const rule = TARGET_ACTION_RULES[req.kind];
+    if (held && rule.heldBlocks) {
+      return {
+        ...base,
+        granted: false,
+        heldBy: held,
+        reason:
+          `${state.target} is held by the ${describeRunbook(held.holder)} (workflow ${held.holder.workflowId}) ` +
+          `since ${held.since}: ${held.reason}. No runbook may ${req.kind} it until that ` +
+          `incident is approved to resume (${rule.why})`,
+      };
+    }
+
+    if (req.kind === 'restart') {
+      const cover = [...state.recent]
+        .reverse()
+        .find(
+          (a) =>
+            (a.kind === 'restart' || a.kind === 'start') &&
+            a.ok !== false &&
+            a.requester.workflowId !== req.requester.workflowId &&
+            Date.parse(a.grantedAt) >= Date.parse(req.decidedAt) - policy.coverWindowMs,
+        );
+      if (cover) {
+        return {
+          ...base,
+          granted: false,
+          coveredBy: {
+            requestId: cover.requestId,
+            requester: cover.requester,
+            kind: cover.kind,
+            grantedAt: cover.grantedAt,
           },
-        },
-      ],
-    );
-    if (!reply.granted) finishRequest(inc, requestId, false);
-    return reply;
-  } catch (err) {
-    finishRequest(inc, requestId, false);
+          reason: `${state.target} was just ${cover.kind}ed by ${describeRunbook(cover.requester)} at ${cover.grantedAt}, around when this restart was decided; not restarting it again`,
+        };
+      }
+    }
+    if (rule.restartBudget) {
+      const since = Date.now() - policy.restartWindowMs;
+      // A restart reported as failed (the engine did not answer) restarted nothing: not counted.
+      const inWindow = state.recent.filter(
+        (a) =>
+          a.kind !== 'hold' &&
+          a.kind !== 'release-hold' &&
+          TARGET_ACTION_RULES[a.kind].restartBudget &&
+          Date.parse(a.grantedAt) >= since &&
+          !(a.ok === false && patched('lease-failed-restarts-not-counted')),
+      );
+      if (inWindow.length >= policy.maxRestarts) {
+        return {
+          ...base,
+          granted: false,
+          reason:
+            `crash loop: ${state.target} was restarted ${inWindow.length} times in the last ` +
+            `${Math.round(policy.restartWindowMs / 60_000)} minutes (by ${[...new Set(inWindow.map((a) => a.requester.incidentId))].join(', ')}); ` +
+            `restarts are paused: escalate to a person instead`,
+        };
+      }
+    }
+
+    const grantedAt = now();
+    const record: ActionRecord = {
+      requestId: req.requestId,
+      kind: req.kind,
+      requester: req.requester,
+      grantedAt,
+      expiresAt: new Date(Date.now() + (rule.leaseMs ?? policy.leaseMs)).toISOString(),
+    };
+    if (rule.exclusive) state.inFlight = record;
+    state.recent.push(record);
     return {
-      requestId,
-      target,
-      kind,
-      granted: false,
-      reason: `the target guard did not answer (${failureText(err)}); not acting on ${target} without it`,
+      ...base,
+      granted: true,
+      reason: `${req.kind} of ${state.target} granted to ${who}`,
+      leaseExpiresAt: record.expiresAt,
     };
   }
-}
 
-/** The action of this request ended (or never began): the guard may now believe a report of it. */
-function finishRequest(inc: Incident, requestId: string, ok: boolean): void {
-  const r = inc.state.guardRequests?.find((x) => x.requestId === requestId);
-  if (r && !r.finishedAt) Object.assign(r, { finishedAt: new Date().toISOString(), ok });
-}
-
-async function reportDone(target: string, requestId: string, ok: boolean, note?: string): Promise<void> {
-  try {
-    await actions.reportTargetActionDone.executeWithOptions({ summary: `Tell the target guard: done` }, [
-      { target, done: { requestId, ok, note } },
-    ]);
-  } catch {
-    // The guard's lease on the action runs out by itself.
-  }
-}
-
-/**
- * Runs one mutating action on a shared target once its guard grants it, as one recorded step; the
- * action gets the grant (its activity checks it with the guard). A refusal is recorded as a
- * skipped step and in `checks.targetGuard`; an action failure is recorded and rethrown (after
- * telling the guard).
- */
-export async function guardedAction<T>(
-  inc: Incident,
-  target: string,
-  kind: GuardedActionKind,
-  opts: GuardedOptions,
-  act: (grant: TargetGrant) => Promise<T>,
-  describe: (r: T) => string,
-): Promise<GuardedOutcome<T>> {
-  const reply = await askTargetGuard(inc, target, kind, opts.reason);
-  inc.state.checks.targetGuard = {
-    at: new Date().toISOString(),
-    kind,
-    granted: reply.granted,
-    reason: reply.reason,
-    heldBy: reply.heldBy
-      ? { incidentId: reply.heldBy.holder.incidentId, runbook: reply.heldBy.holder.runbook }
-      : undefined,
-  };
-  if (!reply.granted) {
-    if (reply.coveredBy) {
-      inc.skip(opts.name, opts.title, `not repeated: ${reply.reason}`);
-      inc.refresh();
-      return { done: true, coveredBy: reply.reason };
-    }
-    inc.skip(opts.name, opts.title, `refused by the target guard: ${reply.reason}`);
-    inc.refresh();
-    return { done: false, refusedBecause: reply.reason, heldBy: reply.heldBy };
-  }
-  const grant: TargetGrant = { requestId: reply.requestId, target, kind };
-  try {
-    const result = await inc.step(opts.name, opts.title, () => act(grant), describe);
-    // Done is no longer failing, from the same moment the step shows done (before telling the guard).
-    delete inc.state.failing[opts.name];
-    finishRequest(inc, reply.requestId, true);
-    await reportDone(target, reply.requestId, true);
-    return { done: true, result };
-  } catch (err) {
-    finishRequest(inc, reply.requestId, false);
-    await reportDone(target, reply.requestId, false, failureText(err));
-    throw err;
-  }
-}
-
-type ActivityInput<N extends GuardedActivity> = Omit<Parameters<Activities[N]>[0], 'grant'>;
-type ActivityResult<N extends GuardedActivity> = Awaited<ReturnType<Activities[N]>>;
-
-export interface GuardedStep<T> extends GuardedOptions {
-  /** The activity's summary in the history ("SET forecast:paused 1"). */
-  summary: string;
-  describe: (r: T) => string;
-  /** Another proxy (retry level) for the activity than the shared `actions`. */
-  via?: ActivityInterfaceFor<Activities>;
-}
-
-/**
- * The mutating activity `activity` with `input`, through the guard (guardedAction), as one step.
- * The guarded action is the activity's own (GUARDED_ACTIVITIES: setFlag is a pause-flag action).
- */
-export function guardedStep<N extends GuardedActivity>(
-  inc: Incident,
-  target: string,
-  activity: N,
-  step: GuardedStep<ActivityResult<N>>,
-  input: ActivityInput<N>,
-): Promise<GuardedOutcome<ActivityResult<N>>> {
-  const fn = (step.via ?? actions)[activity] as unknown as {
-    executeWithOptions(o: { summary: string }, args: [unknown]): Promise<ActivityResult<N>>;
-  };
-  return guardedAction(
-    inc,
-    target,
-    GUARDED_ACTIVITIES[activity],
-    step,
-    (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),
-    step.describe,
-  );
-}
-
-/**
- * Like `inc.check`, through the guard: the result, or undefined when the guard refused or the
- * activity failed; either is recorded in `failing` under the step's name, so the runbook can go on
- * and try again later.
- */
-export async function guardedCheck<N extends GuardedActivity>(
-  inc: Incident,
-  target: string,
-  activity: N,
-  step: GuardedStep<ActivityResult<N>>,
-  input: ActivityInput<N>,
-): Promise<ActivityResult<N> | undefined> {
-  try {
-    const out = await guardedStep(inc, target, activity, step, input);
-    if (!out.done) {
-      inc.state.failing[step.name] = `refused by the target guard: ${out.refusedBecause}`;
-      return undefined;
-    }
-    delete inc.state.failing[step.name];
-    return out.result;
-  } catch (err) {
-    inc.state.failing[step.name] = failureText(err);
-    return undefined;
-  }
-}
-
-/** Restarts the target container as one recorded step, if its guard allows. A failure is recorded and rethrown. */
-export async function restartTarget(
-  inc: Incident,
-  target: string,
-  opts: RestartOptions,
-): Promise<RestartOutcome> {
-  const decidedAt = new Date().toISOString();
-  const out = await guardedStep(
-    inc,
-    target,
-    'restartContainer',
-    {
-      name: 'restart',
-      title: opts.title,
-      reason: opts.reason,
-      summary: `Restart container ${target}`,
-      describe: (res) =>
-        res.alreadyDone
-          ? 'already restarted by an earlier attempt'
-          : `restarted; container ${res.state.status}`,
-    },
-    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
-  );
-  if (!out.done) return { done: false, refusedBecause: out.refusedBecause };
-  return { done: true, alreadyDone: out.coveredBy !== undefined || out.result.alreadyDone };
-}
-
-/** `docker stop` through the guard (P0-4 stops the API it holds). */
-export function stopTarget(inc: Incident, target: string, opts: RestartOptions & { name?: string }) {
-  const decidedAt = new Date().toISOString();
-  return guardedStep(
-    inc,
-    target,
-    'stopContainer',
-    {
-      name: opts.name ?? 'stop',
-      title: opts.title,
-      reason: opts.reason,
-      summary: `Stop container ${target}`,
-      describe: (r) =>
-        r.alreadyDone ? `was already stopped (${r.state.status})` : `stopped; container ${r.state.status}`,
-    },
-    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
-  );
-}
-
-/** `docker start` through the guard. */
-export function startTarget(
-  inc: Incident,
-  target: string,
-  opts: { title: string; reason: string; name?: string },
-) {
-  const decidedAt = new Date().toISOString();
-  return guardedStep(
-    inc,
-    target,
-    'startContainer',
-    {
-      name: opts.name ?? 'start',
-      title: opts.title,
-      reason: opts.reason,
-      summary: `Start container ${target}`,
-      describe: (r) =>
-        r.alreadyDone ? `was already running (${r.state.status})` : `started; container ${r.state.status}`,
-    },
-    { container: target, decidedAt, reason: opts.reason },
-  );
-}
-
-/** Takes a hold on the target: from now on only this incident may act on it (P0-4). */
-export async function holdTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {
-  const reply = await askTargetGuard(inc, target, 'hold', reason);
-  inc.state.checks.targetHold = {
-    target,
-    held: reply.granted,
-    reason: reply.reason,
-    at: new Date().toISOString(),
-  };
-  inc.decide(
-    reply.granted ? `Holding ${target}: ${reply.reason}` : `Could not hold ${target}: ${reply.reason}`,
-  );
-  return reply;
-}
-
-/** Releases this incident's hold; the guard accepts it only once this incident has an accepted approval. */
-export async function releaseTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {
-  const reply = await askTargetGuard(inc, target, 'release-hold', reason);
-  inc.state.checks.targetHold = {
-    target,
-    held: !reply.granted,
-    reason: reply.reason,
-    at: new Date().toISOString(),
-  };
-  inc.decide(
-    reply.granted ? `Released ${target}: ${reply.reason}` : `Hold on ${target} kept: ${reply.reason}`,
-  );
-  return reply;
-}
-
-/** How long a hold may go unanswered before the holder escalates (it keeps waiting). */
-export const HOLD_ESCALATE_AFTER_MS = 60_000;
-
-/**
- * Takes the hold and keeps asking until the guard grants it: the caller must not act as if held
- * before (an unheld target can be restarted by any other runbook). The first refusal escalates.
- * False only when a person closed the incident meanwhile.
- */
-export async function holdTargetUntilGranted(
-  inc: Incident,
-  target: string,
-  reason: string,
-  tier: string,
-): Promise<boolean> {
-  let escalated = false;
-  for (let attempt = 0; ; attempt++) {
-    let reply: TargetReply | undefined;
-    const asking = holdTarget(inc, target, reason).then((r) => (reply = r));
-    // A guard that does not answer (it may wait for a worker) is as bad as a refusal: say so early.
-    if (!escalated && !(await condition(() => reply !== undefined, HOLD_ESCALATE_AFTER_MS))) {
-      escalated = true;
-      await inc.escalate(
-        `${target} is NOT held yet: its target guard has not answered in ${HOLD_ESCALATE_AFTER_MS / 1000} s; ${target} is not stopped until it does`,
-        tier,
+  setHandler(
+    targetActionUpdate,
+    async (req) => {
+      const known = replies.get(req.requestId);
+      if (known) return known;
+      // Anyone with the UI can send this update naming any requester: only a running incident of
+      // this target is heard (and only P0-4 may hold), before it can take a hold or the target's turn.
+      const requester = await checks.verifyRequester({
+        target: state.target,
+        kind: req.kind,
+        requestId: req.requestId,
+        requester: req.requester,
+      });
+      if (!requester.ok) {
+        const refused: TargetReply = {
+          requestId: req.requestId,
+          target: state.target,
+          kind: req.kind,
+          granted: false,
+          reason: `request refused: ${requester.detail}`,
+        };
+        note(`REFUSED ${req.kind} for ${describeRunbook(req.requester)}: ${refused.reason}`);
+        replies.set(req.requestId, refused);
+        return refused;
+      }
+      const exclusive = isExclusive(req.kind);
+      if (exclusive) {
+        state.queued.push(req.requestId);
+        version++;
+        // One at a time, in arrival order, and never while another exclusive action is in flight.
+        await condition(() => state.queued[0] === req.requestId && state.inFlight === undefined);
+      }
+      let reply: TargetReply;
+      try {
+        reply = await decide(req);
+      } finally {
+        if (exclusive) state.queued.shift();
+        state.handled++;
+        version++;
+      }
+      note(
+        `${reply.granted ? 'GRANTED' : 'REFUSED'} ${req.kind} for ${describeRunbook(req.requester)}: ${reply.reason}`,
       );
-    }
-    await asking;
-    if (reply!.granted) return true;
-    if (!escalated) {
-      escalated = true;
-      await inc.escalate(`${target} could NOT be held (${reply!.reason}); still trying`, tier);
-    }
-    if (inc.closedByHuman) return false;
-    await inc.waitFor(inc.recheckDelay(attempt), `Wait, then ask the target guard to hold ${target} again`);
-  }
-}
+      replies.set(req.requestId, reply);
+      if (replies.size > 200) replies.delete(replies.keys().next().value!);
+      return reply;
+    },
+    {
+      validator: validate,
+      description: 'Ask to restart/stop/start/scale/hold/release the target (runbooks only)',
+    },
+  );
 
-/**
- * Releases this incident's hold, retrying until the guard accepts: a hold is never left on
- * silently. Each refusal shows in `checks.targetHold`; the first one escalates. False only when a
- * person closed the incident meanwhile (the hold then stays, recorded).
- */
-export async function releaseTargetUntilDone(
-  inc: Incident,
-  target: string,
-  reason: string,
-  tier: string,
-): Promise<boolean> {
-  for (let attempt = 0; ; attempt++) {
-    const reply = await releaseTarget(inc, target, reason);
-    if (reply.granted) return true;
-    if (attempt === 0)
-      await inc.escalate(`The hold on ${target} could NOT be released (${reply.reason}); still trying`, tier);
-    if (inc.closedByHuman) {
-      inc.decide(`Closed by a person while the hold on ${target} could not be released: it stays held`);
-      return false;
-    }
-    await inc.waitFor(
-      inc.recheckDelay(attempt),
-      `Wait, then ask the target guard to release ${target} again`,
+  // Reports being checked, and reports the requester did not confirm, per grant.
+  const confirming = new Set<string>();
+  const unconfirmed = new Map<string, number>();
+  setHandler(
+    targetDoneSignal,
+    async (done) => {
+      const rec = state.recent.find((a) => a.requestId === done?.requestId);
+      if (!rec || rec.finishedAt || confirming.has(rec.requestId)) return;
+      // Past a few unconfirmed reports a grant is left to its lease: a flood cannot grow history.
+      if ((unconfirmed.get(rec.requestId) ?? 0) >= 3) return;
+      // Anyone can send this signal: only the requester's own state says the action finished.
+      confirming.add(rec.requestId);
+      const seen = await checks
+        .confirmActionDone({ requesterWorkflowId: rec.requester.workflowId, requestId: rec.requestId })
+        .catch((err: unknown) => ({ finished: false, ok: undefined, detail: String(err) }))
+        .finally(() => confirming.delete(rec.requestId));
+      if (rec.finishedAt) return;
+      if (!seen.finished) {
+        unconfirmed.set(rec.requestId, (unconfirmed.get(rec.requestId) ?? 0) + 1);
+        note(
+          `a report that ${rec.kind} by ${describeRunbook(rec.requester)} finished was ignored: ${seen.detail}`,
+        );
+        version++;
+        return;
+      }
+      rec.finishedAt = now();
+      rec.ok = seen.ok ?? done.ok === true;
+      if (state.inFlight?.requestId === rec.requestId) state.inFlight = undefined;
+      note(
+        `${rec.kind} by ${describeRunbook(rec.requester)} finished ${rec.ok ? 'ok' : 'with a failure'}${done.note ? `: ${done.note}` : ''}`,
+      );
+      version++;
+    },
+    { description: 'A granted action finished (believed once the requester’s own state confirms it)' },
+  );
+
+  setHandler(targetLeaseStateQuery, () => state, {
+    description: 'Holds, the action in flight, recent actions',
+  });
+  // A hold whose incident closed without its approval is released only by the resume roles' approval.
+  const release = setupHoldRelease({
+    target: state.target,
+    holderIncident: () => state.holds[0]?.holder.incidentId,
+    release(why) {
+      for (const h of state.holds) note(`hold of the ${describeRunbook(h.holder)} ${why}`);
+      state.holds = [];
+      version++;
+    },
+    note,
+    gateRecords: (state.approvals = []),
+  });
+
+  const live = (a: ActionRecord) => !a.finishedAt && Date.parse(a.expiresAt) > Date.now();
+  setHandler(
+    targetGrantQuery,
+    (requestId): TargetGrantStatus | null => {
+      const a = state.recent.find((r) => r.requestId === requestId);
+      return a ? { ...a, target: state.target, live: live(a) } : null;
+    },
+    { description: 'Is this grant live? (asked by every mutating activity before it acts)' },
+  );
+
+  const prune = () => {
+    const keepAfter = Date.now() - Math.max(policy.restartWindowMs, 60 * 60_000);
+    // A live grant is kept whatever its age: its activity may still be retrying (a refund, a day).
+    const kept = state.recent.filter(
+      (a) => a === state.inFlight || live(a) || Date.parse(a.grantedAt) >= keepAfter,
     );
+    while (kept.length > 50) {
+      const old = kept.findIndex((a) => a !== state.inFlight && !live(a));
+      if (old < 0) break;
+      kept.splice(old, 1);
+    }
+    state.recent = kept;
+  };
+
+  for (;;) {
+    const seen = version;
+    const wait = state.inFlight
+      ? Math.max(1, Date.parse(state.inFlight.expiresAt) - Date.now())
+      : policy.idleCloseMs;
+    const woke = await condition(() => version !== seen, wait);
+    if (state.inFlight && Date.parse(state.inFlight.expiresAt) <= Date.now()) {
+      note(
+        `no report from ${describeRunbook(state.inFlight.requester)} on its ${state.inFlight.kind} within the lease; assuming it finished`,
+      );
+      state.inFlight.finishedAt = now();
+      state.inFlight = undefined;
+      version++;
+    }
+    prune();
+    const idle =
+      state.holds.length === 0 &&
+      !state.inFlight &&
+      state.queued.length === 0 &&
+      state.recent.length === 0 &&
+      !release.pending();
+    if (!woke && idle) {
+      await condition(allHandlersFinished);
+      return state;
+    }
+    // A release waiting for its approval keeps this run (its codes and attempts live here).
+    if ((state.handled >= 500 || workflowInfo().continueAsNewSuggested) && !release.pending()) {
+      await condition(() => allHandlersFinished() && state.queued.length === 0);
+      await continueAsNew<typeof targetLease>({
+        target: state.target,
+        policy,
+        carried: { holds: state.holds, inFlight: state.inFlight, recent: state.recent, log: state.log },
+      });
+    }
   }
 }

@@ -10,9 +10,9 @@ import {
   approvalSignal,
   type ApprovalAttemptRecord,
   type ApprovalGateRecord,
-} from '../../workflows/approval';
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
+} from '../../definitions/approval';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
 
 export interface PageSubmission {
   workflowId: string;

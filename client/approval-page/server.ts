@@ -24,8 +24,8 @@ import Fastify, {
 } from 'fastify';
 import { normalizeCode, CODE_ALPHABET, CODE_LENGTH } from '../../activities/approval-codes';
 import { linkPath, viewSignatureValid, type LinkTarget } from '../../activities/approval-links';
-import type { ApprovalCodeRecord, ApprovalGateRecord } from '../../workflows/approval';
-import type { IncidentState } from '../../workflows/types';
+import type { ApprovalCodeRecord, ApprovalGateRecord } from '../../definitions/approval';
+import type { IncidentState } from '../../definitions/types';
 import { createFormTokens, linkIdOf, type FormTokens } from './form-tokens';
 import type { ApprovalGateway } from './gateway';
 import { createPageMetrics, type PageMetrics } from './metrics';

@@ -5,8 +5,12 @@
  * link's code is live.
  */
 import { createHash } from 'node:crypto';
-import type { ApprovalAttemptRecord, ApprovalCodeRecord, ApprovalGateRecord } from '../../workflows/approval';
-import type { IncidentState } from '../../workflows/types';
+import type {
+  ApprovalAttemptRecord,
+  ApprovalCodeRecord,
+  ApprovalGateRecord,
+} from '../../definitions/approval';
+import type { IncidentState } from '../../definitions/types';
 
 const text = (v: unknown): string =>
   typeof v === 'string'

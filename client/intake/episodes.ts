@@ -23,10 +23,10 @@
  */
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
-import { alertAfterCloseSignal, alertSignal, followUpWorkflowId } from '../../workflows/definitions';
-import type { AlertEvent, Recurrence, RunbookId } from '../../workflows/types';
+import { alertAfterCloseSignal, alertSignal, followUpWorkflowId } from '../../definitions/messages';
+import type { AlertEvent, Recurrence, RunbookId } from '../../definitions/types';
 import { newIncidentId, startIncident, type IncidentMemo } from '../incidents';
-import type { MappedAlert } from './server';
+import type { MappedAlert } from './schema';
 
 export interface EpisodePolicy {
   /** One grace (ms) for every alert; unset: twice the alert's `for` annotation. */

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { Redis } from 'ioredis';
 import type { TemporalConfig } from '../../config';
 import { recordAlerts, type DeliveryOutcome } from './fold';
-import type { MappedAlert } from './server';
+import type { MappedAlert } from './schema';
 
 /** What the delivery thread is started with (structured-cloned: plain data only). */
 export interface DelivererData {

@@ -19,9 +19,9 @@
  */
 import type { Client } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import type { AlertEvent } from '../../workflows/types';
+import type { AlertEvent } from '../../definitions/types';
 import { deliverAlert, type EpisodePolicy } from './episodes';
-import type { MappedAlert } from './server';
+import type { MappedAlert } from './schema';
 
 export interface FoldOptions {
   client: Client;

@@ -2,8 +2,8 @@
  * Which runbook an alert starts and which target it names. Pure functions over the alert's labels,
  * so the intake, the CLI and the tests share one mapping.
  */
-import { isRunbookId, RUNBOOKS } from '../../workflows/catalog';
-import type { RunbookId } from '../../workflows/types';
+import { isRunbookId, RUNBOOKS } from '../../definitions/catalog';
+import type { RunbookId } from '../../definitions/types';
 
 /**
  * The seed's detections, by the alert names the rules in alerts/ fire (override or extend with

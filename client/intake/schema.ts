@@ -3,8 +3,9 @@
  * (version 4) and a simple JSON form for any other caller (a person, a support tool, a script).
  */
 import { z } from 'zod';
-import { RUNBOOK_IDS } from '../../workflows/catalog';
-import type { RunbookId } from '../../workflows/types';
+import { RUNBOOK_IDS } from '../../definitions/catalog';
+import type { AlertEvent, RunbookId, Trigger } from '../../definitions/types';
+import type { StartableRunbook } from '../incidents';
 
 const MAX_LABELS = 64;
 export const CHARGE_ID = /^(ch|pi)_[A-Za-z0-9]{1,64}$/;
@@ -110,4 +111,20 @@ export function describeIssues(error: z.ZodError): string[] {
       .join('');
     return `${path || '(body)'}: ${issue.message}`;
   });
+}
+
+/** One alert, mapped and ready to act on. */
+export interface MappedAlert {
+  index: number;
+  alertName: string;
+  status: 'firing' | 'resolved';
+  runbook: StartableRunbook;
+  target: string;
+  workflowId: string;
+  trigger: Trigger;
+  event: AlertEvent;
+  /** Runbook-specific input: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
+  extraInput?: Record<string, unknown>;
+  /** The intake's policy overrides for this runbook (IntakeOptions.runbookPolicies), if any. */
+  policy?: Record<string, unknown>;
 }

@@ -18,32 +18,16 @@ import Fastify, {
 } from 'fastify';
 import type { Client } from '@temporalio/client';
 import type { z } from 'zod';
-import { incidentWorkflowId, RUNBOOK_WORKFLOWS, type StartableRunbook } from '../incidents';
-import { RUNBOOKS } from '../../workflows/catalog';
-import { linkProblem } from '../../workflows/links';
-import type { AlertEvent, RunbookId, Trigger } from '../../workflows/types';
+import { incidentWorkflowId, RUNBOOK_WORKFLOWS } from '../incidents';
+import { RUNBOOKS } from '../../definitions/catalog';
+import { linkProblem } from '../../definitions/links';
+import type { RunbookId } from '../../definitions/types';
 import { authenticate, type AuthSettings } from './auth';
 import { DEFAULT_EPISODE_POLICY, deliverAlert, type DeliveryResult, type EpisodePolicy } from './episodes';
 import { describeKnownAlerts, targetOf } from './mapping';
 import { createIntakeMetrics, type IntakeMetrics } from './metrics';
 import { serviceRoutes } from '../service-routes';
-import { alertmanagerPayload, CHARGE_ID, describeIssues, simpleAlert } from './schema';
-
-/** One alert, mapped and ready to act on. */
-export interface MappedAlert {
-  index: number;
-  alertName: string;
-  status: 'firing' | 'resolved';
-  runbook: StartableRunbook;
-  target: string;
-  workflowId: string;
-  trigger: Trigger;
-  event: AlertEvent;
-  /** Runbook-specific input: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
-  extraInput?: Record<string, unknown>;
-  /** The intake's policy overrides for this runbook (IntakeOptions.runbookPolicies), if any. */
-  policy?: Record<string, unknown>;
-}
+import { alertmanagerPayload, CHARGE_ID, describeIssues, simpleAlert, type MappedAlert } from './schema';
 
 /** What the intake needs from Temporal; tests may wrap it to count calls. */
 export interface IncidentGateway {

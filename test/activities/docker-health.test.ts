@@ -2,11 +2,11 @@
  * Health and Docker activities against the real sandbox container and the real Docker engine,
  * including the engine's 304 (already running / already stopped) and 404 (no such container).
  */
-import { runActivity } from '../helpers/activity';
+import { runActivity } from '../../rig/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createDockerActivities } from '../../activities/docker';
 import { createHealthActivities } from '../../activities/health';
-import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
 
 let sandbox: Sandbox;
 let docker: ReturnType<typeof createDockerActivities>;

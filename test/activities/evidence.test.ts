@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createEvidenceActivities, libpqEnv } from '../../activities/evidence';
 import type { RefundRecord } from '../../activities/stripe';
-import { runActivity } from '../helpers/activity';
-import { need } from '../helpers/env';
+import { runActivity } from '../../rig/activity';
+import { need } from '../../rig/env';
 
 const refund: RefundRecord = {
   requested: 'ch_evidence1',

@@ -7,9 +7,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Redis } from 'ioredis';
 import { createPrometheusActivities, renderQuery } from '../../activities/prometheus';
 import { createRedisActivities, parseKeyspaceStats } from '../../activities/redis';
-import { runActivity } from '../helpers/activity';
-import { need, uniqueId } from '../helpers/env';
-import { freePort } from '../helpers/sandbox';
+import { runActivity } from '../../rig/activity';
+import { need, uniqueId } from '../../rig/env';
+import { freePort } from '../../rig/sandbox';
 
 let redis: Redis;
 beforeAll(() => {

@@ -1,10 +1,10 @@
 /** Pages and emails through real HTTP receivers and a real SMTP server (smtp-server, in-process). */
-import { runActivity } from '../helpers/activity';
+import { runActivity } from '../../rig/activity';
 import { SMTPServer } from 'smtp-server';
 import nodemailer from 'nodemailer';
 import type { AddressInfo } from 'node:net';
 import { createNotificationActivities } from '../../activities/notify';
-import { startReceiver, type Receiver } from '../helpers/receivers';
+import { startReceiver, type Receiver } from '../../rig/receivers';
 
 let pd: Receiver;
 let slack: Receiver;

@@ -6,9 +6,9 @@
 import { Client as PgClient, Pool } from 'pg';
 import { createPostgresActivities, missingAppRoles, sanitizeQuery } from '../../activities/postgres';
 import { describeKill } from '../../workflows/pool-exhaustion';
-import { runActivity } from '../helpers/activity';
-import { need, uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import { runActivity } from '../../rig/activity';
+import { need, uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 
 const appUrl = need('DATABASE_URL');
 const adminUrl = need('PG_ADMIN_URL');

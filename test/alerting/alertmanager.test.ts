@@ -7,8 +7,8 @@
  */
 import { incidentWorkflowId } from '../../client/incidents';
 import { RunbookIdKey } from '../../workflows/search-attributes';
-import { uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 import {
   createSilence,
   waitFor,
@@ -113,7 +113,7 @@ test('inhibition shipped in alerts/alertmanager/: P0-1 firing on a service holds
 test('bearer auth from http_config: a token the intake does not hold is refused, nothing starts', async () => {
   // The intake listens where Alertmanager sends, but expects another token.
   const { startIntakeRig } = await import('../intake/rig');
-  const { need } = await import('../helpers/env');
+  const { need } = await import('../../rig/env');
   const wrong = await startIntakeRig('am-wrong-token', {
     port: Number(need('STACK_INTAKE_PORT')),
     intake: { auth: { bearerToken: 'not-the-token-alertmanager-has-0123' } },

@@ -7,9 +7,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { IncidentGateway, IntakeOptions, MappedAlert } from '../../client/intake/server';
-import { need } from '../helpers/env';
-import { freePort, waitUntil } from '../helpers/sandbox';
+import type { IncidentGateway, IntakeOptions } from '../../client/intake/server';
+import type { MappedAlert } from '../../client/intake/schema';
+import { need } from '../../rig/env';
+import { freePort, waitUntil } from '../../rig/sandbox';
 import { startIntakeRig, type IntakeRig } from '../intake/rig';
 
 export const alertmanagerUrl = () => need('ALERTMANAGER_URL');

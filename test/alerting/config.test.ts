@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { load } from 'js-yaml';
-import { need } from '../helpers/env';
+import { need } from '../../rig/env';
 
 const dir = path.join(__dirname, '../../alerts/alertmanager');
 const amtool = (file: string) => execFileSync('amtool', ['check-config', file], { encoding: 'utf8' });

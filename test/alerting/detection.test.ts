@@ -13,9 +13,9 @@ import {
   type StartableRunbook,
 } from '../../client/incidents';
 import { RunbookIdKey, TargetServiceKey } from '../../workflows/search-attributes';
-import { need } from '../helpers/env';
-import { stackApi } from '../helpers/stack-api';
-import { testDocker, waitUntil } from '../helpers/sandbox';
+import { need } from '../../rig/env';
+import { stackApi } from '../../rig/stack-api';
+import { testDocker, waitUntil } from '../../rig/sandbox';
 import { heldAlerts, ruleQuiet, startAlertingRig, waitFor, type AlertingRig } from './alertmanager';
 
 const container = need('ACCUBOOKS_API_CONTAINER');

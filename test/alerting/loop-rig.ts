@@ -8,14 +8,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { incidentWorkflowId, type StartableRunbook } from '../../client/incidents';
-import type { RunbookId } from '../../workflows/types';
-import { followUpStateQuery } from '../../workflows/definitions';
-import { targetLeaseWorkflowId } from '../../workflows/target-lease';
-import type { FollowUpState, IncidentState } from '../../workflows/types';
-import { need } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { waitUntil } from '../helpers/sandbox';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import type { RunbookId } from '../../definitions/types';
+import { followUpStateQuery } from '../../definitions/messages';
+import { targetLeaseWorkflowId } from '../../definitions/target-guard';
+import type { FollowUpState, IncidentState } from '../../definitions/types';
+import { need } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { waitUntil } from '../../rig/sandbox';
+import { startWorkerProcess, type WorkerProcess } from '../../rig/worker-process';
 import {
   heldAlerts,
   ruleQuiet,

@@ -8,10 +8,10 @@
  * instead of the runbook's 5 to 10 minutes); the fixes and checks are the runbooks' own.
  */
 import { incidentWorkflowId } from '../../client/incidents';
-import type { IncidentState, RunbookId } from '../../workflows/types';
-import { need } from '../helpers/env';
-import { testDocker } from '../helpers/sandbox';
-import { stackApi } from '../helpers/stack-api';
+import type { IncidentState, RunbookId } from '../../definitions/types';
+import { need } from '../../rig/env';
+import { testDocker } from '../../rig/sandbox';
+import { stackApi } from '../../rig/stack-api';
 import {
   detected,
   expectResolvedNotification,

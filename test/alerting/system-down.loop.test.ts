@@ -8,9 +8,9 @@
  * runbooks' loops: metric-runbooks.loop.test.ts, on the same rig (loop-rig.ts).
  */
 import { incidentWorkflowId } from '../../client/incidents';
-import type { IncidentState } from '../../workflows/types';
-import { need } from '../helpers/env';
-import { stackApi } from '../helpers/stack-api';
+import type { IncidentState } from '../../definitions/types';
+import { need } from '../../rig/env';
+import { stackApi } from '../../rig/stack-api';
 import {
   detected,
   expectResolvedNotification,

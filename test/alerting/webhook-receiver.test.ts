@@ -10,11 +10,11 @@
  * A worker runs on the rig's queue so the incidents answer queries; their targets are unknown names.
  */
 import { writeFileSync } from 'node:fs';
-import { generateIncidentReport } from '../../client/report/index';
-import type { IncidentState } from '../../workflows/types';
-import { stateQuery } from '../../workflows/definitions';
-import { uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import { generateIncidentReport } from '../../common/report/index';
+import type { IncidentState } from '../../definitions/types';
+import { stateQuery } from '../../definitions/messages';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 import { currentDetails } from '../observability/watch';
 import {
   postAlerts,

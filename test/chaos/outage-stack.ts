@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { Redis } from 'ioredis';
-import { need } from '../helpers/env';
+import { need } from '../../rig/env';
 
 const run = promisify(execFile);
 const repo = path.join(__dirname, '../..');

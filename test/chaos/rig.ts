@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import type Docker from 'dockerode';
-import { waitUntil } from '../helpers/sandbox';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { waitUntil } from '../../rig/sandbox';
+import { startWorkerProcess, type WorkerProcess } from '../../rig/worker-process';
 
 export const repo = path.join(__dirname, '../..');
 export const artifacts = path.join(repo, 'test-artifacts', 'chaos');

@@ -14,19 +14,19 @@ import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { incidentState, startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
 import type { WorkerClients } from '../../worker/clients';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
-import { launchChromium, screenshot } from '../helpers/browser';
-import { testClients } from '../helpers/deps';
-import { need, uniqueId } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { startSandbox, type Sandbox } from '../helpers/sandbox';
-import { stackApi } from '../helpers/stack-api';
-import { createTestWorker } from '../helpers/temporal';
-import { openWorkflow, readUserMetadata, sendSignalThroughUi } from '../helpers/temporal-ui';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { launchChromium, screenshot } from '../../rig/browser';
+import { testClients } from '../../rig/deps';
+import { need, uniqueId } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { startSandbox, type Sandbox } from '../../rig/sandbox';
+import { stackApi } from '../../rig/stack-api';
+import { createTestWorker } from '../../rig/temporal';
+import { openWorkflow, readUserMetadata, sendSignalThroughUi } from '../../rig/temporal-ui';
+import { startWorkerProcess, type WorkerProcess } from '../../rig/worker-process';
 import {
   clusterSh,
   killNode,

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { encodeToPayloads } from '@temporalio/common/lib/internal-non-workflow';
-import { need } from '../helpers/env';
+import { need } from '../../rig/env';
 
 const run = promisify(execFile);
 const repo = path.join(__dirname, '../..');

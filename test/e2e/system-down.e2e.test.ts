@@ -7,12 +7,12 @@ import type { Client } from '@temporalio/client';
 import { loadTemporalConfig } from '../../config';
 import { connectClient } from '../../client/connection';
 import { incidentState, startIncident } from '../../client/incidents';
-import type { IncidentState } from '../../workflows/types';
-import { need, uniqueId } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { waitUntil } from '../helpers/sandbox';
-import { stackApi } from '../helpers/stack-api';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import type { IncidentState } from '../../definitions/types';
+import { need, uniqueId } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { waitUntil } from '../../rig/sandbox';
+import { stackApi } from '../../rig/stack-api';
+import { startWorkerProcess, type WorkerProcess } from '../../rig/worker-process';
 
 const taskQueue = uniqueId('e2e-p01');
 const api = stackApi();

@@ -1,5 +1,5 @@
 /**
- * One definition of "error rate" and "p95 latency" (workflows/policies/api-queries.ts): the committed
+ * One definition of "error rate" and "p95 latency" (definitions/policies/api-queries.ts): the committed
  * alert rules are generated from it, and on the same series Prometheus's own engine (promtool) gives
  * the runbooks' verification queries exactly the alerts' numbers: an alert fires for an instance if
  * and only if that instance's runbook measures it above the same line. The series include what one
@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { renderQuery } from '../../activities/prometheus';
 import { renderRulesFile, RULES_FILE } from '../../alerts/rules';
-import { highErrorRateDefaults as p11 } from '../../workflows/policies/high-error-rate';
-import { highLatencyDefaults as p12 } from '../../workflows/policies/high-latency';
+import { highErrorRateDefaults as p11 } from '../../definitions/policies/high-error-rate';
+import { highLatencyDefaults as p12 } from '../../definitions/policies/high-latency';
 
 const rulesPath = path.join(__dirname, '../../alerts', RULES_FILE);
 

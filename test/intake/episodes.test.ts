@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
 import { AlertFolder, type DeliveryOutcome } from '../../client/intake/fold';
-import { followUpStateQuery } from '../../workflows/definitions';
+import { followUpStateQuery } from '../../definitions/messages';
 import { RecurrenceOfKey } from '../../workflows/search-attributes';
-import type { FollowUpState, IncidentState } from '../../workflows/types';
-import { need, uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import type { FollowUpState, IncidentState } from '../../definitions/types';
+import { need, uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 import { amAlert, amPayload, bearer, startIntakeRig, type IntakeRig } from './rig';
 
 interface Body {

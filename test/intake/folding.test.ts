@@ -14,9 +14,9 @@ import { connectClient } from '../../client/connection';
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
 import { AlertFolder, claimPending, recordAlerts, type DeliveryOutcome } from '../../client/intake/fold';
 import { loadTemporalConfig } from '../../config';
-import type { IncidentState } from '../../workflows/types';
-import { need, uniqueId } from '../helpers/env';
-import { freePort, waitUntil } from '../helpers/sandbox';
+import type { IncidentState } from '../../definitions/types';
+import { need, uniqueId } from '../../rig/env';
+import { freePort, waitUntil } from '../../rig/sandbox';
 import { amAlert, amPayload, bearer, startIntakeRig, type IntakeRig } from './rig';
 
 let rig: IntakeRig;

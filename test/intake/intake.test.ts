@@ -8,11 +8,11 @@
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
 import { signBody } from '../../client/intake/auth';
-import { RUNBOOKS } from '../../workflows/catalog';
+import { RUNBOOKS } from '../../definitions/catalog';
 import { RunbookIdKey, TargetServiceKey } from '../../workflows/search-attributes';
-import type { IncidentState } from '../../workflows/types';
-import { uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
+import type { IncidentState } from '../../definitions/types';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 import { amAlert, amPayload, bearer, HMAC_SECRET, startIntakeRig, type IntakeRig } from './rig';
 
 interface AlertResultBody {

@@ -3,7 +3,7 @@
  * call and the dev server holds no workflow on the intake's task queue.
  */
 import { signBody } from '../../client/intake/auth';
-import { uniqueId } from '../helpers/env';
+import { uniqueId } from '../../rig/env';
 import { amAlert, amPayload, bearer, HMAC_SECRET, startIntakeRig, TOKEN, type IntakeRig } from './rig';
 
 let rig: IntakeRig;

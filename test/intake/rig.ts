@@ -3,7 +3,7 @@
  * port) over the real Temporal dev server, on a task queue of its own; optionally a real worker on
  * that queue; a gateway wrapper that counts every start and signal attempt.
  */
-import { abandonSignal } from '../../workflows/definitions';
+import { abandonSignal } from '../../definitions/messages';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
@@ -19,10 +19,10 @@ import {
 } from '../../client/intake/server';
 import { loadTemporalConfig } from '../../config';
 import type { WorkerClients } from '../../worker/clients';
-import { testClients } from '../helpers/deps';
-import { uniqueId } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { createTestWorker, terminateTaskQueue } from '../helpers/temporal';
+import { testClients } from '../../rig/deps';
+import { uniqueId } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { createTestWorker, terminateTaskQueue } from '../../rig/temporal';
 
 export const TOKEN = 'intake-test-token-0123456789';
 export const HMAC_SECRET = 'intake-test-hmac-secret-0123456789';

@@ -3,7 +3,7 @@ import { ConfigError, describeIntakeConfig, loadIntakeConfig, secretsOf } from '
 import { authenticate, signBody } from '../../client/intake/auth';
 import { alertRunbookMap, DEFAULT_ALERT_RUNBOOKS, targetOf } from '../../client/intake/mapping';
 import { redact } from '../../client/timeline';
-import { linkProblem, safeLink } from '../../workflows/links';
+import { linkProblem, safeLink } from '../../definitions/links';
 
 describe('intake config', () => {
   test('defaults, overrides and secrets', () => {

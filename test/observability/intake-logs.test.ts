@@ -11,8 +11,8 @@ import { loadTemporalConfig } from '../../config';
 import { connectClient } from '../../client/connection';
 import { incidentWorkflowId } from '../../client/incidents';
 import { signBody } from '../../client/intake/auth';
-import { uniqueId } from '../helpers/env';
-import { freePort, waitUntil } from '../helpers/sandbox';
+import { uniqueId } from '../../rig/env';
+import { freePort, waitUntil } from '../../rig/sandbox';
 import { amAlert, amPayload } from '../intake/rig';
 
 const token = `obs-token-${uniqueId('t')}`;

@@ -8,8 +8,8 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { startIncident } from '../../client/incidents';
-import { stateQuery } from '../../workflows/definitions';
-import { approvalSignal } from '../../workflows/approval';
+import { stateQuery } from '../../definitions/messages';
+import { approvalSignal } from '../../definitions/approval';
 import {
   AwaitingApprovalKey,
   EscalatedKey,
@@ -18,14 +18,14 @@ import {
   SeverityKey,
   TargetServiceKey,
 } from '../../workflows/search-attributes';
-import type { IncidentState, IncidentStatus } from '../../workflows/types';
+import type { IncidentState, IncidentStatus } from '../../definitions/types';
 import type { WorkerClients } from '../../worker/clients';
-import { testClients } from '../helpers/deps';
-import { need, uniqueId } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { createTestWorker } from '../helpers/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { testClients } from '../../rig/deps';
+import { need, uniqueId } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { createTestWorker } from '../../rig/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
 import { listIds, terminateRunning, untilListed } from './watch';
 
 const taskQueue = uniqueId('obs-sa');

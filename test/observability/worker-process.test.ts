@@ -11,11 +11,11 @@ import type { Client } from '@temporalio/client';
 import { loadTemporalConfig } from '../../config';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
-import type { IncidentState } from '../../workflows/types';
-import { need, uniqueId } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+import type { IncidentState } from '../../definitions/types';
+import { need, uniqueId } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { freePort, startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { startWorkerProcess, type WorkerProcess } from '../../rig/worker-process';
 import { terminateRunning } from './watch';
 
 const taskQueue = uniqueId('obs-worker');

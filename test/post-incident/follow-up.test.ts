@@ -15,17 +15,17 @@ import {
   postMortemFiledSignal,
   reportFiledSignal,
   runbookUpdateSignal,
-} from '../../workflows/definitions';
+} from '../../definitions/messages';
 import { FollowUpDutiesKey, FollowUpOverdueKey, IncidentStatusKey } from '../../workflows/search-attributes';
-import type { FollowUpState, IncidentState } from '../../workflows/types';
+import type { FollowUpState, IncidentState } from '../../definitions/types';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
 import { startHealthServer } from '../../worker/health-server';
 import type { WorkerClients } from '../../worker/clients';
-import { uniqueId } from '../helpers/env';
-import { testClients } from '../helpers/deps';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { freePort, startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, workflowSource } from '../helpers/temporal';
+import { uniqueId } from '../../rig/env';
+import { testClients } from '../../rig/deps';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { freePort, startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { timeSkippingEnv, workflowSource } from '../../rig/temporal';
 
 const HOUR = 60 * 60_000;
 let env: TestWorkflowEnvironment;

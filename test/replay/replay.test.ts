@@ -9,10 +9,10 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } f
 import path from 'node:path';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { historyFromJson, type History } from '../../client/report/proto-json';
+import { historyFromJson, type History } from '../../common/report/proto-json';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
-import { workflowsPath } from '../helpers/temporal';
-import { SCENARIOS } from './scenarios';
+import { workflowsPath } from '../../rig/temporal';
+import { SCENARIOS } from '../../rig/replay-scenarios';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 const fixtures = readdirSync(FIXTURES)
@@ -44,7 +44,11 @@ async function bundleEditedCopy(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   cpSync(path.dirname(workflowsPath), path.join(dir, 'workflows'), { recursive: true });
-  // Type-only imports of activities are erased by the bundler; the copy needs nothing else.
+  // Workflows import definitions/ (the layer below them); type-only imports of activities are
+  // erased by the bundler, so the copy needs nothing else.
+  cpSync(path.resolve(path.dirname(workflowsPath), '../definitions'), path.join(dir, 'definitions'), {
+    recursive: true,
+  });
   const file = path.join(dir, 'workflows', fileName);
   const edited = edit(readFileSync(file, 'utf8'));
   writeFileSync(file, edited);

@@ -22,19 +22,19 @@ import {
   reportFromFile,
   reportFromHistory,
   reportFromState,
-} from '../../client/report/index';
-import { historyFromJson } from '../../client/report/proto-json';
+} from '../../common/report/index';
+import { historyFromJson } from '../../common/report/proto-json';
 import { runReportCommand } from '../../client/report';
 import { createActivities } from '../../activities';
-import { followUpStateQuery, resolveSignal, stateQuery } from '../../workflows/definitions';
-import type { FollowUpState, IncidentState } from '../../workflows/types';
+import { followUpStateQuery, resolveSignal, stateQuery } from '../../definitions/messages';
+import type { FollowUpState, IncidentState } from '../../definitions/types';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
 import type { WorkerClients } from '../../worker/clients';
-import { testClients } from '../helpers/deps';
-import { need, uniqueId } from '../helpers/env';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { workflowSource } from '../helpers/temporal';
+import { testClients } from '../../rig/deps';
+import { need, uniqueId } from '../../rig/env';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { workflowSource } from '../../rig/temporal';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 interface JsonEvent {

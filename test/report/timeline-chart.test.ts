@@ -11,13 +11,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { chartOf, MAX_CHART_STEPS, type IncidentChart } from '../../client/report/chart';
-import { modelFromHistory, reportFromHistory, timelineSvg } from '../../client/report/index';
-import { ganttText, minimumBarMs, renderMermaidGantt } from '../../client/report/mermaid';
-import { historyFromJson } from '../../client/report/proto-json';
-import { SVG_LAYOUT, renderTimelineSvg, svgAxis } from '../../client/report/svg';
-import { launchChromium } from '../helpers/browser';
-import { assertCliBuilt, cliOn } from '../helpers/cli';
+import { chartOf, MAX_CHART_STEPS, type IncidentChart } from '../../common/report/chart';
+import { modelFromHistory, reportFromHistory, timelineSvg } from '../../common/report/index';
+import { ganttText, minimumBarMs, renderMermaidGantt } from '../../common/report/mermaid';
+import { historyFromJson } from '../../common/report/proto-json';
+import { SVG_LAYOUT, renderTimelineSvg, svgAxis } from '../../common/report/svg';
+import { launchChromium } from '../../rig/browser';
+import { assertCliBuilt, cliOn } from '../../rig/cli';
 import { elements, parseSvg } from './well-formed';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/histories');
@@ -337,7 +337,7 @@ describe('runbooks report --svg (the built CLI)', () => {
   const cli = cliOn('report-svg-unused');
   const history = path.join(FIXTURES, 'P0-4-held-wrong-code-then-approved.json');
   beforeAll(() =>
-    assertCliBuilt(['client/cli.ts', 'client/report.ts', 'client/report/svg.ts', 'client/report/mermaid.ts']),
+    assertCliBuilt(['client/cli.ts', 'client/report.ts', 'common/report/svg.ts', 'common/report/mermaid.ts']),
   );
 
   test('writes the Markdown and, beside it, the same timeline as SVG', async () => {

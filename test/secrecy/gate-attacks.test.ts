@@ -13,15 +13,19 @@ import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
-import type { ApprovalGateRecord } from '../../workflows/approval';
-import { followUpWorkflowId, stateQuery } from '../../workflows/definitions';
-import { targetGrantQuery, targetLeaseStateQuery, targetLeaseWorkflowId } from '../../workflows/target-lease';
-import type { IncidentState } from '../../workflows/types';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
-import { testClients } from '../helpers/deps';
-import { need, uniqueId } from '../helpers/env';
-import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { createTestWorker } from '../helpers/temporal';
+import type { ApprovalGateRecord } from '../../definitions/approval';
+import { followUpWorkflowId, stateQuery } from '../../definitions/messages';
+import {
+  targetGrantQuery,
+  targetLeaseStateQuery,
+  targetLeaseWorkflowId,
+} from '../../definitions/target-guard';
+import type { IncidentState } from '../../definitions/types';
+import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { testClients } from '../../rig/deps';
+import { need, uniqueId } from '../../rig/env';
+import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { createTestWorker } from '../../rig/temporal';
 
 const run = promisify(execFile);
 const taskQueue = uniqueId('attacks');

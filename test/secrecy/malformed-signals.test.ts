@@ -11,12 +11,12 @@ import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config';
-import { stateQuery } from '../../workflows/definitions';
-import { targetLeaseWorkflowId } from '../../workflows/target-lease';
-import { testClients } from '../helpers/deps';
-import { need, uniqueId } from '../helpers/env';
-import { waitUntil } from '../helpers/sandbox';
-import { createTestWorker } from '../helpers/temporal';
+import { stateQuery } from '../../definitions/messages';
+import { targetLeaseWorkflowId } from '../../definitions/target-guard';
+import { testClients } from '../../rig/deps';
+import { need, uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
+import { createTestWorker } from '../../rig/temporal';
 
 const run = promisify(execFile);
 const taskQueue = uniqueId('malformed');

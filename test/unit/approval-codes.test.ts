@@ -13,10 +13,10 @@ import {
   newCode,
   normalizeCode,
 } from '../../activities/approval-codes';
-import { loosenedFields, withDefaults } from '../../workflows/gate-policy';
-import { billingErrorDefaults } from '../../workflows/billing-error';
-import { dataIntegrityDefaults } from '../../workflows/data-integrity';
-import { systemDownDefaults } from '../../workflows/policy';
+import { loosenedFields, withDefaults } from '../../definitions/policies/gate-policy';
+import { billingErrorDefaults } from '../../definitions/policies/billing-error';
+import { dataIntegrityDefaults } from '../../definitions/policies/data-integrity';
+import { systemDownDefaults } from '../../definitions/policies/system-down';
 
 const key = randomBytes(32);
 

@@ -10,8 +10,8 @@ import { ConfigError } from '../../config';
 import { loadApprovalLinks } from '../../config/approval-links';
 import { loadApprovalPageConfig } from '../../config/approval-page';
 import { createFormTokens } from '../../client/approval-page/form-tokens';
-import { runActivity } from '../helpers/activity';
-import { startReceiver, type Receiver } from '../helpers/receivers';
+import { runActivity } from '../../rig/activity';
+import { startReceiver, type Receiver } from '../../rig/receivers';
 
 const codeKey = randomBytes(32);
 const linkKey = randomBytes(32);

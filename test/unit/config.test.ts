@@ -1,13 +1,13 @@
 /** The config module: every missing or invalid variable named at once; secrets never printed. */
 import {
   ConfigError,
-  DEFAULT_REFUND_CAPS,
   describeConfig,
   loadTemporalConfig,
   loadWorkerConfig,
   maskUrl,
   secretsOf,
 } from '../../config';
+import { DEFAULT_REFUND_CAPS } from '../../definitions/charges';
 
 const valid = {
   RUNBOOK_DATABASE_URL: 'postgres://runbook:s3cretpw@127.0.0.1:5432/accubooks',

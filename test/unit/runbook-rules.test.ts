@@ -5,10 +5,10 @@
  */
 import { restartNeeded } from '../../workflows/high-error-rate';
 import { growth, Streak } from '../../workflows/measured';
-import { queueOverflowDefaults as q } from '../../workflows/policies/queue-overflow';
-import { highErrorRateDefaults } from '../../workflows/policies/high-error-rate';
-import { highLatencyDefaults } from '../../workflows/policies/high-latency';
-import { poolExhaustionDefaults } from '../../workflows/policies/pool-exhaustion';
+import { queueOverflowDefaults as q } from '../../definitions/policies/queue-overflow';
+import { highErrorRateDefaults } from '../../definitions/policies/high-error-rate';
+import { highLatencyDefaults } from '../../definitions/policies/high-latency';
+import { poolExhaustionDefaults } from '../../definitions/policies/pool-exhaustion';
 
 const base = { detectionErrorRate: 0.01, databaseOk: true, redisOk: true, logErrorLines: 0 };
 

@@ -9,7 +9,7 @@ import {
   GUARDED_ACTIVITIES,
   TARGET_ACTION_RULES,
   type GuardedActionKind,
-} from '../../workflows/target-lease';
+} from '../../definitions/target-guard';
 import { createActivities, type ActivityDeps } from '../../activities';
 
 const root = path.resolve(__dirname, '../..');

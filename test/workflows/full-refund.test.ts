@@ -1,6 +1,6 @@
 /**
  * "Issue FULL refund", proved (issue 18): stripe-mock is stateless, so P0-3 runs here against the
- * recording proxy in its stateful mode (test/helpers/stripe-proxy.ts `ledger`): it remembers each
+ * recording proxy in its stateful mode (rig/stripe-proxy.ts `ledger`): it remembers each
  * charge's amount and refunds, as Stripe does. The amount refunded must equal the charge's amount
  * (all of it, or all that was left after a refund by hand), and Stripe's `charge_already_refunded`
  * is recorded as done (already refunded), not as a failure. Time-skipping server, real activities.
@@ -13,17 +13,17 @@ import type { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
-import { stateQuery } from '../../workflows/definitions';
-import { approvalSignal } from '../../workflows/approval';
-import type { ChargeEntry } from '../../workflows/billing-refunds';
-import type { IncidentState } from '../../workflows/types';
+import { stateQuery } from '../../definitions/messages';
+import { approvalSignal } from '../../definitions/approval';
+import type { ChargeEntry } from '../../definitions/charges';
+import type { IncidentState } from '../../definitions/types';
 import { stripeFrom, type WorkerClients } from '../../worker/clients';
-import { need, uniqueId } from '../helpers/env';
-import { testClients } from '../helpers/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
-import { startStripeProxy, type StripeLedger, type StripeProxy } from '../helpers/stripe-proxy';
+import { need, uniqueId } from '../../rig/env';
+import { testClients } from '../../rig/deps';
+import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { startStripeProxy, type StripeLedger, type StripeProxy } from '../../rig/stripe-proxy';
 
 let env: TestWorkflowEnvironment;
 let sandbox: Sandbox;

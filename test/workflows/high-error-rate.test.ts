@@ -4,12 +4,12 @@
  * server; "error rate > 5 %" and "not resolved in 1 hour" are proven at their defaults on the
  * time-skipping server.
  */
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
-import type { HighErrorRatePolicy } from '../../workflows/policies/high-error-rate';
-import { uniqueId } from '../helpers/env';
-import { startRunbookRig, type RunbookRig } from '../helpers/runbook-rig';
-import { waitUntil } from '../helpers/sandbox';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
+import type { HighErrorRatePolicy } from '../../definitions/policies/high-error-rate';
+import { uniqueId } from '../../rig/env';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
+import { waitUntil } from '../../rig/sandbox';
 
 let rig: RunbookRig;
 

@@ -5,12 +5,12 @@
  * resolved in 2 hours" are proven at their defaults on the time-skipping server.
  */
 import { Pool } from 'pg';
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
-import type { HighLatencyPolicy } from '../../workflows/policies/high-latency';
-import { need, uniqueId } from '../helpers/env';
-import { startRunbookRig, type RunbookRig } from '../helpers/runbook-rig';
-import { waitUntil } from '../helpers/sandbox';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
+import type { HighLatencyPolicy } from '../../definitions/policies/high-latency';
+import { need, uniqueId } from '../../rig/env';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
+import { waitUntil } from '../../rig/sandbox';
 import { sandboxContainerLogs } from '../../sandbox/container';
 
 let rig: RunbookRig;

@@ -12,12 +12,12 @@ import type { Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { startIncident } from '../../client/incidents';
 import type { WorkerClients } from '../../worker/clients';
-import { abandonSignal } from '../../workflows/definitions';
-import type { IncidentState, RunbookId } from '../../workflows/types';
-import { uniqueId } from '../helpers/env';
-import { testClients } from '../helpers/deps';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { createTestWorker, timeSkippingEnv } from '../helpers/temporal';
+import { abandonSignal } from '../../definitions/messages';
+import type { IncidentState, RunbookId } from '../../definitions/types';
+import { uniqueId } from '../../rig/env';
+import { testClients } from '../../rig/deps';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { createTestWorker, timeSkippingEnv } from '../../rig/temporal';
 
 const LIMIT = 500;
 const HOUR = 60 * 60_000;

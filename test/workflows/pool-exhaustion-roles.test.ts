@@ -4,11 +4,11 @@
  * terminated" as if there had been nothing to kill. Real sandbox leaking its pool, real PostgreSQL,
  * real restart, on the dev server.
  */
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
-import type { PoolExhaustionPolicy } from '../../workflows/policies/pool-exhaustion';
-import { uniqueId } from '../helpers/env';
-import { startRunbookRig, type RunbookRig } from '../helpers/runbook-rig';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
+import type { PoolExhaustionPolicy } from '../../definitions/policies/pool-exhaustion';
+import { uniqueId } from '../../rig/env';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
 
 let rig: RunbookRig;
 

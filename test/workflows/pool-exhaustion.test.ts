@@ -5,12 +5,12 @@
  * time-skipping server.
  */
 import { Pool } from 'pg';
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
-import type { PoolExhaustionPolicy } from '../../workflows/policies/pool-exhaustion';
-import { need, uniqueId } from '../helpers/env';
-import { startRunbookRig, type RunbookRig } from '../helpers/runbook-rig';
-import { waitUntil } from '../helpers/sandbox';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
+import type { PoolExhaustionPolicy } from '../../definitions/policies/pool-exhaustion';
+import { need, uniqueId } from '../../rig/env';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
+import { waitUntil } from '../../rig/sandbox';
 
 let rig: RunbookRig;
 let admin: Pool;

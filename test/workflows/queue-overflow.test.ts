@@ -6,12 +6,12 @@
  * server.
  */
 import { Redis } from 'ioredis';
-import { stateQuery } from '../../workflows/definitions';
-import type { IncidentState } from '../../workflows/types';
-import type { QueueOverflowPolicy } from '../../workflows/policies/queue-overflow';
-import { need, uniqueId } from '../helpers/env';
-import { startRunbookRig, type RunbookRig } from '../helpers/runbook-rig';
-import { testDocker, waitUntil, type Sandbox } from '../helpers/sandbox';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
+import type { QueueOverflowPolicy } from '../../definitions/policies/queue-overflow';
+import { need, uniqueId } from '../../rig/env';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
+import { testDocker, waitUntil, type Sandbox } from '../../rig/sandbox';
 
 let rig: RunbookRig;
 let redis: Redis;

@@ -15,20 +15,20 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowHandle } from '@temporalio/client';
 import { createActivities } from '../../activities';
-import { stateQuery } from '../../workflows/definitions';
+import { stateQuery } from '../../definitions/messages';
 import {
   TARGET_ACTION_RULES,
   targetLeaseStateQuery,
   targetLeaseWorkflowId,
   type TargetGrant,
-} from '../../workflows/target-lease';
-import type { IncidentState } from '../../workflows/types';
+} from '../../definitions/target-guard';
+import type { IncidentState } from '../../definitions/types';
 import { stripeFrom } from '../../worker/clients';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
-import { need, uniqueId } from '../helpers/env';
-import { startRunbookRig, type RunbookRig } from '../helpers/runbook-rig';
-import { waitUntil, type Sandbox } from '../helpers/sandbox';
-import { startStripeProxy, type StripeProxy } from '../helpers/stripe-proxy';
+import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { need, uniqueId } from '../../rig/env';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
+import { waitUntil, type Sandbox } from '../../rig/sandbox';
+import { startStripeProxy, type StripeProxy } from '../../rig/stripe-proxy';
 
 let rig: RunbookRig;
 let world: ApprovalWorld;

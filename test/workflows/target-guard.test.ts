@@ -11,8 +11,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createActivities } from '../../activities';
 import { dataIntegrityViolation, systemDown, targetLease } from '../../workflows';
-import { abandonSignal, resolveSignal, stateQuery } from '../../workflows/definitions';
-import { approvalSignal } from '../../workflows/approval';
+import { abandonSignal, resolveSignal, stateQuery } from '../../definitions/messages';
+import { approvalSignal } from '../../definitions/approval';
 import {
   targetActionUpdate,
   targetDoneSignal,
@@ -22,15 +22,15 @@ import {
   type GuardedActionKind,
   type TargetActionRule,
   type TargetRequest,
-} from '../../workflows/target-lease';
-import { HOLD_ESCALATE_AFTER_MS } from '../../workflows/target-guard';
+} from '../../definitions/target-guard';
+import { HOLD_ESCALATE_AFTER_MS } from '../../workflows/guarded-actions';
 import type { WorkerClients } from '../../worker/clients';
-import { uniqueId } from '../helpers/env';
-import { testClients } from '../helpers/deps';
-import { startReceiver, type Receiver } from '../helpers/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../helpers/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../helpers/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../helpers/approvals';
+import { uniqueId } from '../../rig/env';
+import { testClients } from '../../rig/deps';
+import { startReceiver, type Receiver } from '../../rig/receivers';
+import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
+import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
+import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
 
 let env: TestWorkflowEnvironment;
 let sandbox: Sandbox;

@@ -1,0 +1,16 @@
+/** Who must approve a gate, and how codes behave: one type shared by every gate and runbook. */
+export interface ApprovalPolicy {
+  /** Every one of these roles must approve (the seed: CEO; e.g. ["CEO", "CTO"] for two people). */
+  requiredRoles: string[];
+  codeTtlMs: number;
+  reminderEveryMs: number;
+  /** Wrong codes one incident takes before every short code is replaced by a long one. */
+  maxWrongCodes: number;
+}
+
+export const approvalDefaults: ApprovalPolicy = {
+  requiredRoles: ['CEO'],
+  codeTtlMs: 60 * 60_000,
+  reminderEveryMs: 15 * 60_000,
+  maxWrongCodes: 20,
+};

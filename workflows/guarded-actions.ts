@@ -1,0 +1,401 @@
+/**
+ * Every mutating action on a shared target (restart, stop, start, scale up/down, the billing and
+ * pause flags, refunds, query and session kills) goes through here, and from here through the
+ * target's guard workflow (target-guard.ts), which decides from one table (TARGET_ACTION_RULES in definitions/target-guard.ts):
+ *   - while P0-4 holds the target, nobody else may do what the table says a hold blocks; the
+ *     refusal names the holding incident, in the step, in `checks.targetGuard`, and in whatever
+ *     the runbook notifies (it escalates with `refusedBecause`);
+ *   - exclusive actions never run at once on one target (the guard serializes them), and a restart
+ *     asked for while another runbook's restart ran is covered by it instead of repeated;
+ *   - restarts of one target are rate-limited across runbooks: a crash loop is refused, so the
+ *     runbook escalates instead of restarting forever.
+ * If the guard cannot be reached, nothing is done (fail closed) and the runbook is told why.
+ * This is the only workflow module that names a mutating activity (lint: eslint.config.mjs), and
+ * the activities refuse without the grant handed to them here (activities/target-guard.ts).
+ */
+import {
+  condition,
+  proxyActivities,
+  uuid4,
+  workflowInfo,
+  type ActivityInterfaceFor,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { actions } from './activity-proxies';
+import { failureText, Incident } from './incident';
+import type { GuardRequestRecord } from '../definitions/types';
+import {
+  GUARDED_ACTIVITIES,
+  type GuardedActionKind,
+  type GuardedActivity,
+  type TargetActionKind,
+  type TargetGrant,
+  type TargetReply,
+} from '../definitions/target-guard';
+
+/**
+ * Asking the guard may wait behind another runbook's action (up to its lease), heartbeating.
+ * Asking twice is safe: the request ID is also the update ID.
+ */
+const guard = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
+});
+
+export interface RestartOptions {
+  title: string;
+  reason: string;
+  stopTimeoutSec: number;
+}
+
+export type RestartOutcome = { done: true; alreadyDone: boolean } | { done: false; refusedBecause: string };
+
+export interface GuardedOptions {
+  /** Step name in the incident state (e.g. "restart", "stop-api"). */
+  name: string;
+  title: string;
+  reason: string;
+}
+
+export type GuardedOutcome<T> =
+  | { done: true; result: T; coveredBy?: undefined }
+  | { done: true; result?: undefined; coveredBy: string }
+  | { done: false; refusedBecause: string; heldBy?: TargetReply['heldBy'] };
+
+/** Asks the target's guard; a guard that cannot answer is a refusal (never act without it). */
+export async function askTargetGuard(
+  inc: Incident,
+  target: string,
+  kind: TargetActionKind,
+  reason: string,
+): Promise<TargetReply> {
+  const requestId = uuid4();
+  // Recorded before asking: the guard checks the request against this incident's own state.
+  const asked: GuardRequestRecord = { requestId, target, kind, askedAt: new Date().toISOString() };
+  const requests = (inc.state.guardRequests ??= []);
+  requests.push(asked);
+  const finishedOnes = requests.filter((r) => r.finishedAt);
+  if (requests.length > 20 && finishedOnes.length) requests.splice(requests.indexOf(finishedOnes[0]), 1);
+  try {
+    const reply = await guard.requestTargetAction.executeWithOptions(
+      { summary: `Ask the target guard: ${kind} ${target}` },
+      [
+        {
+          request: {
+            requestId,
+            target,
+            kind,
+            requester: {
+              workflowId: workflowInfo().workflowId,
+              incidentId: inc.state.incidentId,
+              runbook: inc.state.runbook,
+            },
+            reason,
+            decidedAt: new Date().toISOString(),
+          },
+        },
+      ],
+    );
+    if (!reply.granted) finishRequest(inc, requestId, false);
+    return reply;
+  } catch (err) {
+    finishRequest(inc, requestId, false);
+    return {
+      requestId,
+      target,
+      kind,
+      granted: false,
+      reason: `the target guard did not answer (${failureText(err)}); not acting on ${target} without it`,
+    };
+  }
+}
+
+/** The action of this request ended (or never began): the guard may now believe a report of it. */
+function finishRequest(inc: Incident, requestId: string, ok: boolean): void {
+  const r = inc.state.guardRequests?.find((x) => x.requestId === requestId);
+  if (r && !r.finishedAt) Object.assign(r, { finishedAt: new Date().toISOString(), ok });
+}
+
+async function reportDone(target: string, requestId: string, ok: boolean, note?: string): Promise<void> {
+  try {
+    await actions.reportTargetActionDone.executeWithOptions({ summary: `Tell the target guard: done` }, [
+      { target, done: { requestId, ok, note } },
+    ]);
+  } catch {
+    // The guard's lease on the action runs out by itself.
+  }
+}
+
+/**
+ * Runs one mutating action on a shared target once its guard grants it, as one recorded step; the
+ * action gets the grant (its activity checks it with the guard). A refusal is recorded as a
+ * skipped step and in `checks.targetGuard`; an action failure is recorded and rethrown (after
+ * telling the guard).
+ */
+export async function guardedAction<T>(
+  inc: Incident,
+  target: string,
+  kind: GuardedActionKind,
+  opts: GuardedOptions,
+  act: (grant: TargetGrant) => Promise<T>,
+  describe: (r: T) => string,
+): Promise<GuardedOutcome<T>> {
+  const reply = await askTargetGuard(inc, target, kind, opts.reason);
+  inc.state.checks.targetGuard = {
+    at: new Date().toISOString(),
+    kind,
+    granted: reply.granted,
+    reason: reply.reason,
+    heldBy: reply.heldBy
+      ? { incidentId: reply.heldBy.holder.incidentId, runbook: reply.heldBy.holder.runbook }
+      : undefined,
+  };
+  if (!reply.granted) {
+    if (reply.coveredBy) {
+      inc.skip(opts.name, opts.title, `not repeated: ${reply.reason}`);
+      inc.refresh();
+      return { done: true, coveredBy: reply.reason };
+    }
+    inc.skip(opts.name, opts.title, `refused by the target guard: ${reply.reason}`);
+    inc.refresh();
+    return { done: false, refusedBecause: reply.reason, heldBy: reply.heldBy };
+  }
+  const grant: TargetGrant = { requestId: reply.requestId, target, kind };
+  try {
+    const result = await inc.step(opts.name, opts.title, () => act(grant), describe);
+    // Done is no longer failing, from the same moment the step shows done (before telling the guard).
+    delete inc.state.failing[opts.name];
+    finishRequest(inc, reply.requestId, true);
+    await reportDone(target, reply.requestId, true);
+    return { done: true, result };
+  } catch (err) {
+    finishRequest(inc, reply.requestId, false);
+    await reportDone(target, reply.requestId, false, failureText(err));
+    throw err;
+  }
+}
+
+type ActivityInput<N extends GuardedActivity> = Omit<Parameters<Activities[N]>[0], 'grant'>;
+type ActivityResult<N extends GuardedActivity> = Awaited<ReturnType<Activities[N]>>;
+
+export interface GuardedStep<T> extends GuardedOptions {
+  /** The activity's summary in the history ("SET forecast:paused 1"). */
+  summary: string;
+  describe: (r: T) => string;
+  /** Another proxy (retry level) for the activity than the shared `actions`. */
+  via?: ActivityInterfaceFor<Activities>;
+}
+
+/**
+ * The mutating activity `activity` with `input`, through the guard (guardedAction), as one step.
+ * The guarded action is the activity's own (GUARDED_ACTIVITIES: setFlag is a pause-flag action).
+ */
+export function guardedStep<N extends GuardedActivity>(
+  inc: Incident,
+  target: string,
+  activity: N,
+  step: GuardedStep<ActivityResult<N>>,
+  input: ActivityInput<N>,
+): Promise<GuardedOutcome<ActivityResult<N>>> {
+  const fn = (step.via ?? actions)[activity] as unknown as {
+    executeWithOptions(o: { summary: string }, args: [unknown]): Promise<ActivityResult<N>>;
+  };
+  return guardedAction(
+    inc,
+    target,
+    GUARDED_ACTIVITIES[activity],
+    step,
+    (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),
+    step.describe,
+  );
+}
+
+/**
+ * Like `inc.check`, through the guard: the result, or undefined when the guard refused or the
+ * activity failed; either is recorded in `failing` under the step's name, so the runbook can go on
+ * and try again later.
+ */
+export async function guardedCheck<N extends GuardedActivity>(
+  inc: Incident,
+  target: string,
+  activity: N,
+  step: GuardedStep<ActivityResult<N>>,
+  input: ActivityInput<N>,
+): Promise<ActivityResult<N> | undefined> {
+  try {
+    const out = await guardedStep(inc, target, activity, step, input);
+    if (!out.done) {
+      inc.state.failing[step.name] = `refused by the target guard: ${out.refusedBecause}`;
+      return undefined;
+    }
+    delete inc.state.failing[step.name];
+    return out.result;
+  } catch (err) {
+    inc.state.failing[step.name] = failureText(err);
+    return undefined;
+  }
+}
+
+/** Restarts the target container as one recorded step, if its guard allows. A failure is recorded and rethrown. */
+export async function restartTarget(
+  inc: Incident,
+  target: string,
+  opts: RestartOptions,
+): Promise<RestartOutcome> {
+  const decidedAt = new Date().toISOString();
+  const out = await guardedStep(
+    inc,
+    target,
+    'restartContainer',
+    {
+      name: 'restart',
+      title: opts.title,
+      reason: opts.reason,
+      summary: `Restart container ${target}`,
+      describe: (res) =>
+        res.alreadyDone
+          ? 'already restarted by an earlier attempt'
+          : `restarted; container ${res.state.status}`,
+    },
+    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
+  );
+  if (!out.done) return { done: false, refusedBecause: out.refusedBecause };
+  return { done: true, alreadyDone: out.coveredBy !== undefined || out.result.alreadyDone };
+}
+
+/** `docker stop` through the guard (P0-4 stops the API it holds). */
+export function stopTarget(inc: Incident, target: string, opts: RestartOptions & { name?: string }) {
+  const decidedAt = new Date().toISOString();
+  return guardedStep(
+    inc,
+    target,
+    'stopContainer',
+    {
+      name: opts.name ?? 'stop',
+      title: opts.title,
+      reason: opts.reason,
+      summary: `Stop container ${target}`,
+      describe: (r) =>
+        r.alreadyDone ? `was already stopped (${r.state.status})` : `stopped; container ${r.state.status}`,
+    },
+    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
+  );
+}
+
+/** `docker start` through the guard. */
+export function startTarget(
+  inc: Incident,
+  target: string,
+  opts: { title: string; reason: string; name?: string },
+) {
+  const decidedAt = new Date().toISOString();
+  return guardedStep(
+    inc,
+    target,
+    'startContainer',
+    {
+      name: opts.name ?? 'start',
+      title: opts.title,
+      reason: opts.reason,
+      summary: `Start container ${target}`,
+      describe: (r) =>
+        r.alreadyDone ? `was already running (${r.state.status})` : `started; container ${r.state.status}`,
+    },
+    { container: target, decidedAt, reason: opts.reason },
+  );
+}
+
+/** Takes a hold on the target: from now on only this incident may act on it (P0-4). */
+export async function holdTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {
+  const reply = await askTargetGuard(inc, target, 'hold', reason);
+  inc.state.checks.targetHold = {
+    target,
+    held: reply.granted,
+    reason: reply.reason,
+    at: new Date().toISOString(),
+  };
+  inc.decide(
+    reply.granted ? `Holding ${target}: ${reply.reason}` : `Could not hold ${target}: ${reply.reason}`,
+  );
+  return reply;
+}
+
+/** Releases this incident's hold; the guard accepts it only once this incident has an accepted approval. */
+export async function releaseTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {
+  const reply = await askTargetGuard(inc, target, 'release-hold', reason);
+  inc.state.checks.targetHold = {
+    target,
+    held: !reply.granted,
+    reason: reply.reason,
+    at: new Date().toISOString(),
+  };
+  inc.decide(
+    reply.granted ? `Released ${target}: ${reply.reason}` : `Hold on ${target} kept: ${reply.reason}`,
+  );
+  return reply;
+}
+
+/** How long a hold may go unanswered before the holder escalates (it keeps waiting). */
+export const HOLD_ESCALATE_AFTER_MS = 60_000;
+
+/**
+ * Takes the hold and keeps asking until the guard grants it: the caller must not act as if held
+ * before (an unheld target can be restarted by any other runbook). The first refusal escalates.
+ * False only when a person closed the incident meanwhile.
+ */
+export async function holdTargetUntilGranted(
+  inc: Incident,
+  target: string,
+  reason: string,
+  tier: string,
+): Promise<boolean> {
+  let escalated = false;
+  for (let attempt = 0; ; attempt++) {
+    let reply: TargetReply | undefined;
+    const asking = holdTarget(inc, target, reason).then((r) => (reply = r));
+    // A guard that does not answer (it may wait for a worker) is as bad as a refusal: say so early.
+    if (!escalated && !(await condition(() => reply !== undefined, HOLD_ESCALATE_AFTER_MS))) {
+      escalated = true;
+      await inc.escalate(
+        `${target} is NOT held yet: its target guard has not answered in ${HOLD_ESCALATE_AFTER_MS / 1000} s; ${target} is not stopped until it does`,
+        tier,
+      );
+    }
+    await asking;
+    if (reply!.granted) return true;
+    if (!escalated) {
+      escalated = true;
+      await inc.escalate(`${target} could NOT be held (${reply!.reason}); still trying`, tier);
+    }
+    if (inc.closedByHuman) return false;
+    await inc.waitFor(inc.recheckDelay(attempt), `Wait, then ask the target guard to hold ${target} again`);
+  }
+}
+
+/**
+ * Releases this incident's hold, retrying until the guard accepts: a hold is never left on
+ * silently. Each refusal shows in `checks.targetHold`; the first one escalates. False only when a
+ * person closed the incident meanwhile (the hold then stays, recorded).
+ */
+export async function releaseTargetUntilDone(
+  inc: Incident,
+  target: string,
+  reason: string,
+  tier: string,
+): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    const reply = await releaseTarget(inc, target, reason);
+    if (reply.granted) return true;
+    if (attempt === 0)
+      await inc.escalate(`The hold on ${target} could NOT be released (${reply.reason}); still trying`, tier);
+    if (inc.closedByHuman) {
+      inc.decide(`Closed by a person while the hold on ${target} could not be released: it stays held`);
+      return false;
+    }
+    await inc.waitFor(
+      inc.recheckDelay(attempt),
+      `Wait, then ask the target guard to release ${target} again`,
+    );
+  }
+}
