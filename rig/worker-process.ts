@@ -9,10 +9,8 @@ import path from 'node:path';
 import { freePort, waitUntil } from './sandbox';
 
 // From the sources under Jest (rig/), or compiled (dist/rig/, as the bench runs it).
-const workerJs = path.join(
-  __dirname,
-  path.basename(path.resolve(__dirname, '..')) === 'dist' ? '../worker/main.js' : '../dist/worker/main.js',
-);
+const distDir = path.basename(path.resolve(__dirname, '..')) === 'dist' ? '..' : '../dist';
+const distFile = (entry: string) => path.join(__dirname, distDir, entry);
 
 export interface WorkerProcess {
   pid: number;
@@ -35,10 +33,14 @@ export interface WorkerProcessOptions {
   /** Write both streams to this file instead of keeping them in memory. */
   logFile?: string;
   keepChars?: number;
+  /** The entry point under dist/ (default the production worker; the crash harness: rig/chaos/worker.js). */
+  entry?: string;
 }
 
 export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<WorkerProcess> {
-  if (!existsSync(workerJs)) throw new Error('dist/worker/main.js is missing: run `npm run build` first');
+  const entry = opts.entry ?? 'worker/main.js';
+  const workerJs = distFile(entry);
+  if (!existsSync(workerJs)) throw new Error(`dist/${entry} is missing: run \`npm run build\` first`);
   const name = opts.name ?? 'the worker';
   const keep = opts.keepChars ?? 1_000_000;
   const healthPort = await freePort();

@@ -2,7 +2,14 @@
  * The runbook worker: config → clients → Temporal worker → health endpoint.
  * SIGINT/SIGTERM stop polling first, let running activities finish, then close the clients.
  */
-import { NativeConnection, Worker, Runtime, DefaultLogger, type LogEntry } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  Runtime,
+  DefaultLogger,
+  type LogEntry,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { describeConfig, loadWorkerConfig, ConfigError, secretsOf, type WorkerConfig } from '../config';
 import { connectClient, tlsOptions } from '../client/connection';
 import { dataConverterFor } from '../common/codec';
@@ -10,7 +17,6 @@ import { missingAppRoles } from '../activities/postgres';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
-import { chaosFromEnv, chaosInterceptors, chaosWorkflowModule } from './chaos';
 
 export interface RuntimeSettings {
   level?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -43,7 +49,12 @@ export function installRuntime(settings: RuntimeSettings = {}): void {
   });
 }
 
-export async function runWorker(config: WorkerConfig): Promise<void> {
+/** What a test-only entry point adds to the worker (rig/chaos/worker.ts); production adds nothing. */
+export interface WorkerExtras {
+  interceptors?: WorkerOptions['interceptors'];
+}
+
+export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {}): Promise<void> {
   const clients = buildClients(config);
   // ACCUBOOKS_DB_ROLES must name roles that exist: a typo would make P0-2 terminate nothing.
   const missing = await missingAppRoles(clients.deps.pg, config.accubooks.dbRoles);
@@ -65,8 +76,6 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     tls: tlsOptions(config.temporal),
     apiKey: config.temporal.apiKey,
   });
-  // Opt-in crash hook for the worker-crash harness (worker/chaos.ts); off unless CHAOS_* is set.
-  const chaos = chaosFromEnv();
   // WORKER_WORKFLOW_BUNDLE: a bundle made by bundleWorkflowCode (skips bundling at start-up).
   const bundle = process.env.WORKER_WORKFLOW_BUNDLE;
   const worker = await Worker.create({
@@ -76,14 +85,7 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
     ...(bundle
       ? { workflowBundle: { codePath: bundle } }
       : { workflowsPath: require.resolve('../workflows') }),
-    ...(chaos
-      ? {
-          interceptors: {
-            ...chaosInterceptors(chaos),
-            ...(bundle ? {} : { workflowModules: [chaosWorkflowModule] }),
-          },
-        }
-      : {}),
+    ...(extras.interceptors ? { interceptors: extras.interceptors } : {}),
     activities: activitiesFor(clients),
     sinks: incidentMetricsSinks(metrics),
     dataConverter: dataConverterFor(config.temporal),
@@ -104,7 +106,8 @@ export async function runWorker(config: WorkerConfig): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+/** Loads the configuration from the environment and runs the worker until SIGINT/SIGTERM. */
+export async function main(extras: WorkerExtras = {}): Promise<void> {
   let config: WorkerConfig;
   try {
     config = loadWorkerConfig();
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
     sdkMetricsBindAddress: config.sdkMetricsPort ? `127.0.0.1:${config.sdkMetricsPort}` : undefined,
   });
   Runtime.instance().logger.info('worker starting', { config: describeConfig(config) });
-  await runWorker(config);
+  await runWorker(config, extras);
   Runtime.instance().logger.info('worker stopped');
 }
 

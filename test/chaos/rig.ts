@@ -1,6 +1,6 @@
 /**
  * The worker-crash rig: the real worker process (dist/worker/main.js, `npm run build` first) in
- * chaos mode (worker/chaos.ts), started from one prebuilt workflow bundle so a restart takes a
+ * chaos mode (rig/chaos/hooks.ts, through the test entry point rig/chaos/worker.ts), started from one prebuilt workflow bundle so a restart takes a
  * second, killed with SIGKILL by its own hook at a chosen activity, and started again.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,13 +16,13 @@ const dist = (p: string) => path.join(repo, 'dist', p);
 
 /** One workflow bundle with the chaos workflow interceptor, shared by every worker process. */
 export async function chaosBundle(): Promise<string> {
-  for (const f of ['worker/main.js', 'workflows/index.js', 'worker/chaos-workflow-interceptors.js']) {
+  for (const f of ['rig/chaos/worker.js', 'workflows/index.js', 'rig/chaos/workflow-interceptors.js']) {
     if (!existsSync(dist(f))) throw new Error(`dist/${f} is missing: run npm run build first`);
   }
   const noop = () => undefined;
   const { code } = await bundleWorkflowCode({
     workflowsPath: dist('workflows/index.js'),
-    workflowInterceptorModules: [dist('worker/chaos-workflow-interceptors.js')],
+    workflowInterceptorModules: [dist('rig/chaos/workflow-interceptors.js')],
     logger: { trace: noop, debug: noop, info: noop, log: noop, warn: noop, error: noop },
   });
   mkdirSync(path.join(repo, '.cache'), { recursive: true });
@@ -58,11 +58,12 @@ export class WorkerRig {
     writeFileSync(this.marker, '');
   }
 
-  /** Starts a worker; with `killAt` it SIGKILLs itself at that activity (see worker/chaos.ts). */
+  /** Starts a worker; with `killAt` it SIGKILLs itself at that activity (see rig/chaos/hooks.ts). */
   async start(killAt?: string): Promise<WorkerProcess> {
     const n = ++this.n;
     const proc = await startWorkerProcess({
       name: `worker ${this.name}#${n}`,
+      entry: 'rig/chaos/worker.js',
       logFile: path.join(artifacts, `${this.name}.worker-${n}.log`),
       env: {
         ...this.env,

@@ -1,5 +1,5 @@
 /**
- * Chaos mode only (worker/chaos.ts): caps every activity's heartbeat timeout at 5 s, so an activity
+ * Chaos mode only (rig/chaos/hooks.ts): caps every activity's heartbeat timeout at 5 s, so an activity
  * whose worker was killed is retried within seconds instead of at its start-to-close timeout. The
  * activities heartbeat each second in chaos mode. Bundled into the workflow code only in chaos mode.
  */

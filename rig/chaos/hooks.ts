@@ -1,5 +1,6 @@
 /**
- * Opt-in crash hook for the worker-crash harness (test/chaos/). Off unless CHAOS_MODE=1 or
+ * Crash hook for the worker-crash harness (test/chaos/), loaded only by the test entry point
+ * rig/chaos/worker.ts, never by dist/worker/main.js. Off unless CHAOS_MODE=1 or
  * CHAOS_KILL_AT is set; never set them in production.
  *
  *   CHAOS_KILL_AT=<activityType>[,<activityType>…][:<n>][:before]  SIGKILL this process at the
@@ -11,7 +12,7 @@
  *
  * Crash detection: a killed worker's activity is otherwise noticed only at its start-to-close timeout
  * (minutes). In chaos mode every activity heartbeats each second (CHAOS_HEARTBEAT_EVERY_MS) and
- * the workflow interceptor in chaos-workflow-interceptors.ts caps every activity's heartbeat timeout
+ * the workflow interceptor in workflow-interceptors.ts caps every activity's heartbeat timeout
  * at 5 s, so the server retries it on the next worker within seconds. Nothing else changes.
  */
 import { appendFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ export function chaosFromEnv(
 }
 
 /** The workflow interceptor module (bundled into the workflow code in chaos mode). */
-export const chaosWorkflowModule = require.resolve('./chaos-workflow-interceptors');
+export const chaosWorkflowModule = require.resolve('./workflow-interceptors');
 
 export function chaosInterceptors(chaos: ChaosSettings): NonNullable<WorkerOptions['interceptors']> {
   const seen = new Map<string, number>();
