@@ -21,7 +21,7 @@ export const checks = proxyActivities<Activities>({
 });
 
 /** Checks that poll for a while inside one activity (heartbeating), e.g. "verify health returns 200". */
-export const watches = proxyActivities<Activities>({
+export const polls = proxyActivities<Activities>({
   startToCloseTimeout: '30 minutes',
   heartbeatTimeout: '30 seconds',
   retry: {
@@ -40,7 +40,7 @@ export const watches = proxyActivities<Activities>({
  * workflow's deadline itself, and each call gets a schedule-to-close backstop. Unexpected failures
  * (a worker lost mid-attempt) back off like any check.
  */
-export const watchers = proxyActivities<Activities>({
+export const watches = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   heartbeatTimeout: '2 minutes',
   retry: {

@@ -14,7 +14,7 @@
  * Restarts go through the target guard (target-guard.ts): if a P0-4 holds the API stopped, the
  * switch is still set in the store and takes effect when the app starts again.
  */
-import { condition, patched, setHandler } from '@temporalio/workflow';
+import { condition, setHandler } from '@temporalio/workflow';
 import { addChargesSignal } from '../definitions/messages';
 import { checks, notifications } from './activity-proxies';
 import { ApprovalGate } from './approval';
@@ -166,7 +166,7 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
       }
       // A person who resolves or abandons the incident ends the attempts (the wait below would return
       // at once and the loop would spin).
-      if (inc.closedByHuman && patched('p03-freeze-loop-ends-on-close')) {
+      if (inc.closedByHuman) {
         inc.decide('Closed by a person while billing could not be frozen: no further freeze attempts');
         return false;
       }

@@ -14,12 +14,10 @@
  * rather than one sleeping attempt, and not continueAsNew: see activities/watch.ts. continueAsNew
  * would have to carry the escalation and MTTR timers, approvals and step records of a running
  * incident across runs; the watch keeps the runbook one readable function.)
- *
- * Incidents that were already in their verification loop when this shipped keep the old loop (one
- * activity and one timer per sample) through `patched('verify-watch-activity')`.
+
  */
-import { ActivityCancellationType, CancellationScope, condition, patched } from '@temporalio/workflow';
-import { watchers } from './activity-proxies';
+import { ActivityCancellationType, CancellationScope, condition } from '@temporalio/workflow';
+import { watches } from './activity-proxies';
 import { elapsed } from './durations';
 import { Incident, failureText } from './incident';
 import type { WatchInput, WatchProbe, WatchResult } from '../activities/watch';
@@ -153,10 +151,6 @@ export type LoopEnd<T> =
   { end: 'resolved'; last: T; heldMs: number } | { end: 'closed-by-human' } | { end: 'gave-up' };
 
 /** Samples until the condition has held for the window, a person closes the incident, or it gives up. */
-export async function verifyLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
-  if (patched('verify-watch-activity')) return watchLoop(inc, loop);
-  return sampleLoop(inc, loop);
-}
 
 /** Runs one watch; a person closing the incident cancels it. 'closed' when that happened first. */
 async function watchOnce(
@@ -166,7 +160,7 @@ async function watchOnce(
 ): Promise<WatchResult | { failed: string } | 'closed'> {
   const scope = new CancellationScope();
   const watch = scope.run(() =>
-    watchers.watchSamples.executeWithOptions(
+    watches.watchSamples.executeWithOptions(
       {
         summary,
         scheduleToCloseTimeout: input.deadlineMs + WATCH_CAP_MS,
@@ -195,7 +189,7 @@ async function watchOnce(
 }
 
 /** The verification loop on the watch activity (see the file header). */
-async function watchLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
+export async function verifyLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
   const ok = new Streak();
   const blind = new Streak();
   const spec = loop.watch;
@@ -270,57 +264,6 @@ async function watchLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd
         loop.unmeasured.tier,
       );
     }
-  }
-}
-
-/** The loop before the watch: one activity and one durable timer per sample (kept for replay). */
-async function sampleLoop<T>(inc: Incident, loop: VerifyLoop<T>): Promise<LoopEnd<T>> {
-  const ok = new Streak();
-  const blind = new Streak();
-  let blindEscalated = false;
-  let delay = loop.sampleIntervalMs;
-  let lastOk: boolean | undefined;
-  for (;;) {
-    if (inc.closedByHuman) return { end: 'closed-by-human' };
-    if (inc.pastGiveUp) return { end: 'gave-up' };
-
-    const s = await measure(inc, loop.name, loop.sample);
-    blind.update(s === undefined);
-    let verdict: SampleVerdict = { ok: false };
-    if (s !== undefined) {
-      verdict = await loop.judge(s);
-      ok.update(verdict.ok);
-      if (verdict.ok && ok.heldFor() >= loop.resolveWindowMs) {
-        return { end: 'resolved', last: s, heldMs: ok.heldFor() };
-      }
-    } else {
-      // A sample that cannot be taken proves nothing: the window starts again with the next good one.
-      ok.update(false);
-    }
-    inc.state.checks.verification = {
-      condition: loop.summary,
-      holdingSince: ok.sinceIso ?? null,
-      unmeasuredSince: blind.sinceIso ?? null,
-    };
-
-    if (loop.unmeasured && !blindEscalated && blind.heldFor() >= loop.unmeasured.afterMs) {
-      blindEscalated = true;
-      await inc.escalate(
-        `${loop.unmeasured.what} could not be measured for ${elapsed(blind.heldFor())}: ${inc.state.failing[loop.name] ?? 'unknown error'}`,
-        loop.unmeasured.tier,
-      );
-    }
-
-    const changed = s !== undefined && verdict.ok !== lastOk;
-    if (s !== undefined) lastOk = verdict.ok;
-    delay = changed || verdict.steady ? loop.sampleIntervalMs : Math.min(delay * 2, loop.maxSampleIntervalMs);
-    const deadlines = [
-      delay,
-      ok.remaining(loop.resolveWindowMs),
-      verdict.nextWithinMs,
-      loop.unmeasured && !blindEscalated ? blind.remaining(loop.unmeasured.afterMs) : undefined,
-    ].filter((d): d is number => d !== undefined);
-    await inc.waitFor(Math.max(1, Math.min(...deadlines)), loop.summary);
   }
 }
 

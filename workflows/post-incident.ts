@@ -15,13 +15,7 @@
  * Query:   `followUpState`.
  * Search attributes: FollowUpDuties (open duties), FollowUpOverdue, IncidentStatus = 'follow-up'.
  */
-import {
-  condition,
-  patched,
-  proxyActivities,
-  setHandler,
-  upsertSearchAttributes,
-} from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import { notifications } from './activity-proxies';
 import {
   alertAfterCloseSignal,
@@ -65,9 +59,6 @@ const reports = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5 },
 });
-
-/** Patch ID for owners resolved from the worker's INCIDENT_OWNERS (see docs/runbook-changes.md). */
-export const OWNERS_FROM_CONFIG_PATCH = 'follow-up-owners-from-config';
 
 const now = () => new Date().toISOString();
 const text = (v: unknown, max: number): string | undefined =>
@@ -205,9 +196,8 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
   publish();
 
   // Owners: the incident's own, else the follow-up policy's, else the worker's INCIDENT_OWNERS (an
-  // activity: workflows cannot read config), else the default. Behind a patch, so follow-ups started
-  // before this change replay as they ran (no activity there).
-  if (!input.owners?.length && !input.policy?.owners?.length && patched(OWNERS_FROM_CONFIG_PATCH)) {
+  // activity: workflows cannot read config), else the default.
+  if (!input.owners?.length && !input.policy?.owners?.length) {
     try {
       const configured = await withSummary(reports.incidentOwners, 'Look up the configured incident owners');
       if (configured.length) state.owners = configured;

@@ -11,10 +11,9 @@
  * When the restart does not bring health back, the runbook keeps re-checking (backing off) and
  * restarts again up to the policy's limit, while the escalation timer pages the next tier.
  */
-import { checks, watches } from './activity-proxies';
+import { checks, polls } from './activity-proxies';
 import { minutes } from './durations';
 import { restartTarget } from './guarded-actions';
-import { patched } from '@temporalio/workflow';
 import { failureText, failureType, Incident, withSummary } from './incident';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { systemDownDefaults, type SystemDownPolicy } from '../definitions/policies/system-down';
@@ -118,7 +117,7 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
             `Container ${target} does not exist; it cannot be restarted`,
             'engineering lead (CTO)',
           );
-        } else if (patched('p01-failed-restart-not-counted')) {
+        } else {
           // The engine could not be reached: nothing restarted, so it does not use up a restart;
           // the next round tries again (with the backoff) once the Docker engine answers.
           restarts--;
@@ -134,7 +133,7 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
         '4. Verify: health returns 200',
         () =>
           withSummary(
-            watches.waitForHealthy,
+            polls.waitForHealthy,
             `Verify health of ${target} returns 200 within ${Math.round(policy.verifyWindowMs / 1000)} s`,
             {
               target,

@@ -20,7 +20,6 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -171,7 +170,7 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
           a.kind !== 'release-hold' &&
           TARGET_ACTION_RULES[a.kind].restartBudget &&
           Date.parse(a.grantedAt) >= since &&
-          !(a.ok === false && patched('lease-failed-restarts-not-counted')),
+          a.ok !== false,
       );
       if (inWindow.length >= policy.maxRestarts) {
         return {

@@ -2,7 +2,7 @@
  * "Verify: health returns 200" after a start or restart, as one recorded check: the polling runs
  * inside one heartbeating activity, so a long window costs a handful of history events.
  */
-import { watches } from './activity-proxies';
+import { polls } from './activity-proxies';
 import { Incident, withSummary } from './incident';
 import type { HealthResult } from '../activities/health';
 
@@ -22,7 +22,7 @@ export function verifyHealthy(
     step.name,
     step.title,
     () =>
-      withSummary(watches.waitForHealthy, `Wait for ${target} to answer health 200`, {
+      withSummary(polls.waitForHealthy, `Wait for ${target} to answer health 200`, {
         target,
         windowMs: policy.verifyWindowMs,
         intervalMs: policy.verifyIntervalMs,

@@ -135,7 +135,8 @@ test('the same change behind patched() replays every recorded history cleanly', 
 
 /** Every shared activity proxy waits a second before each call: a change every runbook goes through. */
 const pauseBeforeEveryActivity = (src: string) => {
-  const proxies = /export const (checks|watches|actions|notifications) = proxyActivities/g;
+  // (`watches` is left alone: the verify loops call it through executeWithOptions.)
+  const proxies = /export const (checks|polls|actions|notifications) = proxyActivities/g;
   if ((src.match(proxies) ?? []).length !== 4)
     throw new Error('activity-proxies.ts no longer has the 4 proxies');
   return `${addImport(src.replace(proxies, 'const $1Raw = proxyActivities'), 'sleep')}
@@ -150,7 +151,7 @@ const pausing = <T extends object>(raw: T): T =>
     },
   });
 export const checks = pausing(checksRaw);
-export const watches = pausing(watchesRaw);
+export const polls = pausing(pollsRaw);
 export const actions = pausing(actionsRaw);
 export const notifications = pausing(notificationsRaw);
 `;
