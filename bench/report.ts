@@ -42,15 +42,12 @@ export interface Collected {
 
 export type Log = (line: string) => void;
 
-export interface BenchReport {
+/** A run: when, at which sizes, on which machine, and what its benchmarks collected. */
+export interface BenchReport extends Collected {
   at: string;
   mode: string;
   machine: { cpus: number; model: string; memGb: number; node: string; note: string };
   sizes: BenchSizes;
-  figures: Figure[];
-  invariants: Invariants;
-  growth: { storm: Record<string, unknown>[]; open: Record<string, unknown>[] };
-  raw: Record<string, unknown>;
 }
 
 export const ms = (v: number) => `${Math.round(v)} ms`;
