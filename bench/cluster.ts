@@ -9,7 +9,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DEFAULT_SIZES, runAll, type BenchReport, type BenchSizes, type Figure } from './suite';
+import type { BenchReport, Figure } from './report';
+import { DEFAULT_SIZES, type BenchSizes } from './sizes';
+import { runAll } from './suite';
 
 const run = promisify(execFile);
 

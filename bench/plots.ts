@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as echarts from 'echarts';
 import { percentile } from './stats';
-import type { BenchReport } from './suite';
+import type { BenchReport } from './report';
 
 export type PlotInput = Pick<BenchReport, 'figures' | 'growth' | 'mode' | 'at' | 'machine'>;
 

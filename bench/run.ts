@@ -20,7 +20,9 @@ import path from 'node:path';
 import { DefaultLogger, makeTelemetryFilterString, Runtime } from '@temporalio/worker';
 import { clusterUp, renderComparison, runOnCluster, SMALL_SIZES, type Cluster } from './cluster';
 import { writeBenchPlots } from './plots';
-import { DEFAULT_SIZES, FULL_SIZES, renderTable, runAll, TINY_SIZES } from './suite';
+import { renderTable } from './report';
+import { DEFAULT_SIZES, FULL_SIZES, TINY_SIZES } from './sizes';
+import { runAll } from './suite';
 
 const REPO = path.resolve(__dirname, '..', existsSync(path.join(__dirname, '../package.json')) ? '' : '..');
 

@@ -1,5 +1,5 @@
 /**
- * The benchmarks' worker, in a process of its own (forked by bench/suite.ts), so that its memory is
+ * The benchmarks' worker, in a process of its own (forked by bench/dev-rig.ts), so that its memory is
  * measured alone and the load generator and the intake do not share its event loop: as in
  * production, where the worker, the intake and Alertmanager are separate processes.
  *

@@ -4,7 +4,9 @@
  * every open incident resumed) and the plots are drawn; it never asserts a wall-clock time.
  */
 import { benchPlots } from '../../bench/plots';
-import { runAll, TINY_SIZES, type BenchReport } from '../../bench/suite';
+import type { BenchReport } from '../../bench/report';
+import { TINY_SIZES } from '../../bench/sizes';
+import { runAll } from '../../bench/suite';
 import { parseSvg } from '../report/well-formed';
 
 let report: BenchReport;
