@@ -22,7 +22,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
 import { connectClient } from '../client/connection';
 import { startIncident, type StartableRunbook } from '../client/incidents';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
 import {
   followUpStateQuery,

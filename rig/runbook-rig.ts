@@ -11,7 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../activities';
 import { connectClient } from '../client/connection';
 import { startIncident, type StartIncidentOptions } from '../client/incidents';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import type { WorkerClients } from '../worker/clients';
 import { testClients } from './deps';
 import { uniqueId } from './env';
