@@ -24,7 +24,7 @@ import { startReceiver } from '../rig/receivers';
 import { waitUntil } from '../rig/sandbox';
 import { terminateTaskQueue } from '../rig/temporal';
 import { startWorkerProcess } from '../rig/worker-process';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import { ms, type Collected, type Figure, type Log } from './report';
 import type { BenchSizes } from './sizes';
 import { percentile } from './stats';

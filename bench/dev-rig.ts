@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client/connection';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import { startReceiver } from '../rig/receivers';
 import { need } from '../rig/env';
 import { freePort } from '../rig/sandbox';

@@ -17,7 +17,7 @@ import {
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import { benchClients } from './clients';
 import { createBenchActivities } from './floor-activities';
 

@@ -10,7 +10,8 @@
 import { Command, CommanderError, Option } from 'commander';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
-import { ConfigError, loadTemporalConfig } from '../config';
+import { ConfigError } from '../config/errors';
+import { loadTemporalConfig } from '../config/temporal';
 import { submitApproval, type ApprovalAttempt } from './approvals';
 import { addCharges, badChargeId, billingIncidentId } from './charges';
 import { connectClient } from './connection';

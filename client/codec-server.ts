@@ -26,7 +26,8 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Payload } from '@temporalio/common';
-import { ConfigError, loadCodecServerConfig, type CodecServerConfig } from '../config';
+import { ConfigError } from '../config/errors';
+import { loadCodecServerConfig, type CodecServerConfig } from '../config/codec-server';
 import { AesGcmCodec } from '../common/codec';
 
 interface JsonPayload {

@@ -1,7 +1,7 @@
 /** Temporal connections from config: the same code for the dev server, a cluster, or Temporal Cloud. */
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import type { TemporalConfig } from '../config';
+import type { TemporalConfig } from '../config/temporal';
 import { dataConverterFor } from '../common/codec';
 
 type TlsOptions = {

@@ -9,7 +9,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
-import { ConfigError, loadTemporalConfig } from '../config';
+import { ConfigError } from '../config/errors';
+import { loadTemporalConfig } from '../config/temporal';
 import { connectClient } from './connection';
 import {
   historyFromFile,

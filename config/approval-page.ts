@@ -12,7 +12,7 @@
 import { z } from 'zod';
 import { linkSchema } from './approval-links';
 import { ConfigError, parseEnv, type RawEnv } from './errors';
-import { loadTemporalConfig, type TemporalConfig } from './index';
+import { loadTemporalConfig, type TemporalConfig } from './temporal';
 
 const pageSchema = linkSchema.extend({
   APPROVAL_PAGE_HOST: z.string().min(1).default('127.0.0.1'),

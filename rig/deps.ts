@@ -5,7 +5,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadWorkerConfig } from '../config';
+import { loadWorkerConfig } from '../config/worker';
 import type { ActivityDeps } from '../activities';
 import { buildClients, type WorkerClients } from '../worker/clients';
 

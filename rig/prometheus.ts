@@ -27,6 +27,58 @@ export interface TestPrometheus {
 export async function startTestPrometheus(docker: Docker): Promise<TestPrometheus> {
   const dir = mkdtempSync(path.join(tmpdir(), 'abk-prom-'));
   const port = await freePort();
+  const targetsFile = writeConfig(dir);
+  const url = `http://127.0.0.1:${port}`;
+  const prometheus = spawnPrometheus(dir, port);
+  const targets = syncTargets(docker, targetsFile);
+  const query = (q: string): Promise<number | null> => queryPrometheus(url, q);
+
+  await waitUntil(
+    'test Prometheus to be ready',
+    async () => {
+      if (prometheus.proc.exitCode !== null) throw new Error(`prometheus exited: ${prometheus.log()}`);
+      try {
+        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
+      } catch {
+        return false;
+      }
+    },
+    30_000,
+  );
+
+  return {
+    url,
+    watch: (prefix) => {
+      targets.prefixes.add(prefix);
+    },
+    query,
+    async waitFor(q, ok, timeoutMs = 30_000) {
+      let value: number | null = null;
+      await waitUntil(
+        `Prometheus: ${q}`,
+        async () => {
+          value = await query(q).catch(() => null);
+          return value !== null && ok(value);
+        },
+        timeoutMs,
+      );
+      return value as unknown as number;
+    },
+    async stop() {
+      targets.stop();
+      const proc = prometheus.proc;
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once('exit', r));
+        proc.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Writes prometheus.yml (scrape every second, targets from a file) and an empty targets file. */
+function writeConfig(dir: string): string {
   const targetsFile = path.join(dir, 'targets.json');
   writeFileSync(targetsFile, '[]');
   writeFileSync(
@@ -41,7 +93,11 @@ export async function startTestPrometheus(docker: Docker): Promise<TestPrometheu
       '',
     ].join('\n'),
   );
-  const url = `http://127.0.0.1:${port}`;
+  return targetsFile;
+}
+
+/** Starts the binary; `log()` is the tail of its stderr, for the error when it exits early. */
+function spawnPrometheus(dir: string, port: number): { proc: ChildProcess; log(): string } {
   let log = '';
   const proc: ChildProcess = spawn(
     'prometheus',
@@ -54,7 +110,11 @@ export async function startTestPrometheus(docker: Docker): Promise<TestPrometheu
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   proc.stderr!.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-4000)));
+  return { proc, log: () => log };
+}
 
+/** Every 300 ms, writes the watched containers' ports into the targets file (when they changed). */
+function syncTargets(docker: Docker, targetsFile: string): { prefixes: Set<string>; stop(): void } {
   const prefixes = new Set<string>();
   let last = '';
   const sync = async () => {
@@ -78,58 +138,17 @@ export async function startTestPrometheus(docker: Docker): Promise<TestPrometheu
       .catch(() => undefined)
       .finally(() => (syncing = false));
   }, 300);
+  return { prefixes, stop: () => clearInterval(timer) };
+}
 
-  const query = async (q: string): Promise<number | null> => {
-    const res = await fetch(`${url}/api/v1/query`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ query: q }).toString(),
-      signal: AbortSignal.timeout(3000),
-    });
-    const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
-    const v = Number(body.data?.result?.[0]?.value[1]);
-    return Number.isFinite(v) ? v : null;
-  };
-
-  await waitUntil(
-    'test Prometheus to be ready',
-    async () => {
-      if (proc.exitCode !== null) throw new Error(`prometheus exited: ${log}`);
-      try {
-        return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-  );
-
-  return {
-    url,
-    watch: (prefix) => {
-      prefixes.add(prefix);
-    },
-    query,
-    async waitFor(q, ok, timeoutMs = 30_000) {
-      let value: number | null = null;
-      await waitUntil(
-        `Prometheus: ${q}`,
-        async () => {
-          value = await query(q).catch(() => null);
-          return value !== null && ok(value);
-        },
-        timeoutMs,
-      );
-      return value as unknown as number;
-    },
-    async stop() {
-      clearInterval(timer);
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+async function queryPrometheus(url: string, q: string): Promise<number | null> {
+  const res = await fetch(`${url}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ query: q }).toString(),
+    signal: AbortSignal.timeout(3000),
+  });
+  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+  const v = Number(body.data?.result?.[0]?.value[1]);
+  return Number.isFinite(v) ? v : null;
 }

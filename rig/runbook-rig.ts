@@ -8,10 +8,11 @@
 import { NativeConnection } from '@temporalio/worker';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type Docker from 'dockerode';
 import { createActivities, type ActivityDeps } from '../activities';
 import { connectClient } from '../client/connection';
 import { startIncident, type StartIncidentOptions } from '../client/incidents';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import type { WorkerClients } from '../worker/clients';
 import { testClients } from './deps';
 import { uniqueId } from './env';
@@ -109,15 +110,7 @@ export async function startRunbookRig(
       await Promise.allSettled(handles.map((h) => h.terminate('test finished')));
       for (const w of workers) w.shutdown();
       await Promise.race([Promise.allSettled(running), new Promise((r) => setTimeout(r, 30_000))]);
-      const replicas = await docker
-        .listContainers({ all: true, filters: { label: ['accubooks.scaled-for'] } })
-        .catch(() => []);
-      await Promise.allSettled([
-        ...sandboxes.map((s) => s.remove()),
-        ...replicas
-          .filter((c) => sandboxes.some((s) => c.Labels['accubooks.scaled-for'] === s.name))
-          .map((c) => docker.getContainer(c.Id).remove({ force: true })),
-      ]);
+      await removeSandboxes(docker, sandboxes);
       await Promise.allSettled([
         env.teardown(),
         prom.stop(),
@@ -129,4 +122,17 @@ export async function startRunbookRig(
       ]);
     },
   };
+}
+
+/** Removes the rig's sandboxes and the replicas runbooks scaled out for them. */
+async function removeSandboxes(docker: Docker, sandboxes: Sandbox[]): Promise<void> {
+  const replicas = await docker
+    .listContainers({ all: true, filters: { label: ['accubooks.scaled-for'] } })
+    .catch(() => []);
+  await Promise.allSettled([
+    ...sandboxes.map((s) => s.remove()),
+    ...replicas
+      .filter((c) => sandboxes.some((s) => c.Labels['accubooks.scaled-for'] === s.name))
+      .map((c) => docker.getContainer(c.Id).remove({ force: true })),
+  ]);
 }

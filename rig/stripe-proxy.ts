@@ -95,78 +95,89 @@ function createLedger(): StripeLedger {
 }
 
 type Answer = { status: number; body: unknown };
+type Upstream = { status: number; body: Record<string, unknown> };
 
 /** The ledger's answer to a request, or undefined to pass stripe-mock's (validated) answer on. */
-function fromLedger(
-  ledger: StripeLedger,
-  rec: ProxiedRequest,
-  upstream: { status: number; body: Record<string, unknown> },
-): Answer | undefined {
+function fromLedger(ledger: StripeLedger, rec: ProxiedRequest, upstream: Upstream): Answer | undefined {
   if (upstream.status >= 400) return undefined; // a malformed request stays stripe-mock's error
   const url = new URL(rec.path, 'http://stripe.local');
-  const get = (id: string) => ledger.charges.get(id) ?? ledger.setCharge(id, 100);
-  // A list's items are built from scratch (stripe-mock's list holds its own canned refund).
-  const asRefund = (c: LedgerCharge, r: LedgerRefund) => ({
-    ...(upstream.body.object === 'refund' ? upstream.body : {}),
-    id: r.id,
-    created: r.created,
-    object: 'refund',
-    amount: r.amount,
-    currency: c.currency,
-    charge: c.id.startsWith('pi_') ? null : c.id,
-    payment_intent: c.id.startsWith('pi_') ? c.id : null,
-    status: 'succeeded',
-  });
-  let m = /^\/v1\/charges\/([^/?]+)$/.exec(url.pathname);
-  if (rec.method === 'GET' && m) {
-    const c = get(decodeURIComponent(m[1]));
-    const refunded = ledger.refunded(c.id);
-    return {
-      status: 200,
-      body: {
-        ...upstream.body,
-        id: c.id,
-        amount: c.amount,
-        amount_captured: c.amount,
-        amount_refunded: refunded,
-        refunded: refunded >= c.amount,
-        currency: c.currency,
-      },
-    };
-  }
-  m = /^\/v1\/payment_intents\/([^/?]+)$/.exec(url.pathname);
-  if (rec.method === 'GET' && m) {
-    const c = get(decodeURIComponent(m[1]));
-    // No separate charge object: the intent is its own ledger entry.
-    return {
-      status: 200,
-      body: {
-        ...upstream.body,
-        id: c.id,
-        amount: c.amount,
-        amount_received: c.amount,
-        currency: c.currency,
-        latest_charge: null,
-      },
-    };
-  }
+  const charge = /^\/v1\/charges\/([^/?]+)$/.exec(url.pathname);
+  if (rec.method === 'GET' && charge) return readCharge(ledger, decodeURIComponent(charge[1]), upstream);
+  const intent = /^\/v1\/payment_intents\/([^/?]+)$/.exec(url.pathname);
+  if (rec.method === 'GET' && intent)
+    return readPaymentIntent(ledger, decodeURIComponent(intent[1]), upstream);
   if (url.pathname !== '/v1/refunds') return undefined;
-  if (rec.method === 'GET') {
-    const id = url.searchParams.get('charge') ?? url.searchParams.get('payment_intent');
-    const c = id ? ledger.charges.get(id) : undefined;
-    const data = c ? [...c.refunds].reverse().map((r) => asRefund(c, r)) : [];
-    return { status: 200, body: { ...upstream.body, data, has_more: false } };
-  }
+  if (rec.method === 'GET') return listRefunds(ledger, url, upstream);
   if (rec.method !== 'POST') return undefined;
+  return createRefund(ledger, rec, upstream);
+}
+
+const ledgerCharge = (ledger: StripeLedger, id: string): LedgerCharge =>
+  ledger.charges.get(id) ?? ledger.setCharge(id, 100);
+
+// A list's items are built from scratch (stripe-mock's list holds its own canned refund).
+const asRefund = (upstream: Upstream, c: LedgerCharge, r: LedgerRefund) => ({
+  ...(upstream.body.object === 'refund' ? upstream.body : {}),
+  id: r.id,
+  created: r.created,
+  object: 'refund',
+  amount: r.amount,
+  currency: c.currency,
+  charge: c.id.startsWith('pi_') ? null : c.id,
+  payment_intent: c.id.startsWith('pi_') ? c.id : null,
+  status: 'succeeded',
+});
+
+function readCharge(ledger: StripeLedger, id: string, upstream: Upstream): Answer {
+  const c = ledgerCharge(ledger, id);
+  const refunded = ledger.refunded(c.id);
+  return {
+    status: 200,
+    body: {
+      ...upstream.body,
+      id: c.id,
+      amount: c.amount,
+      amount_captured: c.amount,
+      amount_refunded: refunded,
+      refunded: refunded >= c.amount,
+      currency: c.currency,
+    },
+  };
+}
+
+function readPaymentIntent(ledger: StripeLedger, id: string, upstream: Upstream): Answer {
+  const c = ledgerCharge(ledger, id);
+  // No separate charge object: the intent is its own ledger entry.
+  return {
+    status: 200,
+    body: {
+      ...upstream.body,
+      id: c.id,
+      amount: c.amount,
+      amount_received: c.amount,
+      currency: c.currency,
+      latest_charge: null,
+    },
+  };
+}
+
+function listRefunds(ledger: StripeLedger, url: URL, upstream: Upstream): Answer {
+  const id = url.searchParams.get('charge') ?? url.searchParams.get('payment_intent');
+  const c = id ? ledger.charges.get(id) : undefined;
+  const data = c ? [...c.refunds].reverse().map((r) => asRefund(upstream, c, r)) : [];
+  return { status: 200, body: { ...upstream.body, data, has_more: false } };
+}
+
+function createRefund(ledger: StripeLedger, rec: ProxiedRequest, upstream: Upstream): Answer | undefined {
   const form = new URLSearchParams(rec.body);
   const id = form.get('charge') ?? form.get('payment_intent');
   if (!id) return undefined;
-  const c = get(id);
+  const c = ledgerCharge(ledger, id);
   // The same key answers with the same refund (what Stripe's idempotency promises).
   const earlier = rec.idempotencyKey
     ? c.refunds.find((r) => r.idempotencyKey === rec.idempotencyKey)
     : undefined;
-  if (earlier) return { status: 200, body: asRefund(c, earlier) };
+  if (earlier) return { status: 200, body: asRefund(upstream, c, earlier) };
   const left = c.amount - ledger.refunded(id);
   if (left <= 0) {
     ledger.alreadyRefundedAnswers.push(id);
@@ -191,98 +202,145 @@ function fromLedger(
     byHand: false,
   };
   c.refunds.push(r);
-  return { status: 200, body: asRefund(c, r) };
+  return { status: 200, body: asRefund(upstream, c, r) };
+}
+
+interface Hold {
+  match: Match;
+  arrived: () => void;
+  dropped: Promise<void>;
+}
+
+/** What the proxy does with a request besides forwarding it. */
+interface ProxyState {
+  upstream: string;
+  ledger?: StripeLedger;
+  requests: ProxiedRequest[];
+  lose: Match[];
+  holds: Hold[];
+  isDown(): boolean;
+}
+
+const FORWARDED_HEADERS = [
+  'authorization',
+  'content-type',
+  'idempotency-key',
+  'stripe-version',
+  'user-agent',
+];
+
+async function handleRequest(
+  state: ProxyState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  body: string,
+): Promise<void> {
+  const rec: ProxiedRequest = {
+    method: req.method ?? 'GET',
+    path: req.url ?? '/',
+    idempotencyKey: req.headers['idempotency-key'] as string | undefined,
+    body,
+    answered: false,
+  };
+  state.requests.push(rec);
+  if (state.isDown()) {
+    req.socket.destroy();
+    return;
+  }
+  const answer = await forward(state, req, rec);
+  if (await answerLost(state, rec)) {
+    req.socket.destroy();
+    return;
+  }
+  rec.answered = true;
+  res.writeHead(answer.status, { 'content-type': answer.contentType });
+  res.end(answer.text);
+}
+
+/** Sends the request on to stripe-mock; the ledger (when stateful) may replace its answer. */
+async function forward(
+  state: ProxyState,
+  req: IncomingMessage,
+  rec: ProxiedRequest,
+): Promise<{ status: number; text: string; contentType: string }> {
+  const headers: Record<string, string> = {};
+  for (const h of FORWARDED_HEADERS) {
+    const v = req.headers[h];
+    if (typeof v === 'string') headers[h] = v;
+  }
+  const up = await fetch(`${state.upstream}${rec.path}`, {
+    method: rec.method,
+    headers,
+    body: rec.method === 'GET' ? undefined : rec.body,
+  });
+  let text = await up.text();
+  let status = up.status;
+  if (state.ledger) {
+    const answer = fromLedger(state.ledger, rec, {
+      status: up.status,
+      body: (JSON.parse(text) ?? {}) as Record<string, unknown>,
+    });
+    if (answer) {
+      status = answer.status;
+      text = JSON.stringify(answer.body);
+    }
+  }
+  return { status, text, contentType: up.headers.get('content-type') ?? 'application/json' };
+}
+
+/** True when the answer is to be lost: the next loseAnswer match, or a hold once it is dropped. */
+async function answerLost(state: ProxyState, rec: ProxiedRequest): Promise<boolean> {
+  const li = state.lose.findIndex((m) => m(rec));
+  if (li >= 0) {
+    state.lose.splice(li, 1);
+    return true;
+  }
+  const hi = state.holds.findIndex((h) => h.match(rec));
+  if (hi >= 0) {
+    const [h] = state.holds.splice(hi, 1);
+    h.arrived();
+    await h.dropped;
+    return true;
+  }
+  return false;
 }
 
 export async function startStripeProxy(
   upstream: string,
   opts: { stateful?: boolean } = {},
 ): Promise<StripeProxy> {
-  const ledger = opts.stateful ? createLedger() : undefined;
-  const requests: ProxiedRequest[] = [];
-  const lose: Match[] = [];
-  const holds: { match: Match; arrived: () => void; dropped: Promise<void> }[] = [];
+  const state: ProxyState = {
+    upstream,
+    ledger: opts.stateful ? createLedger() : undefined,
+    requests: [],
+    lose: [],
+    holds: [],
+    isDown: () => proxy.down,
+  };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      void (async () => {
-        const body = Buffer.concat(chunks).toString();
-        const rec: ProxiedRequest = {
-          method: req.method ?? 'GET',
-          path: req.url ?? '/',
-          idempotencyKey: req.headers['idempotency-key'] as string | undefined,
-          body,
-          answered: false,
-        };
-        requests.push(rec);
-        if (proxy.down) {
-          req.socket.destroy();
-          return;
-        }
-        const headers: Record<string, string> = {};
-        for (const h of [
-          'authorization',
-          'content-type',
-          'idempotency-key',
-          'stripe-version',
-          'user-agent',
-        ]) {
-          const v = req.headers[h];
-          if (typeof v === 'string') headers[h] = v;
-        }
-        const up = await fetch(`${upstream}${rec.path}`, {
-          method: rec.method,
-          headers,
-          body: rec.method === 'GET' ? undefined : body,
-        });
-        let text = await up.text();
-        let status = up.status;
-        if (ledger) {
-          const answer = fromLedger(ledger, rec, {
-            status: up.status,
-            body: (JSON.parse(text) ?? {}) as Record<string, unknown>,
-          });
-          if (answer) {
-            status = answer.status;
-            text = JSON.stringify(answer.body);
-          }
-        }
-        const li = lose.findIndex((m) => m(rec));
-        if (li >= 0) {
-          lose.splice(li, 1);
-          req.socket.destroy();
-          return;
-        }
-        const hi = holds.findIndex((h) => h.match(rec));
-        if (hi >= 0) {
-          const [h] = holds.splice(hi, 1);
-          h.arrived();
-          await h.dropped;
-          req.socket.destroy();
-          return;
-        }
-        rec.answered = true;
-        res.writeHead(status, { 'content-type': up.headers.get('content-type') ?? 'application/json' });
-        res.end(text);
-      })().catch(() => req.socket.destroy());
+      const body = Buffer.concat(chunks).toString();
+      handleRequest(state, req, res, body).catch(() => req.socket.destroy());
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
+  const { requests } = state;
   const proxy: StripeProxy = {
     url: `http://127.0.0.1:${port}`,
-    ledger,
+    ledger: state.ledger,
     down: false,
     requests,
     refunds: () => requests.filter((r) => r.method === 'POST' && r.path.startsWith('/v1/refunds')),
-    loseAnswer: (m) => lose.push(m),
+    loseAnswer: (m) => state.lose.push(m),
     hold(match) {
       let arrived!: () => void;
       let drop!: () => void;
       const arrivedP = new Promise<void>((r) => (arrived = r));
       const dropped = new Promise<void>((r) => (drop = r));
-      holds.push({ match, arrived, dropped });
+      state.holds.push({ match, arrived, dropped });
       return { arrived: arrivedP, drop };
     },
     close: () =>

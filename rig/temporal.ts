@@ -7,7 +7,7 @@ import { SearchAttributeType } from '@temporalio/common';
 import { FOLLOW_UP_SEARCH_ATTRIBUTES, INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { need } from './env';
 import { dataConverterFor } from '../common/codec';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 
 /** Temporal's IndexedValueType numbers, as the operator API takes them. */
 const indexedValueType: Partial<Record<SearchAttributeType, number>> = {

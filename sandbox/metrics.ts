@@ -55,6 +55,14 @@ export function createMetrics(src: MetricsSource): SandboxMetrics {
     registers: [registry],
   });
 
+  registerStateGauges(registry, src);
+  registerCollectedMetrics(registry, src);
+
+  return { registry, requests, duration };
+}
+
+/** Gauges that read one number of the live state when scraped (pool, forecast, billing). */
+function registerStateGauges(registry: Registry, src: MetricsSource): void {
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,
@@ -79,7 +87,10 @@ export function createMetrics(src: MetricsSource): SandboxMetrics {
   gauge('billing_enabled', '1 when billing is enabled (as read at start), 0 when frozen', () =>
     src.billingEnabled() === false ? 0 : 1,
   );
+}
 
+/** Metrics whose value is collected asynchronously or from counters kept by the app. */
+function registerCollectedMetrics(registry: Registry, src: MetricsSource): void {
   let lastDepth = 0;
   new Gauge({
     name: 'forecast_queue_depth',
@@ -122,6 +133,4 @@ export function createMetrics(src: MetricsSource): SandboxMetrics {
       for (const f of FAULT_LABELS) this.set({ fault: f }, active.has(f) ? 1 : 0);
     },
   });
-
-  return { registry, requests, duration };
 }

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { connectClient } from '../client/connection';
 import { incidentWorkflowId, type StartableRunbook } from '../client/incidents';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 import { stateQuery } from '../definitions/messages';
 import type { IncidentState } from '../definitions/types';
 

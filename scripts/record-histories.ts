@@ -28,7 +28,8 @@ import { startReceiver } from '../rig/receivers';
 import { startSandbox, testDocker, type Sandbox } from '../rig/sandbox';
 import { startStripeProxy } from '../rig/stripe-proxy';
 import { timeSkippingEnv, workflowsPath } from '../rig/temporal';
-import { RECORDER_INCIDENT_OWNERS, SCENARIOS } from '../rig/replay-scenarios';
+import { SCENARIOS } from '../rig/replay-scenarios';
+import { RECORDER_INCIDENT_OWNERS, type Scenario } from '../rig/scenarios/kit';
 
 export const FIXTURES_DIR = path.resolve(__dirname, '../../test/fixtures/histories');
 
@@ -36,6 +37,29 @@ async function main(prefixes: string[]): Promise<void> {
   const chosen = SCENARIOS.filter((s) => !prefixes.length || prefixes.some((p) => s.name.startsWith(p)));
   if (!chosen.length) throw new Error(`no scenario matches ${prefixes.join(', ')}`);
   mkdirSync(FIXTURES_DIR, { recursive: true });
+  const rec = await startRecorder();
+  const taskQueue = uniqueId('record');
+  const worker = await Worker.create({
+    connection: rec.env.nativeConnection,
+    taskQueue,
+    workflowsPath,
+    activities: createActivities(rec.clients.deps),
+    sinks: incidentMetricsSinks(createIncidentMetrics()),
+  });
+  const running = worker.run();
+  try {
+    for (const scenario of chosen) await record(rec, taskQueue, scenario);
+  } finally {
+    worker.shutdown();
+    await running;
+    await stopRecorder(rec);
+  }
+}
+
+type Recorder = Awaited<ReturnType<typeof startRecorder>>;
+
+/** The time-skipping server, the shared sandbox and everything the activities talk to. */
+async function startRecorder() {
   const docker = testDocker();
   const [env, sandbox, pagerDuty, slack, prom, world, stripe] = await Promise.all([
     timeSkippingEnv(),
@@ -68,65 +92,73 @@ async function main(prefixes: string[]): Promise<void> {
     stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
     incidentOwners: RECORDER_INCIDENT_OWNERS,
   });
-  const taskQueue = uniqueId('record');
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
+  return {
+    docker,
+    env,
+    sandbox,
+    pagerDuty,
+    slack,
+    prom,
+    world,
+    stripe,
+    admin,
+    billingKey,
+    apiUrls,
+    sandboxes,
+    clients,
+  };
+}
+
+/** Runs one scenario and writes the histories it returns as fixtures. */
+async function record(rec: Recorder, taskQueue: string, scenario: Scenario): Promise<void> {
+  const { env, sandbox, prom, world, billingKey, admin, apiUrls, sandboxes } = rec;
+  process.stdout.write(`recording ${scenario.name}\n`);
+  const handles = await scenario.run({
+    env,
     taskQueue,
-    workflowsPath,
-    activities: createActivities(clients.deps),
-    sinks: incidentMetricsSinks(createIncidentMetrics()),
+    sandbox,
+    id: uniqueId,
+    prom,
+    world,
+    billingKey,
+    admin,
+    async newSandbox(prefix, extraEnv = {}) {
+      const sb = await startSandbox(prefix, extraEnv);
+      sandboxes.push(sb);
+      apiUrls[sb.name] = sb.url;
+      prom.watch(sb.name);
+      return sb;
+    },
   });
-  const running = worker.run();
-  try {
-    for (const scenario of chosen) {
-      process.stdout.write(`recording ${scenario.name}\n`);
-      const handles = await scenario.run({
-        env,
-        taskQueue,
-        sandbox,
-        id: uniqueId,
-        prom,
-        world,
-        billingKey,
-        admin,
-        async newSandbox(prefix, extraEnv = {}) {
-          const sb = await startSandbox(prefix, extraEnv);
-          sandboxes.push(sb);
-          apiUrls[sb.name] = sb.url;
-          prom.watch(sb.name);
-          return sb;
-        },
-      });
-      for (const [name, handle] of Object.entries(handles)) {
-        const file = path.join(FIXTURES_DIR, `${name}.json`);
-        writeFileSync(file, `${historyToJson(await handle.fetchHistory())}\n`);
-        process.stdout.write(`  wrote ${path.relative(process.cwd(), file)}\n`);
-      }
-    }
-  } finally {
-    worker.shutdown();
-    await running;
-    // Replicas a P1-3 run left behind (it scales down, but not if it failed half-way).
-    const replicas = await docker
-      .listContainers({ all: true, filters: { label: ['accubooks.scaled-for'] } })
-      .catch(() => []);
-    await Promise.allSettled([
-      ...[sandbox, ...sandboxes].map((s) => s.remove()),
-      ...replicas
-        .filter((c) => sandboxes.some((s) => c.Labels['accubooks.scaled-for'] === s.name))
-        .map((c) => docker.getContainer(c.Id).remove({ force: true })),
-    ]);
-    await Promise.allSettled([
-      env.teardown(),
-      pagerDuty.close(),
-      slack.close(),
-      prom.stop(),
-      world.close(),
-      stripe.close(),
-      admin.end(),
-      clients.close(),
-    ]);
+  for (const [name, handle] of Object.entries(handles)) {
+    const file = path.join(FIXTURES_DIR, `${name}.json`);
+    writeFileSync(file, `${historyToJson(await handle.fetchHistory())}\n`);
+    process.stdout.write(`  wrote ${path.relative(process.cwd(), file)}\n`);
   }
+}
+
+async function stopRecorder(rec: Recorder): Promise<void> {
+  const { docker, sandbox, sandboxes } = rec;
+  // Replicas a P1-3 run left behind (it scales down, but not if it failed half-way).
+  const replicas = await docker
+    .listContainers({ all: true, filters: { label: ['accubooks.scaled-for'] } })
+    .catch(() => []);
+  await Promise.allSettled([
+    ...[sandbox, ...sandboxes].map((s) => s.remove()),
+    ...replicas
+      .filter((c) => sandboxes.some((s) => c.Labels['accubooks.scaled-for'] === s.name))
+      .map((c) => docker.getContainer(c.Id).remove({ force: true })),
+  ]);
+  await Promise.allSettled([
+    rec.env.teardown(),
+    rec.pagerDuty.close(),
+    rec.slack.close(),
+    rec.prom.stop(),
+    rec.world.close(),
+    rec.stripe.close(),
+    rec.admin.end(),
+    rec.clients.close(),
+  ]);
 }
 
 if (require.main === module) {

@@ -27,7 +27,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { tlsOptions } from '../client/connection';
-import { loadTemporalConfig } from '../config';
+import { loadTemporalConfig } from '../config/temporal';
 
 /** The code alphabet of activities/approvals.ts (no 0/O, 1/I/L). */
 export const APPROVAL_CODE = /(?<![A-Z0-9])[A-HJKMNP-Z2-9]{5}-[A-HJKMNP-Z2-9]{5}(?![A-Z0-9])/g;

@@ -7,7 +7,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { Pool } from 'pg';
 import { Redis } from 'ioredis';
 import Stripe from 'stripe';
-import type { WorkerConfig } from '../config';
+import type { WorkerConfig } from '../config/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { dockerFromHost } from '../activities/docker';
 import { PostgresBillingStore } from '../activities/billing';

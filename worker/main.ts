@@ -10,7 +10,9 @@ import {
   type LogEntry,
   type WorkerOptions,
 } from '@temporalio/worker';
-import { describeConfig, loadWorkerConfig, ConfigError, secretsOf, type WorkerConfig } from '../config';
+import { describeConfig, loadWorkerConfig, type WorkerConfig } from '../config/worker';
+import { ConfigError } from '../config/errors';
+import { secretsOf } from '../config/secrets';
 import { connectClient, tlsOptions } from '../client/connection';
 import { dataConverterFor } from '../common/codec';
 import { missingAppRoles } from '../activities/postgres';

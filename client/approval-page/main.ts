@@ -7,7 +7,7 @@
  *   (or: npm run approval-page)
  */
 import pino from 'pino';
-import { ConfigError } from '../../config';
+import { ConfigError } from '../../config/errors';
 import {
   describeApprovalPageConfig,
   loadApprovalPageConfig,

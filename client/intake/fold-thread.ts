@@ -14,7 +14,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Redis } from 'ioredis';
-import type { TemporalConfig } from '../../config';
+import type { TemporalConfig } from '../../config/temporal';
 import { recordAlerts, type DeliveryOutcome } from './fold';
 import type { MappedAlert } from './schema';
 

@@ -7,7 +7,8 @@
  */
 import type { Redis } from 'ioredis';
 import pino from 'pino';
-import { ConfigError, describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config';
+import { ConfigError } from '../../config/errors';
+import { describeIntakeConfig, loadIntakeConfig, type IntakeConfig } from '../../config/intake';
 import { connectClient } from '../connection';
 import { DEFAULT_EPISODE_POLICY } from './episodes';
 import { foldRedis } from './fold';

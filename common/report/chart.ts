@@ -80,6 +80,33 @@ export function chartOf(
   const closedAt = clock.resolvedAt ?? (m.status !== 'running' ? m.closedAt : undefined);
   const end = closedAt ? Date.parse(closedAt) : now.getTime();
 
+  const { steps, omittedSteps } = stepBars(m, end, clean);
+  const waits = waitBars(m, end, clean);
+  const milestones = milestonesOf(m, { detectedAt, closed: Boolean(closedAt), end }, clean);
+  const bars = [...steps, ...waits];
+  const axis = axisOf(bars, milestones, { detectedAt, end, targetMs: clock.targetMs });
+  return {
+    title: chartTitle(m, clean),
+    detectedAt,
+    end,
+    resolved: Boolean(closedAt),
+    targetMs: clock.targetMs,
+    targetAt: axis.targetAt,
+    targetShown: axis.targetShown,
+    ttrMs: clock.ttrMs,
+    breached: clock.breached,
+    bars,
+    milestones,
+    omittedSteps,
+    min: axis.min,
+    max: axis.max,
+  };
+}
+
+type Clean = (t: string) => string;
+
+/** One bar per activity; past MAX_CHART_STEPS, the first and last halves (the middle is counted). */
+function stepBars(m: ReportModel, end: number, clean: Clean): { steps: ChartBar[]; omittedSteps: number } {
   let steps: ChartBar[] = m.activities.map((a, i) => {
     const start = Date.parse(a.scheduledAt);
     const stop = a.closedAt ? Date.parse(a.closedAt) : Math.max(start, end);
@@ -99,8 +126,12 @@ export function chartOf(
     omittedSteps = steps.length - MAX_CHART_STEPS;
     steps = [...steps.slice(0, MAX_CHART_STEPS / 2), ...steps.slice(-MAX_CHART_STEPS / 2)];
   }
+  return { steps, omittedSteps };
+}
 
-  const waits: ChartBar[] = (m.state?.mttr.waits ?? []).map((w, i) => ({
+/** The waits for a person (approvals, confirmations) the incident's clock recorded. */
+function waitBars(m: ReportModel, end: number, clean: Clean): ChartBar[] {
+  return (m.state?.mttr.waits ?? []).map((w, i) => ({
     id: `w${i + 1}`,
     kind: 'wait',
     label: clean(`Waiting for ${w.what}`),
@@ -108,9 +139,16 @@ export function chartOf(
     end: w.until ? Date.parse(w.until) : end,
     status: w.until ? 'done' : 'running',
   }));
+}
 
+/** Detected, each escalation, and resolved (or abandoned, or closed) when the incident is closed. */
+function milestonesOf(
+  m: ReportModel,
+  at: { detectedAt: number; closed: boolean; end: number },
+  clean: Clean,
+): ChartMilestone[] {
   const milestones: ChartMilestone[] = [
-    { id: 'detected', kind: 'detected', label: 'Detected', at: detectedAt },
+    { id: 'detected', kind: 'detected', label: 'Detected', at: at.detectedAt },
     ...escalationsOf(m).map((e, i) => ({
       id: `e${i + 1}`,
       kind: 'escalation' as const,
@@ -118,24 +156,34 @@ export function chartOf(
       at: Date.parse(e.at),
     })),
   ];
-  if (closedAt)
+  if (at.closed)
     milestones.push({
       id: 'resolved',
       kind: 'resolved',
       label: m.state?.status === 'abandoned' ? 'Abandoned' : m.state ? 'Resolved' : 'Closed',
-      at: end,
+      at: at.end,
     });
+  return milestones;
+}
 
-  const bars = [...steps, ...waits];
+/**
+ * The time axis over every bar and milestone; the MTTR target joins it (as a milestone) unless it
+ * lies further right than the chart is wide.
+ */
+function axisOf(
+  bars: ChartBar[],
+  milestones: ChartMilestone[],
+  t: { detectedAt: number; end: number; targetMs?: number },
+): { min: number; max: number; targetAt?: number; targetShown: boolean } {
   const times = [
-    detectedAt,
-    end,
+    t.detectedAt,
+    t.end,
     ...bars.flatMap((b) => [b.start, b.end]),
     ...milestones.map((x) => x.at),
   ].filter(Number.isFinite);
   let min = Math.min(...times);
   let max = Math.max(...times);
-  const targetAt = clock.targetMs !== undefined ? detectedAt + clock.targetMs : undefined;
+  const targetAt = t.targetMs !== undefined ? t.detectedAt + t.targetMs : undefined;
   const targetShown = targetAt !== undefined && targetAt - max <= Math.max(max - min, 1000);
   if (targetShown && targetAt !== undefined) {
     max = Math.max(max, targetAt);
@@ -143,33 +191,20 @@ export function chartOf(
     milestones.push({
       id: 'target',
       kind: 'target',
-      label: `MTTR target ${formatDuration(clock.targetMs ?? 0)}`,
+      label: `MTTR target ${formatDuration(t.targetMs ?? 0)}`,
       at: targetAt,
     });
   }
   if (max - min < 1000) max = min + 1000; // an axis, even for an instant
+  return { min, max, targetAt, targetShown };
+}
 
+function chartTitle(m: ReportModel, clean: Clean): string {
   const entry = runbookOf(m);
   const target = m.state?.target ?? m.input?.target ?? '?';
-  const title = clean(
+  return clean(
     m.state?.title ?? (entry ? `${entry.id} ${entry.name}: ${target}` : `${m.workflowType}: ${target}`),
   );
-  return {
-    title,
-    detectedAt,
-    end,
-    resolved: Boolean(closedAt),
-    targetMs: clock.targetMs,
-    targetAt,
-    targetShown,
-    ttrMs: clock.ttrMs,
-    breached: clock.breached,
-    bars,
-    milestones,
-    omittedSteps,
-    min,
-    max,
-  };
 }
 
 /** One sentence under the chart: time to resolve against the target, and where an off-scale target is. */

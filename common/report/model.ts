@@ -147,9 +147,22 @@ export function formatDuration(ms: number): string {
   return `${neg ? '-' : ''}${parts.join(' ')}`;
 }
 
+/** What the event readers share while a history is read: the model and the open rows. */
+interface Build {
+  model: ReportModel;
+  activities: Map<number, ActivityRow>;
+  timers: Map<string, { summary?: string; duration: string }>;
+  updates: Map<string, SignalRow>;
+  secrets: readonly string[];
+  clean<T>(v: T): T;
+  push(at: string, kind: TimelineEntry['kind'], text: string, activity?: ActivityRow): void;
+}
+
+/** Each event type has one reader; the others return false. */
+const EVENT_READERS = [readRunEvent, readActivityEvent, readMessageEvent, readCloseEvent];
+
 export function buildModel(history: History, opts: { secrets?: readonly string[] } = {}): ReportModel {
   const secrets = opts.secrets ?? [];
-  const clean = <T>(v: T): T => sanitizeValue(v, secrets) as T;
   const events = history.events ?? [];
   const model: ReportModel = {
     workflowType: 'unknown',
@@ -161,205 +174,243 @@ export function buildModel(history: History, opts: { secrets?: readonly string[]
     children: [],
     workflowTaskFailures: [],
   };
-  const activities = new Map<number, ActivityRow>();
-  const timers = new Map<string, { summary?: string; duration: string }>();
-  const updates = new Map<string, SignalRow>();
-  const push = (at: string, kind: TimelineEntry['kind'], text: string, activity?: ActivityRow) =>
-    model.timeline.push({ at, kind, text: sanitizeText(text, secrets), activity });
-
+  const b: Build = {
+    model,
+    activities: new Map(),
+    timers: new Map(),
+    updates: new Map(),
+    secrets,
+    clean: <T>(v: T): T => sanitizeValue(v, secrets) as T,
+    push: (at, kind, text, activity) => {
+      model.timeline.push({ at, kind, text: sanitizeText(text, secrets), activity });
+    },
+  };
   for (const e of events) {
     const at = tsToIso(e.eventTime);
-    switch (e.eventType) {
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: {
-        const a = e.workflowExecutionStartedEventAttributes!;
-        model.workflowType = a.workflowType?.name ?? 'unknown';
-        model.taskQueue = a.taskQueue?.name ?? undefined;
-        model.startedAt = at;
-        model.startedBy = a.identity ?? undefined;
-        model.runId = a.originalExecutionRunId ?? undefined;
-        model.input = clean(first(a.input) as IncidentInput | undefined);
-        push(at, 'started', `Workflow ${model.workflowType} started${a.identity ? ` by ${a.identity}` : ''}`);
-        break;
-      }
-      case ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
-        const a = e.activityTaskScheduledEventAttributes!;
-        const row: ActivityRow = {
-          scheduledEventId: eventId(e),
-          activityType: a.activityType?.name ?? 'activity',
-          summary: summaryOf(e),
-          input: clean(first(a.input)),
-          scheduledAt: at,
-          attempts: 0,
-          outcome: 'scheduled',
-        };
-        activities.set(row.scheduledEventId, row);
-        model.activities.push(row);
-        push(at, 'activity-scheduled', row.summary ?? row.activityType, row);
-        break;
-      }
-      case ET.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
-        const a = e.activityTaskStartedEventAttributes!;
-        const row = activities.get(num(a.scheduledEventId));
-        if (row) {
-          row.attempts = Math.max(row.attempts, a.attempt ?? 1);
-          row.outcome = 'started';
-          // A retried activity's last failure is reported on its started event.
-          if (a.lastFailure) row.error = failureMessage(a.lastFailure);
-        }
-        break;
-      }
-      case ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
-        const a = e.activityTaskCompletedEventAttributes!;
-        const row = activities.get(num(a.scheduledEventId));
-        if (row) {
-          Object.assign(row, {
-            outcome: 'completed',
-            closedAt: at,
-            result: clean(first(a.result)),
-            error: undefined,
-          });
-          push(at, 'activity-completed', row.summary ?? row.activityType, row);
-        }
-        break;
-      }
-      case ET.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-      case ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
-        const a = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes!;
-        const row = activities.get(num(a.scheduledEventId));
-        if (row) {
-          row.outcome = e.eventType === ET.EVENT_TYPE_ACTIVITY_TASK_FAILED ? 'failed' : 'timed-out';
-          row.closedAt = at;
-          row.error = sanitizeText(failureMessage(a.failure), secrets);
-          push(at, 'activity-failed', row.summary ?? row.activityType, row);
-        }
-        break;
-      }
-      case ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
-        const a = e.activityTaskCanceledEventAttributes!;
-        const row = activities.get(num(a.scheduledEventId));
-        if (row) Object.assign(row, { outcome: 'canceled', closedAt: at });
-        break;
-      }
-      case ET.EVENT_TYPE_TIMER_STARTED: {
-        const a = e.timerStartedEventAttributes!;
-        const t = { summary: summaryOf(e), duration: durationText(a.startToFireTimeout) };
-        timers.set(a.timerId ?? '', t);
-        push(at, 'timer-started', `Timer ${t.duration}${t.summary ? `: ${t.summary}` : ''}`);
-        break;
-      }
-      case ET.EVENT_TYPE_TIMER_FIRED: {
-        const a = e.timerFiredEventAttributes!;
-        const t = timers.get(a.timerId ?? '');
-        push(at, 'timer-fired', `Timer fired (${t?.duration ?? '?'})${t?.summary ? `: ${t.summary}` : ''}`);
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
-        const a = e.workflowExecutionSignaledEventAttributes!;
-        const args = all(a.input);
-        const row: SignalRow = {
-          at,
-          name: a.signalName ?? 'signal',
-          kind: 'signal',
-          identity: a.identity ?? undefined,
-          payload: clean(args.length <= 1 ? args[0] : args),
-        };
-        model.signals.push(row);
-        push(at, 'signal', `Signal \`${row.name}\`${row.identity ? ` from ${row.identity}` : ''}`);
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: {
-        const a = e.workflowExecutionUpdateAcceptedEventAttributes!;
-        const req = a.acceptedRequest;
-        const args = all(req?.input?.args);
-        const row: SignalRow = {
-          at,
-          name: req?.input?.name ?? 'update',
-          kind: 'update',
-          identity: req?.meta?.identity ?? undefined,
-          payload: clean(args.length <= 1 ? args[0] : args),
-          outcome: 'accepted',
-        };
-        updates.set(a.protocolInstanceId ?? '', row);
-        model.signals.push(row);
-        push(at, 'update', `Update \`${row.name}\`${row.identity ? ` from ${row.identity}` : ''}`);
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: {
-        const a = e.workflowExecutionUpdateCompletedEventAttributes!;
-        const row = updates.get(a.meta?.updateId ?? '') ?? [...updates.values()].at(-1);
-        if (row) {
-          row.outcome = a.outcome?.failure
-            ? `rejected: ${sanitizeText(failureMessage(a.outcome.failure), secrets)}`
-            : 'completed';
-        }
-        break;
-      }
-      case ET.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
-        const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
-        const status = fields.IncidentStatus ? decodePayload(fields.IncidentStatus) : undefined;
-        if (typeof status === 'string') push(at, 'status', `Status → ${status}`);
-        break;
-      }
-      case ET.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: {
-        const a = e.startChildWorkflowExecutionInitiatedEventAttributes!;
-        model.children.push({ workflowId: a.workflowId ?? '', workflowType: a.workflowType?.name ?? '', at });
-        push(at, 'child', `Start ${a.workflowType?.name ?? 'child'} \`${a.workflowId ?? ''}\``);
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_TASK_FAILED: {
-        const a = e.workflowTaskFailedEventAttributes!;
-        const message = sanitizeText(failureMessage(a.failure), secrets);
-        model.workflowTaskFailures.push({ at, message });
-        push(at, 'workflow-task-failed', `Workflow task failed: ${message}`);
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: {
-        model.status = 'completed';
-        model.closedAt = at;
-        const result = first(e.workflowExecutionCompletedEventAttributes?.result);
-        if (result && typeof result === 'object' && 'incidentId' in result)
-          model.state = clean(result as IncidentState);
-        push(at, 'closed', 'Workflow completed');
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-        model.status = 'failed';
-        model.closedAt = at;
-        model.closeReason = sanitizeText(
-          failureMessage(e.workflowExecutionFailedEventAttributes?.failure),
-          secrets,
-        );
-        push(at, 'closed', `Workflow failed: ${model.closeReason}`);
-        break;
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: {
-        const a = e.workflowExecutionTerminatedEventAttributes!;
-        model.status = 'terminated';
-        model.closedAt = at;
-        model.closeReason = sanitizeText(
-          `${a.reason ?? 'no reason given'}${a.identity ? ` (by ${a.identity})` : ''}`,
-          secrets,
-        );
-        push(at, 'closed', `Workflow terminated: ${model.closeReason}`);
-        break;
-      }
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-        model.status = 'canceled';
-        model.closedAt = at;
-        push(at, 'closed', 'Workflow canceled');
-        break;
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
-        model.status = 'timed-out';
-        model.closedAt = at;
-        push(at, 'closed', 'Workflow timed out');
-        break;
-      case ET.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-        model.status = 'continued-as-new';
-        model.closedAt = at;
-        push(at, 'closed', 'Workflow continued as new');
-        break;
-      default:
-        break;
-    }
+    EVENT_READERS.some((read) => read(b, e, at));
   }
   return model;
+}
+
+/** The run itself: its start, status changes (search attributes), child workflows, failed workflow tasks. */
+function readRunEvent(b: Build, e: Event, at: string): boolean {
+  switch (e.eventType) {
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: {
+      const a = e.workflowExecutionStartedEventAttributes!;
+      b.model.workflowType = a.workflowType?.name ?? 'unknown';
+      b.model.taskQueue = a.taskQueue?.name ?? undefined;
+      b.model.startedAt = at;
+      b.model.startedBy = a.identity ?? undefined;
+      b.model.runId = a.originalExecutionRunId ?? undefined;
+      b.model.input = b.clean(first(a.input) as IncidentInput | undefined);
+      b.push(
+        at,
+        'started',
+        `Workflow ${b.model.workflowType} started${a.identity ? ` by ${a.identity}` : ''}`,
+      );
+      return true;
+    }
+    case ET.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES: {
+      const fields = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {};
+      const status = fields.IncidentStatus ? decodePayload(fields.IncidentStatus) : undefined;
+      if (typeof status === 'string') b.push(at, 'status', `Status → ${status}`);
+      return true;
+    }
+    case ET.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: {
+      const a = e.startChildWorkflowExecutionInitiatedEventAttributes!;
+      b.model.children.push({ workflowId: a.workflowId ?? '', workflowType: a.workflowType?.name ?? '', at });
+      b.push(at, 'child', `Start ${a.workflowType?.name ?? 'child'} \`${a.workflowId ?? ''}\``);
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_TASK_FAILED: {
+      const a = e.workflowTaskFailedEventAttributes!;
+      const message = sanitizeText(failureMessage(a.failure), b.secrets);
+      b.model.workflowTaskFailures.push({ at, message });
+      b.push(at, 'workflow-task-failed', `Workflow task failed: ${message}`);
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Activities: scheduled, started (attempts, the last failure of a retried one), completed, failed or timed out, canceled. */
+function readActivityEvent(b: Build, e: Event, at: string): boolean {
+  switch (e.eventType) {
+    case ET.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+      const a = e.activityTaskScheduledEventAttributes!;
+      const row: ActivityRow = {
+        scheduledEventId: eventId(e),
+        activityType: a.activityType?.name ?? 'activity',
+        summary: summaryOf(e),
+        input: b.clean(first(a.input)),
+        scheduledAt: at,
+        attempts: 0,
+        outcome: 'scheduled',
+      };
+      b.activities.set(row.scheduledEventId, row);
+      b.model.activities.push(row);
+      b.push(at, 'activity-scheduled', row.summary ?? row.activityType, row);
+      return true;
+    }
+    case ET.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+      const a = e.activityTaskStartedEventAttributes!;
+      const row = b.activities.get(num(a.scheduledEventId));
+      if (row) {
+        row.attempts = Math.max(row.attempts, a.attempt ?? 1);
+        row.outcome = 'started';
+        // A retried activity's last failure is reported on its started event.
+        if (a.lastFailure) row.error = failureMessage(a.lastFailure);
+      }
+      return true;
+    }
+    case ET.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: {
+      const a = e.activityTaskCompletedEventAttributes!;
+      const row = b.activities.get(num(a.scheduledEventId));
+      if (row) {
+        Object.assign(row, {
+          outcome: 'completed',
+          closedAt: at,
+          result: b.clean(first(a.result)),
+          error: undefined,
+        });
+        b.push(at, 'activity-completed', row.summary ?? row.activityType, row);
+      }
+      return true;
+    }
+    case ET.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+    case ET.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
+      const a = e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes!;
+      const row = b.activities.get(num(a.scheduledEventId));
+      if (row) {
+        row.outcome = e.eventType === ET.EVENT_TYPE_ACTIVITY_TASK_FAILED ? 'failed' : 'timed-out';
+        row.closedAt = at;
+        row.error = sanitizeText(failureMessage(a.failure), b.secrets);
+        b.push(at, 'activity-failed', row.summary ?? row.activityType, row);
+      }
+      return true;
+    }
+    case ET.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
+      const a = e.activityTaskCanceledEventAttributes!;
+      const row = b.activities.get(num(a.scheduledEventId));
+      if (row) Object.assign(row, { outcome: 'canceled', closedAt: at });
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** Timers with their summaries, and signals and updates with their (sanitized) payloads. */
+function readMessageEvent(b: Build, e: Event, at: string): boolean {
+  switch (e.eventType) {
+    case ET.EVENT_TYPE_TIMER_STARTED: {
+      const a = e.timerStartedEventAttributes!;
+      const t = { summary: summaryOf(e), duration: durationText(a.startToFireTimeout) };
+      b.timers.set(a.timerId ?? '', t);
+      b.push(at, 'timer-started', `Timer ${t.duration}${t.summary ? `: ${t.summary}` : ''}`);
+      return true;
+    }
+    case ET.EVENT_TYPE_TIMER_FIRED: {
+      const a = e.timerFiredEventAttributes!;
+      const t = b.timers.get(a.timerId ?? '');
+      b.push(at, 'timer-fired', `Timer fired (${t?.duration ?? '?'})${t?.summary ? `: ${t.summary}` : ''}`);
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED: {
+      const a = e.workflowExecutionSignaledEventAttributes!;
+      const args = all(a.input);
+      const row: SignalRow = {
+        at,
+        name: a.signalName ?? 'signal',
+        kind: 'signal',
+        identity: a.identity ?? undefined,
+        payload: b.clean(args.length <= 1 ? args[0] : args),
+      };
+      b.model.signals.push(row);
+      b.push(at, 'signal', `Signal \`${row.name}\`${row.identity ? ` from ${row.identity}` : ''}`);
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED: {
+      const a = e.workflowExecutionUpdateAcceptedEventAttributes!;
+      const req = a.acceptedRequest;
+      const args = all(req?.input?.args);
+      const row: SignalRow = {
+        at,
+        name: req?.input?.name ?? 'update',
+        kind: 'update',
+        identity: req?.meta?.identity ?? undefined,
+        payload: b.clean(args.length <= 1 ? args[0] : args),
+        outcome: 'accepted',
+      };
+      b.updates.set(a.protocolInstanceId ?? '', row);
+      b.model.signals.push(row);
+      b.push(at, 'update', `Update \`${row.name}\`${row.identity ? ` from ${row.identity}` : ''}`);
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED: {
+      const a = e.workflowExecutionUpdateCompletedEventAttributes!;
+      const row = b.updates.get(a.meta?.updateId ?? '') ?? [...b.updates.values()].at(-1);
+      if (row) {
+        row.outcome = a.outcome?.failure
+          ? `rejected: ${sanitizeText(failureMessage(a.outcome.failure), b.secrets)}`
+          : 'completed';
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+/** How the run ended, and the incident state when it completed with one. */
+function readCloseEvent(b: Build, e: Event, at: string): boolean {
+  switch (e.eventType) {
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: {
+      b.model.status = 'completed';
+      b.model.closedAt = at;
+      const result = first(e.workflowExecutionCompletedEventAttributes?.result);
+      if (result && typeof result === 'object' && 'incidentId' in result)
+        b.model.state = b.clean(result as IncidentState);
+      b.push(at, 'closed', 'Workflow completed');
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+      b.model.status = 'failed';
+      b.model.closedAt = at;
+      b.model.closeReason = sanitizeText(
+        failureMessage(e.workflowExecutionFailedEventAttributes?.failure),
+        b.secrets,
+      );
+      b.push(at, 'closed', `Workflow failed: ${b.model.closeReason}`);
+      return true;
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: {
+      const a = e.workflowExecutionTerminatedEventAttributes!;
+      b.model.status = 'terminated';
+      b.model.closedAt = at;
+      b.model.closeReason = sanitizeText(
+        `${a.reason ?? 'no reason given'}${a.identity ? ` (by ${a.identity})` : ''}`,
+        b.secrets,
+      );
+      b.push(at, 'closed', `Workflow terminated: ${b.model.closeReason}`);
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+      b.model.status = 'canceled';
+      b.model.closedAt = at;
+      b.push(at, 'closed', 'Workflow canceled');
+      return true;
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT:
+      b.model.status = 'timed-out';
+      b.model.closedAt = at;
+      b.push(at, 'closed', 'Workflow timed out');
+      return true;
+    case ET.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+      b.model.status = 'continued-as-new';
+      b.model.closedAt = at;
+      b.push(at, 'closed', 'Workflow continued as new');
+      return true;
+    default:
+      return false;
+  }
 }

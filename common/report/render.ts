@@ -1,24 +1,24 @@
 /**
  * The incident report as Markdown: summary, trigger and alert values, time-to-resolve against the
- * target, the timeline as a Mermaid gantt chart (mermaid.ts) and as a table of every step (activity
- * scheduled / completed / failed with its key result), escalations, approval attempts (who, decision,
- * accepted or refused and why; never the code), evidence files and the follow-up. Every value has
- * been sanitized by the model already.
+ * target (incident-sections.ts), the timeline as a Mermaid gantt chart (mermaid.ts) and as a table
+ * of every step (activity scheduled / completed / failed with its key result), escalations,
+ * approval attempts (who, decision, accepted or refused and why; never the code), evidence files
+ * and the follow-up. Every value has been sanitized by the model already.
  */
-import { safeLink } from '../../definitions/links';
-import type { IncidentState } from '../../definitions/types';
 import { chartOf } from './chart';
-import { escalationsOf, incidentClock, runbookOf } from './facts';
+import { escalationsOf } from './facts';
 import { renderMermaidGantt } from './mermaid';
-import { formatDuration, type ActivityRow, type ReportModel } from './model';
+import type { ActivityRow, ReportModel } from './model';
 import { REDACTED, sanitizeText } from './sanitize';
 import { chargesSection } from './charges';
-
-const cell = (v: unknown): string =>
-  (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v))
-    .replace(/\r?\n/g, ' ')
-    .replace(/\|/g, '\\|')
-    .slice(0, 300);
+import { cell, time } from './cells';
+import {
+  factsOf,
+  summarySection,
+  timeToResolveSection,
+  triggerSection,
+  type Facts,
+} from './incident-sections';
 
 /** Any value as display text (objects as JSON, never "[object Object]"). */
 const str = (v: unknown, fallback = ''): string =>
@@ -65,8 +65,6 @@ export function keyResult(row: ActivityRow): string {
     .map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v.length}]` : String(v)}`);
   return scalars.join(', ') || 'done';
 }
-
-const time = (iso?: string) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '—');
 
 interface ApprovalRow {
   at: string;
@@ -149,103 +147,35 @@ export interface RenderOptions {
 }
 
 export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
-  const s: IncidentState | undefined = m.state;
-  const input = m.input;
-  const entry = runbookOf(m);
-  const clock = incidentClock(m, opts.now);
-  const severity = clock.severity;
-  const target = s?.target ?? input?.target ?? '?';
-  const title = s?.title ?? (entry ? `${entry.id} ${entry.name}: ${target}` : `${m.workflowType}: ${target}`);
-  const incidentStatus = s?.status ?? (m.status === 'running' ? 'open' : m.status);
-  const trigger = s?.trigger ?? input?.trigger;
+  const f = factsOf(m, opts);
+  const out = [
+    ...summarySection(m, f),
+    ...triggerSection(f),
+    ...timeToResolveSection(f),
+    // The same incident as a picture: renders on GitHub, GitLab and most wikis.
+    '## Timeline chart',
+    '',
+    renderMermaidGantt(chartOf(m, opts)),
+    '',
+    ...stepsSection(f),
+    ...timelineSection(m),
+    ...escalationsSection(m),
+    ...approvalsSection(m),
+    ...signalsSection(m),
+    ...chargesSection(f.s),
+    ...decisionsSection(f),
+    ...evidenceSection(m),
+    ...taskFailuresSection(m),
+    ...followUpSection(m, f, opts),
+  ];
+  return sanitizeText(out.join('\n'), opts.secrets);
+}
+
+/** The runbook's steps as the incident state records them. */
+function stepsSection(f: Facts): string[] {
+  const { s } = f;
   const out: string[] = [];
   const line = (...l: string[]) => out.push(...l);
-
-  line(`# Incident report: ${title}`, '');
-  if (m.status === 'running') line('> **Still running**: this report shows the incident as of now.', '');
-  line('## Summary', '', '| | |', '|---|---|');
-  line(`| Incident | ${cell(s?.incidentId ?? input?.incidentId ?? '?')} |`);
-  line(`| Runbook | ${cell(entry ? `${entry.id} ${entry.name}` : m.workflowType)} |`);
-  line(`| Severity | ${cell(severity ?? '?')} |`);
-  line(`| Target | ${cell(target)} |`);
-  line(`| Status | ${cell(incidentStatus)} (workflow ${m.status}) |`);
-  line(`| Workflow | \`${cell(m.workflowId ?? '?')}\` run \`${cell(m.runId ?? '?')}\` |`);
-  line(`| Started | ${time(m.startedAt)} |`);
-  if (m.closedAt) line(`| Closed | ${time(m.closedAt)} |`);
-  if (s?.outcome) line(`| Outcome | ${cell(s.outcome)} |`);
-  if (s?.closedBy)
-    line(`| Closed by | ${cell(`${s.closedBy.by} (${s.closedBy.action}): ${s.closedBy.reason}`)} |`);
-  if (m.closeReason) line(`| Close reason | ${cell(m.closeReason)} |`);
-  line('');
-
-  line('## Trigger', '');
-  if (trigger) {
-    line(
-      `- Source: ${trigger.source}${trigger.alertName ? ` — alert \`${trigger.alertName}\`` : ''}${trigger.startedBy ? ` — started by ${trigger.startedBy}` : ''}`,
-    );
-    if (trigger.description) line(`- Description: ${cell(trigger.description)}`);
-    if (trigger.startsAt) line(`- Alert started at: ${time(trigger.startsAt)}`);
-    if (trigger.fingerprint) line(`- Fingerprint: \`${cell(trigger.fingerprint)}\``);
-    // Shown for a person to open, never fetched; only plain http(s) URLs (definitions/links.ts).
-    const generator = safeLink(trigger.generatorURL);
-    const alertmanager = safeLink(trigger.externalURL);
-    if (generator) line(`- Rule in Prometheus: <${generator}>`);
-    if (alertmanager) line(`- Alertmanager: <${alertmanager}>`);
-    if (trigger.truncatedAlerts)
-      line(
-        `- Alertmanager left ${cell(trigger.truncatedAlerts)} alert(s) out of the notification that started it (max_alerts)`,
-      );
-    const kv = (title: string, rec?: Record<string, unknown>) => {
-      if (!rec || !Object.keys(rec).length) return;
-      line('', `**${title}**`, '', '| name | value |', '|---|---|');
-      for (const [k, v] of Object.entries(rec)) line(`| ${cell(k)} | ${cell(v)} |`);
-    };
-    kv('Labels', trigger.labels);
-    kv('Annotations', trigger.annotations);
-    kv('Alert values at trigger', trigger.values);
-    if (s?.alerts) {
-      line(
-        '',
-        `Alert firings: ${s.alerts.firing}, resolutions: ${s.alerts.resolved}${s.alerts.lastAt ? ` (last ${s.alerts.lastStatus} at ${time(s.alerts.lastAt)})` : ''}`,
-      );
-      if (s.alerts.truncated)
-        line(
-          '',
-          `Notifications with alerts left out by Alertmanager (max_alerts): ${cell(s.alerts.truncated.notifications)}, the latest left out ${cell(s.alerts.truncated.latestAlerts)} at ${time(s.alerts.truncated.lastAt)}; their targets may have no incident.`,
-        );
-      if (s.alerts.latestValues && JSON.stringify(s.alerts.latestValues) !== JSON.stringify(trigger.values))
-        kv('Latest alert values', s.alerts.latestValues);
-    }
-  } else line('_No trigger recorded._');
-  line('');
-
-  line('## Time to resolve', '');
-  const { detectedAt, targetMs, resolvedAt, ttrMs: ttr, breached } = clock;
-  line(`- Detected: ${time(detectedAt)}`);
-  if (s?.mttr.remediationStartedAt) line(`- Remediation started: ${time(s.mttr.remediationStartedAt)}`);
-  if (s?.mttr.waits?.length) {
-    for (const w of s.mttr.waits)
-      line(
-        `- Waited for a person (${cell(w.what)}): ${time(w.since)} → ${time(w.until)}${w.ms !== undefined ? ` (${formatDuration(w.ms)})` : ''}`,
-      );
-  }
-  const targetText = targetMs !== undefined ? formatDuration(targetMs) : '?';
-  if (resolvedAt) {
-    line(`- ${incidentStatus === 'resolved' ? 'Resolved' : 'Closed'}: ${time(resolvedAt)}`);
-    line(
-      `- **Time to resolve ${formatDuration(ttr)} vs target ${targetText}: ${breached ? 'BREACHED' : 'within target'}**`,
-    );
-  } else {
-    line(
-      `- **Open for ${formatDuration(ttr)} so far vs target ${targetText}${breached ? ': BREACHED' : ''}**`,
-    );
-  }
-  if (s?.mttr.breachNotifiedAt) line(`- Breach notified at ${time(s.mttr.breachNotifiedAt)}`);
-  line('');
-
-  // The same incident as a picture: renders on GitHub, GitLab and most wikis.
-  line('## Timeline chart', '', renderMermaidGantt(chartOf(m, opts)), '');
-
   if (s?.steps?.length) {
     line('## Runbook steps', '', '| step | status | started | finished | result |', '|---|---|---|---|---|');
     for (const st of s.steps)
@@ -254,7 +184,13 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       );
     line('');
   }
+  return out;
+}
 
+/** Every event of the history as a table, and the activities still in progress. */
+function timelineSection(m: ReportModel): string[] {
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   line('## Timeline', '', '| time | event | detail |', '|---|---|---|');
   for (const t of m.timeline) {
     if (t.kind === 'timer-started') continue; // the fired ones (and escalations) are what happened
@@ -284,7 +220,13 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       );
   }
   line('');
+  return out;
+}
 
+/** Escalations: tier, reason, and which channels delivered. */
+function escalationsSection(m: ReportModel): string[] {
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   const escalations = escalationsOf(m);
   line('## Escalations', '');
   if (escalations.length) {
@@ -295,7 +237,13 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       );
   } else line('None.');
   line('');
+  return out;
+}
 
+/** Approval attempts: who, the decision, accepted or refused and why (never the code). */
+function approvalsSection(m: ReportModel): string[] {
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   const approvals = approvalsOf(m);
   line('## Approval attempts', '');
   if (approvals.length) {
@@ -306,7 +254,13 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       );
   } else line('None.');
   line('');
+  return out;
+}
 
+/** Signals and updates other than approvals, from people and the intake. */
+function signalsSection(m: ReportModel): string[] {
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   const others = m.signals.filter((sig) => !APPROVAL_NAME.test(sig.name));
   if (others.length) {
     line(
@@ -319,13 +273,24 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       line(`| ${time(sig.at)} | ${cell(sig.name)} | ${cell(sig.identity ?? '')} | ${cell(sig.payload)} |`);
     line('');
   }
+  return out;
+}
 
-  line(...chargesSection(s));
-
+/** Decisions the runbook recorded. */
+function decisionsSection(f: Facts): string[] {
+  const { s } = f;
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   if (s?.decisions?.length) {
     line('## Decisions', '', ...s.decisions.map((d) => `- ${cell(d)}`), '');
   }
+  return out;
+}
 
+/** Evidence files the activities wrote. */
+function evidenceSection(m: ReportModel): string[] {
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   const evidence = evidenceOf(m);
   line(
     '## Evidence files',
@@ -333,7 +298,13 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
     ...(evidence.length ? evidence.map((f) => `- \`${cell(f)}\``) : ['None written.']),
     '',
   );
+  return out;
+}
 
+/** Workflow task failures (a bug or a non-determinism in the workflow code). */
+function taskFailuresSection(m: ReportModel): string[] {
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   if (m.workflowTaskFailures.length) {
     line(
       '## Workflow task failures',
@@ -342,7 +313,14 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
       '',
     );
   }
+  return out;
+}
 
+/** The follow-up workflow, and the footer. */
+function followUpSection(m: ReportModel, f: Facts, opts: RenderOptions): string[] {
+  const { s } = f;
+  const out: string[] = [];
+  const line = (...l: string[]) => out.push(...l);
   const followUp =
     s?.followUp?.workflowId ?? m.children.find((c) => c.workflowType === 'postIncident')?.workflowId;
   line('## Follow-up', '');
@@ -356,5 +334,5 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
     `_Generated ${time((opts.now ?? new Date()).toISOString())} from the workflow history. Secrets and approval codes are shown as ${REDACTED}._`,
     '',
   );
-  return sanitizeText(out.join('\n'), opts.secrets);
+  return out;
 }

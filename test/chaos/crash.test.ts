@@ -20,7 +20,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
 import { startIncident, type StartIncidentOptions } from '../../client/incidents';
 import { submitApproval } from '../../client/approvals';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
 import { need, uniqueId } from '../../rig/env';

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { Redis } from 'ioredis';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { connectClient } from '../../client/connection';
 import { startIncident, type StartIncidentOptions } from '../../client/incidents';
 import { stateQuery } from '../../definitions/messages';

@@ -12,7 +12,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import type { WorkerClients } from '../../worker/clients';
 import type { IncidentState } from '../../definitions/types';
 import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';

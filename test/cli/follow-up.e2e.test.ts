@@ -15,7 +15,7 @@ import type { Client } from '@temporalio/client';
 import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { historyToJson } from '../../common/report/proto-json';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import type { WorkerClients } from '../../worker/clients';
 import { followUpStateQuery, followUpWorkflowId } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';

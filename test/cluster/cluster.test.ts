@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { incidentState, startIncident } from '../../client/incidents';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
 import type { WorkerClients } from '../../worker/clients';

@@ -4,7 +4,7 @@
  * client helper, and the state read by query while it runs.
  */
 import type { Client } from '@temporalio/client';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { connectClient } from '../../client/connection';
 import { incidentState, startIncident } from '../../client/incidents';
 import type { IncidentState } from '../../definitions/types';

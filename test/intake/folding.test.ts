@@ -13,7 +13,7 @@ import type { Client } from '@temporalio/client';
 import { connectClient } from '../../client/connection';
 import { incidentState, incidentWorkflowId } from '../../client/incidents';
 import { AlertFolder, claimPending, recordAlerts, type DeliveryOutcome } from '../../client/intake/fold';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import type { IncidentState } from '../../definitions/types';
 import { need, uniqueId } from '../../rig/env';
 import { freePort, waitUntil } from '../../rig/sandbox';

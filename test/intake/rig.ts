@@ -17,7 +17,7 @@ import {
   type IncidentGateway,
   type IntakeOptions,
 } from '../../client/intake/server';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import type { WorkerClients } from '../../worker/clients';
 import { testClients } from '../../rig/deps';
 import { uniqueId } from '../../rig/env';

@@ -1,5 +1,7 @@
 /** The intake's pure parts: config, mapping, targets, authentication, and the timeline's redaction. */
-import { ConfigError, describeIntakeConfig, loadIntakeConfig, secretsOf } from '../../config';
+import { ConfigError } from '../../config/errors';
+import { describeIntakeConfig, loadIntakeConfig } from '../../config/intake';
+import { secretsOf } from '../../config/secrets';
 import { authenticate, signBody } from '../../client/intake/auth';
 import { alertRunbookMap, DEFAULT_ALERT_RUNBOOKS, targetOf } from '../../client/intake/mapping';
 import { redact } from '../../client/timeline';

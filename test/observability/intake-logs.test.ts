@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { connectClient } from '../../client/connection';
 import { incidentWorkflowId } from '../../client/incidents';
 import { signBody } from '../../client/intake/auth';

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
 import type { IncidentState } from '../../definitions/types';

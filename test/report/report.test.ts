@@ -14,7 +14,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
-import { loadTemporalConfig, loadWorkerConfig, secretsOf } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
+import { loadWorkerConfig } from '../../config/worker';
+import { secretsOf } from '../../config/secrets';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
 import {

@@ -12,7 +12,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import type { ApprovalGateRecord } from '../../definitions/approval';
 import { followUpWorkflowId, stateQuery } from '../../definitions/messages';
 import {

@@ -10,7 +10,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { startIncident } from '../../client/incidents';
-import { loadTemporalConfig } from '../../config';
+import { loadTemporalConfig } from '../../config/temporal';
 import { stateQuery } from '../../definitions/messages';
 import { targetLeaseWorkflowId } from '../../definitions/target-guard';
 import { testClients } from '../../rig/deps';

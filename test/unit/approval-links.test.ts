@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { codeMac, matchCodes, normalizeCode } from '../../activities/approval-codes';
 import { approvalLink, viewSignature, viewSignatureValid } from '../../activities/approval-links';
 import { createApprovalActivities } from '../../activities/approvals';
-import { ConfigError } from '../../config';
+import { ConfigError } from '../../config/errors';
 import { loadApprovalLinks } from '../../config/approval-links';
 import { loadApprovalPageConfig } from '../../config/approval-page';
 import { createFormTokens } from '../../client/approval-page/form-tokens';

@@ -1,12 +1,9 @@
 /** The config module: every missing or invalid variable named at once; secrets never printed. */
-import {
-  ConfigError,
-  describeConfig,
-  loadTemporalConfig,
-  loadWorkerConfig,
-  maskUrl,
-  secretsOf,
-} from '../../config';
+import { ConfigError } from '../../config/errors';
+import { describeConfig, loadWorkerConfig } from '../../config/worker';
+import { loadTemporalConfig } from '../../config/temporal';
+import { maskUrl } from '../../config/fields';
+import { secretsOf } from '../../config/secrets';
 import { DEFAULT_REFUND_CAPS } from '../../definitions/charges';
 
 const valid = {

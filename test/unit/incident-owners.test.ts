@@ -1,6 +1,7 @@
 /** INCIDENT_OWNERS: the follow-up's default owners, read by the worker's config and handed to its activity. */
 import { createOwnerActivities } from '../../activities/owners';
-import { ConfigError, describeConfig, loadWorkerConfig } from '../../config';
+import { ConfigError } from '../../config/errors';
+import { describeConfig, loadWorkerConfig } from '../../config/worker';
 
 const valid = {
   RUNBOOK_DATABASE_URL: 'postgres://runbook:s3cretpw@127.0.0.1:5432/accubooks',
