@@ -122,21 +122,32 @@ input,button{font:inherit;padding:.4rem .6rem}code{background:#eee;padding:0 .2r
 </head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
 }
 
+type CodecServerSettings = Pick<CodecServerConfig, 'token' | 'corsOrigins' | 'codecKeys'> &
+  Partial<Pick<CodecServerConfig, 'sessionHours' | 'cookieSecure'>>;
+
+type Sessions = ReturnType<typeof sessionSigner>;
+
 export async function buildCodecServer(
-  cfg: Pick<CodecServerConfig, 'token' | 'corsOrigins' | 'codecKeys'> &
-    Partial<Pick<CodecServerConfig, 'sessionHours' | 'cookieSecure'>>,
+  cfg: CodecServerSettings,
   opts: { logger?: boolean | { level: string } } = {},
 ): Promise<FastifyInstance> {
   const codec = new AesGcmCodec(cfg.codecKeys);
   const sessions = sessionSigner(cfg.token);
-  const sessionMs = (cfg.sessionHours ?? 12) * 3_600_000;
   const app = Fastify({ logger: opts.logger ?? false, bodyLimit: 8 * 1024 * 1024 });
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: 4096 },
     (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(String(body)))),
   );
+  guardCodecRoutes(app, cfg, sessions);
+  signInRoutes(app, cfg, sessions);
+  codecRoutes(app, codec);
+  app.get('/healthz', (_req, reply) => reply.send({ ok: true }));
+  return app;
+}
 
+/** CORS on every answer; /codec/ only with the token, or a session from an allowed UI origin. */
+function guardCodecRoutes(app: FastifyInstance, cfg: CodecServerSettings, sessions: Sessions): void {
   const allowedOrigin = (req: FastifyRequest) => {
     const origin = req.headers.origin;
     return origin !== undefined && cfg.corsOrigins.includes(origin) ? origin : undefined;
@@ -156,14 +167,6 @@ export async function buildCodecServer(
     }
     reply.header('Vary', 'Origin');
   };
-  const signedIn = (req: FastifyRequest) =>
-    sessions.valid(cookieOf(req.headers.cookie, CODEC_SESSION_COOKIE));
-  const sessionCookie = (value: string, maxAgeS: number) =>
-    `${CODEC_SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict` +
-    (cfg.cookieSecure ? '; Secure' : '');
-  /** A form post must come from this server's own page (or one with no Origin, as old browsers send). */
-  const ownForm = (req: FastifyRequest) =>
-    req.headers.origin === undefined || req.headers.origin === `${req.protocol}://${req.host}`;
 
   app.addHook('onRequest', async (req, reply) => {
     cors(req, reply);
@@ -174,7 +177,7 @@ export async function buildCodecServer(
       return;
     }
     if (tokenMatches(req.headers.authorization, cfg.token)) return; // CLI, scripts
-    if (signedIn(req)) {
+    if (sessions.valid(cookieOf(req.headers.cookie, CODEC_SESSION_COOKIE))) {
       // Browsers: the cookie rides along with any same-site request, so it counts only when the
       // page asking is one of the UI origins (a sibling site on another port is refused here).
       if (allowedOrigin(req)) return;
@@ -185,6 +188,19 @@ export async function buildCodecServer(
       error: 'not signed in: send Authorization: Bearer <token>, or sign in at / (browsers)',
     });
   });
+}
+
+/** The browser's way in: the sign-in page, POST /signin (the token, for a session cookie), POST /signout. */
+function signInRoutes(app: FastifyInstance, cfg: CodecServerSettings, sessions: Sessions): void {
+  const sessionMs = (cfg.sessionHours ?? 12) * 3_600_000;
+  const signedIn = (req: FastifyRequest) =>
+    sessions.valid(cookieOf(req.headers.cookie, CODEC_SESSION_COOKIE));
+  const sessionCookie = (value: string, maxAgeS: number) =>
+    `${CODEC_SESSION_COOKIE}=${value}; Path=/; Max-Age=${maxAgeS}; HttpOnly; SameSite=Strict` +
+    (cfg.cookieSecure ? '; Secure' : '');
+  /** A form post must come from this server's own page (or one with no Origin, as old browsers send). */
+  const ownForm = (req: FastifyRequest) =>
+    req.headers.origin === undefined || req.headers.origin === `${req.protocol}://${req.host}`;
 
   app.get('/', (req, reply) => {
     const base = `${req.protocol}://${req.host}`;
@@ -232,9 +248,11 @@ with <em>Include cross-origin credentials</em> on. Allowed UI origins: ${cfg.cor
     if (!ownForm(req)) return reply.code(403).send({ error: "sign out from this server's own page" });
     return reply.header('Set-Cookie', sessionCookie('', 0)).code(303).header('Location', '/').send('');
   });
+}
 
+/** POST /codec/encode and /codec/decode (and their preflight). */
+function codecRoutes(app: FastifyInstance, codec: AesGcmCodec): void {
   app.options('/codec/:op', async (_req, reply) => reply.code(204).send());
-
   for (const op of ['encode', 'decode'] as const) {
     app.post<{ Body: { payloads: JsonPayload[] } }>(
       `/codec/${op}`,
@@ -251,8 +269,6 @@ with <em>Include cross-origin credentials</em> on. Allowed UI origins: ${cfg.cor
       },
     );
   }
-  app.get('/healthz', (_req, reply) => reply.send({ ok: true }));
-  return app;
 }
 
 async function main(): Promise<void> {

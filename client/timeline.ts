@@ -87,102 +87,134 @@ function searchAttributesText(e: Event): string {
     .join(', ');
 }
 
+/** What a history event adds to the timeline: [kind, text], or undefined for events it skips. */
+type Entry = [kind: string, text: string] | undefined;
+
+/** Names seen earlier in the history, for the events that refer back to them by ID. */
+interface Seen {
+  scheduled: Map<string, string>;
+  timers: Map<string, string>;
+  updates: Map<string, string>;
+}
+
+/** How the run began and how it ended. */
+function executionEntry(e: Event): Entry {
+  if (e.workflowExecutionStartedEventAttributes) {
+    const a = e.workflowExecutionStartedEventAttributes;
+    const input = first(a.input) as { trigger?: Record<string, unknown>; target?: string } | undefined;
+    const t = input?.trigger ?? {};
+    return [
+      'started',
+      `${a.workflowType?.name ?? 'workflow'} started on ${input?.target ?? '?'} by ${str(t.source ?? '?')}` +
+        `${t.alertName ? ` alert ${str(t.alertName)}` : ''}${t.startedBy ? ` (${str(t.startedBy)})` : ''}` +
+        `${t.description ? `: ${short(t.description, 120)}` : ''}`,
+    ];
+  }
+  if (e.workflowExecutionCompletedEventAttributes) {
+    const r = first(e.workflowExecutionCompletedEventAttributes.result) as
+      { status?: string; outcome?: string } | undefined;
+    return [
+      'completed',
+      `completed${r?.status ? ` as ${r.status}` : ''}${r?.outcome ? `: ${r.outcome}` : ''}`,
+    ];
+  }
+  if (e.workflowExecutionFailedEventAttributes) {
+    return [
+      'failed',
+      `failed: ${short(e.workflowExecutionFailedEventAttributes.failure?.message ?? '', 200)}`,
+    ];
+  }
+  if (e.workflowExecutionTerminatedEventAttributes) {
+    const a = e.workflowExecutionTerminatedEventAttributes;
+    return [
+      'terminated',
+      `terminated${a.reason ? `: ${a.reason}` : ''}${a.identity ? ` (by ${a.identity})` : ''}`,
+    ];
+  }
+  if (e.workflowExecutionCanceledEventAttributes) return ['canceled', 'canceled'];
+  if (e.workflowExecutionTimedOutEventAttributes) return ['timed-out', 'timed out'];
+  if (e.workflowExecutionContinuedAsNewEventAttributes) return ['continued', 'continued as new'];
+  return undefined;
+}
+
+/** Steps (activities) and timers, named by their summaries. */
+function workEntry(e: Event, id: number, seen: Seen): Entry {
+  if (e.activityTaskScheduledEventAttributes) {
+    const what = summaryOf(e) ?? e.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
+    seen.scheduled.set(String(id), what);
+    return ['step', what];
+  }
+  if (e.activityTaskCompletedEventAttributes) {
+    const what =
+      seen.scheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity';
+    return ['step-done', `done: ${what}`];
+  }
+  if (e.activityTaskFailedEventAttributes) {
+    const a = e.activityTaskFailedEventAttributes;
+    return [
+      'step-failed',
+      `failed: ${seen.scheduled.get(String(a.scheduledEventId)) ?? 'activity'}: ${short(a.failure?.cause?.message ?? a.failure?.message ?? '', 200)}`,
+    ];
+  }
+  if (e.activityTaskTimedOutEventAttributes) {
+    const a = e.activityTaskTimedOutEventAttributes;
+    return ['step-failed', `timed out: ${seen.scheduled.get(String(a.scheduledEventId)) ?? 'activity'}`];
+  }
+  if (e.timerStartedEventAttributes) {
+    const a = e.timerStartedEventAttributes;
+    const what = summaryOf(e) ?? 'timer';
+    seen.timers.set(String(a.timerId), what);
+    return ['timer', `timer ${durationText(a.startToFireTimeout)}: ${what}`];
+  }
+  if (e.timerFiredEventAttributes) {
+    return [
+      'timer-fired',
+      `timer fired: ${seen.timers.get(String(e.timerFiredEventAttributes.timerId)) ?? 'timer'}`,
+    ];
+  }
+  return undefined;
+}
+
+/** What people and alerts sent (signals, updates), status changes and child workflows. */
+function messageEntry(e: Event, seen: Seen): Entry {
+  if (e.workflowExecutionSignaledEventAttributes) {
+    const a = e.workflowExecutionSignaledEventAttributes;
+    return ['signal', signalText(a.signalName ?? '?', first(a.input))];
+  }
+  if (e.workflowExecutionUpdateAcceptedEventAttributes) {
+    const a = e.workflowExecutionUpdateAcceptedEventAttributes;
+    const name = a.acceptedRequest?.input?.name ?? 'update';
+    seen.updates.set(String(a.acceptedRequest?.meta?.updateId ?? ''), name);
+    return ['update', `update ${signalText(name, first(a.acceptedRequest?.input?.args))}`];
+  }
+  if (e.workflowExecutionUpdateCompletedEventAttributes) {
+    const a = e.workflowExecutionUpdateCompletedEventAttributes;
+    const name = seen.updates.get(String(a.meta?.updateId ?? '')) ?? 'update';
+    return [
+      'update-result',
+      a.outcome?.failure
+        ? `${name} failed: ${short(a.outcome.failure.message, 200)}`
+        : `${name} answered ${short(first(a.outcome?.success))}`,
+    ];
+  }
+  if (e.upsertWorkflowSearchAttributesEventAttributes) return ['status', searchAttributesText(e)];
+  if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
+    const a = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    return ['child', `started ${a.workflowType?.name ?? 'child'} ${a.workflowId ?? ''}`];
+  }
+  return undefined;
+}
+
+/** Each history event holds one kind of attributes (a oneof), so at most one of the three matches. */
 export function timelineFromHistory(history: History): TimelineEntry[] {
-  const scheduled = new Map<string, string>();
-  const timers = new Map<string, string>();
-  const updates = new Map<string, string>();
+  const seen: Seen = { scheduled: new Map(), timers: new Map(), updates: new Map() };
   const out: TimelineEntry[] = [];
   for (const e of history.events ?? []) {
     const id = Number(e.eventId ?? 0);
     const ms = optionalTsToMs(e.eventTime);
     const at = ms !== undefined ? new Date(ms).toISOString() : '';
-    const push = (kind: string, text: string) => out.push({ eventId: id, at, kind, text });
-
-    if (e.workflowExecutionStartedEventAttributes) {
-      const a = e.workflowExecutionStartedEventAttributes;
-      const input = first(a.input) as { trigger?: Record<string, unknown>; target?: string } | undefined;
-      const t = input?.trigger ?? {};
-      push(
-        'started',
-        `${a.workflowType?.name ?? 'workflow'} started on ${input?.target ?? '?'} by ${str(t.source ?? '?')}` +
-          `${t.alertName ? ` alert ${str(t.alertName)}` : ''}${t.startedBy ? ` (${str(t.startedBy)})` : ''}` +
-          `${t.description ? `: ${short(t.description, 120)}` : ''}`,
-      );
-    } else if (e.activityTaskScheduledEventAttributes) {
-      const a = e.activityTaskScheduledEventAttributes;
-      const what = summaryOf(e) ?? a.activityType?.name ?? 'activity';
-      scheduled.set(String(id), what);
-      push('step', what);
-    } else if (e.activityTaskCompletedEventAttributes) {
-      const what =
-        scheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity';
-      push('step-done', `done: ${what}`);
-    } else if (e.activityTaskFailedEventAttributes) {
-      const a = e.activityTaskFailedEventAttributes;
-      push(
-        'step-failed',
-        `failed: ${scheduled.get(String(a.scheduledEventId)) ?? 'activity'}: ${short(a.failure?.cause?.message ?? a.failure?.message ?? '', 200)}`,
-      );
-    } else if (e.activityTaskTimedOutEventAttributes) {
-      const a = e.activityTaskTimedOutEventAttributes;
-      push('step-failed', `timed out: ${scheduled.get(String(a.scheduledEventId)) ?? 'activity'}`);
-    } else if (e.timerStartedEventAttributes) {
-      const a = e.timerStartedEventAttributes;
-      const what = summaryOf(e) ?? 'timer';
-      timers.set(String(a.timerId), what);
-      push('timer', `timer ${durationText(a.startToFireTimeout)}: ${what}`);
-    } else if (e.timerFiredEventAttributes) {
-      push(
-        'timer-fired',
-        `timer fired: ${timers.get(String(e.timerFiredEventAttributes.timerId)) ?? 'timer'}`,
-      );
-    } else if (e.workflowExecutionSignaledEventAttributes) {
-      const a = e.workflowExecutionSignaledEventAttributes;
-      push('signal', signalText(a.signalName ?? '?', first(a.input)));
-    } else if (e.workflowExecutionUpdateAcceptedEventAttributes) {
-      const a = e.workflowExecutionUpdateAcceptedEventAttributes;
-      const name = a.acceptedRequest?.input?.name ?? 'update';
-      updates.set(String(a.acceptedRequest?.meta?.updateId ?? ''), name);
-      push('update', `update ${signalText(name, first(a.acceptedRequest?.input?.args))}`);
-    } else if (e.workflowExecutionUpdateCompletedEventAttributes) {
-      const a = e.workflowExecutionUpdateCompletedEventAttributes;
-      const name = updates.get(String(a.meta?.updateId ?? '')) ?? 'update';
-      push(
-        'update-result',
-        a.outcome?.failure
-          ? `${name} failed: ${short(a.outcome.failure.message, 200)}`
-          : `${name} answered ${short(first(a.outcome?.success))}`,
-      );
-    } else if (e.upsertWorkflowSearchAttributesEventAttributes) {
-      push('status', searchAttributesText(e));
-    } else if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
-      const a = e.startChildWorkflowExecutionInitiatedEventAttributes;
-      push('child', `started ${a.workflowType?.name ?? 'child'} ${a.workflowId ?? ''}`);
-    } else if (e.workflowExecutionCompletedEventAttributes) {
-      const r = first(e.workflowExecutionCompletedEventAttributes.result) as
-        { status?: string; outcome?: string } | undefined;
-      push(
-        'completed',
-        `completed${r?.status ? ` as ${r.status}` : ''}${r?.outcome ? `: ${r.outcome}` : ''}`,
-      );
-    } else if (e.workflowExecutionFailedEventAttributes) {
-      push(
-        'failed',
-        `failed: ${short(e.workflowExecutionFailedEventAttributes.failure?.message ?? '', 200)}`,
-      );
-    } else if (e.workflowExecutionTerminatedEventAttributes) {
-      const a = e.workflowExecutionTerminatedEventAttributes;
-      push(
-        'terminated',
-        `terminated${a.reason ? `: ${a.reason}` : ''}${a.identity ? ` (by ${a.identity})` : ''}`,
-      );
-    } else if (e.workflowExecutionCanceledEventAttributes) {
-      push('canceled', 'canceled');
-    } else if (e.workflowExecutionTimedOutEventAttributes) {
-      push('timed-out', 'timed out');
-    } else if (e.workflowExecutionContinuedAsNewEventAttributes) {
-      push('continued', 'continued as new');
-    }
+    const entry = executionEntry(e) ?? workEntry(e, id, seen) ?? messageEntry(e, seen);
+    if (entry) out.push({ eventId: id, at, kind: entry[0], text: entry[1] });
   }
   return out;
 }

@@ -136,97 +136,128 @@ export interface DeliverOptions {
  * counts its trigger); the rest goes in one signal. Exactly what it was given is counted once.
  */
 export async function deliverAlert(opts: DeliverOptions): Promise<DeliveryResult> {
-  const { client, workflowId, event } = opts;
   const policy = opts.policy ?? DEFAULT_EPISODE_POLICY;
   for (let attempt = 1; ; attempt++) {
-    const now = new Date();
-    const s = await situation(client, workflowId);
-    if (s.kind === 'running') {
-      try {
-        await client.workflow
-          .getHandle(workflowId)
-          .signal(alertSignal, counted(event, opts.firing, opts.resolved));
-        return {
-          outcome: 'joined',
-          workflowId,
-          reason:
-            opts.firing > 0
-              ? 'an incident is already running for this runbook and target; the firing was added to it'
-              : 'resolution delivered to the running incident (information only)',
-        };
-      } catch (err) {
-        // Closed between describe and signal: look again.
-        if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
-        continue;
-      }
-    }
-    const closed = s.kind === 'closed' ? s.closed : undefined;
-    const grace = recurrenceGraceMs(opts.alert?.trigger.annotations, policy);
-    const sinceClose = closed ? now.getTime() - closed.closedAt.getTime() : 0;
-    const ofClosedEpisode = closed?.completed === true && sameEpisode(closed.memo, event);
-    if (ofClosedEpisode && (opts.firing === 0 || sinceClose < grace)) {
-      return recordAfterClose(client, workflowId, closed.memo!.incidentId, {
-        event: counted(event, opts.firing, opts.resolved),
-        sinceClose,
-        grace,
-        firing: opts.firing > 0,
-      });
-    }
-    if (opts.firing === 0 || !opts.alert) {
-      return {
-        outcome: 'ignored',
-        workflowId,
-        reason:
-          'resolved, and no incident is running for this runbook and target; a resolution never starts one',
-      };
-    }
-    const recurrence: Recurrence | undefined = ofClosedEpisode
-      ? {
-          incidentId: closed.memo!.incidentId,
-          workflowId,
-          runId: closed.runId,
-          closedAt: closed.closedAt.toISOString(),
-          detectedAt: now.toISOString(),
-          graceMs: grace,
-        }
-      : undefined;
-    const a = opts.alert;
-    const detectedAt = recurrence ? now : a.trigger.startsAt ? new Date(a.trigger.startsAt) : now;
-    try {
-      await startIncident({
-        client,
-        taskQueue: opts.taskQueue,
-        runbook: a.runbook,
-        target: a.target,
-        trigger: recurrence ? { ...a.trigger, recurrence } : a.trigger,
-        workflowId,
-        extraInput: a.extraInput,
-        policy: a.policy,
-        conflictPolicy: 'FAIL',
-        incidentId: freshIncidentId(a.runbook, a.target, detectedAt, closed?.memo?.incidentId),
-      });
-    } catch (err) {
-      // Another request started it first: join it on the next pass.
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 3) throw err;
-      continue;
-    }
-    const rest = counted(event, opts.firing - 1, opts.resolved);
-    if (opts.firing - 1 + opts.resolved > 0) {
-      // Best effort: the start is what matters; the rest are counts for an incident that just began.
-      await client.workflow
-        .getHandle(workflowId)
-        .signal(alertSignal, rest)
-        .catch(() => undefined);
-    }
+    const result = await deliverOnce(opts, policy, attempt);
+    if (result) return result;
+  }
+}
+
+/** One pass; undefined when the incident changed between looking and acting: look again. */
+async function deliverOnce(
+  opts: DeliverOptions,
+  policy: EpisodePolicy,
+  attempt: number,
+): Promise<DeliveryResult | undefined> {
+  const { client, workflowId, event } = opts;
+  const now = new Date();
+  const s = await situation(client, workflowId);
+  if (s.kind === 'running') return joinRunning(opts, attempt);
+  const closed = s.kind === 'closed' ? s.closed : undefined;
+  const grace = recurrenceGraceMs(opts.alert?.trigger.annotations, policy);
+  const sinceClose = closed ? now.getTime() - closed.closedAt.getTime() : 0;
+  const ofClosedEpisode = closed?.completed === true && sameEpisode(closed.memo, event);
+  if (ofClosedEpisode && (opts.firing === 0 || sinceClose < grace)) {
+    return recordAfterClose(client, workflowId, closed.memo!.incidentId, {
+      event: counted(event, opts.firing, opts.resolved),
+      sinceClose,
+      grace,
+      firing: opts.firing > 0,
+    });
+  }
+  if (opts.firing === 0 || !opts.alert) {
     return {
-      outcome: 'started',
+      outcome: 'ignored',
       workflowId,
-      recurrenceOf: recurrence?.incidentId,
-      reason: recurrence
-        ? `recurrence of ${recurrence.incidentId}: its alert still fires ${secs(sinceClose)} s after it was resolved (grace ${secs(grace)} s)`
-        : 'no incident was running for this runbook and target',
+      reason:
+        'resolved, and no incident is running for this runbook and target; a resolution never starts one',
     };
   }
+  const recurrence: Recurrence | undefined = ofClosedEpisode
+    ? {
+        incidentId: closed.memo!.incidentId,
+        workflowId,
+        runId: closed.runId,
+        closedAt: closed.closedAt.toISOString(),
+        detectedAt: now.toISOString(),
+        graceMs: grace,
+      }
+    : undefined;
+  return startNew(opts, opts.alert, { now, recurrence, closed, sinceClose, grace, attempt });
+}
+
+/** The firings and resolutions, as one signal to the running incident. */
+async function joinRunning(opts: DeliverOptions, attempt: number): Promise<DeliveryResult | undefined> {
+  const { client, workflowId, event } = opts;
+  try {
+    await client.workflow
+      .getHandle(workflowId)
+      .signal(alertSignal, counted(event, opts.firing, opts.resolved));
+    return {
+      outcome: 'joined',
+      workflowId,
+      reason:
+        opts.firing > 0
+          ? 'an incident is already running for this runbook and target; the firing was added to it'
+          : 'resolution delivered to the running incident (information only)',
+    };
+  } catch (err) {
+    // Closed between describe and signal: look again.
+    if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
+    return undefined;
+  }
+}
+
+/** A new incident (a recurrence of the closed one when its episode fired past the grace). */
+async function startNew(
+  opts: DeliverOptions,
+  a: Omit<MappedAlert, 'index'>,
+  r: {
+    now: Date;
+    recurrence?: Recurrence;
+    closed?: Closed;
+    sinceClose: number;
+    grace: number;
+    attempt: number;
+  },
+): Promise<DeliveryResult | undefined> {
+  const { client, workflowId, event } = opts;
+  const { now, recurrence, closed, sinceClose, grace } = r;
+  const detectedAt = recurrence ? now : a.trigger.startsAt ? new Date(a.trigger.startsAt) : now;
+  try {
+    await startIncident({
+      client,
+      taskQueue: opts.taskQueue,
+      runbook: a.runbook,
+      target: a.target,
+      trigger: recurrence ? { ...a.trigger, recurrence } : a.trigger,
+      workflowId,
+      extraInput: a.extraInput,
+      policy: a.policy,
+      conflictPolicy: 'FAIL',
+      incidentId: freshIncidentId(a.runbook, a.target, detectedAt, closed?.memo?.incidentId),
+    });
+  } catch (err) {
+    // Another request started it first: join it on the next pass.
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError) || r.attempt >= 3) throw err;
+    return undefined;
+  }
+  const rest = counted(event, opts.firing - 1, opts.resolved);
+  if (opts.firing - 1 + opts.resolved > 0) {
+    // Best effort: the start is what matters; the rest are counts for an incident that just began.
+    await client.workflow
+      .getHandle(workflowId)
+      .signal(alertSignal, rest)
+      .catch(() => undefined);
+  }
+  return {
+    outcome: 'started',
+    workflowId,
+    recurrenceOf: recurrence?.incidentId,
+    reason: recurrence
+      ? `recurrence of ${recurrence.incidentId}: its alert still fires ${secs(sinceClose)} s after it was resolved (grace ${secs(grace)} s)`
+      : 'no incident was running for this runbook and target',
+  };
 }
 
 async function recordAfterClose(

@@ -15,7 +15,8 @@ import { foldRedis } from './fold';
 import { ThreadedFolder } from './fold-thread';
 import { alertRunbookMap } from './mapping';
 import { createIntakeMetrics } from './metrics';
-import { buildIntake, intakeLoggerOptions, temporalGateway } from './server';
+import { temporalGateway } from './delivery';
+import { buildIntake, intakeLoggerOptions } from './server';
 
 export async function runIntake(config: IntakeConfig): Promise<void> {
   const client = await connectClient(config.temporal);

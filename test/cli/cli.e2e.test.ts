@@ -38,7 +38,18 @@ let sandbox: Sandbox;
 const cli = cliOn(taskQueue);
 
 beforeAll(async () => {
-  assertCliBuilt(['client/cli.ts']);
+  assertCliBuilt([
+    'client/cli.ts',
+    'client/cli/common.ts',
+    'client/cli/trigger.ts',
+    'client/cli/list.ts',
+    'client/cli/status.ts',
+    'client/cli/approve.ts',
+    'client/cli/resolve-abandon.ts',
+    'client/cli/charges.ts',
+    'client/cli/history.ts',
+    'client/cli/report.ts',
+  ]);
   [world, pagerDuty, sandbox, client, connection] = await Promise.all([
     startApprovalWorld(),
     startReceiver(),

@@ -41,7 +41,7 @@ let slack: Receiver;
 const cli = cliOn(taskQueue);
 
 beforeAll(async () => {
-  assertCliBuilt(['client/cli.ts', 'client/follow-up.ts']);
+  assertCliBuilt(['client/cli.ts', 'client/cli/follow-up.ts', 'client/follow-up.ts']);
   [pagerDuty, slack, client, connection] = await Promise.all([
     startReceiver(),
     startReceiver(),

@@ -11,12 +11,8 @@ import { createActivities } from '../../activities';
 import { connectClient } from '../../client/connection';
 import { alertRunbookMap } from '../../client/intake/mapping';
 import { createIntakeMetrics, type IntakeMetrics } from '../../client/intake/metrics';
-import {
-  buildIntake,
-  temporalGateway,
-  type IncidentGateway,
-  type IntakeOptions,
-} from '../../client/intake/server';
+import { temporalGateway, type IncidentGateway } from '../../client/intake/delivery';
+import { buildIntake, type IntakeOptions } from '../../client/intake/server';
 import { loadTemporalConfig } from '../../config/temporal';
 import type { WorkerClients } from '../../worker/clients';
 import { testClients } from '../../rig/deps';

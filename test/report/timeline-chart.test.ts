@@ -337,7 +337,13 @@ describe('runbooks report --svg (the built CLI)', () => {
   const cli = cliOn('report-svg-unused');
   const history = path.join(FIXTURES, 'P0-4-held-wrong-code-then-approved.json');
   beforeAll(() =>
-    assertCliBuilt(['client/cli.ts', 'client/report.ts', 'common/report/svg.ts', 'common/report/mermaid.ts']),
+    assertCliBuilt([
+      'client/cli.ts',
+      'client/cli/report.ts',
+      'client/report.ts',
+      'common/report/svg.ts',
+      'common/report/mermaid.ts',
+    ]),
   );
 
   test('writes the Markdown and, beside it, the same timeline as SVG', async () => {
