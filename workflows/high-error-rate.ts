@@ -18,7 +18,8 @@
  * level for the policy's window.
  */
 import { checks } from './activity-proxies';
-import { failureType, Incident, metricEndState, withSummary } from './incident';
+import { failureType, Incident, withSummary } from './incident';
+import { metricEndState } from './end-state';
 import { minutes, pct, verifyLoop } from './measured';
 import { highErrorRateDefaults, type HighErrorRatePolicy } from '../definitions/policies/high-error-rate';
 import { withDefaults } from '../definitions/policies/gate-policy';

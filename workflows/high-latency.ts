@@ -15,7 +15,8 @@
  * p95 stays below the detection level for the policy's window.
  */
 import { checks } from './activity-proxies';
-import { Incident, metricEndState, withSummary } from './incident';
+import { Incident, withSummary } from './incident';
+import { metricEndState } from './end-state';
 import { measure, minutes, pct, secs, verifyLoop } from './measured';
 import { highLatencyDefaults, type HighLatencyPolicy } from '../definitions/policies/high-latency';
 import { withDefaults } from '../definitions/policies/gate-policy';

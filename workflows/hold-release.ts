@@ -12,7 +12,8 @@
  */
 import { defineSignal, setHandler, workflowInfo } from '@temporalio/workflow';
 import { notifications } from './activity-proxies';
-import { ApprovalGate, ApprovalHub, type GateHost } from './approval';
+import { ApprovalGate } from './approval';
+import { ApprovalHub, type GateHost } from './approval-hub';
 import { type ApprovalGateRecord } from '../definitions/approval';
 import { approvalDefaults } from '../definitions/policies/approval';
 import type { HumanClose } from '../definitions/types';

@@ -25,25 +25,19 @@ import {
   SeverityKey,
   TargetServiceKey,
 } from './search-attributes';
-import {
-  abandonSignal,
-  alertSignal,
-  followUpWorkflowId,
-  resolveSignal,
-  stateQuery,
-} from '../definitions/messages';
+import { alertSignal, followUpWorkflowId, stateQuery } from '../definitions/messages';
 import { incidentMetrics } from './metrics';
 import { notifications } from './activity-proxies';
-import { ApprovalGate, ApprovalHub, type GateHost } from './approval';
+import { alertEventProblem } from './alert-events';
+import type { EndStateCheck } from './end-state';
+import { HumanCloses } from './incident-close';
+import { ApprovalHub, type GateHost } from './approval-hub';
 import { type ApprovalGateRecord } from '../definitions/approval';
-import { approvalDefaults } from '../definitions/policies/approval';
 import { failureText } from './incident-failures';
 import { MTTR_TARGET_MS, type CommonPolicy } from '../definitions/policies/common';
 import type {
   AlertEvent,
-  CloseRequest,
   FollowUpOptions,
-  HumanClose,
   IncidentInput,
   IncidentState,
   IncidentStatus,
@@ -71,60 +65,19 @@ export { failureText, failureType } from './incident-failures';
 
 const now = () => new Date().toISOString();
 
-/** Why an `alert` signal payload cannot be used, or undefined when it is well-formed. */
-export function alertEventProblem(event: unknown): string | undefined {
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'expected a JSON object';
-  const e = event as Record<string, unknown>;
-  if (e.status !== 'firing' && e.status !== 'resolved') return '"status" must be "firing" or "resolved"';
-  if (e.receivedAt !== undefined && typeof e.receivedAt !== 'string') return '"receivedAt" must be a string';
-  if (e.values !== undefined) {
-    if (typeof e.values !== 'object' || e.values === null || Array.isArray(e.values)) {
-      return '"values" must be an object of numbers or strings';
-    }
-    if (!Object.values(e.values).every((v) => typeof v === 'number' || typeof v === 'string')) {
-      return '"values" must be an object of numbers or strings';
-    }
-  }
-  if (e.count !== undefined) {
-    const c = e.count as Record<string, unknown>;
-    const n = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 1_000_000_000;
-    if (
-      typeof c !== 'object' ||
-      c === null ||
-      !n(c.firing) ||
-      !n(c.resolved) ||
-      !((c.firing as number) + (c.resolved as number) > 0)
-    ) {
-      return '"count" must be {"firing": n, "resolved": n} with whole numbers >= 0, not both 0';
-    }
-  }
-  if (
-    e.truncatedAlerts !== undefined &&
-    !(typeof e.truncatedAlerts === 'number' && Number.isInteger(e.truncatedAlerts) && e.truncatedAlerts >= 0)
-  ) {
-    return '"truncatedAlerts" must be a whole number >= 0';
-  }
-  return undefined;
-}
-
-/** The runbook's own check of its end state: a person's `resolve` counts only when it passes. */
-export type EndStateCheck = () => Promise<{ ok: boolean; detail: string }>;
-
 export class Incident implements GateHost {
   readonly state: IncidentState;
-  private humanClose?: { action: 'resolve' | 'abandon'; by: string; reason: string; verified?: string };
   /** Every approval gate of this incident, behind the one `approval` signal. */
   readonly approvals: ApprovalHub;
-  private readonly abandonGate: ApprovalGate;
-  private abandonAsked?: CloseRequest;
-  private resolveClaims: CloseRequest[] = [];
+  /** A person's resolve (verified by the runbook's own check) or abandon (with the CTO's code). */
+  private readonly closes: HumanCloses;
   /** Set by the runbook: what it takes from an alert that joins the incident (P0-3: new charges). */
   onAlert?: (event: AlertEvent) => void;
   /** Set by the runbook (before its first await): how it verifies a person's `resolve`. */
   endStateCheck?: EndStateCheck;
   /** Bumped by any signal, so waits can wake early and re-check. */
-  private wakeups = 0;
-  private readonly background: Promise<void>[] = [];
+  wakeups = 0;
+  readonly background: Promise<void>[] = [];
   private readonly followUp?: FollowUpOptions;
 
   constructor(
@@ -169,58 +122,14 @@ export class Incident implements GateHost {
     setHandler(stateQuery, () => this.state, {
       description: 'Current incident state: step, checks, escalations, MTTR',
     });
-    setHandler(
-      alertSignal,
-      (event) => {
-        // Anyone can send a signal from the UI or the CLI: a malformed one is refused and recorded,
-        // never allowed to fail the workflow task (which would block the incident).
-        const problem = alertEventProblem(event);
-        if (problem) {
-          this.decide(`Ignored a malformed alert signal: ${problem}`);
-          return;
-        }
-        // What a runbook takes from an alert that joins it (P0-3: its charges), beside the counts.
-        this.onAlert?.(event);
-        // A repeat or a resolution is information only: it never triggers an action by itself.
-        // In a storm the intake folds repeats into one signal that carries their count.
-        if (event.count) {
-          this.state.alerts.firing += event.count.firing;
-          this.state.alerts.resolved += event.count.resolved;
-        } else if (event.status === 'resolved') this.state.alerts.resolved++;
-        else this.state.alerts.firing++;
-        this.state.alerts.lastStatus = event.status;
-        this.state.alerts.lastAt = event.receivedAt ?? now();
-        if (event.values) this.state.alerts.latestValues = event.values;
-        if (event.truncatedAlerts) {
-          // Said, never silent: Alertmanager dropped alerts of this notification (max_alerts).
-          this.state.alerts.truncated = {
-            notifications: (this.state.alerts.truncated?.notifications ?? 0) + 1,
-            latestAlerts: event.truncatedAlerts,
-            lastAt: this.state.alerts.lastAt,
-          };
-        }
-        this.wakeups++;
-      },
-      { description: 'A repeated firing or a resolution of the alert (information only, never an action)' },
-    );
+    setHandler(alertSignal, (event) => this.recordAlert(event), {
+      description: 'A repeated firing or a resolution of the alert (information only, never an action)',
+    });
     // Before the close handlers: a signal that arrived before the start is delivered as they register.
     this.approvals = new ApprovalHub(this);
-    this.abandonGate = new ApprovalGate(
-      this.approvals,
-      'abandon',
-      'Abandon this incident: stop its automation and escalations for good',
-      { ...approvalDefaults, requiredRoles: policy.abandonRoles ?? ['CTO'] },
-      { blocksRunbook: false },
-    );
+    this.closes = new HumanCloses(this, policy.abandonRoles ?? ['CTO']);
     this.background.push(this.approvals.run());
-    setHandler(resolveSignal, (close) => this.claimResolved(close), {
-      description:
-        'Claim the incident is resolved: {"by": "name", "reason": "why"}. The runbook checks the end state itself; while the check fails the incident stays open and keeps escalating.',
-    });
-    setHandler(abandonSignal, (close) => this.askToAbandon(close), {
-      description:
-        'Abandon the incident (no further automation or escalation): {"by": "name", "reason": "why"} asks the abandon role (default CTO) for a one-time code; they confirm with the approval signal or {"by", "reason", "code"} here.',
-    });
+    this.closes.listen();
     upsertSearchAttributes([
       { key: RunbookIdKey, value: meta.runbook },
       { key: SeverityKey, value: meta.severity },
@@ -233,6 +142,38 @@ export class Incident implements GateHost {
     this.followUp = input.followUp;
     incidentMetrics.opened({ runbook: meta.runbook, severity: meta.severity });
     this.watchMttr();
+  }
+
+  /** An alert that joins the incident: counted, its values kept; never an action by itself. */
+  private recordAlert(event: AlertEvent): void {
+    // Anyone can send a signal from the UI or the CLI: a malformed one is refused and recorded,
+    // never allowed to fail the workflow task (which would block the incident).
+    const problem = alertEventProblem(event);
+    if (problem) {
+      this.decide(`Ignored a malformed alert signal: ${problem}`);
+      return;
+    }
+    // What a runbook takes from an alert that joins it (P0-3: its charges), beside the counts.
+    this.onAlert?.(event);
+    // A repeat or a resolution is information only: it never triggers an action by itself.
+    // In a storm the intake folds repeats into one signal that carries their count.
+    if (event.count) {
+      this.state.alerts.firing += event.count.firing;
+      this.state.alerts.resolved += event.count.resolved;
+    } else if (event.status === 'resolved') this.state.alerts.resolved++;
+    else this.state.alerts.firing++;
+    this.state.alerts.lastStatus = event.status;
+    this.state.alerts.lastAt = event.receivedAt ?? now();
+    if (event.values) this.state.alerts.latestValues = event.values;
+    if (event.truncatedAlerts) {
+      // Said, never silent: Alertmanager dropped alerts of this notification (max_alerts).
+      this.state.alerts.truncated = {
+        notifications: (this.state.alerts.truncated?.notifications ?? 0) + 1,
+        latestAlerts: event.truncatedAlerts,
+        lastAt: this.state.alerts.lastAt,
+      };
+    }
+    this.wakeups++;
   }
 
   /** Keeps the UI's current details (Markdown) in step with the state; served by query, not history. */
@@ -271,139 +212,9 @@ export class Incident implements GateHost {
     return (this.state.approvals ??= []);
   }
 
-  /** `by` and `reason` of a close signal, or undefined (recorded) when either is missing. */
-  private closeFields(
-    action: 'resolve' | 'abandon',
-    close: HumanClose,
-  ): { by: string; reason: string } | undefined {
-    const by = typeof close?.by === 'string' && close.by.trim() ? close.by.trim().slice(0, 100) : undefined;
-    const reason =
-      typeof close?.reason === 'string' && close.reason.trim()
-        ? close.reason.trim().slice(0, 500)
-        : undefined;
-    if (!by || !reason) {
-      this.decide(`Ignored a ${action} signal without "by" and "reason"`);
-      return undefined;
-    }
-    return { by, reason };
-  }
-
-  private recordClose(req: CloseRequest): CloseRequest {
-    const list = (this.state.closeRequests ??= []);
-    // Bounded like approval attempts: a flood of close signals cannot grow the state without end.
-    if (list.length < 50) list.push(req);
-    return req;
-  }
-
-  /** A person says it is over: the runbook's own end-state check decides (background, in order). */
-  private claimResolved(close: HumanClose): void {
-    if (this.closed) return;
-    const f = this.closeFields('resolve', close);
-    if (!f) return;
-    const claim = this.recordClose({ at: now(), action: 'resolve', ...f, outcome: 'verifying' });
-    this.resolveClaims.push(claim);
-    if (this.resolveClaims.length === 1) this.background.push(this.verifyClaims());
-  }
-
-  private async verifyClaims(): Promise<void> {
-    // A claim delivered as the handlers register (sent before the start) waits for the runbook to
-    // set its check, which it does right after creating the incident, before its first await.
-    await Promise.resolve();
-    while (this.resolveClaims.length > 0 && !this.closed) {
-      const claim = this.resolveClaims[0];
-      let verdict: { ok: boolean; detail: string };
-      if (!this.endStateCheck)
-        verdict = { ok: false, detail: 'this runbook cannot verify a resolve; use abandon' };
-      else {
-        try {
-          verdict = await this.endStateCheck();
-        } catch (err) {
-          verdict = { ok: false, detail: `the check could not run (${failureText(err)})` };
-        }
-      }
-      // Claims that arrived while this check ran are answered by it too.
-      const answered = this.resolveClaims.splice(0);
-      for (const c of answered) {
-        c.outcome = verdict.ok ? 'verified' : 'refused';
-        c.detail = verdict.detail;
-      }
-      if (verdict.ok && !this.closed) {
-        this.humanClose = {
-          action: 'resolve',
-          by: claim.by,
-          reason: claim.reason,
-          verified: verdict.detail,
-        };
-        this.state.closedBy = { ...this.humanClose, at: now() };
-        this.decide(`Resolved by ${claim.by}, verified by the runbook's check: ${verdict.detail}`);
-        this.wakeups++;
-      } else if (!verdict.ok) {
-        this.decide(
-          `Resolve by ${answered.map((c) => c.by).join(', ')} refused: ${verdict.detail}. The incident stays open and escalations continue`,
-        );
-      }
-    }
-  }
-
-  /** Abandon: asks the abandon role for a code, or (with a code) is that person's approval. */
-  private askToAbandon(close: HumanClose): void {
-    if (this.closed) return;
-    const f = this.closeFields('abandon', close);
-    if (!f) return;
-    if (close.code !== undefined) {
-      this.approvals.enqueue(
-        { approver: f.by, decision: 'approve', reason: f.reason, code: close.code, via: 'abandon signal' },
-        'abandon signal',
-      );
-      return;
-    }
-    if (this.abandonAsked && this.abandonGate.record.status === 'pending') {
-      this.recordClose({
-        at: now(),
-        action: 'abandon',
-        ...f,
-        outcome: 'approval requested',
-        detail: 'already requested',
-      });
-      return;
-    }
-    this.abandonAsked = this.recordClose({
-      at: now(),
-      action: 'abandon',
-      ...f,
-      outcome: 'approval requested',
-    });
-    this.background.push(this.waitForAbandon(this.abandonAsked));
-  }
-
-  private async waitForAbandon(req: CloseRequest): Promise<void> {
-    const gate = this.abandonGate;
-    const roles = gate.policy.requiredRoles.join(' + ');
-    const record = gate.waitForApproval(
-      `${req.by} asks to abandon this incident (${this.state.title}): ${req.reason}.
-Abandoning stops its automation and its escalations for good; ${this.state.severity} incidents keep paging until then.`,
-    );
-    await Promise.race([record, condition(() => this.closed)]);
-    if (this.closed) return;
-    if (gate.approved) {
-      const by = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
-      req.outcome = 'approved';
-      req.detail = `approved by ${by}`;
-      this.humanClose = { action: 'abandon', by: `${req.by}, approved by ${by}`, reason: req.reason };
-      this.state.closedBy = { ...this.humanClose, at: now() };
-      this.decide(`Abandoned: asked by ${req.by} (${req.reason}), approved by ${by} (${roles})`);
-      this.wakeups++;
-    } else {
-      req.outcome = 'rejected';
-      req.detail = gate.record.rejections.at(-1)?.reason;
-      this.abandonAsked = undefined;
-      this.decide(`Abandon asked by ${req.by} was rejected by ${roles}; the incident goes on`);
-    }
-  }
-
   /** True once a person resolved or abandoned the incident. */
   get closedByHuman(): boolean {
-    return this.humanClose !== undefined;
+    return this.closes.humanClose !== undefined;
   }
 
   get closed(): boolean {
@@ -626,7 +437,7 @@ Abandoning stops its automation and its escalations for good; ${this.state.sever
         owners: this.followUp?.owners,
         policy: this.followUp?.policy,
       };
-      // By type name: the follow-up's module imports this one (withSummary, alertEventProblem).
+      // By type name: the follow-up's module imports this one (withSummary).
       await startChild('postIncident', {
         workflowId,
         parentClosePolicy: ParentClosePolicy.ABANDON,
@@ -649,7 +460,7 @@ Abandoning stops its automation and its escalations for good; ${this.state.sever
 
   /** Ends the incident as the person who closed it asked. */
   finishByHuman(): Promise<IncidentState> {
-    const close = this.humanClose!;
+    const close = this.closes.humanClose!;
     return this.finish(
       close.action === 'resolve' ? 'resolved' : 'abandoned',
       `${close.action === 'resolve' ? 'resolved' : 'abandoned'} by ${close.by}: ${close.reason}${close.verified ? ` (verified: ${close.verified})` : ''}`,
@@ -659,22 +470,4 @@ Abandoning stops its automation and its escalations for good; ${this.state.sever
   get workflowId(): string {
     return workflowInfo().workflowId;
   }
-}
-
-/**
- * A metric runbook's end state: one measurement, at or under its healthy line (`inclusive`) or under
- * it. No data verifies nothing.
- */
-export function metricEndState(
-  describe: (v: number) => string,
-  sample: () => Promise<{ value: number | null }>,
-  line: number,
-  inclusive = false,
-): EndStateCheck {
-  return async () => {
-    const { value } = await sample();
-    if (value === null) return { ok: false, detail: 'the metric has no data: nothing verifies the claim' };
-    const ok = inclusive ? value <= line : value < line;
-    return { ok, detail: `${describe(value)} (healthy: ${inclusive ? '≤' : '<'} ${describe(line)})` };
-  };
 }

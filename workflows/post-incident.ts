@@ -25,7 +25,8 @@ import {
   reportFiledSignal,
   runbookUpdateSignal,
 } from '../definitions/messages';
-import { alertEventProblem, failureText, withSummary } from './incident';
+import { failureText, withSummary } from './incident';
+import { alertEventProblem } from './alert-events';
 import { incidentMetrics } from './metrics';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { postIncidentDefaults } from '../definitions/policies/post-incident';

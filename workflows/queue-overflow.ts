@@ -15,7 +15,8 @@
  * the policy's window; the replicas it started are then scaled back down.
  */
 import { checks } from './activity-proxies';
-import { failureText, Incident, metricEndState, withSummary } from './incident';
+import { failureText, Incident, withSummary } from './incident';
+import { metricEndState } from './end-state';
 import { growth, minutes, pct, verifyLoop, type Sample } from './measured';
 import { valueAt } from '../definitions/watch';
 import { queueOverflowDefaults, type QueueOverflowPolicy } from '../definitions/policies/queue-overflow';

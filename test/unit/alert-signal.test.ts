@@ -3,7 +3,7 @@
  * CLI, so a malformed one is refused by the handler instead of failing the workflow task. Folded
  * storms (client/intake/fold.ts) add a count, which must be whole numbers.
  */
-import { alertEventProblem } from '../../workflows/incident';
+import { alertEventProblem } from '../../workflows/alert-events';
 
 test('well-formed alerts, single or folded, pass', () => {
   expect(alertEventProblem({ status: 'firing' })).toBeUndefined();
