@@ -30,6 +30,8 @@ import {
   TARGET_ACTION_RULES,
   KINDS,
   isExclusive,
+  type GuardedActionKind,
+  type TargetDone,
   type TargetGrantStatus,
   type TargetRequester,
   type TargetRequest,
@@ -42,7 +44,7 @@ import {
   targetLeaseStateQuery,
   targetGrantQuery,
 } from '../definitions/target-guard';
-import { targetLeaseDefaults } from '../definitions/policies/target-guard';
+import { targetLeaseDefaults, type TargetLeasePolicy } from '../definitions/policies/target-guard';
 
 const describeRunbook = (r: TargetRequester) =>
   isRunbookId(r.runbook)
@@ -63,307 +65,352 @@ function validate(req: TargetRequest): void {
 }
 
 export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseState> {
-  const policy = { ...targetLeaseDefaults, ...(input.policy ?? {}) };
-  const state: TargetLeaseState = {
-    target: input.target,
-    policy,
-    holds: input.carried?.holds ?? [],
-    inFlight: input.carried?.inFlight,
-    recent: input.carried?.recent ?? [],
-    queued: [],
-    log: input.carried?.log ?? [],
-    handled: 0,
-  };
-  const replies = new Map<string, TargetReply>();
-  let version = 0;
-  const now = () => new Date().toISOString();
-  const note = (text: string) => {
-    state.log.push(`${now()} ${text}`);
-    if (state.log.length > 100) state.log.splice(0, state.log.length - 100);
-  };
+  return new TargetGuard(input).run();
+}
 
-  const otherHold = (req: TargetRequest) =>
-    state.holds.find((h) => h.holder.workflowId !== req.requester.workflowId);
+const now = () => new Date().toISOString();
 
-  async function decide(req: TargetRequest): Promise<TargetReply> {
-    const base = { requestId: req.requestId, target: state.target, kind: req.kind };
-    const who = describeRunbook(req.requester);
-    const held = otherHold(req);
+/** One run of a target's guard: its state, its handlers and its loop. */
+class TargetGuard {
+  private readonly policy: TargetLeasePolicy;
+  private readonly state: TargetLeaseState;
+  private readonly replies = new Map<string, TargetReply>();
+  /** Bumped on every change the loop must look at again. */
+  private version = 0;
+  // Reports being checked, and reports the requester did not confirm, per grant.
+  private readonly confirming = new Set<string>();
+  private readonly unconfirmed = new Map<string, number>();
+  private readonly release: { pending: () => boolean };
 
-    if (req.kind === 'hold') {
-      if (!state.holds.some((h) => h.holder.workflowId === req.requester.workflowId)) {
-        state.holds.push({
-          requestId: req.requestId,
-          holder: req.requester,
-          reason: req.reason,
-          since: now(),
-        });
-      }
-      return { ...base, granted: true, reason: `${state.target} is held for ${who}: ${req.reason}` };
-    }
+  constructor(input: TargetLeaseInput) {
+    this.policy = { ...targetLeaseDefaults, ...(input.policy ?? {}) };
+    this.state = {
+      target: input.target,
+      policy: this.policy,
+      holds: input.carried?.holds ?? [],
+      inFlight: input.carried?.inFlight,
+      recent: input.carried?.recent ?? [],
+      queued: [],
+      log: input.carried?.log ?? [],
+      handled: 0,
+    };
+    setHandler(targetActionUpdate, (req) => this.onRequest(req), {
+      validator: validate,
+      description: 'Ask to restart/stop/start/scale/hold/release the target (runbooks only)',
+    });
+    setHandler(targetDoneSignal, (done) => this.onDone(done), {
+      description: 'A granted action finished (believed once the requester’s own state confirms it)',
+    });
+    setHandler(targetLeaseStateQuery, () => this.state, {
+      description: 'Holds, the action in flight, recent actions',
+    });
+    // A hold whose incident closed without its approval is released only by the resume roles' approval.
+    this.release = setupHoldRelease({
+      target: this.state.target,
+      holderIncident: () => this.state.holds[0]?.holder.incidentId,
+      release: (why) => {
+        for (const h of this.state.holds) this.note(`hold of the ${describeRunbook(h.holder)} ${why}`);
+        this.state.holds = [];
+        this.version++;
+      },
+      note: (text) => this.note(text),
+      gateRecords: (this.state.approvals = []),
+    });
+    setHandler(targetGrantQuery, (requestId) => this.grantStatus(requestId), {
+      description: 'Is this grant live? (asked by every mutating activity before it acts)',
+    });
+  }
 
-    if (req.kind === 'release-hold') {
-      const mine = state.holds.filter((h) => h.holder.workflowId === req.requester.workflowId);
-      if (mine.length === 0)
-        return { ...base, granted: true, reason: `${who} held nothing on ${state.target}` };
-      // Only a holder with an accepted approval may let go: a forged release cannot undo the stop.
-      const approval = await checks.holderApproval({ holderWorkflowId: req.requester.workflowId });
-      if (!approval.approved) {
-        return {
-          ...base,
-          granted: false,
-          reason: `release refused: ${who} has no accepted approval (${approval.detail})`,
-          heldBy: mine[0],
-        };
-      }
-      state.holds = state.holds.filter((h) => h.holder.workflowId !== req.requester.workflowId);
-      return {
-        ...base,
-        granted: true,
-        reason: `hold released by ${who} after approval (${approval.detail})`,
+  private note(text: string): void {
+    const log = this.state.log;
+    log.push(`${now()} ${text}`);
+    if (log.length > 100) log.splice(0, log.length - 100);
+  }
+
+  private live(a: ActionRecord): boolean {
+    return !a.finishedAt && Date.parse(a.expiresAt) > Date.now();
+  }
+
+  private grantStatus(requestId: string): TargetGrantStatus | null {
+    const a = this.state.recent.find((r) => r.requestId === requestId);
+    return a ? { ...a, target: this.state.target, live: this.live(a) } : null;
+  }
+
+  /** `requestAction`: only a running incident of this target is heard, then the table decides. */
+  private async onRequest(req: TargetRequest): Promise<TargetReply> {
+    const state = this.state;
+    const known = this.replies.get(req.requestId);
+    if (known) return known;
+    // Anyone with the UI can send this update naming any requester: only a running incident of
+    // this target is heard (and only P0-4 may hold), before it can take a hold or the target's turn.
+    const requester = await checks.verifyRequester({
+      target: state.target,
+      kind: req.kind,
+      requestId: req.requestId,
+      requester: req.requester,
+    });
+    if (!requester.ok) {
+      const refused: TargetReply = {
+        requestId: req.requestId,
+        target: state.target,
+        kind: req.kind,
+        granted: false,
+        reason: `request refused: ${requester.detail}`,
       };
+      this.note(`REFUSED ${req.kind} for ${describeRunbook(req.requester)}: ${refused.reason}`);
+      this.replies.set(req.requestId, refused);
+      return refused;
     }
+    const exclusive = isExclusive(req.kind);
+    if (exclusive) {
+      state.queued.push(req.requestId);
+      this.version++;
+      // One at a time, in arrival order, and never while another exclusive action is in flight.
+      await condition(() => state.queued[0] === req.requestId && state.inFlight === undefined);
+    }
+    let reply: TargetReply;
+    try {
+      reply = await this.decide(req);
+    } finally {
+      if (exclusive) state.queued.shift();
+      state.handled++;
+      this.version++;
+    }
+    this.note(
+      `${reply.granted ? 'GRANTED' : 'REFUSED'} ${req.kind} for ${describeRunbook(req.requester)}: ${reply.reason}`,
+    );
+    this.replies.set(req.requestId, reply);
+    if (this.replies.size > 200) this.replies.delete(this.replies.keys().next().value!);
+    return reply;
+  }
 
-    const rule = TARGET_ACTION_RULES[req.kind];
-    if (held && rule.heldBlocks) {
+  /** The table's answer to a heard request (TARGET_ACTION_RULES). */
+  private async decide(req: TargetRequest): Promise<TargetReply> {
+    if (req.kind === 'hold') return this.hold(req);
+    if (req.kind === 'release-hold') return this.releaseHold(req);
+    const refusal = refusalOf(this.state, req);
+    if (refusal) return refusal;
+    return this.grant(req);
+  }
+
+  private hold(req: TargetRequest): TargetReply {
+    const state = this.state;
+    if (!state.holds.some((h) => h.holder.workflowId === req.requester.workflowId)) {
+      state.holds.push({ requestId: req.requestId, holder: req.requester, reason: req.reason, since: now() });
+    }
+    return {
+      ...replyBase(state, req),
+      granted: true,
+      reason: `${state.target} is held for ${describeRunbook(req.requester)}: ${req.reason}`,
+    };
+  }
+
+  private async releaseHold(req: TargetRequest): Promise<TargetReply> {
+    const state = this.state;
+    const base = replyBase(state, req);
+    const who = describeRunbook(req.requester);
+    const mine = state.holds.filter((h) => h.holder.workflowId === req.requester.workflowId);
+    if (mine.length === 0)
+      return { ...base, granted: true, reason: `${who} held nothing on ${state.target}` };
+    // Only a holder with an accepted approval may let go: a forged release cannot undo the stop.
+    const approval = await checks.holderApproval({ holderWorkflowId: req.requester.workflowId });
+    if (!approval.approved) {
       return {
         ...base,
         granted: false,
-        heldBy: held,
-        reason:
-          `${state.target} is held by the ${describeRunbook(held.holder)} (workflow ${held.holder.workflowId}) ` +
-          `since ${held.since}: ${held.reason}. No runbook may ${req.kind} it until that ` +
-          `incident is approved to resume (${rule.why})`,
+        reason: `release refused: ${who} has no accepted approval (${approval.detail})`,
+        heldBy: mine[0],
       };
     }
+    state.holds = state.holds.filter((h) => h.holder.workflowId !== req.requester.workflowId);
+    return { ...base, granted: true, reason: `hold released by ${who} after approval (${approval.detail})` };
+  }
 
-    if (req.kind === 'restart') {
-      const cover = [...state.recent]
-        .reverse()
-        .find(
-          (a) =>
-            (a.kind === 'restart' || a.kind === 'start') &&
-            a.ok !== false &&
-            a.requester.workflowId !== req.requester.workflowId &&
-            Date.parse(a.grantedAt) >= Date.parse(req.decidedAt) - policy.coverWindowMs,
-        );
-      if (cover) {
-        return {
-          ...base,
-          granted: false,
-          coveredBy: {
-            requestId: cover.requestId,
-            requester: cover.requester,
-            kind: cover.kind,
-            grantedAt: cover.grantedAt,
-          },
-          reason: `${state.target} was just ${cover.kind}ed by ${describeRunbook(cover.requester)} at ${cover.grantedAt}, around when this restart was decided; not restarting it again`,
-        };
-      }
-    }
-    if (rule.restartBudget) {
-      const since = Date.now() - policy.restartWindowMs;
-      // A restart reported as failed (the engine did not answer) restarted nothing: not counted.
-      const inWindow = state.recent.filter(
-        (a) =>
-          a.kind !== 'hold' &&
-          a.kind !== 'release-hold' &&
-          TARGET_ACTION_RULES[a.kind].restartBudget &&
-          Date.parse(a.grantedAt) >= since &&
-          a.ok !== false,
-      );
-      if (inWindow.length >= policy.maxRestarts) {
-        return {
-          ...base,
-          granted: false,
-          reason:
-            `crash loop: ${state.target} was restarted ${inWindow.length} times in the last ` +
-            `${Math.round(policy.restartWindowMs / 60_000)} minutes (by ${[...new Set(inWindow.map((a) => a.requester.incidentId))].join(', ')}); ` +
-            `restarts are paused: escalate to a person instead`,
-        };
-      }
-    }
-
-    const grantedAt = now();
+  private grant(req: TargetRequest): TargetReply {
+    const state = this.state;
+    const rule = TARGET_ACTION_RULES[req.kind as GuardedActionKind];
     const record: ActionRecord = {
       requestId: req.requestId,
       kind: req.kind,
       requester: req.requester,
-      grantedAt,
-      expiresAt: new Date(Date.now() + (rule.leaseMs ?? policy.leaseMs)).toISOString(),
+      grantedAt: now(),
+      expiresAt: new Date(Date.now() + (rule.leaseMs ?? this.policy.leaseMs)).toISOString(),
     };
     if (rule.exclusive) state.inFlight = record;
     state.recent.push(record);
     return {
-      ...base,
+      ...replyBase(state, req),
       granted: true,
-      reason: `${req.kind} of ${state.target} granted to ${who}`,
+      reason: `${req.kind} of ${state.target} granted to ${describeRunbook(req.requester)}`,
       leaseExpiresAt: record.expiresAt,
     };
   }
 
-  setHandler(
-    targetActionUpdate,
-    async (req) => {
-      const known = replies.get(req.requestId);
-      if (known) return known;
-      // Anyone with the UI can send this update naming any requester: only a running incident of
-      // this target is heard (and only P0-4 may hold), before it can take a hold or the target's turn.
-      const requester = await checks.verifyRequester({
-        target: state.target,
-        kind: req.kind,
-        requestId: req.requestId,
-        requester: req.requester,
-      });
-      if (!requester.ok) {
-        const refused: TargetReply = {
-          requestId: req.requestId,
-          target: state.target,
-          kind: req.kind,
-          granted: false,
-          reason: `request refused: ${requester.detail}`,
-        };
-        note(`REFUSED ${req.kind} for ${describeRunbook(req.requester)}: ${refused.reason}`);
-        replies.set(req.requestId, refused);
-        return refused;
-      }
-      const exclusive = isExclusive(req.kind);
-      if (exclusive) {
-        state.queued.push(req.requestId);
-        version++;
-        // One at a time, in arrival order, and never while another exclusive action is in flight.
-        await condition(() => state.queued[0] === req.requestId && state.inFlight === undefined);
-      }
-      let reply: TargetReply;
-      try {
-        reply = await decide(req);
-      } finally {
-        if (exclusive) state.queued.shift();
-        state.handled++;
-        version++;
-      }
-      note(
-        `${reply.granted ? 'GRANTED' : 'REFUSED'} ${req.kind} for ${describeRunbook(req.requester)}: ${reply.reason}`,
+  /** `actionDone`: believed only once the requester's own state confirms the action finished. */
+  private async onDone(done: TargetDone): Promise<void> {
+    const state = this.state;
+    const rec = state.recent.find((a) => a.requestId === done?.requestId);
+    if (!rec || rec.finishedAt || this.confirming.has(rec.requestId)) return;
+    // Past a few unconfirmed reports a grant is left to its lease: a flood cannot grow history.
+    if ((this.unconfirmed.get(rec.requestId) ?? 0) >= 3) return;
+    // Anyone can send this signal: only the requester's own state says the action finished.
+    this.confirming.add(rec.requestId);
+    const seen = await checks
+      .confirmActionDone({ requesterWorkflowId: rec.requester.workflowId, requestId: rec.requestId })
+      .catch((err: unknown) => ({ finished: false, ok: undefined, detail: String(err) }))
+      .finally(() => this.confirming.delete(rec.requestId));
+    if (rec.finishedAt) return;
+    if (!seen.finished) {
+      this.unconfirmed.set(rec.requestId, (this.unconfirmed.get(rec.requestId) ?? 0) + 1);
+      this.note(
+        `a report that ${rec.kind} by ${describeRunbook(rec.requester)} finished was ignored: ${seen.detail}`,
       );
-      replies.set(req.requestId, reply);
-      if (replies.size > 200) replies.delete(replies.keys().next().value!);
-      return reply;
-    },
-    {
-      validator: validate,
-      description: 'Ask to restart/stop/start/scale/hold/release the target (runbooks only)',
-    },
-  );
+      this.version++;
+      return;
+    }
+    rec.finishedAt = now();
+    rec.ok = seen.ok ?? done.ok === true;
+    if (state.inFlight?.requestId === rec.requestId) state.inFlight = undefined;
+    this.note(
+      `${rec.kind} by ${describeRunbook(rec.requester)} finished ${rec.ok ? 'ok' : 'with a failure'}${done.note ? `: ${done.note}` : ''}`,
+    );
+    this.version++;
+  }
 
-  // Reports being checked, and reports the requester did not confirm, per grant.
-  const confirming = new Set<string>();
-  const unconfirmed = new Map<string, number>();
-  setHandler(
-    targetDoneSignal,
-    async (done) => {
-      const rec = state.recent.find((a) => a.requestId === done?.requestId);
-      if (!rec || rec.finishedAt || confirming.has(rec.requestId)) return;
-      // Past a few unconfirmed reports a grant is left to its lease: a flood cannot grow history.
-      if ((unconfirmed.get(rec.requestId) ?? 0) >= 3) return;
-      // Anyone can send this signal: only the requester's own state says the action finished.
-      confirming.add(rec.requestId);
-      const seen = await checks
-        .confirmActionDone({ requesterWorkflowId: rec.requester.workflowId, requestId: rec.requestId })
-        .catch((err: unknown) => ({ finished: false, ok: undefined, detail: String(err) }))
-        .finally(() => confirming.delete(rec.requestId));
-      if (rec.finishedAt) return;
-      if (!seen.finished) {
-        unconfirmed.set(rec.requestId, (unconfirmed.get(rec.requestId) ?? 0) + 1);
-        note(
-          `a report that ${rec.kind} by ${describeRunbook(rec.requester)} finished was ignored: ${seen.detail}`,
-        );
-        version++;
-        return;
-      }
-      rec.finishedAt = now();
-      rec.ok = seen.ok ?? done.ok === true;
-      if (state.inFlight?.requestId === rec.requestId) state.inFlight = undefined;
-      note(
-        `${rec.kind} by ${describeRunbook(rec.requester)} finished ${rec.ok ? 'ok' : 'with a failure'}${done.note ? `: ${done.note}` : ''}`,
-      );
-      version++;
-    },
-    { description: 'A granted action finished (believed once the requester’s own state confirms it)' },
-  );
-
-  setHandler(targetLeaseStateQuery, () => state, {
-    description: 'Holds, the action in flight, recent actions',
-  });
-  // A hold whose incident closed without its approval is released only by the resume roles' approval.
-  const release = setupHoldRelease({
-    target: state.target,
-    holderIncident: () => state.holds[0]?.holder.incidentId,
-    release(why) {
-      for (const h of state.holds) note(`hold of the ${describeRunbook(h.holder)} ${why}`);
-      state.holds = [];
-      version++;
-    },
-    note,
-    gateRecords: (state.approvals = []),
-  });
-
-  const live = (a: ActionRecord) => !a.finishedAt && Date.parse(a.expiresAt) > Date.now();
-  setHandler(
-    targetGrantQuery,
-    (requestId): TargetGrantStatus | null => {
-      const a = state.recent.find((r) => r.requestId === requestId);
-      return a ? { ...a, target: state.target, live: live(a) } : null;
-    },
-    { description: 'Is this grant live? (asked by every mutating activity before it acts)' },
-  );
-
-  const prune = () => {
-    const keepAfter = Date.now() - Math.max(policy.restartWindowMs, 60 * 60_000);
+  private prune(): void {
+    const state = this.state;
+    const keepAfter = Date.now() - Math.max(this.policy.restartWindowMs, 60 * 60_000);
     // A live grant is kept whatever its age: its activity may still be retrying (a refund, a day).
     const kept = state.recent.filter(
-      (a) => a === state.inFlight || live(a) || Date.parse(a.grantedAt) >= keepAfter,
+      (a) => a === state.inFlight || this.live(a) || Date.parse(a.grantedAt) >= keepAfter,
     );
     while (kept.length > 50) {
-      const old = kept.findIndex((a) => a !== state.inFlight && !live(a));
+      const old = kept.findIndex((a) => a !== state.inFlight && !this.live(a));
       if (old < 0) break;
       kept.splice(old, 1);
     }
     state.recent = kept;
-  };
+  }
 
-  for (;;) {
-    const seen = version;
-    const wait = state.inFlight
-      ? Math.max(1, Date.parse(state.inFlight.expiresAt) - Date.now())
-      : policy.idleCloseMs;
-    const woke = await condition(() => version !== seen, wait);
-    if (state.inFlight && Date.parse(state.inFlight.expiresAt) <= Date.now()) {
-      note(
-        `no report from ${describeRunbook(state.inFlight.requester)} on its ${state.inFlight.kind} within the lease; assuming it finished`,
-      );
-      state.inFlight.finishedAt = now();
-      state.inFlight = undefined;
-      version++;
-    }
-    prune();
-    const idle =
+  /** A grant whose report never came ends with its lease. */
+  private expireInFlight(): void {
+    const inFlight = this.state.inFlight;
+    if (!inFlight || Date.parse(inFlight.expiresAt) > Date.now()) return;
+    this.note(
+      `no report from ${describeRunbook(inFlight.requester)} on its ${inFlight.kind} within the lease; assuming it finished`,
+    );
+    inFlight.finishedAt = now();
+    this.state.inFlight = undefined;
+    this.version++;
+  }
+
+  private get idle(): boolean {
+    const state = this.state;
+    return (
       state.holds.length === 0 &&
       !state.inFlight &&
       state.queued.length === 0 &&
       state.recent.length === 0 &&
-      !release.pending();
-    if (!woke && idle) {
-      await condition(allHandlersFinished);
-      return state;
-    }
-    // A release waiting for its approval keeps this run (its codes and attempts live here).
-    if ((state.handled >= 500 || workflowInfo().continueAsNewSuggested) && !release.pending()) {
-      await condition(() => allHandlersFinished() && state.queued.length === 0);
-      await continueAsNew<typeof targetLease>({
-        target: state.target,
-        policy,
-        carried: { holds: state.holds, inFlight: state.inFlight, recent: state.recent, log: state.log },
-      });
+      !this.release.pending()
+    );
+  }
+
+  async run(): Promise<TargetLeaseState> {
+    const state = this.state;
+    for (;;) {
+      const seen = this.version;
+      const wait = state.inFlight
+        ? Math.max(1, Date.parse(state.inFlight.expiresAt) - Date.now())
+        : this.policy.idleCloseMs;
+      const woke = await condition(() => this.version !== seen, wait);
+      this.expireInFlight();
+      this.prune();
+      if (!woke && this.idle) {
+        await condition(allHandlersFinished);
+        return state;
+      }
+      // A release waiting for its approval keeps this run (its codes and attempts live here).
+      if ((state.handled >= 500 || workflowInfo().continueAsNewSuggested) && !this.release.pending()) {
+        await condition(() => allHandlersFinished() && state.queued.length === 0);
+        await continueAsNew<typeof targetLease>({
+          target: state.target,
+          policy: this.policy,
+          carried: { holds: state.holds, inFlight: state.inFlight, recent: state.recent, log: state.log },
+        });
+      }
     }
   }
+}
+
+const replyBase = (state: TargetLeaseState, req: TargetRequest) => ({
+  requestId: req.requestId,
+  target: state.target,
+  kind: req.kind,
+});
+
+/** Why the table refuses this action now (held, covered by another restart, crash loop), if it does. */
+function refusalOf(state: TargetLeaseState, req: TargetRequest): TargetReply | undefined {
+  const rule = TARGET_ACTION_RULES[req.kind as GuardedActionKind];
+  const base = replyBase(state, req);
+  const held = state.holds.find((h) => h.holder.workflowId !== req.requester.workflowId);
+  if (held && rule.heldBlocks) {
+    return {
+      ...base,
+      granted: false,
+      heldBy: held,
+      reason:
+        `${state.target} is held by the ${describeRunbook(held.holder)} (workflow ${held.holder.workflowId}) ` +
+        `since ${held.since}: ${held.reason}. No runbook may ${req.kind} it until that ` +
+        `incident is approved to resume (${rule.why})`,
+    };
+  }
+  if (req.kind === 'restart') {
+    const cover = [...state.recent]
+      .reverse()
+      .find(
+        (a) =>
+          (a.kind === 'restart' || a.kind === 'start') &&
+          a.ok !== false &&
+          a.requester.workflowId !== req.requester.workflowId &&
+          Date.parse(a.grantedAt) >= Date.parse(req.decidedAt) - state.policy.coverWindowMs,
+      );
+    if (cover) {
+      return {
+        ...base,
+        granted: false,
+        coveredBy: {
+          requestId: cover.requestId,
+          requester: cover.requester,
+          kind: cover.kind,
+          grantedAt: cover.grantedAt,
+        },
+        reason: `${state.target} was just ${cover.kind}ed by ${describeRunbook(cover.requester)} at ${cover.grantedAt}, around when this restart was decided; not restarting it again`,
+      };
+    }
+  }
+  return rule.restartBudget ? budgetRefusal(state, base) : undefined;
+}
+
+/** Past `maxRestarts` in the window the crash loop is refused: the runbook escalates instead. */
+function budgetRefusal(state: TargetLeaseState, base: ReturnType<typeof replyBase>): TargetReply | undefined {
+  const { policy } = state;
+  const since = Date.now() - policy.restartWindowMs;
+  // A restart reported as failed (the engine did not answer) restarted nothing: not counted.
+  const inWindow = state.recent.filter(
+    (a) =>
+      a.kind !== 'hold' &&
+      a.kind !== 'release-hold' &&
+      TARGET_ACTION_RULES[a.kind].restartBudget &&
+      Date.parse(a.grantedAt) >= since &&
+      a.ok !== false,
+  );
+  if (inWindow.length < policy.maxRestarts) return undefined;
+  return {
+    ...base,
+    granted: false,
+    reason:
+      `crash loop: ${state.target} was restarted ${inWindow.length} times in the last ` +
+      `${Math.round(policy.restartWindowMs / 60_000)} minutes (by ${[...new Set(inWindow.map((a) => a.requester.incidentId))].join(', ')}); ` +
+      `restarts are paused: escalate to a person instead`,
+  };
 }
