@@ -22,6 +22,14 @@ export const hostPort = z
 
 export const port = z.coerce.number().int().min(0).max(65535);
 
+/** A comma-separated list, trimmed, empty entries dropped. */
+export const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
 /** A URL with its password (and any token in the query) replaced, safe for logs. */
 export function maskUrl(raw: string | undefined): string | undefined {
   if (!raw) return raw;

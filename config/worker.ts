@@ -12,7 +12,7 @@ import { type ApproverDirectory } from '../definitions/approval';
 import type { LinkSettings } from '../activities/approval-links';
 import { loadApprovalLinks } from './approval-links';
 import { ConfigError, parseEnv as parse, type RawEnv } from './errors';
-import { maskUrl, port, setOrUnset as set, url } from './fields';
+import { commaList, maskUrl, port, setOrUnset as set, url } from './fields';
 import { describeTemporal, temporalFrom, temporalSchema, type TemporalConfig } from './temporal';
 
 const refundCap = z.coerce
@@ -47,14 +47,7 @@ const workerSchema = temporalSchema.extend({
    * sessions of these roles (in the application's database). A role that matches no session makes
    * P0-2 say so instead of terminating nothing in silence.
    */
-  ACCUBOOKS_DB_ROLES: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+  ACCUBOOKS_DB_ROLES: commaList
     .superRefine((list, ctx) => {
       const bad = list.filter((r) => !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(r));
       if (!list.length || bad.length) {
@@ -100,14 +93,7 @@ const workerSchema = temporalSchema.extend({
   /** The Temporal SDK's own Prometheus endpoint (worker/task-slot/poll metrics, `temporal_*`); 0 = off. */
   WORKER_SDK_METRICS_PORT: port.default(0),
   /** Default owners of every post-incident follow-up: comma-separated emails. */
-  INCIDENT_OWNERS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean),
-    )
+  INCIDENT_OWNERS: commaList
     .superRefine((list, ctx) => {
       const bad = list.filter((e) => !z.string().email().safeParse(e).success);
       if (!list.length || bad.length) {
