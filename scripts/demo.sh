@@ -13,6 +13,8 @@
 #   KEEP_STACK=1 scripts/demo.sh      # leave the stack running after Ctrl-C
 #   STACK_ALERT_TIMING=production scripts/demo.sh   # the runbook's `for:` (3-10 min) instead of
 #                                     # the demo's seconds (scripts/stack.sh)
+#   DEMO_RESOLVE_WINDOW_MS=0 scripts/demo.sh --fault errors   # the seed's "stays healthy for" windows
+#                                     # (5-10 min) instead of the demo's 60 s for P0-2 and P1-x
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -81,6 +83,13 @@ if [[ -f dist/client/intake/main.js ]]; then
   export INTAKE_BEARER_TOKEN="$STACK_INTAKE_TOKEN"
   # Alert storms are folded in the stack's Redis, as production would run it.
   export INTAKE_FOLD_REDIS_URL="${INTAKE_FOLD_REDIS_URL:-$REDIS_URL}"
+  # The metric runbooks resolve after their measure stays healthy for a window (the seed: 5 to 10
+  # minutes); the demo shortens it (a policy override the intake passes on; not a gate field) so
+  # the terminal reaches "resolved" in about a minute. DEMO_RESOLVE_WINDOW_MS=0 keeps the seed's.
+  window="${DEMO_RESOLVE_WINDOW_MS:-60000}"
+  if [[ -z "${INTAKE_RUNBOOK_POLICIES:-}" && "$window" != 0 ]]; then
+    export INTAKE_RUNBOOK_POLICIES="{\"P0-2\":{\"resolveWindowMs\":$window},\"P1-1\":{\"resolveWindowMs\":$window},\"P1-2\":{\"resolveWindowMs\":$window},\"P1-3\":{\"resolveWindowMs\":$window}}"
+  fi
   node dist/client/intake/main.js >"$STACK_DIR/intake.log" 2>&1 &
   PIDS+=($!)
 fi
