@@ -72,10 +72,35 @@ export function restartNeeded(i: RestartInputs): { restart: boolean; why: string
   };
 }
 
+/** One run of the runbook: what its steps share. */
+interface Run {
+  inc: Incident;
+  policy: HighErrorRatePolicy;
+  target: string;
+  incidentId: string;
+  /** The "> 5 %" page went out (it pages once). */
+  escalatedRate: boolean;
+  /** Restarts made so far (at most `policy.maxRestarts`). */
+  restarts: number;
+  /** False once the container turned out not to exist. */
+  canRestart: boolean;
+  /** When "restart if needed" was last decided. */
+  decidedAt: number;
+}
+
 export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): Promise<IncidentState> {
   const policy = withDefaults(highErrorRateDefaults, input.policy);
   const inc = new Incident({ runbook: 'P1-1', name: 'High error rate', severity: 'P1' }, input, policy);
-  const target = input.target;
+  const run: Run = {
+    inc,
+    policy,
+    target: input.target,
+    incidentId: input.incidentId,
+    escalatedRate: false,
+    restarts: 0,
+    canRestart: true,
+    decidedAt: 0,
+  };
 
   // Escalate if: not resolved in 1 hour (a durable timer alongside everything below).
   inc.escalateAfter(
@@ -83,41 +108,70 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
     `Escalate if not resolved in ${minutes(policy.escalateAfterMs)}`,
     TIER,
   );
-
-  // Escalate if: error rate > 5 % (measured at every sample; pages once).
-  let escalatedRate = false;
-  const judgeRate = async (rate: number | null) => {
-    inc.state.checks.errorRate = rate;
-    if (rate !== null && rate > policy.escalateErrorRate && !escalatedRate) {
-      escalatedRate = true;
-      await inc.escalate(`Error rate ${pct(rate)} > ${pct(policy.escalateErrorRate)}`, TIER);
-    }
-  };
-  const measureRate = (summary: string) =>
-    withSummary(checks.queryMetric, summary, {
-      name: 'error rate',
-      query: policy.errorRateQuery,
-      target,
-      window: policy.rateWindow,
-    });
-
   // A person's resolve counts only with the error rate under the detection line (1 %).
-  inc.endStateCheck = metricEndState(
-    pct,
-    () => measureRate(`Error rate of ${target} (Prometheus)`),
-    policy.detectionErrorRate,
+  inc.endStateCheck = metricEndState(pct, () => measureRate(run), policy.detectionErrorRate);
+
+  const first = await checkErrorRate(run);
+  inc.setStatus('remediating');
+  const logs = await checkLogs(run); // 1. Check logs
+  const db = await checkDatabase(run, '2. Check database (SELECT 1)');
+  const redis = await checkRedis(run, '3. Check Redis (PING)');
+  // 4. Restart if needed (reconsidered while verifying, as long as the error rate stays high)
+  run.decidedAt = Date.now();
+  await restartIfNeeded(
+    run,
+    restartNeeded({
+      errorRate: first?.value ?? null,
+      detectionErrorRate: policy.detectionErrorRate,
+      databaseOk: db?.ok,
+      redisOk: redis?.ok,
+      logErrorLines: logs?.errorLines,
+    }),
   );
 
-  const first = await inc.check(
+  // Verify: error rate below the detection level for the window; > 5 % escalates meanwhile.
+  const end = await verifyErrorRate(run);
+  if (end.end === 'closed-by-human') return inc.finishByHuman();
+  if (end.end === 'gave-up')
+    return inc.finish('abandoned', 'abandoned: errors persisted past the give-up window');
+  const restarts = run.restarts;
+  return inc.finish(
+    'resolved',
+    `Error rate ${pct(end.last.value)} (< ${pct(policy.detectionErrorRate)}) for ${minutes(end.heldMs)}${restarts === 0 ? ' without a restart' : restarts === 1 ? ' after a restart' : ` after ${restarts} restarts`}`,
+  );
+}
+
+const measureRate = (run: Run) =>
+  withSummary(checks.queryMetric, `Error rate of ${run.target} (Prometheus)`, {
+    name: 'error rate',
+    query: run.policy.errorRateQuery,
+    target: run.target,
+    window: run.policy.rateWindow,
+  });
+
+/** Escalate if: error rate > 5 % (judged at every sample; pages once). */
+async function judgeRate(run: Run, rate: number | null): Promise<void> {
+  run.inc.state.checks.errorRate = rate;
+  if (rate !== null && rate > run.policy.escalateErrorRate && !run.escalatedRate) {
+    run.escalatedRate = true;
+    await run.inc.escalate(`Error rate ${pct(rate)} > ${pct(run.policy.escalateErrorRate)}`, TIER);
+  }
+}
+
+/** The error rate before the actions (the detection's own measure). */
+async function checkErrorRate(run: Run): Promise<MetricSample | undefined> {
+  const first = await run.inc.check(
     'error-rate',
     'Measure error rate',
-    () => measureRate(`Error rate of ${target} (Prometheus)`),
-    (s) => `${pct(s.value)} over ${policy.rateWindow}`,
+    () => measureRate(run),
+    (s) => `${pct(s.value)} over ${run.policy.rateWindow}`,
   );
-  if (first) await judgeRate(first.value);
-  inc.setStatus('remediating');
+  if (first) await judgeRate(run, first.value);
+  return first;
+}
 
-  // 1. Check logs
+/** 1. Check logs: docker logs accubooks-api --tail 200 */
+async function checkLogs({ inc, policy, target }: Run) {
   const logs = await inc.check(
     'check-logs',
     `1. Check logs (last ${policy.logLines} lines)`,
@@ -135,11 +189,14 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
       errorLines: logs.errorLines,
     };
   }
+  return logs;
+}
 
-  // 2. Check database: SELECT 1
+/** 2. Check database: SELECT 1 (again when the restart is reconsidered). */
+async function checkDatabase({ inc, policy }: Run, title: string) {
   const db = await inc.check(
     'check-database',
-    '2. Check database (SELECT 1)',
+    title,
     () =>
       withSummary(checks.checkDatabase, 'SELECT 1 on the application database', {
         timeoutMs: policy.dbTimeoutMs,
@@ -147,48 +204,27 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
     (d) => (d.ok ? `ok in ${d.latencyMs} ms` : `failed: ${d.error}`),
   );
   if (db) inc.state.checks.database = db;
+  return db;
+}
 
-  // 3. Check Redis: PING
+/** 3. Check Redis: PING (again when the restart is reconsidered). */
+async function checkRedis({ inc, policy }: Run, title: string) {
   const redis = await inc.check(
     'check-redis',
-    '3. Check Redis (PING)',
+    title,
     () => withSummary(checks.pingRedis, 'redis-cli ping', { timeoutMs: policy.redisTimeoutMs }),
     (r) => (r.ok ? `${r.reply} in ${r.latencyMs} ms` : `failed: ${r.error ?? r.reply}`),
   );
   if (redis) inc.state.checks.redis = redis;
+  return redis;
+}
 
-  // 4. Restart if needed (reconsidered below while the error rate stays high)
-  let restarts = 0;
-  let canRestart = true;
-  let decidedAt = Date.now();
-  const restart = async (why: string): Promise<void> => {
-    const n = restarts + 1;
-    try {
-      const out = await restartTarget(inc, target, {
-        title: `4. Restart (${n}/${policy.maxRestarts})`,
-        reason: `P1-1 ${input.incidentId}: ${why}`,
-        stopTimeoutSec: policy.stopTimeoutSec,
-      });
-      if (out.done) restarts = n;
-      else inc.decide(`Restart refused: ${out.refusedBecause}`);
-    } catch (err) {
-      if (failureType(err) === 'CONTAINER_NOT_FOUND') canRestart = false;
-      inc.decide(
-        `Restart failed: ${failureType(err) === 'CONTAINER_NOT_FOUND' ? `container ${target} does not exist` : 'see the step'}; watching`,
-      );
-    }
-    inc.state.checks.restarts = restarts;
-  };
-  const decision = restartNeeded({
-    errorRate: first?.value ?? null,
-    detectionErrorRate: policy.detectionErrorRate,
-    databaseOk: db?.ok,
-    redisOk: redis?.ok,
-    logErrorLines: logs?.errorLines,
-  });
+/** 4. Restart if needed: the first decision, from the checks. */
+async function restartIfNeeded(run: Run, decision: { restart: boolean; why: string }): Promise<void> {
+  const { inc, policy } = run;
   inc.decide(`${decision.restart ? 'Restart' : 'No restart'}: ${decision.why}`);
   if (decision.restart && policy.maxRestarts > 0) {
-    await restart(decision.why);
+    await restart(run, decision.why);
   } else {
     inc.skip(
       'restart',
@@ -196,58 +232,68 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
       decision.restart ? `the policy allows no restart (maxRestarts ${policy.maxRestarts})` : decision.why,
     );
   }
+}
 
-  /**
-   * "Restart if needed", again: the error rate is still at or above the detection level
-   * `reconsiderRestartAfterMs` after the last decision. The database and Redis are checked again,
-   * since a restart cannot fix either.
-   */
-  const reconsider = async (rate: number): Promise<void> => {
-    decidedAt = Date.now();
-    const db2 = await inc.check(
-      'check-database',
-      '2. Check database again (SELECT 1)',
-      () =>
-        withSummary(checks.checkDatabase, 'SELECT 1 on the application database', {
-          timeoutMs: policy.dbTimeoutMs,
-        }),
-      (d) => (d.ok ? `ok in ${d.latencyMs} ms` : `failed: ${d.error}`),
-    );
-    if (db2) inc.state.checks.database = db2;
-    const redis2 = await inc.check(
-      'check-redis',
-      '3. Check Redis again (PING)',
-      () => withSummary(checks.pingRedis, 'redis-cli ping', { timeoutMs: policy.redisTimeoutMs }),
-      (r) => (r.ok ? `${r.reply} in ${r.latencyMs} ms` : `failed: ${r.error ?? r.reply}`),
-    );
-    if (redis2) inc.state.checks.redis = redis2;
-    const again = restartNeeded({
-      errorRate: rate,
-      detectionErrorRate: policy.detectionErrorRate,
-      databaseOk: db2?.ok,
-      redisOk: redis2?.ok,
-      logErrorLines: undefined,
+/** 4. Restart: docker restart accubooks-api, through the target guard. */
+async function restart(run: Run, why: string): Promise<void> {
+  const { inc, policy, target } = run;
+  const n = run.restarts + 1;
+  try {
+    const out = await restartTarget(inc, target, {
+      title: `4. Restart (${n}/${policy.maxRestarts})`,
+      reason: `P1-1 ${run.incidentId}: ${why}`,
+      stopTimeoutSec: policy.stopTimeoutSec,
     });
-    const since = `still at or above ${pct(policy.detectionErrorRate)} ${minutes(policy.reconsiderRestartAfterMs)} after the last decision`;
+    if (out.done) run.restarts = n;
+    else inc.decide(`Restart refused: ${out.refusedBecause}`);
+  } catch (err) {
+    if (failureType(err) === 'CONTAINER_NOT_FOUND') run.canRestart = false;
     inc.decide(
-      `${again.restart ? `Restart ${restarts + 1}/${policy.maxRestarts}` : 'No restart'} (${since}): ${again.why}`,
+      `Restart failed: ${failureType(err) === 'CONTAINER_NOT_FOUND' ? `container ${target} does not exist` : 'see the step'}; watching`,
     );
-    if (again.restart) await restart(again.why);
-    if (restarts >= policy.maxRestarts) {
-      inc.decide(`No more restarts: ${restarts}/${policy.maxRestarts} made; watching and escalating`);
-    }
-  };
+  }
+  inc.state.checks.restarts = run.restarts;
+}
 
-  // Verify: error rate below the detection level for the window; > 5 % escalates meanwhile.
+/**
+ * "Restart if needed", again: the error rate is still at or above the detection level
+ * `reconsiderRestartAfterMs` after the last decision. The database and Redis are checked again,
+ * since a restart cannot fix either.
+ */
+async function reconsiderRestart(run: Run, rate: number): Promise<void> {
+  const { inc, policy } = run;
+  run.decidedAt = Date.now();
+  const db = await checkDatabase(run, '2. Check database again (SELECT 1)');
+  const redis = await checkRedis(run, '3. Check Redis again (PING)');
+  const again = restartNeeded({
+    errorRate: rate,
+    detectionErrorRate: policy.detectionErrorRate,
+    databaseOk: db?.ok,
+    redisOk: redis?.ok,
+    logErrorLines: undefined,
+  });
+  const since = `still at or above ${pct(policy.detectionErrorRate)} ${minutes(policy.reconsiderRestartAfterMs)} after the last decision`;
+  inc.decide(
+    `${again.restart ? `Restart ${run.restarts + 1}/${policy.maxRestarts}` : 'No restart'} (${since}): ${again.why}`,
+  );
+  if (again.restart) await restart(run, again.why);
+  if (run.restarts >= policy.maxRestarts) {
+    inc.decide(`No more restarts: ${run.restarts}/${policy.maxRestarts} made; watching and escalating`);
+  }
+}
+
+/** Verify: the error rate stays below the detection level for the window. */
+function verifyErrorRate(run: Run) {
+  const { inc, policy, target } = run;
   const summary = `Verify: error rate < ${pct(policy.detectionErrorRate)} for ${minutes(policy.resolveWindowMs)}`;
-  const end = await inc.step(
+  return inc.step(
     'verify',
     summary,
     () =>
       verifyLoop(inc, {
         name: 'error-rate',
         summary,
-        sample: () => measureRate(`Error rate of ${target} (Prometheus)`),
+        sample: () => measureRate(run),
         // Sampled in one activity that comes back only when "< 1 %" or "> 5 %" changes (or a deadline).
         watch: {
           what: `error rate of ${target}`,
@@ -260,7 +306,7 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
           pick: (s) => s.rate as MetricSample,
           react: () => ({
             ok: { path: 'rate.value', op: '<', value: policy.detectionErrorRate },
-            above: escalatedRate
+            above: run.escalatedRate
               ? { never: true }
               : { path: 'rate.value', op: '>', value: policy.escalateErrorRate },
           }),
@@ -268,23 +314,20 @@ export async function highErrorRate(input: IncidentInput<HighErrorRatePolicy>): 
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
-        judge: async (s) => {
-          await judgeRate(s.value);
-          const ok = s.value !== null && s.value < policy.detectionErrorRate;
-          if (ok || s.value === null || !canRestart || restarts >= policy.maxRestarts) return { ok };
-          const due = decidedAt + policy.reconsiderRestartAfterMs - Date.now();
-          if (due > 0) return { ok, nextWithinMs: due };
-          await reconsider(s.value);
-          return { ok, nextWithinMs: policy.reconsiderRestartAfterMs };
-        },
+        judge: (s) => judgeSample(run, s),
       }),
     (e) => (e.end === 'resolved' ? `error rate ${pct(e.last.value)}, held ${minutes(e.heldMs)}` : e.end),
   );
-  if (end.end === 'closed-by-human') return inc.finishByHuman();
-  if (end.end === 'gave-up')
-    return inc.finish('abandoned', 'abandoned: errors persisted past the give-up window');
-  return inc.finish(
-    'resolved',
-    `Error rate ${pct(end.last.value)} (< ${pct(policy.detectionErrorRate)}) for ${minutes(end.heldMs)}${restarts === 0 ? ' without a restart' : restarts === 1 ? ' after a restart' : ` after ${restarts} restarts`}`,
-  );
+}
+
+/** One verification sample: the > 5 % rule, then "restart if needed" once it is due again. */
+async function judgeSample(run: Run, s: MetricSample): Promise<{ ok: boolean; nextWithinMs?: number }> {
+  const { policy } = run;
+  await judgeRate(run, s.value);
+  const ok = s.value !== null && s.value < policy.detectionErrorRate;
+  if (ok || s.value === null || !run.canRestart || run.restarts >= policy.maxRestarts) return { ok };
+  const due = run.decidedAt + policy.reconsiderRestartAfterMs - Date.now();
+  if (due > 0) return { ok, nextWithinMs: due };
+  await reconsiderRestart(run, s.value);
+  return { ok, nextWithinMs: policy.reconsiderRestartAfterMs };
 }

@@ -17,7 +17,7 @@
  */
 import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
-import { minutes, pct, Streak, verifyLoop } from './measured';
+import { minutes, pct, Streak, verifyLoop, type SampleVerdict } from './measured';
 import { poolExhaustionDefaults, type PoolExhaustionPolicy } from '../definitions/policies/pool-exhaustion';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { guardedCheck, restartTarget } from './guarded-actions';
@@ -49,6 +49,16 @@ export function describeKill(r: IdleTermination, idleForMs: number): string {
   return `0 idle sessions older than ${minutes(idleForMs)} (of ${r.matchedSessions} sessions of ${roles})`;
 }
 
+/** One run of the runbook: what its steps share. */
+interface Run {
+  inc: Incident;
+  policy: PoolExhaustionPolicy;
+  target: string;
+  incidentId: string;
+  /** The application's roles come from the worker's configuration (ACCUBOOKS_DB_ROLES). */
+  scope: { applicationName: string | undefined };
+}
+
 export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>): Promise<IncidentState> {
   const policy = withDefaults(poolExhaustionDefaults, input.policy);
   const inc = new Incident(
@@ -56,52 +66,86 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
     input,
     policy,
   );
-  const target = input.target;
-  // The application's roles come from the worker's configuration (ACCUBOOKS_DB_ROLES).
-  const scope = { applicationName: policy.applicationName };
-  const poolCheck = (summary: string) =>
-    withSummary(checks.checkPool, summary, { ...scope, target, timeoutMs: policy.poolCheckTimeoutMs });
+  const run: Run = {
+    inc,
+    policy,
+    target: input.target,
+    incidentId: input.incidentId,
+    scope: { applicationName: policy.applicationName },
+  };
   // A person's resolve counts only with the pool under the verification line (70 %).
   inc.endStateCheck = async () => {
-    const p = await poolCheck(`Check pool of ${target}`);
+    const p = await poolCheck(run, `Check pool of ${run.target}`);
     const ok = p.api.utilization < policy.verifyBelow;
     return { ok, detail: `pool ${pct(p.api.utilization)} ${ok ? '<' : '≥'} ${pct(policy.verifyBelow)}` };
   };
-  const report = (terminated: number | undefined, after: PoolReport | undefined) => {
-    inc.state.checks.report = {
-      terminated: terminated ?? null,
-      utilizationBefore: (inc.state.checks.poolBefore as PoolReport | undefined)?.api.utilization ?? null,
-      utilizationAfter: after?.api.utilization ?? null,
-    };
-  };
 
-  // 1. Check pool
+  const before = await checkPool(run); // 1. Check pool
+  if (before && before.api.utilization < policy.verifyBelow) return alreadyBelow(run, before);
+  inc.setStatus('remediating');
+  const killed = await killIdleConnections(run); // 2. Kill idle connections
+  report(run, killed?.count, undefined);
+  await restartApi(run, before, killed); // 3. Restart
+
+  // 4. Verify: pool < 70 %; escalate if it remains > 80 %.
+  const end = await verifyPool(run, killed);
+  if (end.end === 'closed-by-human') return inc.finishByHuman();
+  if (end.end === 'gave-up')
+    return inc.finish('abandoned', 'abandoned: the pool stayed high past the give-up window');
+  const noneMatched = killed?.matchedSessions === 0;
+  const r = inc.state.checks.report as { utilizationBefore: number | null; utilizationAfter: number | null };
+  return inc.finish(
+    'resolved',
+    `Pool ${pct(r.utilizationBefore)} -> ${pct(r.utilizationAfter)}; ${noneMatched ? `no session matched the role(s) ${killed.roles.join(', ')}, nothing terminated` : `${killed?.count ?? 'unknown number of'} idle sessions terminated`}; restarted`,
+  );
+}
+
+const poolCheck = ({ policy, target, scope }: Run, summary: string) =>
+  withSummary(checks.checkPool, summary, { ...scope, target, timeoutMs: policy.poolCheckTimeoutMs });
+
+/** The outcome's numbers: sessions terminated, utilization before and after. */
+function report({ inc }: Run, terminated: number | undefined, after: PoolReport | undefined): void {
+  inc.state.checks.report = {
+    terminated: terminated ?? null,
+    utilizationBefore: (inc.state.checks.poolBefore as PoolReport | undefined)?.api.utilization ?? null,
+    utilizationAfter: after?.api.utilization ?? null,
+  };
+}
+
+/** 1. Check pool: GET <api>/api/monitoring/pool-config, cross-checked with pg_stat_activity. */
+async function checkPool(run: Run): Promise<PoolReport | undefined> {
+  const { inc } = run;
   const before = await inc.check(
     'check-pool',
     '1. Check pool',
-    () => poolCheck(`Check pool of ${target}`),
+    () => poolCheck(run, `Check pool of ${run.target}`),
     describePool,
   );
   if (before) {
     inc.state.checks.poolBefore = before;
     if (!before.consistent) inc.decide(`Pool cross-check disagrees: ${before.note}`);
-    if (before.api.utilization < policy.verifyBelow) {
-      inc.skip(
-        'kill-idle',
-        '2. Kill idle connections',
-        `pool at ${pct(before.api.utilization)} at the first check`,
-      );
-      inc.skip('restart', '3. Restart', `pool at ${pct(before.api.utilization)} at the first check`);
-      report(0, before);
-      return inc.finish(
-        'resolved',
-        `Pool at ${pct(before.api.utilization)} (< ${pct(policy.verifyBelow)}) at the first check; nothing terminated or restarted`,
-      );
-    }
   }
-  inc.setStatus('remediating');
+  return before;
+}
 
-  // 2. Kill idle connections (idle > 5 minutes), the application's sessions only
+/** The pool is already below the verification line at the first check: nothing to do. */
+function alreadyBelow(run: Run, before: PoolReport): Promise<IncidentState> {
+  const { inc, policy } = run;
+  inc.skip(
+    'kill-idle',
+    '2. Kill idle connections',
+    `pool at ${pct(before.api.utilization)} at the first check`,
+  );
+  inc.skip('restart', '3. Restart', `pool at ${pct(before.api.utilization)} at the first check`);
+  report(run, 0, before);
+  return inc.finish(
+    'resolved',
+    `Pool at ${pct(before.api.utilization)} (< ${pct(policy.verifyBelow)}) at the first check; nothing terminated or restarted`,
+  );
+}
+
+/** 2. Kill idle connections (idle > 5 minutes), the application's sessions only. */
+async function killIdleConnections({ inc, policy, target, incidentId, scope }: Run) {
   const killed = await guardedCheck(
     inc,
     target,
@@ -109,13 +153,12 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
     {
       name: 'kill-idle',
       title: `2. Kill idle connections (idle > ${minutes(policy.idleTerminateAfterMs)})`,
-      reason: `P0-2 ${input.incidentId}`,
+      reason: `P0-2 ${incidentId}`,
       summary: `Terminate the application's sessions idle > ${minutes(policy.idleTerminateAfterMs)}`,
       describe: (r) => describeKill(r, policy.idleTerminateAfterMs),
     },
-    { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${input.incidentId}` },
+    { ...scope, idleForMs: policy.idleTerminateAfterMs, reason: `P0-2 ${incidentId}` },
   );
-  const noneMatched = killed?.matchedSessions === 0;
   if (killed) {
     inc.state.checks.terminated = killed.count;
     inc.state.checks.terminatedSessions = killed.terminated.slice(0, 100);
@@ -126,14 +169,20 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
       idleOtherRoles: killed.idleOtherRoles ?? null,
       result: describeKill(killed, policy.idleTerminateAfterMs),
     };
-    if (noneMatched)
+    if (killed.matchedSessions === 0)
       inc.decide(
         `Kill idle connections matched nothing: ${describeKill(killed, policy.idleTerminateAfterMs)}`,
       );
   }
-  report(killed?.count, undefined);
+  return killed;
+}
 
-  // 3. Restart: the app still counts the clients it checked out until it restarts.
+/** 3. Restart: the app still counts the clients it checked out until it restarts. */
+async function restartApi(
+  { inc, policy, target, incidentId }: Run,
+  before: PoolReport | undefined,
+  killed: IdleTermination | undefined,
+): Promise<void> {
   inc.decide(
     `Restart: pool ${before ? `at ${pct(before.api.utilization)}` : 'could not be read'}; ` +
       `${killed ? describeKill(killed, policy.idleTerminateAfterMs) : 'idle sessions could not be terminated'}; ` +
@@ -142,7 +191,7 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
   try {
     const restart = await restartTarget(inc, target, {
       title: '3. Restart',
-      reason: `P0-2 ${input.incidentId}`,
+      reason: `P0-2 ${incidentId}`,
       stopTimeoutSec: policy.stopTimeoutSec,
     });
     if (!restart.done) {
@@ -157,11 +206,19 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
     inc.decide(`Cannot restart: ${why}; watching the pool and escalating if it stays high`);
     await inc.escalate(`Cannot restart ${target}: ${why}`, TIER);
   }
+}
 
-  // 4. Verify: pool < 70 %; escalate if it remains > 80 %.
-  const above = new Streak();
-  let escalatedAbove = false;
-  let last: PoolReport | undefined;
+/** What the verification tracks between samples for "Escalate if: pool remains > 80 %". */
+interface Remains {
+  above: Streak;
+  escalated: boolean;
+  last: PoolReport | undefined;
+}
+
+/** 4. Verify: pool < 70 % for the window; escalate if it remains > 80 %. */
+async function verifyPool(run: Run, killed: IdleTermination | undefined) {
+  const { inc, policy, target, scope } = run;
+  const remains: Remains = { above: new Streak(), escalated: false, last: undefined };
   const end = await inc.step(
     'verify',
     `4. Verify: pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
@@ -169,7 +226,7 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
       verifyLoop(inc, {
         name: 'verify-pool',
         summary: `Verify: pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
-        sample: () => poolCheck(`Verify pool of ${target}`),
+        sample: () => poolCheck(run, `Verify pool of ${target}`),
         // Sampled in one activity that comes back only when "< 70 %" or "> 80 %" changes (or a deadline).
         watch: {
           what: `pool of ${target}`,
@@ -179,7 +236,7 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
           pick: (s) => s.pool as PoolReport,
           react: () => ({
             ok: { path: 'pool.api.utilization', op: '<', value: policy.verifyBelow },
-            above: escalatedAbove
+            above: remains.escalated
               ? { never: true }
               : { path: 'pool.api.utilization', op: '>', value: policy.escalateAbove },
           }),
@@ -188,35 +245,37 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
         unmeasured: { afterMs: policy.unmeasuredEscalateAfterMs, tier: TIER, what: 'The pool' },
-        judge: async (p) => {
-          last = p;
-          inc.state.checks.pool = p;
-          const u = p.api.utilization;
-          above.update(u > policy.escalateAbove);
-          inc.state.checks.aboveEscalationSince = above.sinceIso ?? null;
-          if (!escalatedAbove && above.heldFor() >= policy.remainsAboveForMs) {
-            escalatedAbove = true;
-            await inc.escalate(
-              `Pool remains > ${pct(policy.escalateAbove)} (${pct(u)}) for ${minutes(policy.remainsAboveForMs)} after the restart`,
-              TIER,
-            );
-          }
-          report(killed?.count, p);
-          return {
-            ok: u < policy.verifyBelow,
-            nextWithinMs: escalatedAbove ? undefined : above.remaining(policy.remainsAboveForMs),
-          };
-        },
+        judge: (p) => judgePool(run, remains, killed, p),
       }),
     (e) => (e.end === 'resolved' ? `pool ${pct(e.last.api.utilization)}, held ${minutes(e.heldMs)}` : e.end),
   );
-  report(killed?.count, last);
-  if (end.end === 'closed-by-human') return inc.finishByHuman();
-  if (end.end === 'gave-up')
-    return inc.finish('abandoned', 'abandoned: the pool stayed high past the give-up window');
-  const r = inc.state.checks.report as { utilizationBefore: number | null; utilizationAfter: number | null };
-  return inc.finish(
-    'resolved',
-    `Pool ${pct(r.utilizationBefore)} -> ${pct(r.utilizationAfter)}; ${noneMatched ? `no session matched the role(s) ${killed.roles.join(', ')}, nothing terminated` : `${killed?.count ?? 'unknown number of'} idle sessions terminated`}; restarted`,
-  );
+  report(run, killed?.count, remains.last);
+  return end;
+}
+
+/** One verification sample: "remains > 80 %" escalates once; "< 70 %" counts toward resolving. */
+async function judgePool(
+  run: Run,
+  remains: Remains,
+  killed: IdleTermination | undefined,
+  p: PoolReport,
+): Promise<SampleVerdict> {
+  const { inc, policy } = run;
+  remains.last = p;
+  inc.state.checks.pool = p;
+  const u = p.api.utilization;
+  remains.above.update(u > policy.escalateAbove);
+  inc.state.checks.aboveEscalationSince = remains.above.sinceIso ?? null;
+  if (!remains.escalated && remains.above.heldFor() >= policy.remainsAboveForMs) {
+    remains.escalated = true;
+    await inc.escalate(
+      `Pool remains > ${pct(policy.escalateAbove)} (${pct(u)}) for ${minutes(policy.remainsAboveForMs)} after the restart`,
+      TIER,
+    );
+  }
+  report(run, killed?.count, p);
+  return {
+    ok: u < policy.verifyBelow,
+    nextWithinMs: remains.escalated ? undefined : remains.above.remaining(policy.remainsAboveForMs),
+  };
 }
