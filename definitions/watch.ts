@@ -1,6 +1,6 @@
 /**
  * What a verification watch samples and judges, shared by the watch activity (activities/watch.ts)
- * and the runbooks' verification loops (workflows/measured.ts): conditions, samples, and the pure
+ * and the runbooks' verification loops (workflows/verify-loop.ts): conditions, samples, and the pure
  * functions that read and judge them.
  */
 

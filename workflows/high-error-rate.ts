@@ -20,7 +20,7 @@
 import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
 import { metricEndState } from './end-state';
-import { minutes, pct, verifyLoop } from './measured';
+import { minutes, pct, verifyLoop } from './verify-loop';
 import { highErrorRateDefaults, type HighErrorRatePolicy } from '../definitions/policies/high-error-rate';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { restartTarget } from './guarded-actions';

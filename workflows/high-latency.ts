@@ -17,7 +17,7 @@
 import { checks } from './activity-proxies';
 import { Incident, withSummary } from './incident';
 import { metricEndState } from './end-state';
-import { measure, minutes, pct, secs, verifyLoop, type SampleVerdict, type WatchSpec } from './measured';
+import { measure, minutes, pct, secs, verifyLoop, type SampleVerdict, type WatchSpec } from './verify-loop';
 import { highLatencyDefaults, type HighLatencyPolicy } from '../definitions/policies/high-latency';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { guardedCheck } from './guarded-actions';

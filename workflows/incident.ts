@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import { incidentTitle } from '../definitions/catalog';
 import { minutes } from './durations';
-import { renderCurrentDetails } from './details';
+import { renderCurrentDetails } from './current-details';
 import {
   AwaitingApprovalKey,
   EscalatedKey,

@@ -17,7 +17,7 @@
  */
 import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
-import { minutes, pct, Streak, verifyLoop, type SampleVerdict } from './measured';
+import { minutes, pct, Streak, verifyLoop, type SampleVerdict } from './verify-loop';
 import { poolExhaustionDefaults, type PoolExhaustionPolicy } from '../definitions/policies/pool-exhaustion';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { guardedCheck, restartTarget } from './guarded-actions';

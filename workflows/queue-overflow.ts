@@ -25,7 +25,7 @@ import {
   type Sample,
   type SampleVerdict,
   type WatchSpec,
-} from './measured';
+} from './verify-loop';
 import { valueAt, type TimedSample } from '../definitions/watch';
 import { queueOverflowDefaults, type QueueOverflowPolicy } from '../definitions/policies/queue-overflow';
 import { withDefaults } from '../definitions/policies/gate-policy';

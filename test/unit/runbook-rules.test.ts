@@ -4,7 +4,7 @@
  * The workflows prove the same rules end to end against real services.
  */
 import { restartNeeded } from '../../workflows/high-error-rate';
-import { growth, Streak } from '../../workflows/measured';
+import { growth, Streak } from '../../workflows/verify-loop';
 import { queueOverflowDefaults as q } from '../../definitions/policies/queue-overflow';
 import { highErrorRateDefaults } from '../../definitions/policies/high-error-rate';
 import { highLatencyDefaults } from '../../definitions/policies/high-latency';
