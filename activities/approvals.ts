@@ -87,10 +87,168 @@ async function postJson(doFetch: typeof fetch, url: string, body: unknown, timeo
   if (!res.ok) throw new Error(`HTTP ${res.status} from the approver's webhook`);
 }
 
-export const createApprovalActivities = (deps: ApprovalDeps) => {
+type Channel = [string, () => Promise<void>];
+
+/** What every approver's message is built from. */
+interface Issuing {
+  deps: ApprovalDeps;
+  doFetch: typeof fetch;
+  timeoutMs: number;
+  mailer?: Transporter;
+  input: IssueCodesInput;
+}
+
+/** The person's one-time code, its link, and their MACs: the secrets never leave this activity. */
+function newCredential(deps: ApprovalDeps, input: IssueCodesInput, person: Approver) {
+  const code = newCode(input.strength);
+  // Fails (non-retryable) before anything is sent when the worker has no key.
+  const mac = codeMac(deps.codeKey, input.workflowId, code);
+  // The link's deciding secret: a long code (2^148), never stored, only its MAC returned.
+  const linkCode = deps.links ? newCode('long') : undefined;
+  const linkMac = linkCode ? codeMac(deps.codeKey, input.workflowId, linkCode) : undefined;
+  const link =
+    deps.links && linkCode
+      ? approvalLink(
+          deps.links,
+          { workflowId: input.workflowId, gate: input.gateId, approver: person.id, round: input.round },
+          linkCode,
+        )
+      : undefined;
+  return { code, mac, linkCode, linkMac, link };
+}
+
+/** The message the approver reads: what is asked, the code, and every way to answer. */
+function approvalMessage(input: IssueCodesInput, person: Approver, code: string, link?: string): string {
+  const example = JSON.stringify({
+    approver: person.id,
+    decision: 'approve',
+    reason: '<why>',
+    code,
+  });
+  return [
+    `${person.name}: your approval is requested as ${person.roles.filter((r) => input.roles.includes(r)).join('/')}.`,
+    `Incident ${input.incidentId} (${input.runbook}): ${input.what}.`,
+    input.context ?? '',
+    '',
+    `Your one-time code: ${code}  (valid until ${input.expiresAt}; only for you, only for this request)`,
+    '',
+    ...(link
+      ? [
+          'From your phone: open this link, read the evidence, then Approve or Reject with a reason',
+          '(opening it decides nothing; it works once and expires with the code):',
+          link,
+          '',
+        ]
+      : []),
+    `Temporal UI: workflow ${input.workflowId} → Send a Signal "${input.signalName}" with:`,
+    example,
+    '(decision "reject" keeps the system stopped; a reason is required either way.)',
+    `CLI: runbooks approve ${input.workflowId} --by ${person.id} --code <code> --reason "<why>"`,
+    '',
+    'Never forward this code. If you did not expect it, reply to the incident channel at once.',
+  ].join('\n');
+}
+
+/** The person's own channels: their email (when SMTP is configured) and their personal webhook. */
+function personalChannels(
+  i: Issuing,
+  person: Approver,
+  text: string,
+  code: string,
+  link?: string,
+): Channel[] {
+  const { deps, input, mailer } = i;
+  const channels: Channel[] = [];
+  if (person.email && mailer) {
+    const to = person.email;
+    channels.push([
+      'email',
+      async () => {
+        await mailer.sendMail({
+          from: deps.notify.mailFrom,
+          to,
+          subject: `[${input.runbook}] Approval code: ${input.what}`,
+          text,
+          messageId: `<${input.incidentId}.${input.gateId}.${input.round}.${person.id}@accubooks-runbooks>`,
+        });
+      },
+    ]);
+  }
+  if (person.webhookUrl) {
+    const url = person.webhookUrl;
+    const body = {
+      text,
+      incidentId: input.incidentId,
+      workflowId: input.workflowId,
+      gate: input.gateId,
+      approver: person.id,
+      code,
+      ...(link ? { link } : {}),
+      expiresAt: input.expiresAt,
+    };
+    channels.push(['webhook', () => postJson(i.doFetch, url, body, i.timeoutMs)]);
+  }
+  return channels;
+}
+
+/** Sends over every channel; which delivered and which failed, with the secrets masked in errors. */
+async function deliver(
+  channels: Channel[],
+  secrets: (string | undefined)[],
+): Promise<Pick<IssuedCode, 'delivered' | 'failed'>> {
+  const results = await Promise.allSettled(channels.map(([, send]) => send()));
+  const delivered: string[] = [];
+  const failed: { channel: string; error: string }[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') delivered.push(channels[i][0]);
+    // describeError masks secrets; the code is never part of a transport error message.
+    else
+      failed.push({
+        channel: channels[i][0],
+        error: secrets
+          .filter((x): x is string => !!x)
+          .reduce((e, secret) => e.split(secret).join('***'), describeError(r.reason)),
+      });
+  });
+  if (channels.length === 0)
+    failed.push({ channel: 'none', error: 'no usable channel (no SMTP configured?)' });
+  return { delivered, failed };
+}
+
+/** One approver: a fresh code sent over their own channels; only its MAC is returned. */
+async function issueOne(i: Issuing, person: Approver): Promise<IssuedCode> {
+  const { input } = i;
+  const { code, mac, linkCode, linkMac, link } = newCredential(i.deps, input, person);
+  const text = approvalMessage(input, person, code, link);
+  const { delivered, failed } = await deliver(personalChannels(i, person, text, code, link), [
+    code,
+    linkCode,
+    link,
+  ]);
+  log.info('approval code sent', {
+    gate: input.gateId,
+    approver: person.id,
+    delivered,
+    failed: failed.length,
+  });
+  return {
+    approver: person.id,
+    name: person.name,
+    roles: person.roles,
+    codeId: approvalCodeId(input.gateId, input.round, person.id),
+    mac,
+    ...(linkMac ? { linkMac } : {}),
+    strength: input.strength,
+    expiresAt: input.expiresAt,
+    delivered,
+    failed,
+  };
+}
+
+/** The approval codes: sent to the approvers, and matched against what they submit. */
+const createApprovalCodeActivities = (deps: ApprovalDeps) => {
   const doFetch = deps.fetch ?? fetch;
   const timeoutMs = deps.timeoutMs ?? 10_000;
-  const notifications = createNotificationActivities(deps.notify);
   const mailer: Transporter | undefined = deps.notify.mailer;
 
   return {
@@ -115,126 +273,18 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
           `No approver in the directory holds ${input.roles.join(' or ')} (set APPROVERS_JSON or APPROVERS_FILE)`,
         );
       }
+      const issuing: Issuing = { deps, doFetch, timeoutMs, mailer, input };
       const issued: IssuedCode[] = [];
-      for (const person of people) {
-        const code = newCode(input.strength);
-        // Fails (non-retryable) before anything is sent when the worker has no key.
-        const mac = codeMac(deps.codeKey, input.workflowId, code);
-        // The link's deciding secret: a long code (2^148), never stored, only its MAC returned.
-        const linkCode = deps.links ? newCode('long') : undefined;
-        const linkMac = linkCode ? codeMac(deps.codeKey, input.workflowId, linkCode) : undefined;
-        const link =
-          deps.links && linkCode
-            ? approvalLink(
-                deps.links,
-                { workflowId: input.workflowId, gate: input.gateId, approver: person.id, round: input.round },
-                linkCode,
-              )
-            : undefined;
-        const example = JSON.stringify({
-          approver: person.id,
-          decision: 'approve',
-          reason: '<why>',
-          code,
-        });
-        const text = [
-          `${person.name}: your approval is requested as ${person.roles.filter((r) => input.roles.includes(r)).join('/')}.`,
-          `Incident ${input.incidentId} (${input.runbook}): ${input.what}.`,
-          input.context ?? '',
-          '',
-          `Your one-time code: ${code}  (valid until ${input.expiresAt}; only for you, only for this request)`,
-          '',
-          ...(link
-            ? [
-                'From your phone: open this link, read the evidence, then Approve or Reject with a reason',
-                '(opening it decides nothing; it works once and expires with the code):',
-                link,
-                '',
-              ]
-            : []),
-          `Temporal UI: workflow ${input.workflowId} → Send a Signal "${input.signalName}" with:`,
-          example,
-          '(decision "reject" keeps the system stopped; a reason is required either way.)',
-          `CLI: runbooks approve ${input.workflowId} --by ${person.id} --code <code> --reason "<why>"`,
-          '',
-          'Never forward this code. If you did not expect it, reply to the incident channel at once.',
-        ].join('\n');
-        const channels: [string, () => Promise<void>][] = [];
-        if (person.email && mailer) {
-          const to = person.email;
-          channels.push([
-            'email',
-            async () => {
-              await mailer.sendMail({
-                from: deps.notify.mailFrom,
-                to,
-                subject: `[${input.runbook}] Approval code: ${input.what}`,
-                text,
-                messageId: `<${input.incidentId}.${input.gateId}.${input.round}.${person.id}@accubooks-runbooks>`,
-              });
-            },
-          ]);
-        }
-        if (person.webhookUrl) {
-          const url = person.webhookUrl;
-          channels.push([
-            'webhook',
-            () =>
-              postJson(
-                doFetch,
-                url,
-                {
-                  text,
-                  incidentId: input.incidentId,
-                  workflowId: input.workflowId,
-                  gate: input.gateId,
-                  approver: person.id,
-                  code,
-                  ...(link ? { link } : {}),
-                  expiresAt: input.expiresAt,
-                },
-                timeoutMs,
-              ),
-          ]);
-        }
-        const results = await Promise.allSettled(channels.map(([, send]) => send()));
-        const delivered: string[] = [];
-        const failed: { channel: string; error: string }[] = [];
-        results.forEach((r, i) => {
-          if (r.status === 'fulfilled') delivered.push(channels[i][0]);
-          // describeError masks secrets; the code is never part of a transport error message.
-          else
-            failed.push({
-              channel: channels[i][0],
-              error: [code, linkCode, link]
-                .filter((x): x is string => !!x)
-                .reduce((e, secret) => e.split(secret).join('***'), describeError(r.reason)),
-            });
-        });
-        if (channels.length === 0)
-          failed.push({ channel: 'none', error: 'no usable channel (no SMTP configured?)' });
-        log.info('approval code sent', {
-          gate: input.gateId,
-          approver: person.id,
-          delivered,
-          failed: failed.length,
-        });
-        issued.push({
-          approver: person.id,
-          name: person.name,
-          roles: person.roles,
-          codeId: approvalCodeId(input.gateId, input.round, person.id),
-          mac,
-          ...(linkMac ? { linkMac } : {}),
-          strength: input.strength,
-          expiresAt: input.expiresAt,
-          delivered,
-          failed,
-        });
-      }
+      for (const person of people) issued.push(await issueOne(issuing, person));
       return { issued, missingRoles };
     },
+  };
+};
 
+/** Mail to the people holding a role (never a code). */
+const createRoleNotificationActivities = (deps: ApprovalDeps) => {
+  const notifications = createNotificationActivities(deps.notify);
+  return {
     /** Email to everyone holding one of the roles, with a copy to the team webhook (never a code). */
     async notifyRoles(input: {
       roles: string[];
@@ -254,3 +304,8 @@ export const createApprovalActivities = (deps: ApprovalDeps) => {
     },
   };
 };
+
+export const createApprovalActivities = (deps: ApprovalDeps) => ({
+  ...createApprovalCodeActivities(deps),
+  ...createRoleNotificationActivities(deps),
+});

@@ -64,54 +64,60 @@ function classify(err: unknown, container: string): Error {
   );
 }
 
-export const createDockerActivities = (deps: { docker: Docker }) => {
-  async function inspect(container: string): Promise<ContainerState> {
-    try {
-      const info = await deps.docker.getContainer(container).inspect();
-      return {
-        name: info.Name.replace(/^\//, ''),
-        running: info.State.Running,
-        status: info.State.Status,
-        exitCode: info.State.ExitCode,
-        restartCount: info.RestartCount,
-        startedAt: info.State.StartedAt,
-        finishedAt: info.State.FinishedAt,
-      };
-    } catch (err) {
-      throw classify(err, container);
-    }
+async function inspectContainerState(docker: Docker, container: string): Promise<ContainerState> {
+  try {
+    const info = await docker.getContainer(container).inspect();
+    return {
+      name: info.Name.replace(/^\//, ''),
+      running: info.State.Running,
+      status: info.State.Status,
+      exitCode: info.State.ExitCode,
+      restartCount: info.RestartCount,
+      startedAt: info.State.StartedAt,
+      finishedAt: info.State.FinishedAt,
+    };
+  } catch (err) {
+    throw classify(err, container);
   }
+}
 
-  const startedSince = (state: ContainerState, decidedAt: string) =>
-    state.running && Date.parse(state.startedAt) > Date.parse(decidedAt);
+const startedSince = (state: ContainerState, decidedAt: string) =>
+  state.running && Date.parse(state.startedAt) > Date.parse(decidedAt);
 
+/** What the container is doing: its state and its recent logs. */
+const createContainerInspection = (deps: { docker: Docker }) => ({
+  inspectContainer: (input: { container: string }): Promise<ContainerState> =>
+    inspectContainerState(deps.docker, input.container),
+
+  /** Runbook step "Check logs": the last N lines, credentials masked, long lines cut. */
+  async tailContainerLogs(input: { container: string; lines: number }): Promise<LogTail> {
+    const state = await inspectContainerState(deps.docker, input.container);
+    let raw: Buffer;
+    try {
+      raw = await deps.docker
+        .getContainer(input.container)
+        .logs({ stdout: true, stderr: true, tail: input.lines, follow: false });
+    } catch (err) {
+      throw classify(err, input.container);
+    }
+    const lines = demuxLogs(Buffer.from(raw))
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .slice(-input.lines)
+      .map((l) => redact(l.length > MAX_LINE ? `${l.slice(0, MAX_LINE)}…` : l));
+    return {
+      container: input.container,
+      lines,
+      errorLines: lines.filter((l) => /\berror\b|"level":\s*"(error|fatal)"|\bFATAL\b/i.test(l)).length,
+      state,
+    };
+  },
+});
+
+/** Restart, stop and start: the mutations (reached only through the target guard's grant check). */
+const createContainerControl = (deps: { docker: Docker }) => {
+  const inspect = (container: string) => inspectContainerState(deps.docker, container);
   return {
-    inspectContainer: (input: { container: string }): Promise<ContainerState> => inspect(input.container),
-
-    /** Runbook step "Check logs": the last N lines, credentials masked, long lines cut. */
-    async tailContainerLogs(input: { container: string; lines: number }): Promise<LogTail> {
-      const state = await inspect(input.container);
-      let raw: Buffer;
-      try {
-        raw = await deps.docker
-          .getContainer(input.container)
-          .logs({ stdout: true, stderr: true, tail: input.lines, follow: false });
-      } catch (err) {
-        throw classify(err, input.container);
-      }
-      const lines = demuxLogs(Buffer.from(raw))
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .slice(-input.lines)
-        .map((l) => redact(l.length > MAX_LINE ? `${l.slice(0, MAX_LINE)}…` : l));
-      return {
-        container: input.container,
-        lines,
-        errorLines: lines.filter((l) => /\berror\b|"level":\s*"(error|fatal)"|\bFATAL\b/i.test(l)).length,
-        state,
-      };
-    },
-
     /** Runbook step "Restart": `docker restart`; skipped when a retry finds it already restarted. */
     async restartContainer(input: MutationInput & { stopTimeoutSec: number }): Promise<{
       restarted: boolean;
@@ -164,3 +170,8 @@ export const createDockerActivities = (deps: { docker: Docker }) => {
     },
   };
 };
+
+export const createDockerActivities = (deps: { docker: Docker }) => ({
+  ...createContainerInspection(deps),
+  ...createContainerControl(deps),
+});

@@ -127,7 +127,7 @@ export function libpqEnv(url: string): Record<string, string> {
   return env;
 }
 
-export const createEvidenceActivities = (deps: EvidenceDeps) => ({
+const createRefundEvidenceActivities = (deps: EvidenceDeps) => ({
   /** Runbook step "Document in launch/evidence/phase4_billing/refunds/": one file per refund, once. */
   async writeRefundEvidence(input: RefundEvidenceInput): Promise<RefundEvidenceResult> {
     const dir = within(deps.evidenceDir, input.subdir, safeName(input.incidentId));
@@ -173,7 +173,81 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
       await rm(tmp, { force: true });
     }
   },
+});
 
+/** The dump and its checksum a finished earlier attempt left (its answer was lost), if any. */
+async function earlierDump(
+  dir: string,
+  file: string,
+  sumFile: string,
+  format: DumpInput['format'],
+  database: string,
+): Promise<DumpResult | undefined> {
+  if (!(await exists(file)) || !(await exists(sumFile))) return undefined;
+  const [sha256] = (await readFile(sumFile, 'utf8')).split(/\s+/);
+  const st = await stat(file);
+  await privateDir(dir);
+  const modes = await privateFiles(dir, file, sumFile);
+  return {
+    ...modes,
+    path: file,
+    bytes: st.size,
+    sha256,
+    format,
+    database,
+    startedAt: st.birthtime.toISOString(),
+    finishedAt: st.mtime.toISOString(),
+    alreadyDone: true,
+  };
+}
+
+/** Runs pg_dump into `partial`, heartbeating its size; killed when the activity is cancelled. */
+async function runPgDump(deps: EvidenceDeps, partial: string, format: DumpInput['format']): Promise<void> {
+  const ctx = Context.current();
+  const child = spawn(
+    path.join(deps.pgBinDir, 'pg_dump'),
+    [`--format=${format}`, '--no-password', `--file=${partial}`],
+    {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...libpqEnv(deps.postgresUrl) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => {
+    if (stderr.length < 4000) stderr += c.toString();
+  });
+  const beat = setInterval(() => {
+    void stat(partial).then(
+      (st) => ctx.heartbeat({ bytes: st.size }),
+      () => ctx.heartbeat({ bytes: 0 }),
+    );
+  }, 2_000);
+  const onCancel = () => child.kill('SIGTERM');
+  ctx.cancelled.catch(onCancel);
+  let code: number | null;
+  try {
+    code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (c) => resolve(c));
+    });
+  } catch (err) {
+    throw nonRetryable(
+      FailureType.InvalidInput,
+      `cannot run pg_dump from ${deps.pgBinDir}: ${describeError(err)}`,
+    );
+  } finally {
+    clearInterval(beat);
+  }
+  if (code !== 0) {
+    await rm(partial, { force: true });
+    throw retryable(
+      FailureType.DependencyUnavailable,
+      `pg_dump exited ${code}: ${redact(stderr.trim().split('\n').slice(-3).join(' | ')).slice(0, 500)}`,
+    );
+  }
+}
+
+const createDumpActivities = (deps: EvidenceDeps) => ({
   /** Runbook step "Preserve evidence: pg_dump": a timestamped dump, its size and SHA-256. */
   async dumpDatabase(input: DumpInput): Promise<DumpResult> {
     const dir = within(deps.evidenceDir, input.subdir, safeName(input.incidentId));
@@ -181,24 +255,8 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
     const file = path.join(dir, `backup_${compactTime(input.timestamp)}.${ext}`);
     const sumFile = `${file}.sha256`;
     const database = libpqEnv(deps.postgresUrl).PGDATABASE;
-    if ((await exists(file)) && (await exists(sumFile))) {
-      // A retry after the dump finished (the answer was lost): report the same file.
-      const [sha256] = (await readFile(sumFile, 'utf8')).split(/\s+/);
-      const st = await stat(file);
-      await privateDir(dir);
-      const modes = await privateFiles(dir, file, sumFile);
-      return {
-        ...modes,
-        path: file,
-        bytes: st.size,
-        sha256,
-        format: input.format,
-        database,
-        startedAt: st.birthtime.toISOString(),
-        finishedAt: st.mtime.toISOString(),
-        alreadyDone: true,
-      };
-    }
+    const earlier = await earlierDump(dir, file, sumFile, input.format, database);
+    if (earlier) return earlier;
     await privateDir(dir);
     const partial = `${file}.partial`;
     // Created 0600 before pg_dump opens it (pg_dump keeps an existing file's mode when it truncates):
@@ -206,48 +264,7 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
     await (await open(partial, 'w', EVIDENCE_FILE_MODE)).close();
     await chmod(partial, EVIDENCE_FILE_MODE);
     const startedAt = new Date().toISOString();
-    const ctx = Context.current();
-    const child = spawn(
-      path.join(deps.pgBinDir, 'pg_dump'),
-      [`--format=${input.format}`, '--no-password', `--file=${partial}`],
-      {
-        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...libpqEnv(deps.postgresUrl) },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => {
-      if (stderr.length < 4000) stderr += c.toString();
-    });
-    const beat = setInterval(() => {
-      void stat(partial).then(
-        (st) => ctx.heartbeat({ bytes: st.size }),
-        () => ctx.heartbeat({ bytes: 0 }),
-      );
-    }, 2_000);
-    const onCancel = () => child.kill('SIGTERM');
-    ctx.cancelled.catch(onCancel);
-    let code: number | null;
-    try {
-      code = await new Promise<number | null>((resolve, reject) => {
-        child.once('error', reject);
-        child.once('close', (c) => resolve(c));
-      });
-    } catch (err) {
-      throw nonRetryable(
-        FailureType.InvalidInput,
-        `cannot run pg_dump from ${deps.pgBinDir}: ${describeError(err)}`,
-      );
-    } finally {
-      clearInterval(beat);
-    }
-    if (code !== 0) {
-      await rm(partial, { force: true });
-      throw retryable(
-        FailureType.DependencyUnavailable,
-        `pg_dump exited ${code}: ${redact(stderr.trim().split('\n').slice(-3).join(' | ')).slice(0, 500)}`,
-      );
-    }
+    await runPgDump(deps, partial, input.format);
     const sha256 = await sha256File(partial);
     const { size } = await stat(partial);
     await rename(partial, file);
@@ -266,4 +283,10 @@ export const createEvidenceActivities = (deps: EvidenceDeps) => ({
       alreadyDone: false,
     };
   },
+});
+
+/** The refund documents and the database dump: the evidence a runbook preserves. */
+export const createEvidenceActivities = (deps: EvidenceDeps) => ({
+  ...createRefundEvidenceActivities(deps),
+  ...createDumpActivities(deps),
 });

@@ -63,11 +63,10 @@ async function postJson(
   await res.arrayBuffer();
 }
 
-async function fanOut(
-  channels: [string, () => Promise<void>][],
-  what: string,
-  memo?: ResultMemo,
-): Promise<Delivery> {
+/** A channel's name and its send. */
+type Channel = [string, () => Promise<void>];
+
+async function fanOut(channels: Channel[], what: string, memo?: ResultMemo): Promise<Delivery> {
   if (channels.length === 0) {
     throw nonRetryable(FailureType.NotificationFailed, `No notification channel is configured for ${what}`);
   }
@@ -91,92 +90,77 @@ async function fanOut(
   return delivery;
 }
 
+interface Sender {
+  deps: NotifyDeps;
+  doFetch: typeof fetch;
+  timeoutMs: number;
+}
+
+/** The chat webhook's copy of a page or a mail, when a webhook is configured. */
+function slackChannel(s: Sender, body: Record<string, unknown>): Channel[] {
+  const slackUrl = s.deps.slackWebhookUrl;
+  if (!slackUrl) return [];
+  return [['slack', () => postJson(s.doFetch, slackUrl, body, s.timeoutMs)]];
+}
+
+function pagerDutyChannel(s: Sender, input: PageInput): Channel[] {
+  const { pagerDutyRoutingKey: routingKey, pagerDutyEventsUrl: pdUrl } = s.deps;
+  if (!routingKey || !pdUrl) return [];
+  const event = {
+    routing_key: routingKey,
+    event_action: 'trigger',
+    dedup_key: input.dedupKey,
+    payload: {
+      summary: `[${input.runbook}] ${input.summary}`.slice(0, 1024),
+      source: 'accubooks-runbooks',
+      severity: input.severity === 'P0' ? 'critical' : 'error',
+      component: input.runbook,
+      group: input.incidentId,
+      class: input.tier,
+      custom_details: { incidentId: input.incidentId, tier: input.tier, ...input.details },
+    },
+  };
+  return [['pagerduty', () => postJson(s.doFetch, pdUrl, event, s.timeoutMs)]];
+}
+
+function mailChannel(deps: NotifyDeps, input: EmailInput): Channel[] {
+  const mailer = deps.mailer;
+  if (!mailer || input.to.length === 0) return [];
+  const send = async () => {
+    await mailer.sendMail({
+      from: deps.mailFrom,
+      to: input.to,
+      subject: input.subject,
+      text: input.text,
+      messageId: input.messageId,
+    });
+  };
+  return [['email', send]];
+}
+
 export const createNotificationActivities = (deps: NotifyDeps) => {
-  const doFetch = deps.fetch ?? fetch;
-  const timeoutMs = deps.timeoutMs ?? 10_000;
+  const sender: Sender = { deps, doFetch: deps.fetch ?? fetch, timeoutMs: deps.timeoutMs ?? 10_000 };
 
   return {
     /** Pages a tier through PagerDuty and the chat webhook. */
     async page(input: PageInput): Promise<Delivery> {
-      const channels: [string, () => Promise<void>][] = [];
-      if (deps.pagerDutyRoutingKey && deps.pagerDutyEventsUrl) {
-        const pdUrl = deps.pagerDutyEventsUrl;
-        const routingKey = deps.pagerDutyRoutingKey;
-        channels.push([
-          'pagerduty',
-          () =>
-            postJson(
-              doFetch,
-              pdUrl,
-              {
-                routing_key: routingKey,
-                event_action: 'trigger',
-                dedup_key: input.dedupKey,
-                payload: {
-                  summary: `[${input.runbook}] ${input.summary}`.slice(0, 1024),
-                  source: 'accubooks-runbooks',
-                  severity: input.severity === 'P0' ? 'critical' : 'error',
-                  component: input.runbook,
-                  group: input.incidentId,
-                  class: input.tier,
-                  custom_details: { incidentId: input.incidentId, tier: input.tier, ...input.details },
-                },
-              },
-              timeoutMs,
-            ),
-        ]);
-      }
-      if (deps.slackWebhookUrl) {
-        const slackUrl = deps.slackWebhookUrl;
-        channels.push([
-          'slack',
-          () =>
-            postJson(
-              doFetch,
-              slackUrl,
-              {
-                text: `:rotating_light: *${input.severity} ${input.runbook}* paging ${input.tier}: ${input.summary} (incident \`${input.incidentId}\`)`,
-                incidentId: input.incidentId,
-                dedupKey: input.dedupKey,
-              },
-              timeoutMs,
-            ),
-        ]);
-      }
+      const channels = [
+        ...pagerDutyChannel(sender, input),
+        ...slackChannel(sender, {
+          text: `:rotating_light: *${input.severity} ${input.runbook}* paging ${input.tier}: ${input.summary} (incident \`${input.incidentId}\`)`,
+          incidentId: input.incidentId,
+          dedupKey: input.dedupKey,
+        }),
+      ];
       return fanOut(channels, `page ${input.dedupKey}`, deps.memo);
     },
 
     /** Email to named people (CEO, CTO, Legal…), with a copy to the chat webhook. */
     async sendEmail(input: EmailInput): Promise<Delivery> {
-      const channels: [string, () => Promise<void>][] = [];
-      if (deps.mailer && input.to.length > 0) {
-        const mailer = deps.mailer;
-        channels.push([
-          'email',
-          async () => {
-            await mailer.sendMail({
-              from: deps.mailFrom,
-              to: input.to,
-              subject: input.subject,
-              text: input.text,
-              messageId: input.messageId,
-            });
-          },
-        ]);
-      }
-      if (deps.slackWebhookUrl) {
-        const slackUrl = deps.slackWebhookUrl;
-        channels.push([
-          'slack',
-          () =>
-            postJson(
-              doFetch,
-              slackUrl,
-              { text: `*${input.subject}*\n${input.text}`, dedupKey: input.messageId },
-              timeoutMs,
-            ),
-        ]);
-      }
+      const channels = [
+        ...mailChannel(deps, input),
+        ...slackChannel(sender, { text: `*${input.subject}*\n${input.text}`, dedupKey: input.messageId }),
+      ];
       return fanOut(channels, `email ${input.messageId}`, deps.memo);
     },
   };

@@ -178,12 +178,15 @@ export async function missingAppRoles(
   }
 }
 
-export const createPostgresActivities = (deps: PostgresDeps) => {
+/** The roles in scope (validated), what every factory below shares. */
+interface Scoped extends PostgresDeps {
+  roles: string[];
+}
+
+/** P1-1 and P0-2/P1-2: does the database answer, and how full is the application's pool. */
+const createPoolActivities = (deps: Scoped) => {
   const doFetch = deps.fetch ?? fetch;
-  const roles = [...deps.appRoles];
-  if (roles.length === 0 || roles.some((r) => !r)) {
-    throw new Error('The application database roles (ACCUBOOKS_DB_ROLES) must be given');
-  }
+  const { roles } = deps;
   const rolesText = roles.join(', ');
 
   async function sessions(scope: SessionScope): Promise<PoolReport['database']> {
@@ -198,60 +201,6 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
     const active = by('active');
     const idleInTransaction = by('idle in transaction') + by('idle in transaction (aborted)');
     return { total, idle, active, idleInTransaction, other: total - idle - active - idleInTransaction };
-  }
-
-  /** The running queries of `targets` that are still the same query (pid + query_start). */
-  async function stillRunning(scope: SessionScope, targets: SlowQuery[]): Promise<SlowQuery[]> {
-    if (targets.length === 0) return [];
-    const { sql, params } = scopeSql(roles, scope, 2);
-    const { rows } = await deps.pg.query<SlowRow>(
-      `SELECT pid, query_start::text AS query_start, backend_start::text AS backend_start,
-              extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms,
-              application_name, query
-         FROM pg_stat_activity
-        WHERE pid = ANY($1::int[]) AND state = 'active' AND ${sql}`,
-      [targets.map((t) => t.pid), ...params],
-    );
-    return rows
-      .map(toSlow)
-      .filter((r) => targets.some((t) => t.pid === r.pid && t.queryStart === r.queryStart));
-  }
-
-  async function signal(
-    fn: 'pg_cancel_backend' | 'pg_terminate_backend',
-    scope: SessionScope,
-    targets: SlowQuery[],
-  ): Promise<{ signalled: number[]; skipped: number[] }> {
-    const { sql, params } = scopeSql(roles, scope, 3);
-    const signalled: number[] = [];
-    const skipped: number[] = [];
-    for (const t of targets) {
-      // Same pid AND same query start: never signal a newer query that reused the backend.
-      const { rows } = await deps.pg.query<{ ok: boolean }>(
-        `SELECT ${fn}(pid) AS ok FROM pg_stat_activity
-          WHERE pid = $1 AND query_start = $2::timestamptz AND state = 'active' AND ${sql}`,
-        [t.pid, t.queryStart, ...params],
-      );
-      if (rows[0]?.ok) signalled.push(t.pid);
-      else skipped.push(t.pid);
-    }
-    return { signalled, skipped };
-  }
-
-  async function waitEnded(
-    scope: SessionScope,
-    targets: SlowQuery[],
-    graceMs: number,
-  ): Promise<{ ended: number[]; stillRunning: SlowQuery[] }> {
-    const deadline = Date.now() + graceMs;
-    let running = await stillRunning(scope, targets);
-    while (running.length > 0 && Date.now() < deadline) {
-      Context.current().heartbeat({ stillRunning: running.length });
-      await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
-      running = await stillRunning(scope, targets);
-    }
-    const runningPids = new Set(running.map((r) => r.pid));
-    return { ended: targets.map((t) => t.pid).filter((p) => !runningPids.has(p)), stillRunning: running };
   }
 
   return {
@@ -321,7 +270,13 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
         : `API reports ${api.total} open (${api.inUse} in use of ${api.max}); server sees ${database.total} sessions of role ${rolesText} across all instances`;
       return { api, database, consistent, note, checkedAt: new Date().toISOString() };
     },
+  };
+};
 
+/** P0-2 "Kill idle connections". */
+const createIdleSessionActivities = (deps: Scoped) => {
+  const { roles } = deps;
+  return {
     /**
      * P0-2 "Kill idle connections", the seed's query narrowed to the application's sessions:
      *   SELECT pg_terminate_backend(pid) FROM pg_stat_activity
@@ -389,7 +344,86 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
       });
       return result;
     },
+  };
+};
 
+/** The running queries of `targets` that are still the same query (pid + query_start). */
+async function stillRunning(deps: Scoped, scope: SessionScope, targets: SlowQuery[]): Promise<SlowQuery[]> {
+  if (targets.length === 0) return [];
+  const { sql, params } = scopeSql(deps.roles, scope, 2);
+  const { rows } = await deps.pg.query<SlowRow>(
+    `SELECT pid, query_start::text AS query_start, backend_start::text AS backend_start,
+            extract(epoch FROM clock_timestamp() - query_start) * 1000 AS duration_ms,
+            application_name, query
+       FROM pg_stat_activity
+      WHERE pid = ANY($1::int[]) AND state = 'active' AND ${sql}`,
+    [targets.map((t) => t.pid), ...params],
+  );
+  return rows
+    .map(toSlow)
+    .filter((r) => targets.some((t) => t.pid === r.pid && t.queryStart === r.queryStart));
+}
+
+async function signal(
+  deps: Scoped,
+  fn: 'pg_cancel_backend' | 'pg_terminate_backend',
+  scope: SessionScope,
+  targets: SlowQuery[],
+): Promise<{ signalled: number[]; skipped: number[] }> {
+  const { sql, params } = scopeSql(deps.roles, scope, 3);
+  const signalled: number[] = [];
+  const skipped: number[] = [];
+  for (const t of targets) {
+    // Same pid AND same query start: never signal a newer query that reused the backend.
+    const { rows } = await deps.pg.query<{ ok: boolean }>(
+      `SELECT ${fn}(pid) AS ok FROM pg_stat_activity
+        WHERE pid = $1 AND query_start = $2::timestamptz AND state = 'active' AND ${sql}`,
+      [t.pid, t.queryStart, ...params],
+    );
+    if (rows[0]?.ok) signalled.push(t.pid);
+    else skipped.push(t.pid);
+  }
+  return { signalled, skipped };
+}
+
+async function waitEnded(
+  deps: Scoped,
+  scope: SessionScope,
+  targets: SlowQuery[],
+  graceMs: number,
+): Promise<{ ended: number[]; stillRunning: SlowQuery[] }> {
+  const deadline = Date.now() + graceMs;
+  let running = await stillRunning(deps, scope, targets);
+  while (running.length > 0 && Date.now() < deadline) {
+    Context.current().heartbeat({ stillRunning: running.length });
+    await sleep(Math.min(250, Math.max(1, deadline - Date.now())));
+    running = await stillRunning(deps, scope, targets);
+  }
+  const runningPids = new Set(running.map((r) => r.pid));
+  return { ended: targets.map((t) => t.pid).filter((p) => !runningPids.has(p)), stillRunning: running };
+}
+
+/** Signals the queries still running, then waits up to the grace period for them to end. */
+async function kill(
+  deps: Scoped,
+  fn: 'pg_cancel_backend' | 'pg_terminate_backend',
+  input: SessionScope & { queries: SlowQuery[]; graceMs: number },
+  failure: string,
+): Promise<KillResult> {
+  try {
+    const { signalled, skipped } = await signal(deps, fn, input, input.queries);
+    const targets = input.queries.filter((q) => signalled.includes(q.pid));
+    const { ended, stillRunning: still } = await waitEnded(deps, input, targets, input.graceMs);
+    return { signalled, ended, stillRunning: still, skipped };
+  } catch (err) {
+    throw dbFailure(failure, err);
+  }
+}
+
+/** P1-2: the application's slow queries, listed, cancelled and terminated. */
+const createSlowQueryActivities = (deps: Scoped) => {
+  const { roles } = deps;
+  return {
     /**
      * P1-2 "Check slow queries": the application's active queries running longer than the threshold,
      * with pid, duration and the query text truncated and with its literals masked.
@@ -418,28 +452,27 @@ export const createPostgresActivities = (deps: PostgresDeps) => {
     async cancelQueries(
       input: SessionScope & { queries: SlowQuery[]; graceMs: number },
     ): Promise<KillResult> {
-      try {
-        const { signalled, skipped } = await signal('pg_cancel_backend', input, input.queries);
-        const targets = input.queries.filter((q) => signalled.includes(q.pid));
-        const { ended, stillRunning: still } = await waitEnded(input, targets, input.graceMs);
-        return { signalled, ended, stillRunning: still, skipped };
-      } catch (err) {
-        throw dbFailure('Cancelling slow queries failed', err);
-      }
+      return kill(deps, 'pg_cancel_backend', input, 'Cancelling slow queries failed');
     },
 
     /** P1-2 "Kill slow queries", when cancel did not end them: pg_terminate_backend. */
     async terminateQueries(
       input: SessionScope & { queries: SlowQuery[]; graceMs: number },
     ): Promise<KillResult> {
-      try {
-        const { signalled, skipped } = await signal('pg_terminate_backend', input, input.queries);
-        const targets = input.queries.filter((q) => signalled.includes(q.pid));
-        const { ended, stillRunning: still } = await waitEnded(input, targets, input.graceMs);
-        return { signalled, ended, stillRunning: still, skipped };
-      } catch (err) {
-        throw dbFailure('Terminating slow queries failed', err);
-      }
+      return kill(deps, 'pg_terminate_backend', input, 'Terminating slow queries failed');
     },
+  };
+};
+
+export const createPostgresActivities = (deps: PostgresDeps) => {
+  const roles = [...deps.appRoles];
+  if (roles.length === 0 || roles.some((r) => !r)) {
+    throw new Error('The application database roles (ACCUBOOKS_DB_ROLES) must be given');
+  }
+  const scoped: Scoped = { ...deps, roles };
+  return {
+    ...createPoolActivities(scoped),
+    ...createIdleSessionActivities(scoped),
+    ...createSlowQueryActivities(scoped),
   };
 };

@@ -75,118 +75,143 @@ function engineError(what: string, err: unknown): Error {
   );
 }
 
-export const createScalingActivities = (deps: ScalingDeps) => {
-  async function list(target: string): Promise<Replica[]> {
-    let containers: Docker.ContainerInfo[];
-    try {
-      containers = await deps.docker.listContainers({
-        all: true,
-        filters: { label: [`${REPLICA_LABEL}=${target}`] },
-      });
-    } catch (err) {
-      throw engineError(`Listing replicas of ${target}`, err);
-    }
-    return containers
-      .map((c) => ({
-        name: (c.Names[0] ?? '').replace(/^\//, ''),
-        index: Number(c.Labels[REPLICA_INDEX_LABEL] ?? 0),
-        running: c.State === 'running',
-        port: c.Labels['accubooks.replica-port'] ? Number(c.Labels['accubooks.replica-port']) : undefined,
-        startedAt: new Date(c.Created * 1000).toISOString(),
-      }))
-      .sort((a, b) => a.index - b.index);
+async function listReplicas(docker: Docker, target: string): Promise<Replica[]> {
+  let containers: Docker.ContainerInfo[];
+  try {
+    containers = await docker.listContainers({
+      all: true,
+      filters: { label: [`${REPLICA_LABEL}=${target}`] },
+    });
+  } catch (err) {
+    throw engineError(`Listing replicas of ${target}`, err);
   }
+  return containers
+    .map((c) => ({
+      name: (c.Names[0] ?? '').replace(/^\//, ''),
+      index: Number(c.Labels[REPLICA_INDEX_LABEL] ?? 0),
+      running: c.State === 'running',
+      port: c.Labels['accubooks.replica-port'] ? Number(c.Labels['accubooks.replica-port']) : undefined,
+      startedAt: new Date(c.Created * 1000).toISOString(),
+    }))
+    .sort((a, b) => a.index - b.index);
+}
 
-  async function waitHealthy(url: string, name: string, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let last = 'no answer';
-    for (;;) {
-      Context.current().heartbeat({ waitingFor: name });
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-        if (res.status === 200) return;
-        last = `HTTP ${res.status}`;
-      } catch (err) {
-        last = describeError(err);
-      }
-      const info = await deps.docker.getContainer(name).inspect();
-      if (!info.State.Running) {
-        throw retryable(
-          FailureType.DependencyUnavailable,
-          `Replica ${name} stopped while starting (exit code ${info.State.ExitCode})`,
-        );
-      }
-      if (Date.now() > deadline) {
-        throw retryable(
-          FailureType.DependencyUnavailable,
-          `Replica ${name} not healthy in ${timeoutMs} ms (${last})`,
-        );
-      }
-      await sleep(250);
-    }
-  }
-
-  async function startReplica(spec: ReplicaSpec, index: number, template: Docker.ContainerInspectInfo) {
-    const name = replicaName(spec.target, index);
-    const existing = deps.docker.getContainer(name);
-    let info: Docker.ContainerInspectInfo | undefined;
+async function waitHealthy(docker: Docker, url: string, name: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer';
+  for (;;) {
+    Context.current().heartbeat({ waitingFor: name });
     try {
-      info = await existing.inspect();
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
     } catch (err) {
-      if (statusOf(err) !== 404) throw engineError(`Replica ${name}`, err);
+      last = describeError(err);
     }
-    if (info) {
-      if (info.Config.Labels?.[REPLICA_LABEL] !== spec.target) {
-        throw nonRetryable(
-          FailureType.ActionRefused,
-          `A container named ${name} exists but is not a replica of ${spec.target}; not touching it`,
-        );
-      }
-      try {
-        if (!info.State.Running) await existing.start();
-      } catch (err) {
-        if (statusOf(err) !== 304) throw engineError(`Starting replica ${name}`, err);
-      }
-      return { name, created: false };
+    const info = await docker.getContainer(name).inspect();
+    if (!info.State.Running) {
+      throw retryable(
+        FailureType.DependencyUnavailable,
+        `Replica ${name} stopped while starting (exit code ${info.State.ExitCode})`,
+      );
     }
-    const port = await freePort();
-    const env = Object.fromEntries(
-      (template.Config.Env ?? []).map((kv) => {
-        const i = kv.indexOf('=');
-        return [kv.slice(0, i), kv.slice(i + 1)];
-      }),
+    if (Date.now() > deadline) {
+      throw retryable(
+        FailureType.DependencyUnavailable,
+        `Replica ${name} not healthy in ${timeoutMs} ms (${last})`,
+      );
+    }
+    await sleep(250);
+  }
+}
+
+/**
+ * A replica an earlier attempt created: started again if it stopped. false when there is none;
+ * refused when a container of that name is not a replica of the target.
+ */
+async function reuseReplica(docker: Docker, spec: ReplicaSpec, name: string): Promise<boolean> {
+  const existing = docker.getContainer(name);
+  let info: Docker.ContainerInspectInfo | undefined;
+  try {
+    info = await existing.inspect();
+  } catch (err) {
+    if (statusOf(err) !== 404) throw engineError(`Replica ${name}`, err);
+  }
+  if (!info) return false;
+  if (info.Config.Labels?.[REPLICA_LABEL] !== spec.target) {
+    throw nonRetryable(
+      FailureType.ActionRefused,
+      `A container named ${name} exists but is not a replica of ${spec.target}; not touching it`,
     );
-    Object.assign(env, spec.env);
-    if (spec.portEnv) env[spec.portEnv] = String(port);
-    if (spec.instanceEnv) env[spec.instanceEnv] = name;
-    const labels: Record<string, string> = {
-      ...(template.Config.Labels ?? {}),
-      ...spec.labels,
-      [REPLICA_LABEL]: spec.target,
-      [REPLICA_INDEX_LABEL]: String(index),
-      'accubooks.replica-port': String(port),
-    };
-    if (spec.portLabel) labels[spec.portLabel] = String(port);
-    try {
-      const container = await deps.docker.createContainer({
-        name,
-        Image: template.Config.Image,
-        Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-        Labels: labels,
-        Tty: false,
-        StopTimeout: 10,
-        HostConfig: { NetworkMode: template.HostConfig.NetworkMode, RestartPolicy: { Name: 'no' } },
-      });
-      await container.start();
-    } catch (err) {
-      throw engineError(`Creating replica ${name}`, err);
-    }
-    if (spec.healthPath) {
-      const host = new URL(apiUrlFor(deps.apiUrls, spec.target)).hostname;
-      await waitHealthy(`http://${host}:${port}${spec.healthPath}`, name, spec.healthTimeoutMs);
-    }
-    return { name, created: true };
   }
+  try {
+    if (!info.State.Running) await existing.start();
+  } catch (err) {
+    if (statusOf(err) !== 304) throw engineError(`Starting replica ${name}`, err);
+  }
+  return true;
+}
+
+/** The new replica's container: the template's image, environment and labels, plus its own. */
+function replicaContainer(
+  spec: ReplicaSpec,
+  index: number,
+  template: Docker.ContainerInspectInfo,
+  name: string,
+  port: number,
+): Docker.ContainerCreateOptions {
+  const env = Object.fromEntries(
+    (template.Config.Env ?? []).map((kv) => {
+      const i = kv.indexOf('=');
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
+  Object.assign(env, spec.env);
+  if (spec.portEnv) env[spec.portEnv] = String(port);
+  if (spec.instanceEnv) env[spec.instanceEnv] = name;
+  const labels: Record<string, string> = {
+    ...(template.Config.Labels ?? {}),
+    ...spec.labels,
+    [REPLICA_LABEL]: spec.target,
+    [REPLICA_INDEX_LABEL]: String(index),
+    'accubooks.replica-port': String(port),
+  };
+  if (spec.portLabel) labels[spec.portLabel] = String(port);
+  return {
+    name,
+    Image: template.Config.Image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: labels,
+    Tty: false,
+    StopTimeout: 10,
+    HostConfig: { NetworkMode: template.HostConfig.NetworkMode, RestartPolicy: { Name: 'no' } },
+  };
+}
+
+async function startReplica(
+  deps: ScalingDeps,
+  spec: ReplicaSpec,
+  index: number,
+  template: Docker.ContainerInspectInfo,
+): Promise<{ name: string; created: boolean }> {
+  const name = replicaName(spec.target, index);
+  if (await reuseReplica(deps.docker, spec, name)) return { name, created: false };
+  const port = await freePort();
+  try {
+    const container = await deps.docker.createContainer(replicaContainer(spec, index, template, name, port));
+    await container.start();
+  } catch (err) {
+    throw engineError(`Creating replica ${name}`, err);
+  }
+  if (spec.healthPath) {
+    const host = new URL(apiUrlFor(deps.apiUrls, spec.target)).hostname;
+    await waitHealthy(deps.docker, `http://${host}:${port}${spec.healthPath}`, name, spec.healthTimeoutMs);
+  }
+  return { name, created: true };
+}
+
+export const createScalingActivities = (deps: ScalingDeps) => {
+  const list = (target: string) => listReplicas(deps.docker, target);
 
   return {
     /** The replicas this runbook started for a target (running or not). */
@@ -211,7 +236,7 @@ export const createScalingActivities = (deps: ScalingDeps) => {
       }
       const created: string[] = [];
       for (let i = 1; i <= input.replicas; i++) {
-        const r = await startReplica(input, i, template);
+        const r = await startReplica(deps, input, i, template);
         if (r.created) created.push(r.name);
       }
       log.info('forecast workers scaled up', {

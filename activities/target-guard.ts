@@ -39,7 +39,8 @@ export interface TargetGuardDeps {
   trustRequesters?: boolean;
 }
 
-export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
+/** The runbooks' side: ask the target's guard for an action, and tell it the action is done. */
+const createGuardRequestActivities = (deps: TargetGuardDeps) => ({
   /** Starts the target's guard if it is not running, then asks it; waits (heartbeating) for its turn. */
   async requestTargetAction(input: { request: TargetRequest }): Promise<TargetReply> {
     const ctx = Context.current();
@@ -76,7 +77,10 @@ export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
       throw retryable(FailureType.DependencyUnavailable, `target guard: ${describeError(err)}`);
     }
   },
+});
 
+/** The guard's side: what it is told, checked against the requesting incident's own state. */
+const createGuardCheckActivities = (deps: TargetGuardDeps) => ({
   /**
    * For the guard: is the requester a running incident of this runbook on this target? Anyone who
    * can open the UI can send the guard an update naming any workflow as its requester; a request
@@ -168,6 +172,11 @@ export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
       return { approved: false, detail: `cannot read the holder's state: ${describeError(err)}` };
     }
   },
+});
+
+export const createTargetGuardActivities = (deps: TargetGuardDeps = {}) => ({
+  ...createGuardRequestActivities(deps),
+  ...createGuardCheckActivities(deps),
 });
 
 /** The target an activity's own input names, where it names one: it must be the grant's target. */

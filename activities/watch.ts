@@ -99,44 +99,116 @@ export interface WatchDeps {
   appRoles: readonly string[];
 }
 
+/** What the probes call: the same activities the runbooks call one by one. */
+interface Probers {
+  pg: ReturnType<typeof createPostgresActivities>;
+  prom: ReturnType<typeof createPrometheusActivities>;
+}
+
+async function probe({ pg, prom }: Probers, p: WatchProbe): Promise<unknown> {
+  switch (p.kind) {
+    case 'pool':
+      return pg.checkPool(p.input);
+    case 'slowQueries':
+      return pg.listSlowQueries(p.input);
+    case 'metric':
+      return prom.queryMetric(p.input);
+    case 'metrics':
+      return prom.queryMetrics(p.input);
+  }
+}
+
+/** One sample of every probe; the first probe's failure is the error state. */
+async function takeSample(
+  probers: Probers,
+  probes: Record<string, WatchProbe>,
+): Promise<{ sample: WatchSample } | { error: string }> {
+  const sample: WatchSample = {};
+  let first = true;
+  for (const [name, p] of Object.entries(probes)) {
+    const primary = first;
+    first = false;
+    if (p.onlyWhen && !holds(p.onlyWhen, sample)) continue;
+    try {
+      sample[name] = await probe(probers, p);
+    } catch (err) {
+      const text =
+        err instanceof ApplicationFailure ? `${err.type ?? 'error'}: ${err.message}` : describeError(err);
+      if (primary) return { error: text };
+      sample[`${name}Error`] = text;
+    }
+  }
+  return { sample };
+}
+
+/** One attempt of a watch: its input, the progress of the attempts before it, and its own sample's time. */
+interface Attempt {
+  input: WatchInput;
+  prev: Progress;
+  at: number;
+  samples: number;
+  elapsedMs: number;
+}
+
+const done = (
+  a: Attempt,
+  r: Omit<WatchResult, 'at' | 'samples' | 'delayMs' | 'recent'>,
+  recent: TimedSample[],
+) => ({ ...r, at: a.at, samples: a.samples, delayMs: a.prev.delayMs, recent }) as WatchResult;
+
+/** The measurement failed: the workflow hears of it once, then the attempts back off here. */
+function afterError(a: Attempt, error: string): WatchResult {
+  const { input, prev, elapsedMs } = a;
+  if (!input.last || !('error' in input.last)) {
+    return done(a, { reason: 'error', changed: [], error }, prev.recent);
+  }
+  if (elapsedMs >= input.deadlineMs) {
+    return done(a, { reason: 'deadline', changed: [], error }, prev.recent);
+  }
+  // Still down: back off here (retries add no history), never faster than the base interval.
+  const delayMs = Math.min(prev.delayMs * 2, input.maxIntervalMs, input.deadlineMs - elapsedMs);
+  throw again(
+    { elapsedMs: elapsedMs + delayMs, delayMs, samples: a.samples, recent: prev.recent },
+    delayMs,
+    `${input.what} cannot be measured: ${error}`,
+  );
+}
+
+/** A sample: returned when something the workflow reacts to changed, else sampled again later. */
+function afterSample(a: Attempt, sample: WatchSample): WatchResult {
+  const { input, prev, at, elapsedMs } = a;
+  // A new watch samples at once; a sample moments after the one the workflow just judged would
+  // repeat it (and break "each higher than the one before"): it replaces that one instead.
+  const last = prev.recent[prev.recent.length - 1];
+  const kept = last && at - last.at < input.intervalMs / 2 ? prev.recent.slice(0, -1) : prev.recent;
+  const recent = [...kept, { at, sample }].slice(-Math.max(1, input.keep ?? 1));
+  if (!input.last) return done(a, { reason: 'changed', changed: Object.keys(input.react), sample }, recent);
+  if ('error' in input.last) return done(a, { reason: 'recovered', changed: [], sample }, recent);
+  const before = verdicts(input.react, input.last.sample, prev.recent);
+  const now = verdicts(input.react, sample, recent);
+  const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
+  if (input.returnWhen && holds(input.returnWhen, sample, recent)) changed.push('returnWhen');
+  if (changed.length) return done(a, { reason: 'changed', changed, sample }, recent);
+  if (elapsedMs >= input.deadlineMs) return done(a, { reason: 'deadline', changed: [], sample }, recent);
+
+  const steady = input.steadyWhen ? holds(input.steadyWhen, sample, recent) : false;
+  const next = steady ? input.intervalMs : Math.min(prev.delayMs * 2, input.maxIntervalMs);
+  const delayMs = Math.max(1, Math.min(next, input.deadlineMs - elapsedMs));
+  const state = Object.entries(now)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+  throw again(
+    { elapsedMs: elapsedMs + delayMs, delayMs: next, samples: a.samples, recent },
+    delayMs,
+    `${input.what}: unchanged (${state}); sample ${a.samples}, next in ${Math.round(delayMs / 1000)} s`,
+  );
+}
+
 export const createWatchActivities = (deps: WatchDeps) => {
-  const pg = createPostgresActivities({ pg: deps.pg, apiUrls: deps.apiUrls, appRoles: deps.appRoles });
-  const prom = createPrometheusActivities({ prometheusUrl: deps.prometheusUrl });
-
-  async function probe(p: WatchProbe): Promise<unknown> {
-    switch (p.kind) {
-      case 'pool':
-        return pg.checkPool(p.input);
-      case 'slowQueries':
-        return pg.listSlowQueries(p.input);
-      case 'metric':
-        return prom.queryMetric(p.input);
-      case 'metrics':
-        return prom.queryMetrics(p.input);
-    }
-  }
-
-  /** One sample of every probe; the first probe's failure is the error state. */
-  async function takeSample(
-    probes: Record<string, WatchProbe>,
-  ): Promise<{ sample: WatchSample } | { error: string }> {
-    const sample: WatchSample = {};
-    let first = true;
-    for (const [name, p] of Object.entries(probes)) {
-      const primary = first;
-      first = false;
-      if (p.onlyWhen && !holds(p.onlyWhen, sample)) continue;
-      try {
-        sample[name] = await probe(p);
-      } catch (err) {
-        const text =
-          err instanceof ApplicationFailure ? `${err.type ?? 'error'}: ${err.message}` : describeError(err);
-        if (primary) return { error: text };
-        sample[`${name}Error`] = text;
-      }
-    }
-    return { sample };
-  }
+  const probers: Probers = {
+    pg: createPostgresActivities({ pg: deps.pg, apiUrls: deps.apiUrls, appRoles: deps.appRoles }),
+    prom: createPrometheusActivities({ prometheusUrl: deps.prometheusUrl }),
+  };
 
   return {
     /** Samples until something the workflow reacts to changes, or the deadline (see the file header). */
@@ -146,7 +218,6 @@ export const createWatchActivities = (deps: WatchDeps) => {
       }
       const ctx = Context.current();
       const startedAt = Date.now();
-      const keep = Math.max(1, input.keep ?? 1);
       const prev = (ctx.info.heartbeatDetails as Progress | undefined) ?? {
         elapsedMs: 0,
         delayMs: input.startDelayMs ?? input.intervalMs,
@@ -154,57 +225,16 @@ export const createWatchActivities = (deps: WatchDeps) => {
         recent: input.recent ?? [],
       };
       const at = input.now + prev.elapsedMs;
-      const taken = await takeSample(input.probes);
-      const samples = prev.samples + 1;
-      // Time this attempt took counts too (the server's clock runs while an activity runs).
-      const elapsedMs = prev.elapsedMs + (Date.now() - startedAt);
-      const done = (r: Omit<WatchResult, 'at' | 'samples' | 'delayMs' | 'recent'>, recent: TimedSample[]) =>
-        ({ ...r, at, samples, delayMs: prev.delayMs, recent }) as WatchResult;
-
-      if ('error' in taken) {
-        if (!input.last || !('error' in input.last)) {
-          return done({ reason: 'error', changed: [], error: taken.error }, prev.recent);
-        }
-        if (elapsedMs >= input.deadlineMs) {
-          return done({ reason: 'deadline', changed: [], error: taken.error }, prev.recent);
-        }
-        // Still down: back off here (retries add no history), never faster than the base interval.
-        const delayMs = Math.min(prev.delayMs * 2, input.maxIntervalMs, input.deadlineMs - elapsedMs);
-        throw again(
-          { elapsedMs: elapsedMs + delayMs, delayMs, samples, recent: prev.recent },
-          delayMs,
-          `${input.what} cannot be measured: ${taken.error}`,
-        );
-      }
-
-      // A new watch samples at once; a sample moments after the one the workflow just judged would
-      // repeat it (and break "each higher than the one before"): it replaces that one instead.
-      const last = prev.recent[prev.recent.length - 1];
-      const kept = last && at - last.at < input.intervalMs / 2 ? prev.recent.slice(0, -1) : prev.recent;
-      const recent = [...kept, { at, sample: taken.sample }].slice(-keep);
-      if (!input.last)
-        return done({ reason: 'changed', changed: Object.keys(input.react), sample: taken.sample }, recent);
-      if ('error' in input.last)
-        return done({ reason: 'recovered', changed: [], sample: taken.sample }, recent);
-      const before = verdicts(input.react, input.last.sample, prev.recent);
-      const now = verdicts(input.react, taken.sample, recent);
-      const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
-      if (input.returnWhen && holds(input.returnWhen, taken.sample, recent)) changed.push('returnWhen');
-      if (changed.length) return done({ reason: 'changed', changed, sample: taken.sample }, recent);
-      if (elapsedMs >= input.deadlineMs)
-        return done({ reason: 'deadline', changed: [], sample: taken.sample }, recent);
-
-      const steady = input.steadyWhen ? holds(input.steadyWhen, taken.sample, recent) : false;
-      const next = steady ? input.intervalMs : Math.min(prev.delayMs * 2, input.maxIntervalMs);
-      const delayMs = Math.max(1, Math.min(next, input.deadlineMs - elapsedMs));
-      const state = Object.entries(now)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(', ');
-      throw again(
-        { elapsedMs: elapsedMs + delayMs, delayMs: next, samples, recent },
-        delayMs,
-        `${input.what}: unchanged (${state}); sample ${samples}, next in ${Math.round(delayMs / 1000)} s`,
-      );
+      const taken = await takeSample(probers, input.probes);
+      const attempt: Attempt = {
+        input,
+        prev,
+        at,
+        samples: prev.samples + 1,
+        // Time this attempt took counts too (the server's clock runs while an activity runs).
+        elapsedMs: prev.elapsedMs + (Date.now() - startedAt),
+      };
+      return 'error' in taken ? afterError(attempt, taken.error) : afterSample(attempt, taken.sample);
     },
   };
 };
