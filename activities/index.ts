@@ -26,7 +26,7 @@ import { createEvidenceActivities } from './evidence';
 import { createStripeActivities } from './stripe';
 import { createTargetGuardActivities, withGrantCheck } from './target-guard';
 import { createWatchActivities } from './watch';
-import { redisResultMemo, withOnceAcrossAttempts, type ResultMemo } from './memo';
+import { redisResultMemo, withOnceAcrossAttempts, type ResultMemo } from './result-memo';
 
 export interface ActivityDeps {
   docker: Docker;
@@ -73,7 +73,7 @@ export interface ActivityDeps {
  * mail, a second and different approval code (the first, already in the approver's inbox, would be
  * refused), and a terminate, cancel or scale-down whose retry finds nothing left and reports 0
  * sessions, queries or replicas. Their retries
- * return the recorded result of the attempt that did the work (activities/memo.ts).
+ * return the recorded result of the attempt that did the work (activities/result-memo.ts).
  */
 export const ONCE_ACROSS_ATTEMPTS = [
   'page',

@@ -6,7 +6,7 @@
 import { log } from '@temporalio/activity';
 import type { Transporter } from 'nodemailer';
 import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
-import { oncePart, type ResultMemo } from './memo';
+import { oncePart, type ResultMemo } from './result-memo';
 
 export interface NotifyDeps {
   slackWebhookUrl?: string;
@@ -17,7 +17,7 @@ export interface NotifyDeps {
   mailFrom?: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
-  /** Where channels sent by an earlier attempt are recorded (activities/memo.ts). */
+  /** Where channels sent by an earlier attempt are recorded (activities/result-memo.ts). */
   memo?: ResultMemo;
 }
 
