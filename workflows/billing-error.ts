@@ -11,20 +11,21 @@
  * Resume billing: CEO approval required (one-time codes; see approval.ts). On approval: set
  * billingConfig.enabled = true and restart the app. A rejection keeps billing frozen.
  *
- * Restarts go through the target guard (target-guard.ts): if a P0-4 holds the API stopped, the
- * switch is still set in the store and takes effect when the app starts again.
+ * The switch and the restarts are in billing-error-switch.ts. Restarts go through the target guard
+ * (target-guard.ts): if a P0-4 holds the API stopped, the switch is still set in the store and takes
+ * effect when the app starts again.
  */
 import { condition, setHandler } from '@temporalio/workflow';
 import { addChargesSignal } from '../definitions/messages';
 import { checks, notifications } from './activity-proxies';
 import { ApprovalGate } from './approval';
 import type { ApprovalPolicy } from '../definitions/policies/approval';
-import { failureText, Incident, withSummary } from './incident';
+import { Incident, withSummary } from './incident';
 import { billingErrorDefaults, type BillingErrorPolicy } from '../definitions/policies/billing-error';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { RefundDesk } from './billing-refunds';
-import { guardedCheck, restartTarget } from './guarded-actions';
-import { verifyHealthy } from './verify-health';
+import { appReportsBilling, applyBillingSwitch, switchBillingOn } from './billing-error-switch';
+import { guardedCheck } from './guarded-actions';
 import type { IncidentInput, IncidentState } from '../definitions/types';
 
 export interface BillingErrorInput extends IncidentInput<BillingErrorPolicy> {
@@ -62,120 +63,26 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   );
   const target = input.target;
   // A person's resolve counts only once billing was approved to resume and the app reports it on.
-  inc.endStateCheck = async () => {
-    if (!gate.approved)
-      return { ok: false, detail: `billing stays frozen until ${policy.approvalRoles.join(' + ')} approve` };
-    const s = await withSummary(checks.appBillingStatus, `Check: does ${target} report billing enabled?`, {
-      target,
-      timeoutMs: policy.healthTimeoutMs,
-    });
-    return { ok: s.enabled, detail: `the app reports billing enabled=${s.enabled}` };
-  };
+  inc.endStateCheck = () => billingBackOn(gate, target, policy);
   const charges = reportedCharges(input);
   const reportedBy =
     input.reportedBy ?? input.trigger.annotations?.reported_by ?? input.trigger.startedBy ?? 'unknown';
-  const operator = `accubooks-runbooks (${inc.state.incidentId}${input.trigger.startedBy ? `, started by ${input.trigger.startedBy}` : ''})`;
-  const key = policy.billingKey;
   inc.state.checks.reported = { charges, reportedBy };
-  const desk = new RefundDesk(inc, {
-    target,
-    notifyRoles: policy.notifyRoles,
-    reportedBy,
-    operator,
-    refundsSubdir: policy.refundsSubdir,
-    approvalPolicy,
-  });
-  const added = desk.add(charges, 'trigger', reportedBy);
-  if (added.invalid.length)
-    inc.decide(`Not a Stripe charge or payment intent ID, not refunded: ${added.invalid.join(', ')}`);
-  // New charges join the running incident: from the UI or the CLI (signal), or a later alert.
-  setHandler(addChargesSignal, (req) => void desk.request(req, 'signal'), {
-    description:
-      'Add incorrect charges to this billing error: {"charges": ["ch_…"], "by": "<who>", "reason": "<why>"}. Each is refunded within the refund caps; over a cap it waits for the resume roles\' approval.',
-  });
-  inc.onAlert = (event) => {
-    if (event.status === 'firing' && event.charges !== undefined)
-      desk.request(
-        {
-          charges: event.charges,
-          by: event.labels?.reported_by ?? event.alertName ?? 'alert',
-          reason: 'a new alert',
-        },
-        'alert',
-      );
-  };
+  const desk = openRefundDesk(inc, input, policy, approvalPolicy, charges, reportedBy);
   inc.setStatus('remediating');
 
   // 3. Notify CEO + CTO immediately: the first message goes out alongside the freeze (1.), before
   // its outcome is known; the outcome (frozen? refunded?) follows in a second message.
-  const notifyTitle = `3. Notify ${policy.notifyRoles.join(' + ')}`;
-  const tell = (name: string, title: string, subject: string, text: string, id: string) =>
-    inc.check(
-      name,
-      title,
-      () =>
-        withSummary(notifications.notifyRoles, `Notify ${policy.notifyRoles.join(' + ')}: ${subject}`, {
-          roles: policy.notifyRoles,
-          subject: `[P0-3] ${subject} (${inc.state.incidentId})`,
-          text,
-          messageId: `<${inc.state.incidentId}.${id}@accubooks-runbooks>`,
-        }),
-      (d) =>
-        `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}${d.failed.length ? `; failed ${d.failed.map((f) => f.channel).join(', ')}` : ''}`,
-    );
+  // 1. FREEZE BILLING: billingConfig.enabled = false (kept trying: nothing matters more), then restart.
   const firstNotice = [
     `Billing error reported by ${reportedBy}: charges ${charges.join(', ') || '(none named)'}.`,
     'Billing is being FROZEN now (billingConfig.enabled = false) and the charges refunded; the outcome follows in a second message.',
     `Billing resumes only with ${policy.approvalRoles.join(' + ')} approval (one-time codes follow).`,
   ].join('\n');
-
-  // 1. FREEZE BILLING: billingConfig.enabled = false (kept trying: nothing matters more), then restart.
-  // True once frozen; false when a person closed the incident while it could not be frozen.
-  const freeze = async (): Promise<boolean> => {
-    for (let attempt = 0; ; attempt++) {
-      const frozen = await guardedCheck(
-        inc,
-        target,
-        'setBillingEnabled',
-        {
-          name: 'freeze-billing',
-          title: '1. Freeze billing: billingConfig.enabled = false',
-          reason: `P0-3 ${inc.state.incidentId}: freeze billing`,
-          summary: 'Freeze billing: billingConfig.enabled = false',
-          describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
-        },
-        { enabled: false, by: `P0-3 ${inc.state.incidentId}`, key },
-      );
-      if (frozen) {
-        inc.state.checks.billingSwitch = frozen.after;
-        return true;
-      }
-      if (attempt === 0) {
-        const why = `Billing could NOT be frozen: ${inc.state.failing['freeze-billing']}; the app may still be charging`;
-        // The CEO is told too, not only the CTO tier that is paged.
-        await Promise.all([
-          inc.escalate(why, 'CTO (billing freeze failed)'),
-          tell(
-            'notify-not-frozen',
-            notifyTitle,
-            'Billing could NOT be frozen',
-            `${why}.\nStill trying.`,
-            'not-frozen',
-          ),
-        ]);
-      }
-      // A person who resolves or abandons the incident ends the attempts (the wait below would return
-      // at once and the loop would spin).
-      if (inc.closedByHuman) {
-        inc.decide('Closed by a person while billing could not be frozen: no further freeze attempts');
-        return false;
-      }
-      await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try to freeze billing again');
-    }
-  };
+  const subject = 'Billing error: freezing billing now';
   const [, frozen] = await Promise.all([
-    tell('notify', notifyTitle, 'Billing error: freezing billing now', firstNotice, 'notify'),
-    freeze(),
+    notifyRoles(inc, policy, 'notify', notifyTitle(policy), subject, firstNotice, 'notify'),
+    freezeBilling(inc, target, policy),
   ]);
   if (!frozen) return inc.finishByHuman();
   const applied = await applyBillingSwitch(inc, target, false, policy);
@@ -194,22 +101,179 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   const refundFailures = desk.newFailures.splice(0);
 
   // 3. (follow-up) The outcome of the freeze and the refunds, to the same people.
-  const summary = [
+  const outcome = [
     `Billing error reported by ${reportedBy}: charges ${charges.join(', ') || '(none named)'}.`,
     `Billing is FROZEN (billingConfig.enabled = false)${applied ? ' and the app restarted with it' : '; the app restart is pending (see the incident)'}.`,
     ...desk.summaryLines(),
     `Billing resumes only with ${policy.approvalRoles.join(' + ')} approval (one-time codes follow).`,
-  ]
-    .filter(Boolean)
-    .join('\n');
-  await tell('notify-outcome', `${notifyTitle}: outcome`, 'Billing frozen: outcome', summary, 'outcome');
+  ];
+  const title = `${notifyTitle(policy)}: outcome`;
+  const text = outcome.filter(Boolean).join('\n');
+  await notifyRoles(inc, policy, 'notify-outcome', title, 'Billing frozen: outcome', text, 'outcome');
   if (refundFailures.length) {
     await inc.escalate(`Refunds failed: ${refundFailures.join('; ')}`, 'CTO (refund failed)');
   }
 
   // Resume billing: CEO approval required. An approved abandon ends the wait (and its reminders) with
   // billing still frozen; a resolve cannot (its check needs the approval).
-  // The codes' message (and each reminder) lists the charges as known when it is sent.
+  if (!(await resumeApproved(inc, gate, desk, reportedBy))) {
+    inc.decide(
+      'Closed by a person before the approval: billing stays FROZEN (billingConfig.enabled = false)',
+    );
+    return inc.finishByHuman();
+  }
+  const approvedBy = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
+  // Refunds still being retried, or waiting for a decision over a cap, are waited for (or a person
+  // closes the incident) before billing resumes: said in the state, the current details and a
+  // message to the approvers.
+  if (!desk.settled) await waitForRefunds(inc, desk, policy, `Approved by ${approvedBy}`);
+  if (inc.closedByHuman) return inc.finishByHuman();
+  return resumeBilling(inc, gate, desk, target, policy, approvedBy);
+}
+
+/** The end state a person's resolve is checked against: approved, and the app reports billing on. */
+async function billingBackOn(
+  gate: ApprovalGate,
+  target: string,
+  policy: BillingErrorPolicy,
+): Promise<{ ok: boolean; detail: string }> {
+  if (!gate.approved)
+    return { ok: false, detail: `billing stays frozen until ${policy.approvalRoles.join(' + ')} approve` };
+  const s = await withSummary(checks.appBillingStatus, `Check: does ${target} report billing enabled?`, {
+    target,
+    timeoutMs: policy.healthTimeoutMs,
+  });
+  return { ok: s.enabled, detail: `the app reports billing enabled=${s.enabled}` };
+}
+
+/**
+ * The refund desk of this incident, with the reported charges queued; new charges join it from the
+ * UI or the CLI (signal), or a later alert.
+ */
+function openRefundDesk(
+  inc: Incident,
+  input: BillingErrorInput,
+  policy: BillingErrorPolicy,
+  approvalPolicy: ApprovalPolicy,
+  charges: string[],
+  reportedBy: string,
+): RefundDesk {
+  const operator = `accubooks-runbooks (${inc.state.incidentId}${input.trigger.startedBy ? `, started by ${input.trigger.startedBy}` : ''})`;
+  const desk = new RefundDesk(inc, {
+    target: input.target,
+    notifyRoles: policy.notifyRoles,
+    reportedBy,
+    operator,
+    refundsSubdir: policy.refundsSubdir,
+    approvalPolicy,
+  });
+  const added = desk.add(charges, 'trigger', reportedBy);
+  if (added.invalid.length)
+    inc.decide(`Not a Stripe charge or payment intent ID, not refunded: ${added.invalid.join(', ')}`);
+  setHandler(addChargesSignal, (req) => void desk.request(req, 'signal'), {
+    description:
+      'Add incorrect charges to this billing error: {"charges": ["ch_…"], "by": "<who>", "reason": "<why>"}. Each is refunded within the refund caps; over a cap it waits for the resume roles\' approval.',
+  });
+  inc.onAlert = (event) => {
+    if (event.status === 'firing' && event.charges !== undefined)
+      desk.request(
+        {
+          charges: event.charges,
+          by: event.labels?.reported_by ?? event.alertName ?? 'alert',
+          reason: 'a new alert',
+        },
+        'alert',
+      );
+  };
+  return desk;
+}
+
+const notifyTitle = (policy: BillingErrorPolicy) => `3. Notify ${policy.notifyRoles.join(' + ')}`;
+
+/** 3. A message to the notify roles (CEO + CTO), one message ID per kind. */
+function notifyRoles(
+  inc: Incident,
+  policy: BillingErrorPolicy,
+  name: string,
+  title: string,
+  subject: string,
+  text: string,
+  id: string,
+) {
+  return inc.check(
+    name,
+    title,
+    () =>
+      withSummary(notifications.notifyRoles, `Notify ${policy.notifyRoles.join(' + ')}: ${subject}`, {
+        roles: policy.notifyRoles,
+        subject: `[P0-3] ${subject} (${inc.state.incidentId})`,
+        text,
+        messageId: `<${inc.state.incidentId}.${id}@accubooks-runbooks>`,
+      }),
+    (d) =>
+      `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}${d.failed.length ? `; failed ${d.failed.map((f) => f.channel).join(', ')}` : ''}`,
+  );
+}
+
+/**
+ * 1. FREEZE BILLING: billingConfig.enabled = false, kept trying (nothing matters more). True once
+ * frozen; false when a person closed the incident while it could not be frozen.
+ */
+async function freezeBilling(inc: Incident, target: string, policy: BillingErrorPolicy): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    const frozen = await guardedCheck(
+      inc,
+      target,
+      'setBillingEnabled',
+      {
+        name: 'freeze-billing',
+        title: '1. Freeze billing: billingConfig.enabled = false',
+        reason: `P0-3 ${inc.state.incidentId}: freeze billing`,
+        summary: 'Freeze billing: billingConfig.enabled = false',
+        describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled} (key ${r.after.key})`,
+      },
+      { enabled: false, by: `P0-3 ${inc.state.incidentId}`, key: policy.billingKey },
+    );
+    if (frozen) {
+      inc.state.checks.billingSwitch = frozen.after;
+      return true;
+    }
+    if (attempt === 0) {
+      const why = `Billing could NOT be frozen: ${inc.state.failing['freeze-billing']}; the app may still be charging`;
+      // The CEO is told too, not only the CTO tier that is paged.
+      await Promise.all([
+        inc.escalate(why, 'CTO (billing freeze failed)'),
+        notifyRoles(
+          inc,
+          policy,
+          'notify-not-frozen',
+          notifyTitle(policy),
+          'Billing could NOT be frozen',
+          `${why}.\nStill trying.`,
+          'not-frozen',
+        ),
+      ]);
+    }
+    // A person who resolves or abandons the incident ends the attempts (the wait below would return
+    // at once and the loop would spin).
+    if (inc.closedByHuman) {
+      inc.decide('Closed by a person while billing could not be frozen: no further freeze attempts');
+      return false;
+    }
+    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try to freeze billing again');
+  }
+}
+
+/**
+ * Resume billing: CEO approval required. True once approved; false when a person closed the
+ * incident first. The codes' message (and each reminder) lists the charges as known when it is sent.
+ */
+async function resumeApproved(
+  inc: Incident,
+  gate: ApprovalGate,
+  desk: RefundDesk,
+  reportedBy: string,
+): Promise<boolean> {
   const approval = gate.waitForApproval(() =>
     [
       `Billing error reported by ${reportedBy}: charges ${desk.entries.map((e) => e.charge).join(', ') || '(none named)'}.`,
@@ -221,49 +285,28 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     approval.then(() => false),
     condition(() => inc.closedByHuman).then(() => true),
   ]);
-  if (closedFirst) {
-    inc.decide(
-      'Closed by a person before the approval: billing stays FROZEN (billingConfig.enabled = false)',
-    );
-    return inc.finishByHuman();
-  }
+  if (closedFirst) return false;
   await approval;
-  const approvedBy = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
-  // Refunds still being retried, or waiting for a decision over a cap, are waited for (or a person
-  // closes the incident) before billing resumes: said in the state, the current details and a
-  // message to the approvers.
-  if (!desk.settled) await waitForRefunds(inc, desk, policy, `Approved by ${approvedBy}`);
-  if (inc.closedByHuman) return inc.finishByHuman();
+  return true;
+}
 
-  // Resume billing, then restart the app so it reads the switch. "Resolved" means verified: the app
-  // reports billing enabled. Until then the incident stays open, escalates, and retries the missing
-  // step (the store, or the restart the guard may refuse for a while) on a backoff. No failure here
-  // fails the workflow: the follow-up always starts.
+/**
+ * Resume billing, then restart the app so it reads the switch. "Resolved" means verified: the app
+ * reports billing enabled. Until then the incident stays open, escalates, and retries the missing
+ * step (the store, or the restart the guard may refuse for a while) on a backoff. No failure here
+ * fails the workflow: the follow-up always starts.
+ */
+async function resumeBilling(
+  inc: Incident,
+  gate: ApprovalGate,
+  desk: RefundDesk,
+  target: string,
+  policy: BillingErrorPolicy,
+  approvedBy: string,
+): Promise<IncidentState> {
   let switched = false;
   for (let attempt = 0; ; attempt++) {
-    if (!switched) {
-      const resumed = await guardedCheck(
-        inc,
-        target,
-        'setBillingEnabled',
-        {
-          name: 'resume-billing',
-          title: 'Resume billing: billingConfig.enabled = true',
-          reason: `P0-3 ${inc.state.incidentId}: resume billing after approval`,
-          summary: 'Resume billing: billingConfig.enabled = true',
-          describe: (r) => `enabled ${r.before.enabled} → ${r.after.enabled}`,
-        },
-        {
-          enabled: true,
-          by: `P0-3 ${inc.state.incidentId}: approved by ${gate.record.approvedBy.map((a) => a.approver).join(', ')}`,
-          key,
-        },
-      );
-      if (resumed) {
-        inc.state.checks.billingSwitch = resumed.after;
-        switched = true;
-      }
-    }
+    if (!switched) switched = await switchBillingOn(inc, gate, target, policy);
     // On a retry the app may already have picked it up (restarted by a person): no restart then.
     const live =
       switched &&
@@ -348,64 +391,4 @@ async function waitForRefunds(
   await condition(() => desk.settled || inc.closedByHuman);
   wait.until = new Date().toISOString();
   inc.refresh();
-}
-
-/** Asks the app what it reports (GET /api/billing/status); true when it matches `enabled`. */
-async function appReportsBilling(
-  inc: Incident,
-  target: string,
-  enabled: boolean,
-  policy: BillingErrorPolicy,
-): Promise<boolean> {
-  const verb = enabled ? 'resume' : 'freeze';
-  const status = await inc.check(
-    `verify-${verb}`,
-    `Verify the app reports billing ${enabled ? 'enabled' : 'frozen'}`,
-    () =>
-      withSummary(checks.appBillingStatus, `GET /api/billing/status on ${target}`, {
-        target,
-        timeoutMs: policy.healthTimeoutMs,
-      }),
-    (s) => `app reports enabled=${s.enabled} since ${s.since}`,
-  );
-  if (status) inc.state.checks.appBilling = status;
-  if (status && status.enabled !== enabled)
-    inc.state.failing[`verify-${verb}`] = `the app reports billing enabled=${status.enabled}`;
-  return status?.enabled === enabled;
-}
-
-/** Restarts the app (through the guard) so it reads the switch, then checks what it reports. */
-async function applyBillingSwitch(
-  inc: Incident,
-  target: string,
-  enabled: boolean,
-  policy: BillingErrorPolicy,
-  /** Page when the restart is refused (the resume loop pages on its own schedule). */
-  escalate = true,
-): Promise<boolean> {
-  const verb = enabled ? 'resume' : 'freeze';
-  const restart = await restartTarget(inc, target, {
-    title: `Restart app so the ${verb} takes effect`,
-    reason: `P0-3 ${inc.state.incidentId}: billing ${verb}`,
-    stopTimeoutSec: policy.stopTimeoutSec,
-  }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
-  if (!restart.done) {
-    inc.decide(`App not restarted for the billing ${verb}: ${restart.refusedBecause}`);
-    inc.state.failing.restart = `not restarted: ${restart.refusedBecause}`;
-    if (!escalate) return false;
-    await inc.escalate(
-      `Billing is ${enabled ? 'enabled' : 'frozen'} in the store but ${target} was not restarted: ${restart.refusedBecause}. ` +
-        `It takes effect when the app next starts.`,
-      'CTO (billing switch not applied)',
-    );
-    return false;
-  }
-  delete inc.state.failing.restart;
-  await verifyHealthy(
-    inc,
-    target,
-    { name: `verify-${verb}-health`, title: `Verify ${target} is back` },
-    policy,
-  );
-  return appReportsBilling(inc, target, enabled, policy);
 }

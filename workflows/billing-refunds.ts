@@ -7,16 +7,21 @@
  * recorded, not refunded. Every refund has its own idempotency key `<incident>/refund/<charge>`.
  * A refund that fails its quick attempts keeps being retried in the background (same key).
  */
-import { condition, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import type { ChargeAmount, RefundRecord } from '../activities/stripe';
+import { condition } from '@temporalio/workflow';
+import type { RefundRecord } from '../activities/stripe';
 import type { RefundCaps } from '../definitions/charges';
-import { actions, checks, notifications } from './activity-proxies';
+import { checks, notifications } from './activity-proxies';
 import { ApprovalGate } from './approval';
 import { type ApprovalPolicy } from '../definitions/policies/approval';
 import { failureText, type Incident, withSummary } from './incident';
 import { describeCaps, money, overRefundCap, type RefundCapUse } from './refund-caps';
-import { guardedStep } from './guarded-actions';
+import {
+  describeRefund,
+  documentRefund,
+  readChargeAmount,
+  refundCharge,
+  type RefundStepOptions,
+} from './billing-refund-steps';
 import {
   CHARGE_ID_PATTERN,
   MAX_CHARGES_PER_INCIDENT,
@@ -29,41 +34,9 @@ import {
   type ChargeStatus,
 } from '../definitions/charges';
 
-/** Refunds call Stripe: a few attempts, each with the same idempotency key. */
-const payments = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: {
-    initialInterval: '2s',
-    backoffCoefficient: 2,
-    maximumInterval: '30s',
-    maximumAttempts: 5,
-    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
-  },
-});
-
-/**
- * A refund that failed its quick attempts (Stripe down) keeps being retried in the background, with
- * the same idempotency key: backing off to 10 minutes for up to a day. Retries add no history.
- */
-const patientPayments = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  scheduleToCloseTimeout: '24 hours',
-  retry: {
-    initialInterval: '30s',
-    backoffCoefficient: 2,
-    maximumInterval: '10 minutes',
-    // No maximumAttempts: unlimited within the schedule-to-close day.
-    nonRetryableErrorTypes: ['INVALID_INPUT', 'ACTION_REFUSED'],
-  },
-});
-
-export interface RefundDeskOptions {
-  target: string;
+export interface RefundDeskOptions extends RefundStepOptions {
   /** Who is told when charges join a running incident (the runbook's "Notify CEO + CTO"). */
   notifyRoles: string[];
-  reportedBy: string;
-  operator: string;
-  refundsSubdir: string;
   /** The resume-billing gate's policy: the same roles decide refunds over a cap. */
   approvalPolicy: ApprovalPolicy;
 }
@@ -356,17 +329,7 @@ export class RefundDesk {
     try {
       if (e.amount === undefined) {
         e.status = patient ? 'retrying' : 'checking';
-        const amount: ChargeAmount = await this.inc.step(
-          patient ? `amount-${e.charge}-retry` : `amount-${e.charge}`,
-          `2. Read the amount of ${e.charge}${patient ? ' (retrying until Stripe answers)' : ''}`,
-          () =>
-            withSummary(
-              (patient ? patientPayments : payments).describeCharge,
-              `Stripe: read ${e.charge}'s amount (for the refund caps)`,
-              { charge: e.charge },
-            ),
-          (a) => `${money(a.refundable, a.currency)} refundable of ${money(a.amount, a.currency)}`,
-        );
+        const amount = await readChargeAmount(this.inc, e.charge, patient);
         e.amount = amount.refundable;
         e.currency = amount.currency;
       }
@@ -387,7 +350,7 @@ export class RefundDesk {
       }
       e.status = patient ? 'retrying' : 'refunding';
       this.show();
-      const r = await this.refund(e.charge, patient, approvedBy);
+      const r = await refundCharge(this.inc, this.opts, e.charge, patient, approvedBy);
       e.status = 'refunded';
       e.refundId = r.refundId;
       e.note = r.alreadyRefunded ? 'refunded before (Stripe: charge_already_refunded)' : undefined;
@@ -411,60 +374,11 @@ export class RefundDesk {
     }
   }
 
-  /** A refund through the target guard; a refusal counts as a failure (retried, escalated). */
-  private async refund(
-    charge: string,
-    patient: boolean,
-    approvedBy: string | undefined,
-  ): Promise<RefundRecord> {
-    const { incidentId } = this.inc.state;
-    const out = await guardedStep(
-      this.inc,
-      this.opts.target,
-      'refundCharge',
-      {
-        name: patient ? `refund-${charge}-retry` : `refund-${charge}`,
-        title: patient
-          ? `2. Full refund of ${charge} (retrying until Stripe answers)`
-          : `2. Full refund of ${charge}${approvedBy ? ' (approved over the cap)' : ''}`,
-        reason: `P0-3 ${incidentId}: refund ${charge}`,
-        summary: `Stripe: full refund of ${charge}${patient ? ' (retrying)' : ''}`,
-        describe: describeRefund,
-        via: patient ? patientPayments : payments,
-      },
-      {
-        incidentId,
-        charge,
-        idempotencyKey: `${incidentId}/refund/${charge}`,
-        reason: `P0-3 billing error reported by ${this.opts.reportedBy}${approvedBy ? `; over the cap, approved by ${approvedBy}` : ''}`,
-      },
-    );
-    if (!out.done) throw new Error(`refused by the target guard: ${out.refusedBecause}`);
-    return out.result!;
-  }
-
   /** 4. Document each refund under the evidence directory, once. */
   private async document(refund: RefundRecord): Promise<void> {
     if (this.documented.has(refund.requested)) return;
     this.documented.add(refund.requested);
-    const doc = await this.inc.check(
-      `document-${refund.requested}`,
-      `4. Document refund ${refund.refundId}`,
-      () =>
-        withSummary(
-          actions.writeRefundEvidence,
-          `Document refund ${refund.refundId} of ${refund.requested}`,
-          {
-            incidentId: this.inc.state.incidentId,
-            subdir: this.opts.refundsSubdir,
-            refund,
-            operator: this.opts.operator,
-            reportedBy: this.opts.reportedBy,
-            documentedAt: new Date().toISOString(),
-          },
-        ),
-      (d) => `${d.path}${d.alreadyWritten ? ' (already written)' : ''}`,
-    );
+    const doc = await documentRefund(this.inc, this.opts, refund);
     if (doc) {
       this.documents.push(doc.path);
       this.documentModes[doc.path] = { mode: doc.mode, dirMode: doc.dirMode };
@@ -527,6 +441,3 @@ export class RefundDesk {
     }
   }
 }
-
-export const describeRefund = (r: RefundRecord) =>
-  `refund ${r.refundId}: ${money(r.amount, r.currency)} (${r.status})${r.alreadyRefunded ? ', refunded before' : ''}`;

@@ -75,28 +75,67 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
   inc.state.checks.violation = violation;
   // A person's resolve counts only after the approval and a healthy restart: the API stays stopped
   // (and a resolve refused) even if someone started it by hand.
-  inc.endStateCheck = async () => {
-    if (!gate.approved)
-      return {
-        ok: false,
-        detail: `${target} stays stopped until ${policy.approvalRoles.join(' + ')} approve`,
-      };
-    const h = await withSummary(checks.checkHealth, `Check health of ${target}`, {
-      target,
-      timeoutMs: policy.healthTimeoutMs,
-    });
-    return {
-      ok: h.healthy,
-      detail: h.healthy ? 'health 200 after the approved restart' : `health ${h.status ?? 'no answer'}`,
-    };
-  };
+  inc.endStateCheck = () => healthyAfterApproval(gate, target, policy);
   inc.setStatus('remediating');
 
-  // 1. STOP SYSTEM, and hold it stopped against every other runbook: held first (retried until
-  // the guard grants it), stopped only then, through the guard (retried until it is stopped).
+  // 1. STOP SYSTEM, and hold it stopped against every other runbook.
+  if (!(await stopAndHold(inc, target, policy, violation))) return inc.finishByHuman();
+
+  // 2. Preserve evidence (pg_dump) and 3. notify CEO + CTO + Legal, at the same time.
+  const dump = await preserveEvidenceAndNotify(inc, target, policy, violation);
+
+  // 4. DO NOT restart without approval. An approved abandon ends the wait (and its reminders); the
+  // API stays stopped and held.
+  const approval = gate.waitForApproval(notifyText(target, violation, policy, dump));
+  const closedFirst = await Promise.race([
+    approval.then(() => false),
+    condition(() => inc.closedByHuman).then(() => true),
+  ]);
+  if (closedFirst) {
+    inc.decide(`Closed by a person before the approval: ${target} stays STOPPED and held (not restarted)`);
+    return inc.finishByHuman();
+  }
+  await approval;
+
+  // Resume: restart, release the hold, verify.
+  return resumeAfterApproval(inc, gate, target, policy);
+}
+
+/** The end state a person's resolve is checked against: approved, and health 200. */
+async function healthyAfterApproval(
+  gate: ApprovalGate,
+  target: string,
+  policy: DataIntegrityPolicy,
+): Promise<{ ok: boolean; detail: string }> {
+  if (!gate.approved)
+    return {
+      ok: false,
+      detail: `${target} stays stopped until ${policy.approvalRoles.join(' + ')} approve`,
+    };
+  const h = await withSummary(checks.checkHealth, `Check health of ${target}`, {
+    target,
+    timeoutMs: policy.healthTimeoutMs,
+  });
+  return {
+    ok: h.healthy,
+    detail: h.healthy ? 'health 200 after the approved restart' : `health ${h.status ?? 'no answer'}`,
+  };
+}
+
+/**
+ * 1. STOP SYSTEM, and hold it stopped against every other runbook: held first (retried until the
+ * guard grants it), stopped only then, through the guard (retried until it is stopped). False when a
+ * person closed the incident meanwhile.
+ */
+async function stopAndHold(
+  inc: Incident,
+  target: string,
+  policy: DataIntegrityPolicy,
+  violation: string,
+): Promise<boolean> {
   const holding = `P0-4 data integrity violation (${violation}): stopped pending approval`;
   if (!(await holdTargetUntilGranted(inc, target, holding, 'CTO (data integrity hold)'))) {
-    return inc.finishByHuman();
+    return false;
   }
   for (let attempt = 0; ; attempt++) {
     const stop = await stopTarget(inc, target, {
@@ -110,37 +149,49 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
       heldBy: undefined,
       missing: failureType(err) === 'CONTAINER_NOT_FOUND',
     }));
-    if (stop.done) break;
+    if (stop.done) return true;
     if ('missing' in stop && stop.missing) {
       // Nothing runs that could be stopped: no retry can help; a person must look.
       await inc.escalate(`${target} cannot be stopped: ${stop.refusedBecause}`, 'CTO (data integrity stop)');
-      break;
+      return true;
     }
     if (stop.heldBy) {
       inc.decide(
         `${target} is already held stopped by ${stop.heldBy.holder.incidentId}: ${stop.refusedBecause}`,
       );
-      break;
+      return true;
     }
     if (attempt === 0)
       await inc.escalate(
         `${target} could not be stopped: ${stop.refusedBecause}; still trying`,
         'CTO (data integrity stop)',
       );
-    if (inc.closedByHuman) return inc.finishByHuman();
+    if (inc.closedByHuman) return false;
     await inc.waitFor(inc.recheckDelay(attempt), `Wait, then stop ${target} again`);
   }
+}
 
-  // 2. Preserve evidence (pg_dump) and 3. notify CEO + CTO + Legal, at the same time.
+/** The message to the notify roles and the approvers: what happened, the hold, the evidence. */
+const notifyText = (target: string, violation: string, policy: DataIntegrityPolicy, dump?: DumpResult) =>
+  [
+    `DATA INTEGRITY VIOLATION on ${target}: ${violation}.`,
+    `The API is STOPPED and held stopped: no runbook will start or restart it without ${policy.approvalRoles.join(' + ')} approval.`,
+    dump
+      ? `Evidence: ${dump.path} (${dump.bytes} bytes, SHA-256 ${dump.sha256}).`
+      : 'Evidence: database dump in progress.',
+  ].join('\n');
+
+/**
+ * 2. Preserve evidence (pg_dump, recorded with its size, hash and permissions) and 3. notify
+ * CEO + CTO + Legal, at the same time. A failed dump escalates.
+ */
+async function preserveEvidenceAndNotify(
+  inc: Incident,
+  target: string,
+  policy: DataIntegrityPolicy,
+  violation: string,
+): Promise<DumpResult | undefined> {
   const dumpTs = new Date().toISOString();
-  const notifyText = (dump?: DumpResult) =>
-    [
-      `DATA INTEGRITY VIOLATION on ${target}: ${violation}.`,
-      `The API is STOPPED and held stopped: no runbook will start or restart it without ${policy.approvalRoles.join(' + ')} approval.`,
-      dump
-        ? `Evidence: ${dump.path} (${dump.bytes} bytes, SHA-256 ${dump.sha256}).`
-        : 'Evidence: database dump in progress.',
-    ].join('\n');
   const [dump] = await Promise.all([
     inc.check(
       'pg-dump',
@@ -173,7 +224,7 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
           {
             roles: policy.notifyRoles,
             subject: `[P0-4] Data integrity violation: ${target} stopped (${inc.state.incidentId})`,
-            text: notifyText(),
+            text: notifyText(target, violation, policy),
             messageId: `<${inc.state.incidentId}.notify@accubooks-runbooks>`,
           },
         ),
@@ -196,24 +247,22 @@ export async function dataIntegrityViolation(input: DataIntegrityInput): Promise
       'CTO (evidence not preserved)',
     );
   }
+  return dump;
+}
 
-  // 4. DO NOT restart without approval. An approved abandon ends the wait (and its reminders); the
-  // API stays stopped and held.
-  const approval = gate.waitForApproval(notifyText(dump));
-  const closedFirst = await Promise.race([
-    approval.then(() => false),
-    condition(() => inc.closedByHuman).then(() => true),
-  ]);
-  if (closedFirst) {
-    inc.decide(`Closed by a person before the approval: ${target} stays STOPPED and held (not restarted)`);
-    return inc.finishByHuman();
-  }
-  await approval;
+/**
+ * Resume: restart, release the hold, verify. "Resolved" means verified: health 200 after the
+ * approved start. Until then the incident stays open, escalates, and retries the missing step
+ * (start, or a restart through the guard when it came up unhealthy) on a backoff; no failure fails
+ * the workflow.
+ */
+async function resumeAfterApproval(
+  inc: Incident,
+  gate: ApprovalGate,
+  target: string,
+  policy: DataIntegrityPolicy,
+): Promise<IncidentState> {
   const by = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
-
-  // Restart, release the hold, verify. "Resolved" means verified: health 200 after the approved
-  // start. Until then the incident stays open, escalates, and retries the missing step (start, or a
-  // restart through the guard when it came up unhealthy) on a backoff; no failure fails the workflow.
   let started = false;
   let released = false;
   for (let attempt = 0; ; attempt++) {

@@ -46,24 +46,68 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
   );
 
   // 1. Check health
-  const health = await inc.check(
-    'check-health',
-    '1. Check health',
-    () =>
-      withSummary(checks.checkHealth, `Check health of ${target}`, {
-        target,
-        timeoutMs: policy.healthTimeoutMs,
-      }),
-    describeHealth,
-  );
-  if (health) inc.state.checks.health = health;
-  if (health?.healthy) {
+  if ((await checkHealth(inc, target, policy, 'check-health', '1. Check health'))?.healthy) {
     inc.skip('restart', '3. Restart', 'health was 200 at the first check');
     return inc.finish('resolved', 'API answered 200 at the first check; nothing was restarted');
   }
 
   inc.setStatus('remediating');
   // 2. Check logs
+  await checkLogs(inc, target, policy);
+
+  const budget: RestartBudget = { restarts: 0, canRestart: true };
+  for (let attempt = 0; ; attempt++) {
+    if (inc.closedByHuman) return inc.finishByHuman();
+    if (inc.pastGiveUp)
+      return inc.finish('abandoned', 'abandoned: still down after the give-up window; needs a person');
+
+    // 3. Restart (up to the policy's limit; a crash loop escalates instead of restarting forever)
+    if (budget.canRestart && budget.restarts < policy.maxRestarts) {
+      if (!(await restart(inc, target, policy, budget, input.incidentId))) {
+        await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try the restart again');
+        continue;
+      }
+      // 4. Verify: health returns 200
+      if ((await verify(inc, target, policy))?.healthy)
+        return inc.finish('resolved', `health 200 after restart ${budget.restarts}`);
+      if (budget.restarts === policy.maxRestarts) {
+        inc.decide(`Still down after ${budget.restarts} restarts: no more restarts; watching and escalating`);
+      }
+    } else {
+      // Only watching now: one health check per wait, backing off.
+      if ((await checkHealth(inc, target, policy, 'recheck-health', 'Re-check health', 'Re-check'))?.healthy)
+        return inc.finish('resolved', 'health returned to 200');
+    }
+
+    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then re-check health');
+  }
+}
+
+/** 1. Check health (and the re-checks once restarts are used up); the result goes into the state. */
+async function checkHealth(
+  inc: Incident,
+  target: string,
+  policy: SystemDownPolicy,
+  name: string,
+  title: string,
+  verb = 'Check',
+): Promise<HealthResult | undefined> {
+  const health = await inc.check(
+    name,
+    title,
+    () =>
+      withSummary(checks.checkHealth, `${verb} health of ${target}`, {
+        target,
+        timeoutMs: policy.healthTimeoutMs,
+      }),
+    describeHealth,
+  );
+  if (health) inc.state.checks.health = health;
+  return health;
+}
+
+/** 2. Check logs: an excerpt, the error count and the container's state go into the state. */
+async function checkLogs(inc: Incident, target: string, policy: SystemDownPolicy): Promise<void> {
   const logs = await inc.check(
     'check-logs',
     '2. Check logs',
@@ -83,88 +127,83 @@ export async function systemDown(input: IncidentInput<SystemDownPolicy>): Promis
     };
     inc.state.checks.container = logs.state;
   }
+}
 
-  let restarts = 0;
-  let canRestart = true;
-  for (let attempt = 0; ; attempt++) {
-    if (inc.closedByHuman) return inc.finishByHuman();
-    if (inc.pastGiveUp)
-      return inc.finish('abandoned', 'abandoned: still down after the give-up window; needs a person');
+/** Restarts used so far, and whether restarting is still possible (not refused, container exists). */
+interface RestartBudget {
+  restarts: number;
+  canRestart: boolean;
+}
 
-    // 3. Restart (up to the policy's limit; a crash loop escalates instead of restarting forever)
-    if (canRestart && restarts < policy.maxRestarts) {
-      restarts++;
-      inc.decide(
-        `Restart ${restarts}/${policy.maxRestarts}: health is ${describeHealth((inc.state.checks.health as HealthResult | undefined) ?? { healthy: false, status: null, latencyMs: 0, checkedAt: '' })}`,
-      );
-      try {
-        const restart = await restartTarget(inc, target, {
-          title: `3. Restart (${restarts}/${policy.maxRestarts})`,
-          reason: `P0-1 ${input.incidentId}`,
-          stopTimeoutSec: policy.stopTimeoutSec,
-        });
-        if (!restart.done) {
-          canRestart = false;
-          inc.decide(`Restart refused: ${restart.refusedBecause}`);
-          await inc.escalate(`Cannot restart ${target}: ${restart.refusedBecause}`, 'engineering lead (CTO)');
-        }
-        inc.state.checks.restarts = restarts;
-      } catch (err) {
-        if (failureType(err) === 'CONTAINER_NOT_FOUND') {
-          canRestart = false;
-          inc.decide(`Cannot restart: container ${target} does not exist`);
-          await inc.escalate(
-            `Container ${target} does not exist; it cannot be restarted`,
-            'engineering lead (CTO)',
-          );
-        } else {
-          // The engine could not be reached: nothing restarted, so it does not use up a restart;
-          // the next round tries again (with the backoff) once the Docker engine answers.
-          restarts--;
-          inc.decide(`Restart did not happen (${failureText(err)}); it will be tried again`);
-          await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then try the restart again');
-          continue;
-        }
-      }
-
-      // 4. Verify: health returns 200
-      const verified = await inc.check(
-        'verify',
-        '4. Verify: health returns 200',
-        () =>
-          withSummary(
-            polls.waitForHealthy,
-            `Verify health of ${target} returns 200 within ${Math.round(policy.verifyWindowMs / 1000)} s`,
-            {
-              target,
-              windowMs: policy.verifyWindowMs,
-              intervalMs: policy.verifyIntervalMs,
-              timeoutMs: policy.healthTimeoutMs,
-            },
-          ),
-        (h) => `${describeHealth(h)} after ${h.attempts} checks`,
-      );
-      if (verified) inc.state.checks.health = verified;
-      if (verified?.healthy) return inc.finish('resolved', `health 200 after restart ${restarts}`);
-      if (restarts === policy.maxRestarts) {
-        inc.decide(`Still down after ${restarts} restarts: no more restarts; watching and escalating`);
-      }
-    } else {
-      // Only watching now: one health check per wait, backing off.
-      const h = await inc.check(
-        'recheck-health',
-        'Re-check health',
-        () =>
-          withSummary(checks.checkHealth, `Re-check health of ${target}`, {
-            target,
-            timeoutMs: policy.healthTimeoutMs,
-          }),
-        describeHealth,
-      );
-      if (h) inc.state.checks.health = h;
-      if (h?.healthy) return inc.finish('resolved', 'health returned to 200');
+/**
+ * 3. Restart, through the target guard. False when the Docker engine could not be reached: nothing
+ * was restarted, so it does not use up a restart; the caller waits and tries again. A refusal or a
+ * missing container ends the restarts and escalates (true: go on to verify).
+ */
+async function restart(
+  inc: Incident,
+  target: string,
+  policy: SystemDownPolicy,
+  budget: RestartBudget,
+  incidentId: string,
+): Promise<boolean> {
+  budget.restarts++;
+  inc.decide(
+    `Restart ${budget.restarts}/${policy.maxRestarts}: health is ${describeHealth((inc.state.checks.health as HealthResult | undefined) ?? { healthy: false, status: null, latencyMs: 0, checkedAt: '' })}`,
+  );
+  try {
+    const restart = await restartTarget(inc, target, {
+      title: `3. Restart (${budget.restarts}/${policy.maxRestarts})`,
+      reason: `P0-1 ${incidentId}`,
+      stopTimeoutSec: policy.stopTimeoutSec,
+    });
+    if (!restart.done) {
+      budget.canRestart = false;
+      inc.decide(`Restart refused: ${restart.refusedBecause}`);
+      await inc.escalate(`Cannot restart ${target}: ${restart.refusedBecause}`, 'engineering lead (CTO)');
     }
-
-    await inc.waitFor(inc.recheckDelay(attempt), 'Wait, then re-check health');
+    inc.state.checks.restarts = budget.restarts;
+  } catch (err) {
+    if (failureType(err) === 'CONTAINER_NOT_FOUND') {
+      budget.canRestart = false;
+      inc.decide(`Cannot restart: container ${target} does not exist`);
+      await inc.escalate(
+        `Container ${target} does not exist; it cannot be restarted`,
+        'engineering lead (CTO)',
+      );
+    } else {
+      // The engine could not be reached: nothing restarted, so it does not use up a restart;
+      // the next round tries again (with the backoff) once the Docker engine answers.
+      budget.restarts--;
+      inc.decide(`Restart did not happen (${failureText(err)}); it will be tried again`);
+      return false;
+    }
   }
+  return true;
+}
+
+/** 4. Verify: health returns 200 within the verify window (polled). */
+async function verify(
+  inc: Incident,
+  target: string,
+  policy: SystemDownPolicy,
+): Promise<HealthResult | undefined> {
+  const verified = await inc.check(
+    'verify',
+    '4. Verify: health returns 200',
+    () =>
+      withSummary(
+        polls.waitForHealthy,
+        `Verify health of ${target} returns 200 within ${Math.round(policy.verifyWindowMs / 1000)} s`,
+        {
+          target,
+          windowMs: policy.verifyWindowMs,
+          intervalMs: policy.verifyIntervalMs,
+          timeoutMs: policy.healthTimeoutMs,
+        },
+      ),
+    (h) => `${describeHealth(h)} after ${h.attempts} checks`,
+  );
+  if (verified) inc.state.checks.health = verified;
+  return verified;
 }
