@@ -120,6 +120,16 @@ export default tseslint.config(
   layer(['rig/**/*.ts'], ['test', 'bench', 'scripts']),
   layer(['bench/**/*.ts', 'scripts/**/*.ts'], ['test']),
   {
+    // Rooms a newcomer can read (issue 21): no file over 400 lines, no function over 80, outside tests.
+    files: [
+      '{definitions,common,activities,workflows,config,worker,client,sandbox,rig,bench,scripts,alerts}/**/*.ts',
+    ],
+    rules: {
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }],
+    },
+  },
+  {
     // Only the target guard's helpers (workflows/guarded-actions.ts) may call a mutating activity, so
     // every restart, stop, start, scale, flag, refund and kill asks the guard first. The names are
     // GUARDED_ACTIVITIES (definitions/target-guard.ts); test/unit/target-guard-lint.test.ts checks
