@@ -7,13 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
 import { apiUrlFor } from './health';
 import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
-
-export interface BillingSwitch {
-  key: string;
-  enabled: boolean;
-  updatedAt: string;
-  updatedBy: string | null;
-}
+import type { AppBillingStatus, BillingSwitch } from '../definitions/observations';
 
 /** Where `billingConfig.enabled` lives. The app reads it at start: a change needs a restart. */
 export interface BillingStore {
@@ -77,12 +71,6 @@ export interface BillingDeps {
   /** Base URL of the API per target container (as for health checks). */
   apiUrls: Record<string, string>;
   fetch?: typeof fetch;
-}
-
-export interface AppBillingStatus {
-  enabled: boolean;
-  since: string | null;
-  key: string | null;
 }
 
 const classify = (err: unknown, what: string): Error => {

@@ -5,16 +5,7 @@
 import type Docker from 'dockerode';
 import { log } from '@temporalio/activity';
 import { describeError, FailureType, nonRetryable, redact, retryable } from '../definitions/errors';
-
-export interface ContainerState {
-  name: string;
-  running: boolean;
-  status: string;
-  exitCode: number;
-  restartCount: number;
-  startedAt: string;
-  finishedAt: string;
-}
+import type { ContainerState } from '../definitions/observations';
 
 export interface LogTail {
   container: string;

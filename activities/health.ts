@@ -4,15 +4,7 @@
  */
 import { Context, sleep } from '@temporalio/activity';
 import { describeError, nonRetryable, FailureType, redact } from '../definitions/errors';
-
-export interface HealthResult {
-  healthy: boolean;
-  /** HTTP status, or null when the API could not be reached at all. */
-  status: number | null;
-  reason?: string;
-  latencyMs: number;
-  checkedAt: string;
-}
+import type { HealthResult } from '../definitions/observations';
 
 export interface HealthDeps {
   /** Base URL of the API for each target container name. */

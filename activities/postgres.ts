@@ -12,6 +12,7 @@ import { Context, log, sleep } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { apiUrlFor } from './health';
 import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
+import type { DatabaseCheck, PoolReport, SlowQuery, TerminatedSession } from '../definitions/observations';
 
 export interface PostgresDeps {
   pg: Pool;
@@ -41,42 +42,6 @@ export interface IdleTermination {
   matchedSessions: number;
   /** Sessions of other roles idle longer than the threshold, left alone (a hint when nothing matched). */
   idleOtherRoles: number;
-}
-
-export interface DatabaseCheck {
-  ok: boolean;
-  latencyMs: number;
-  error?: string;
-  checkedAt: string;
-}
-
-export interface PoolReport {
-  /** What the API says about its own pool. */
-  api: { max: number; total: number; idle: number; inUse: number; waiting: number; utilization: number };
-  /** What PostgreSQL sees for the application's sessions, by state. */
-  database: { total: number; idle: number; active: number; idleInTransaction: number; other: number };
-  /** Cross-check: the API's open clients against the server's sessions (e.g. "API 10, server 10"). */
-  consistent: boolean;
-  note: string;
-  checkedAt: string;
-}
-
-export interface TerminatedSession {
-  pid: number;
-  applicationName: string;
-  idleSeconds: number;
-  terminated: boolean;
-}
-
-export interface SlowQuery {
-  pid: number;
-  /** Identifies the query, not only the backend: a later query on the same pid is another one. */
-  queryStart: string;
-  backendStart: string;
-  durationMs: number;
-  applicationName: string;
-  /** Truncated, with literals replaced by `?`: never the values themselves. */
-  query: string;
 }
 
 export interface KillResult {

@@ -6,28 +6,10 @@
 import { sleep } from '@temporalio/activity';
 import type { Redis } from 'ioredis';
 import { describeError, FailureType, nonRetryable, retryable } from '../definitions/errors';
+import type { HitRate, PingResult } from '../definitions/observations';
 
 export interface RedisDeps {
   redis: Redis;
-}
-
-export interface PingResult {
-  ok: boolean;
-  latencyMs: number;
-  reply?: string;
-  error?: string;
-  checkedAt: string;
-}
-
-export interface HitRate {
-  /** hits / (hits + misses) over the sample interval, or since the server started when idle; null when no lookups. */
-  hitRate: number | null;
-  hits: number;
-  misses: number;
-  /** "interval" when measured between two INFO samples, "lifetime" otherwise. */
-  basis: 'interval' | 'lifetime';
-  lifetimeHitRate: number | null;
-  checkedAt: string;
 }
 
 /** keyspace_hits and keyspace_misses from the text of `INFO stats`. */

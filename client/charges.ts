@@ -47,7 +47,7 @@ export async function addCharges(
   for (;;) {
     // Queries need a worker, which may be restarting: keep asking until the deadline.
     const s = await handle.query<IncidentState>(stateQuery).catch(() => undefined);
-    const list = (s?.checks.chargeRequests as { list?: ChargeRequestRecord[] } | undefined)?.list ?? [];
+    const list = s?.checks.chargeRequests?.list ?? [];
     const rec = list.find((r) => r.requestId === requestId);
     if (rec) return rec;
     if (Date.now() > deadline)

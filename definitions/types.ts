@@ -1,5 +1,6 @@
 /** The shapes every runbook shares: what starts an incident, what it records, what a person sends. */
 import type { ApprovalGateRecord } from './approval';
+import type { IncidentChecks } from './checks';
 
 export type RunbookId = 'P0-1' | 'P0-2' | 'P0-3' | 'P0-4' | 'P1-1' | 'P1-2' | 'P1-3';
 export type Severity = 'P0' | 'P1';
@@ -146,7 +147,7 @@ export interface IncidentState {
   trigger: Trigger;
   steps: StepRecord[];
   /** Latest value of every check, by name (health, pool utilization, error rate...). */
-  checks: Record<string, unknown>;
+  checks: IncidentChecks;
   escalations: EscalationRecord[];
   alerts: {
     firing: number;

@@ -22,7 +22,8 @@ import { highLatencyDefaults, type HighLatencyPolicy } from '../definitions/poli
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { guardedCheck } from './guarded-actions';
 import type { IncidentInput, IncidentState } from '../definitions/types';
-import type { KillResult, SlowQuery } from '../activities/postgres';
+import type { KillResult } from '../activities/postgres';
+import type { SlowQuery } from '../definitions/observations';
 import type { MetricSample } from '../activities/prometheus';
 
 /** A p95 sample; watched ones carry the slow queries listed with it (while kill rounds remain). */

@@ -22,7 +22,8 @@ import { poolExhaustionDefaults, type PoolExhaustionPolicy } from '../definition
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { guardedCheck, restartTarget } from './guarded-actions';
 import type { IncidentInput, IncidentState } from '../definitions/types';
-import type { IdleTermination, PoolReport } from '../activities/postgres';
+import type { IdleTermination } from '../activities/postgres';
+import type { PoolReport } from '../definitions/observations';
 
 const TIER = 'engineering lead (CTO)';
 
@@ -93,7 +94,8 @@ export async function poolExhaustion(input: IncidentInput<PoolExhaustionPolicy>)
   if (end.end === 'gave-up')
     return inc.finish('abandoned', 'abandoned: the pool stayed high past the give-up window');
   const noneMatched = killed?.matchedSessions === 0;
-  const r = inc.state.checks.report as { utilizationBefore: number | null; utilizationAfter: number | null };
+  // Recorded by verifyPool before it reports the pool resolved.
+  const r = inc.state.checks.report!;
   return inc.finish(
     'resolved',
     `Pool ${pct(r.utilizationBefore)} -> ${pct(r.utilizationAfter)}; ${noneMatched ? `no session matched the role(s) ${killed.roles.join(', ')}, nothing terminated` : `${killed?.count ?? 'unknown number of'} idle sessions terminated`}; restarted`,
@@ -107,7 +109,7 @@ const poolCheck = ({ policy, target, scope }: Run, summary: string) =>
 function report({ inc }: Run, terminated: number | undefined, after: PoolReport | undefined): void {
   inc.state.checks.report = {
     terminated: terminated ?? null,
-    utilizationBefore: (inc.state.checks.poolBefore as PoolReport | undefined)?.api.utilization ?? null,
+    utilizationBefore: inc.state.checks.poolBefore?.api.utilization ?? null,
     utilizationAfter: after?.api.utilization ?? null,
   };
 }

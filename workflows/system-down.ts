@@ -18,7 +18,7 @@ import { failureText, failureType, Incident, withSummary } from './incident';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { systemDownDefaults, type SystemDownPolicy } from '../definitions/policies/system-down';
 import type { IncidentInput, IncidentState } from '../definitions/types';
-import type { HealthResult } from '../activities/health';
+import type { HealthResult } from '../definitions/observations';
 
 const describeHealth = (h: HealthResult) =>
   h.healthy
@@ -149,7 +149,7 @@ async function restart(
 ): Promise<boolean> {
   budget.restarts++;
   inc.decide(
-    `Restart ${budget.restarts}/${policy.maxRestarts}: health is ${describeHealth((inc.state.checks.health as HealthResult | undefined) ?? { healthy: false, status: null, latencyMs: 0, checkedAt: '' })}`,
+    `Restart ${budget.restarts}/${policy.maxRestarts}: health is ${describeHealth(inc.state.checks.health ?? { healthy: false, status: null, latencyMs: 0, checkedAt: '' })}`,
   );
   try {
     const restart = await restartTarget(inc, target, {

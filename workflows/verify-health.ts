@@ -4,7 +4,7 @@
  */
 import { polls } from './activity-proxies';
 import { Incident, withSummary } from './incident';
-import type { HealthResult } from '../activities/health';
+import type { HealthResult } from '../definitions/observations';
 
 export interface VerifyHealthPolicy {
   verifyWindowMs: number;

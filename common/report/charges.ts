@@ -3,17 +3,16 @@
  * came from, what became of it (refunded, waiting over a cap, rejected, failed) and the refund, from
  * the incident's state (`checks.charges`, `checks.refunds`, `checks.refundCaps`).
  */
-import type { ChargeEntry } from '../../definitions/charges';
 import type { IncidentState } from '../../definitions/types';
 
 const cell = (v: string | undefined): string => (v ?? '').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /** The section's lines, or none when the incident has no charges (every runbook but P0-3). */
 export function chargesSection(s: IncidentState | undefined): string[] {
-  const list = (s?.checks.charges as { list?: ChargeEntry[] } | undefined)?.list;
+  const list = s?.checks.charges?.list;
   if (!list?.length) return [];
   const refunds = (s?.checks.refunds ?? []) as { reported: string; amount: number; currency: string }[];
-  const caps = (s?.checks.refundCaps as { summary?: string } | undefined)?.summary;
+  const caps = s?.checks.refundCaps?.summary;
   return [
     '## Charges and refunds',
     '',

@@ -12,7 +12,11 @@ import { startIncident } from '../../client/incidents';
 import { stateQuery } from '../../definitions/messages';
 import { approvalSignal, type ApprovalAttempt } from '../../definitions/approval';
 import type { IncidentState } from '../../definitions/types';
-import { CURRENT_DETAILS_MAX_CHARS, renderCurrentDetails, TIMELINE_MAX_STEPS } from '../../workflows/current-details';
+import {
+  CURRENT_DETAILS_MAX_CHARS,
+  renderCurrentDetails,
+  TIMELINE_MAX_STEPS,
+} from '../../workflows/current-details';
 import { stripeFrom, type WorkerClients } from '../../worker/clients';
 import { testClients } from '../../rig/deps';
 import { need, uniqueId } from '../../rig/env';
