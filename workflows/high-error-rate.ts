@@ -293,7 +293,6 @@ function verifyErrorRate(run: Run) {
       verifyLoop(inc, {
         name: 'error-rate',
         summary,
-        sample: () => measureRate(run),
         // Sampled in one activity that comes back only when "< 1 %" or "> 5 %" changes (or a deadline).
         watch: {
           what: `error rate of ${target}`,

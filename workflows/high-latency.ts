@@ -256,7 +256,6 @@ function verifyP95(run: Run) {
       verifyLoop(inc, {
         name: 'p95',
         summary,
-        sample: () => measureP95(run),
         watch: watchP95(run),
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,

@@ -228,7 +228,6 @@ async function verifyPool(run: Run, killed: IdleTermination | undefined) {
       verifyLoop(inc, {
         name: 'verify-pool',
         summary: `Verify: pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
-        sample: () => poolCheck(run, `Verify pool of ${target}`),
         // Sampled in one activity that comes back only when "< 70 %" or "> 80 %" changes (or a deadline).
         watch: {
           what: `pool of ${target}`,

@@ -180,7 +180,6 @@ async function judgeDepth(run: Run, depth: number, series?: Sample[]) {
       TIER,
     );
   }
-  return g;
 }
 
 /** 3. Scale workers if possible: the queue is high, the workers are busy, replicas remain. */
@@ -289,7 +288,7 @@ async function pauseOrResume(run: Run, depth: number): Promise<void> {
 
 /** Verify: depth at or below the detection level, jobs resumed, for the window. */
 function verifyQueue(run: Run) {
-  const { inc, policy, target, depthQuery, utilQuery } = run;
+  const { inc, policy } = run;
   const summary = `Verify: queue <= ${policy.detectionDepth} with jobs resumed for ${minutes(policy.resolveWindowMs)}`;
   return inc.step(
     'verify',
@@ -298,10 +297,6 @@ function verifyQueue(run: Run) {
       verifyLoop(inc, {
         name: 'queue',
         summary,
-        sample: () =>
-          withSummary(checks.queryMetrics, `Queue depth and worker utilization of ${target} (Prometheus)`, {
-            queries: [depthQuery, utilQuery],
-          }),
         watch: watchQueue(run),
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
@@ -364,7 +359,7 @@ async function judgeSample(
   const utilization = s.utilization?.value ?? null;
   inc.state.checks.workerUtilization = utilization;
   if (depth === null) return { ok: false };
-  const g = await judgeDepth(
+  await judgeDepth(
     run,
     depth,
     recent
@@ -373,11 +368,8 @@ async function judgeSample(
   );
   await scaleWorkers(run, depth, utilization);
   await pauseOrResume(run, depth);
-  // Regular samples while the queue is high or rising: the slope rule needs them.
-  return {
-    ok: depth <= policy.detectionDepth && !run.paused,
-    steady: depth > policy.detectionDepth || g.rising,
-  };
+  // (Regular samples while the queue is high or rising come from the watch's `steadyWhen`.)
+  return { ok: depth <= policy.detectionDepth && !run.paused };
 }
 
 /** Once resolved, the replicas this incident started are scaled back down. */

@@ -95,8 +95,6 @@ export async function measure<T>(inc: Incident, name: string, fn: () => Promise<
 export interface SampleVerdict {
   /** The verification condition holds in this sample. */
   ok: boolean;
-  /** Keep sampling at the base interval (e.g. a trend is being followed). */
-  steady?: boolean;
   /** Sample again no later than this (a runbook rule's deadline). */
   nextWithinMs?: number;
 }
@@ -106,8 +104,6 @@ export interface VerifyLoop<T> {
   name: string;
   /** What the wait shows in the UI, e.g. "Verify: pool < 70% for 5 minutes". */
   summary: string;
-  /** One sample as the pre-watch loop took it (incidents started before the watch shipped). */
-  sample: () => Promise<T>;
   /** What the watch samples and reacts to (see `WatchSpec`). */
   watch: WatchSpec<T>;
   /**
@@ -132,7 +128,7 @@ export interface WatchSpec<T> {
   what: string;
   /** Sampled together, in order; the first one is the measurement (its failure: unmeasured). */
   probes: () => Record<string, WatchProbe>;
-  /** The runbook's view of one watched sample (the same shape `sample` gives). */
+  /** The runbook's view of one watched sample (what `judge` receives). */
   pick: (s: WatchSample) => T;
   /** Named conditions; when any changes from the last judged sample, the workflow judges again. */
   react: () => Record<string, WatchCondition>;
