@@ -36,6 +36,20 @@ interface WorkerProc {
 }
 
 /** Forks the benchmark worker (bench/worker-process.ts) and waits until it polls. */
+/** A child asked to stop gets 30 s to exit; then SIGKILL. */
+async function killIfStillRunning(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (
+    (await within(
+      exited.then(() => true),
+      30_000,
+      false,
+    )) === false
+  ) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
 async function forkWorker(opts: WorkerProcessOptions): Promise<WorkerProc> {
   if (!existsSync(WORKER_PROCESS))
     throw new Error(`${WORKER_PROCESS} is missing: run \`npm run build\` first`);
@@ -70,16 +84,7 @@ async function forkWorker(opts: WorkerProcessOptions): Promise<WorkerProc> {
       }),
     async stop() {
       if (child.exitCode === null) child.send({ cmd: 'shutdown' });
-      if (
-        (await within(
-          exited.then(() => true),
-          30_000,
-          false,
-        )) === false
-      ) {
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await killIfStillRunning(child, exited);
     },
   };
 }
@@ -149,16 +154,7 @@ async function spawnIntake(
     async stop() {
       // SIGTERM: the intake delivers what is still pending, then exits.
       if (child.exitCode === null) child.kill('SIGTERM');
-      if (
-        (await within(
-          exited.then(() => true),
-          30_000,
-          false,
-        )) === false
-      ) {
-        child.kill('SIGKILL');
-        await exited;
-      }
+      await killIfStillRunning(child, exited);
     },
   };
 }
