@@ -5,8 +5,14 @@ module.exports = {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Run alone, each by its own stage: the chaos suites (worker crashes, dependency outages:
-  // scripts/test-chaos.sh) and the two-node cluster suites (scripts/test-cluster.sh).
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/chaos/', '<rootDir>/test/cluster/'],
+  // scripts/test-chaos.sh), the two-node cluster suites (scripts/test-cluster.sh) and the image
+  // (scripts/test-image.sh).
+  testPathIgnorePatterns: [
+    '/node_modules/',
+    '<rootDir>/test/chaos/',
+    '<rootDir>/test/cluster/',
+    '<rootDir>/test/image/',
+  ],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120000,
   globalSetup: '<rootDir>/test/global-setup.ts',

@@ -271,7 +271,7 @@ function codecRoutes(app: FastifyInstance, codec: AesGcmCodec): void {
   }
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let cfg: CodecServerConfig;
   try {
     cfg = loadCodecServerConfig();

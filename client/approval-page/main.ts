@@ -42,7 +42,7 @@ export async function runApprovalPage(config: ApprovalPageConfig): Promise<void>
   await client.connection.close();
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let config: ApprovalPageConfig;
   try {
     config = loadApprovalPageConfig();

@@ -79,7 +79,7 @@ export async function runIntake(config: IntakeConfig): Promise<void> {
   await client.connection.close();
 }
 
-async function main(): Promise<void> {
+export async function main(): Promise<void> {
   let config: IntakeConfig;
   try {
     config = loadIntakeConfig();
