@@ -99,8 +99,8 @@ stage_app() {
     rm -rf "$app/node_modules" "$app/package-lock.json"
     cp package.json package-lock.json "$app/"
     (cd "$app" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund >/dev/null)
-    sh image/prune-modules.sh "$app/node_modules"
   fi
+  sh image/prune-modules.sh "$app/node_modules"
   cp package.json "$app/package.json"
   mkdir -p "$app/dist"
   for d in "${PRODUCT_DIRS[@]}"; do

@@ -8,6 +8,7 @@
 #   STACK_DIR   the test stack's folder (default .stack/test, apart from the demo stack in .stack)
 #   KEEP_STACK  1 = do not stop the stack at the end
 #   SKIP_CLUSTER  1 = skip the two-node cluster stage (scripts/test-cluster.sh)
+#   SKIP_IMAGE  1 = skip the image stage (scripts/test-image.sh)
 #   STACK_ALERT_TIMING  default fast here: the rules' `for:` and Alertmanager's waits in seconds, so
 #               that test/alerting/ runs the whole detection loop quickly (scripts/stack.sh)
 set -euo pipefail
@@ -145,5 +146,21 @@ if (($# == 0)) && [[ "${SKIP_CHAOS:-0}" != 1 ]]; then
   fi
 else
   echo "skipped (Jest arguments given, or SKIP_CHAOS=1)"
+fi
+end_stage
+
+stage "image (scripts/test-image.sh)"
+# The image (Dockerfile, issue 22) built on a locally made Node 24 base, checked (non-root, read-only
+# root, no secret in its layers, health checks) and running P0-1 end to end as the intake and the
+# worker, on a stack of its own (.stack/image). Skipped when Jest arguments select suites, or with
+# SKIP_IMAGE=1.
+if (($# == 0)) && [[ "${SKIP_IMAGE:-0}" != 1 ]]; then
+  if [[ -n "$STACK_STARTED" && "${KEEP_STACK:-0}" != 1 ]]; then
+    scripts/stack.sh down >/dev/null
+    STACK_STARTED=""
+  fi
+  scripts/test-image.sh
+else
+  echo "skipped (Jest arguments given, or SKIP_IMAGE=1)"
 fi
 end_stage
