@@ -5,6 +5,7 @@
  * against the worker's GAMEDAY_TARGETS first: anyone who can start a workflow can start a gameDay
  * with any input, and a fault must never reach a target the operator did not name.
  */
+import { hostname } from 'node:os';
 import { Context, sleep } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { RUNBOOKS } from '../definitions/catalog';
@@ -20,6 +21,8 @@ export interface GameDayDeps {
   temporal?: Client;
   /** To start only from a quiet target: none of the fault's alert pending or firing. */
   prometheusUrl?: string;
+  /** GAMEDAY_WORKER_KILL: this worker may kill itself for a game day's worker kill. */
+  workerKill?: boolean;
   /** Polling pace (tests of the activities may shorten it). */
   pollMs?: number;
 }
@@ -128,6 +131,40 @@ async function awaitIncident(
   }
 }
 
+/** Polls the incident's state until the step has started; undefined if the incident closed first. */
+async function awaitStep(
+  t: Tools,
+  i: { workflowId: string; runId: string; step: string; timeoutMs: number },
+): Promise<{ incidentStep: string } | undefined> {
+  const handle = t.temporal().workflow.getHandle(i.workflowId, i.runId);
+  const deadline = Date.now() + i.timeoutMs;
+  while (Date.now() < deadline) {
+    const state = await handle.query(stateQuery).catch(() => undefined);
+    if (state?.steps.some((s) => s.name === i.step)) return { incidentStep: state.currentStep };
+    if (state && ['resolved', 'abandoned'].includes(state.status)) return undefined;
+    Context.current().heartbeat();
+    await sleep(250); // the steps of P0-1 take seconds: a slower poll would miss the moment
+  }
+  return undefined;
+}
+
+/**
+ * The worker kill, on this worker's own process: it says who it is in a heartbeat (the game day
+ * reads it from the timeout that follows), gives the heartbeat a moment to leave, then SIGKILL.
+ */
+async function killSelf(enabled: boolean, step: string): Promise<never> {
+  if (!enabled) {
+    throw nonRetryable(
+      FailureType.ActionRefused,
+      `this worker (${process.pid}@${hostname()}) has no worker kill: GAMEDAY_WORKER_KILL is not true`,
+    );
+  }
+  Context.current().heartbeat({ worker: `${process.pid}@${hostname()}`, step });
+  await sleep(1500);
+  process.kill(process.pid, 'SIGKILL');
+  return new Promise<never>(() => undefined);
+}
+
 export const createGameDayActivities = (deps: GameDayDeps) => {
   const t = tools(deps);
   return {
@@ -194,6 +231,13 @@ export const createGameDayActivities = (deps: GameDayDeps) => {
         await sleep(t.pollMs);
       }
     },
+
+    /** Until the incident has started `step` (the moment of a worker kill). */
+    awaitIncidentStep: (i: { workflowId: string; runId: string; step: string; timeoutMs: number }) =>
+      awaitStep(t, i),
+
+    /** Kills this worker's process (GAMEDAY_WORKER_KILL only): it never returns. */
+    killGameDayWorker: (i: { step: string }) => killSelf(deps.workerKill === true, i.step),
 
     awaitGameDayIncident: (i: { workflowId: string; runId: string; startedAt: string; timeoutMs: number }) =>
       awaitIncident(t, i),

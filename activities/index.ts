@@ -66,8 +66,8 @@ export interface ActivityDeps {
   incidentOwners?: readonly string[];
   /** Where retries find the results of side effects already done (default: Redis; null: none). */
   memo?: ResultMemo | null;
-  /** GAMEDAY_TARGETS (config/game-day.ts): the only targets a game day may inject faults into. */
-  gameDayTargets?: Record<string, string>;
+  /** GAMEDAY_TARGETS, GAMEDAY_WORKER_KILL (config/game-day.ts): where game days may act. */
+  gameDay?: { targets: Record<string, string>; workerKill: boolean };
 }
 
 /**
@@ -136,7 +136,8 @@ const allActivities = (deps: ActivityDeps) => ({
     appRoles: deps.appRoles,
   }),
   ...createGameDayActivities({
-    targets: deps.gameDayTargets ?? {},
+    targets: deps.gameDay?.targets ?? {},
+    workerKill: deps.gameDay?.workerKill ?? false,
     temporal: deps.temporal,
     prometheusUrl: deps.prometheusUrl,
   }),

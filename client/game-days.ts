@@ -3,7 +3,7 @@
  * whose action starts the `gameDay` workflow (workflows/game-day.ts); its scores are the results of
  * the runs the schedule started (visibility: `TemporalScheduledById`).
  */
-import { ScheduleOverlapPolicy, WorkflowFailedError, type Client } from '@temporalio/client';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import {
   GAME_DAY_ID_PREFIX,
   GAME_DAY_WORKFLOW_TYPE,
@@ -131,6 +131,13 @@ export interface GameDayRun {
   error?: string;
 }
 
+/** The innermost cause's message ("Activity task failed" says nothing; the refusal under it does). */
+function rootMessage(err: unknown): string {
+  let e = err as Error | undefined;
+  while (e && e.cause instanceof Error) e = e.cause;
+  return e?.message ?? String(err);
+}
+
 /** The latest game-day runs (of one schedule, or all), newest first, each with its score when done. */
 export async function gameDayRuns(
   client: Client,
@@ -156,8 +163,7 @@ export async function gameDayRuns(
     try {
       run.score = (await client.workflow.getHandle(run.workflowId, run.runId).result()) as GameDayScore;
     } catch (err) {
-      run.error =
-        err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+      run.error = rootMessage(err);
     }
   }
   return found;

@@ -10,6 +10,12 @@ import { ConfigError, type RawEnv } from './errors';
 export interface GameDayConfig {
   /** Target container name → base URL of its sandbox API (the fault routes live there). */
   targets: Record<string, string>;
+  /**
+   * GAMEDAY_WORKER_KILL=true: this worker runs a game day's worker kill, on itself (SIGKILL), so a
+   * game day can show that an incident survives losing a worker. Off by default: a worker without
+   * it refuses the kill.
+   */
+  workerKill: boolean;
 }
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -45,6 +51,9 @@ export function loadGameDayConfig(env: RawEnv = process.env): GameDayConfig {
     }
     targets[name] = url.replace(/\/+$/, '');
   }
+  const kill = env.GAMEDAY_WORKER_KILL?.trim() || 'false';
+  if (!['true', 'false'].includes(kill))
+    problems.push(`GAMEDAY_WORKER_KILL must be true or false, not "${kill}"`);
   if (problems.length) throw new ConfigError(problems);
-  return { targets };
+  return { targets, workerKill: kill === 'true' };
 }

@@ -56,7 +56,17 @@ export interface GameDayInput {
   target: string;
   detectTimeoutMs?: number;
   resolveTimeoutMs?: number;
+  /** Kill a worker once the incident reaches this step (GAME_DAY_KILL_STEPS; workers with GAMEDAY_WORKER_KILL). */
+  killWorkerAt?: string;
 }
+
+/**
+ * The steps a worker kill may be timed to, per runbook (the step names the runbook records). Only
+ * P0-1's so far: another runbook's game day runs without a kill.
+ */
+export const GAME_DAY_KILL_STEPS: Partial<Record<RunbookId, readonly string[]>> = {
+  'P0-1': ['check-health', 'check-logs', 'restart', 'verify'],
+};
 
 const TARGET_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
 
@@ -75,6 +85,12 @@ export function gameDayInputProblem(i: Partial<GameDayInput>): string | undefine
   }
   if (!i.target || !TARGET_NAME.test(i.target)) {
     return `target "${String(i.target)}" is not a container name (letters, digits, _ . -)`;
+  }
+  const steps = GAME_DAY_KILL_STEPS[i.runbook];
+  if (i.killWorkerAt !== undefined && !steps?.includes(i.killWorkerAt)) {
+    return steps
+      ? `--kill-worker-at "${i.killWorkerAt}" is not a step of ${i.runbook} (its steps: ${steps.join(', ')})`
+      : `--kill-worker-at is not available for ${i.runbook} yet (only for ${Object.keys(GAME_DAY_KILL_STEPS).join(', ')})`;
   }
   for (const key of ['detectTimeoutMs', 'resolveTimeoutMs'] as const) {
     const v = i[key];
@@ -119,8 +135,21 @@ export interface GameDayScore {
   reasons: string[];
   approvals: { what: string; approvedBy: string[]; waitedMs?: number }[];
   escalations: { tier: string; afterMs: number; reason: string }[];
+  workerKill?: GameDayWorkerKill;
   /** Whether the game day removed the fault from the target afterwards (false: nothing to remove). */
   faultCleared?: boolean;
+}
+
+/** What became of a worker kill the game day asked for. */
+export interface GameDayWorkerKill {
+  step: string;
+  outcome: 'killed' | 'refused' | 'step not reached';
+  /** When the kill was sent, and the step the incident was at then. */
+  at?: string;
+  incidentStep?: string;
+  /** The killed worker, as it said before it died (pid@host). */
+  worker?: string;
+  detail?: string;
 }
 
 /** Steps that only look (the runbook's checks and its verification) are not its first action. */

@@ -58,8 +58,8 @@ export interface WorkerExtras {
 }
 
 export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {}): Promise<void> {
-  // Before any client opens: a bad GAMEDAY_TARGETS fails the start naming the entry.
-  const gameDayTargets = loadGameDayConfig().targets;
+  // Before any client opens: a bad GAMEDAY_* variable fails the start naming the entry.
+  const gameDay = loadGameDayConfig();
   const clients = buildClients(config);
   // ACCUBOOKS_DB_ROLES must name roles that exist: a typo would make P0-2 terminate nothing.
   const missing = await missingAppRoles(clients.deps.pg, config.accubooks.dbRoles);
@@ -75,7 +75,7 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
   const temporal = await connectClient(config.temporal);
   clients.deps.temporal = temporal;
   clients.deps.reportSecrets = secretsOf(config);
-  clients.deps.gameDayTargets = gameDayTargets;
+  clients.deps.gameDay = gameDay;
   const metrics = createIncidentMetrics(undefined, { processMetrics: true });
   const connection = await NativeConnection.connect({
     address: config.temporal.address,

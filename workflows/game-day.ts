@@ -5,12 +5,19 @@
  *   2. inject the fault (the time just before it is the game day's zero);
  *   3. detection does the rest: the alert path (Prometheus → Alertmanager → intake) starts the
  *      runbook; the game day finds that incident (visibility: runbook, target, started after 2.);
- *   4. wait for the incident to close, take the fault off the target;
+ *   4. wait for the incident to close (with `killWorkerAt`, kill a worker when the incident has
+ *      started that step), take the fault off the target;
  *   5. score it: detect, first action, resolve against the MTTR target, approvals, escalations.
  * The score is the workflow's result (`runbooks gameday results`). Nothing here acts on the
  * incident: the team and the runbook are what is being measured.
  */
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  TimeoutFailure,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { GameDayActivities } from '../activities/game-day';
 import { RUNBOOKS } from '../definitions/catalog';
 import {
@@ -20,6 +27,7 @@ import {
   type GameDayIncident,
   type GameDayInput,
   type GameDayScore,
+  type GameDayWorkerKill,
 } from '../definitions/game-day';
 import { MTTR_TARGET_MS } from '../definitions/policies/common';
 
@@ -52,7 +60,8 @@ export async function gameDay(input: GameDayInput): Promise<GameDayScore> {
   await preflight.gameDayPreflight({ ...input, quietTimeoutMs: QUIET_TIMEOUT_MS });
   const { injectedAt } = await inject.injectGameDayFault(input);
   let incident: GameDayIncident | undefined;
-  let cleared: boolean | undefined;
+  let cleared = false;
+  let workerKill: GameDayWorkerKill | undefined;
   try {
     const found = await follow.findGameDayIncident({
       runbook: input.runbook,
@@ -60,10 +69,50 @@ export async function gameDay(input: GameDayInput): Promise<GameDayScore> {
       after: injectedAt,
       timeoutMs: detectTimeoutMs,
     });
-    if (found) incident = await follow.awaitGameDayIncident({ ...found, timeoutMs: resolveTimeoutMs });
+    if (found) {
+      [incident, workerKill] = await Promise.all([
+        follow.awaitGameDayIncident({ ...found, timeoutMs: resolveTimeoutMs }),
+        input.killWorkerAt ? killWorkerAt(follow, input.killWorkerAt, found, resolveTimeoutMs) : undefined,
+      ]);
+    }
   } finally {
     // The fault's TTL would end it anyway; a game day leaves the target as it found it sooner.
     cleared = (await follow.clearGameDayFault(input)).cleared;
   }
-  return { ...scoreGameDay(workflowInfo().workflowId, input, injectedAt, incident), faultCleared: cleared };
+  const score = scoreGameDay(workflowInfo().workflowId, input, injectedAt, incident);
+  return { ...score, ...(workerKill ? { workerKill } : {}), faultCleared: cleared };
+}
+
+// One attempt, a short heartbeat: the worker it runs on dies, and a retry would kill a second one.
+const kill = proxyActivities<GameDayActivities>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '5 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
+/**
+ * Kills a worker once the incident has started `step`: the worker that takes the kill activity
+ * kills itself (only a worker with GAMEDAY_WORKER_KILL does). Its heartbeat named it; the timeout
+ * that follows carries that heartbeat, which is how the game day knows who died.
+ */
+async function killWorkerAt(
+  follow: Pick<GameDayActivities, 'awaitIncidentStep'>,
+  step: string,
+  incident: { workflowId: string; runId: string },
+  timeoutMs: number,
+): Promise<GameDayWorkerKill> {
+  const reached = await follow.awaitIncidentStep({ ...incident, step, timeoutMs });
+  if (!reached) return { step, outcome: 'step not reached' };
+  const at = new Date().toISOString();
+  try {
+    await kill.killGameDayWorker({ step });
+    return { step, outcome: 'refused', at, detail: 'the kill activity returned' };
+  } catch (err) {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (cause instanceof TimeoutFailure) {
+      const said = cause.lastHeartbeatDetails as { worker?: string } | undefined;
+      return { step, outcome: 'killed', at, incidentStep: reached.incidentStep, worker: said?.worker };
+    }
+    return { step, outcome: 'refused', at, detail: cause?.message ?? (err as Error).message };
+  }
 }

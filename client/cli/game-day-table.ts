@@ -39,6 +39,14 @@ const approvals = (s: GameDayScore) =>
 const escalations = (s: GameDayScore) =>
   s.escalations.length ? s.escalations.map((e) => `${e.tier} at +${duration(e.afterMs)}`).join('; ') : 'none';
 
+const workerKill = (s: GameDayScore) => {
+  const k = s.workerKill!;
+  if (k.outcome !== 'killed')
+    return `worker kill at ${k.step}: ${k.outcome}${k.detail ? ` (${k.detail})` : ''}`;
+  const at = k.at ? ` at +${duration(Date.parse(k.at) - Date.parse(s.injectedAt))}` : '';
+  return `worker kill at ${k.step}: killed ${k.worker ?? 'a worker'}${at}, the incident at ${k.incidentStep ?? '?'}`;
+};
+
 /** The score table: one row per run; a failed verdict's reasons under the table. */
 export function resultsTable(runs: GameDayRun[]): string {
   if (!runs.length) return 'No game-day runs yet. Run one now with: runbooks gameday trigger <schedule>';
@@ -75,7 +83,10 @@ export function resultsTable(runs: GameDayRun[]): string {
   const notes = runs.flatMap((r) =>
     r.error
       ? [`${r.workflowId}: ${r.error}`]
-      : (r.score?.reasons ?? []).map((why) => `${r.workflowId}: ${why}`),
+      : [
+          ...(r.score?.reasons ?? []).map((why) => `${r.workflowId}: ${why}`),
+          ...(r.score?.workerKill ? [`${r.workflowId}: ${workerKill(r.score)}`] : []),
+        ],
   );
   return [
     ...formatTable(

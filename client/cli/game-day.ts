@@ -27,6 +27,7 @@ interface CreateOpts {
   target?: string;
   detectTimeout?: string;
   resolveTimeout?: string;
+  killWorkerAt?: string;
 }
 
 const minutes = (flag: string, v: string | undefined): number | undefined => {
@@ -60,6 +61,7 @@ function gameDayInput(o: CreateOpts): { input: GameDayInput; cron: string } {
     target,
     detectTimeoutMs: minutes('--detect-timeout', o.detectTimeout),
     resolveTimeoutMs: minutes('--resolve-timeout', o.resolveTimeout),
+    ...(o.killWorkerAt === undefined ? {} : { killWorkerAt: o.killWorkerAt }),
   };
   const problem = gameDayInputProblem(input) ?? cronProblem(o.cron);
   if (problem) throw new CliError(`${problem}: nothing created`, 2);
@@ -145,6 +147,10 @@ export function gameDayCommands({ program, print }: Cli): void {
     .option(
       '--resolve-timeout <minutes>',
       'how long to wait for the incident to close (default twice its MTTR target)',
+    )
+    .option(
+      '--kill-worker-at <step>',
+      'kill a worker once the incident has started this step (P0-1: check-health, check-logs, restart, verify); only a worker with GAMEDAY_WORKER_KILL=true takes it',
     )
     .addHelpText(
       'after',

@@ -62,6 +62,14 @@ test('bad input is refused before anything is created, each error naming the pro
     [['--runbook', 'P0-1', '--fault', 'crash', '--cron', '0 25 * * 2'], /hour "25" is not valid/],
     [['--runbook', 'P0-1', '--fault', 'crash', '--cron', 'every tuesday'], /must have 5 fields/],
     [
+      ['--runbook', 'P0-1', '--fault', 'crash', '--cron', '0 10 * * 2', '--kill-worker-at', 'reboot'],
+      /--kill-worker-at "reboot" is not a step of P0-1 \(its steps: check-health, check-logs, restart, verify\)/,
+    ],
+    [
+      ['--runbook', 'P1-1', '--fault', 'errors', '--cron', '0 10 * * 2', '--kill-worker-at', 'restart'],
+      /--kill-worker-at is not available for P1-1 yet/,
+    ],
+    [
       ['--runbook', 'P0-1', '--fault', 'crash', '--cron', '0 10 * * 2', '--target', 'accubooks-api-prod'],
       /--target "accubooks-api-prod" is not a game-day target/,
     ],
@@ -96,6 +104,12 @@ test('the worker refuses a target that is not a game-day target, even when the w
     ),
   );
   expect(await api.health()).toBe(200);
+  // `gameday results` says why that run has no score.
+  const runs = (await cli('--json', 'gameday', 'results', '--limit', '20')).json<GameDayRun[]>();
+  expect(runs.find((r) => r.workflowId === handle.workflowId)).toMatchObject({
+    status: 'FAILED',
+    error: expect.stringMatching(/"accubooks-api-prod" is not a game-day target of this worker/),
+  });
 });
 
 test(
@@ -196,7 +210,8 @@ test(
     const results = await cli('--json', 'gameday', 'results', '--schedule', scheduleId);
     expect(results.code).toBe(0);
     const runs = results.json<GameDayRun[]>();
-    expect(runs).toHaveLength(1);
+    // Newest first; runs of this schedule only (earlier runs of this suite on a kept stack stay listed).
+    expect(runs.every((r) => r.scheduleId === scheduleId)).toBe(true);
     expect(runs[0]).toMatchObject({ workflowId: runId, scheduleId, status: 'COMPLETED', score });
     const table = await cli('gameday', 'results', '--schedule', scheduleId);
     expect(table.stdout).toMatch(
