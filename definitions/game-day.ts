@@ -152,8 +152,12 @@ export interface GameDayWorkerKill {
   detail?: string;
 }
 
-/** Steps that only look (the runbook's checks and its verification) are not its first action. */
-const LOOKS_ONLY = /^(check|verify|watch|wait)(-|$)/;
+/**
+ * Steps that act on the target (the runbooks' step names: restart, stop, kill-idle, terminate-N,
+ * cancel-N, freeze-/resume-billing, pause-/resume-jobs, scale-N, scale-down, refunds); every other
+ * step only looks (checks of health, logs, rates, pools; verification).
+ */
+const ACTS = /^(restart|stop|kill-|terminate-|cancel-|freeze-|resume-|pause-|scale|refund)/;
 
 const since = (t0: string, t?: string) => (t ? Date.parse(t) - Date.parse(t0) : undefined);
 
@@ -166,7 +170,7 @@ export function scoreGameDay(
 ): GameDayScore {
   const s = incident?.state;
   const mttrTargetMs = s?.mttr.targetMs ?? MTTR_TARGET_MS[RUNBOOKS[input.runbook].severity];
-  const action = s?.steps.find((st) => !LOOKS_ONLY.test(st.name) && st.status !== 'skipped');
+  const action = s?.steps.find((st) => ACTS.test(st.name) && st.status !== 'skipped');
   const score: GameDayScore = {
     gameDay,
     runbook: input.runbook,
