@@ -206,7 +206,11 @@ export function scoreGameDay(
   if (action) score.firstAction = { step: action.name, ms: since(injectedAt, action.startedAt)! };
   score.resolveMs = s?.status === 'resolved' ? since(injectedAt, s.mttr.resolvedAt) : undefined;
   if (s?.status !== 'resolved') {
-    score.reasons.push(`not resolved: the incident ended ${s?.status ?? incident.closeStatus}`);
+    score.reasons.push(
+      incident.closeStatus === 'RUNNING'
+        ? `not resolved: the incident was still ${s?.status ?? 'running'} at the game day's deadline`
+        : `not resolved: the incident ended ${s?.status ?? incident.closeStatus}`,
+    );
   } else if (score.resolveMs === undefined || score.resolveMs > mttrTargetMs) {
     score.reasons.push(`resolved after the MTTR target (${mttrTargetMs / 60_000} min)`);
   }
