@@ -235,3 +235,27 @@ test(
   },
   8 * 60_000,
 );
+
+test(
+  'a worker without GAMEDAY_WORKER_KILL refuses the kill; the game day still scores the incident and says so',
+  async () => {
+    await api.healthyAgain();
+    await quietStart(loop, 'SystemUnreachable', 'P0-1', 120_000);
+    const handle = await loop.rig.client.workflow.start('gameDay', {
+      taskQueue: loop.rig.taskQueue,
+      workflowId: `game-day-no-kill-${Date.now()}`,
+      args: [{ runbook: 'P0-1', fault: 'crash', target: container, killWorkerAt: 'check-logs' }],
+    });
+    const score = (await handle.result()) as GameDayScore;
+    expect(score.workerKill).toMatchObject({
+      step: 'check-logs',
+      outcome: 'refused',
+      detail: expect.stringMatching(
+        /^this worker \(\d+@.+\) has no worker kill: GAMEDAY_WORKER_KILL is not true$/,
+      ),
+    });
+    expect(loop.worker.running()).toBe(true);
+    expect(score).toMatchObject({ verdict: 'pass', incident: { status: 'resolved' } });
+  },
+  4 * 60_000,
+);
