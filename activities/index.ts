@@ -23,6 +23,7 @@ import { createApprovalActivities } from './approvals';
 import type { LinkSettings } from './approval-links';
 import { createBillingActivities, PostgresBillingStore, type BillingStore } from './billing';
 import { createEvidenceActivities } from './evidence';
+import { createGameDayActivities } from './game-day';
 import { createStripeActivities } from './stripe';
 import { createTargetGuardActivities, withGrantCheck } from './target-guard';
 import { createWatchActivities } from './watch';
@@ -65,6 +66,8 @@ export interface ActivityDeps {
   incidentOwners?: readonly string[];
   /** Where retries find the results of side effects already done (default: Redis; null: none). */
   memo?: ResultMemo | null;
+  /** GAMEDAY_TARGETS, GAMEDAY_WORKER_KILL (config/game-day.ts): where game days may act. */
+  gameDay?: { targets: Record<string, string>; workerKill: boolean };
 }
 
 /**
@@ -131,6 +134,12 @@ const allActivities = (deps: ActivityDeps) => ({
     apiUrls: deps.health.apiUrls,
     prometheusUrl: deps.prometheusUrl,
     appRoles: deps.appRoles,
+  }),
+  ...createGameDayActivities({
+    targets: deps.gameDay?.targets ?? {},
+    workerKill: deps.gameDay?.workerKill ?? false,
+    temporal: deps.temporal,
+    prometheusUrl: deps.prometheusUrl,
   }),
 });
 

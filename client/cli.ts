@@ -15,6 +15,7 @@ import { approvalCommands } from './cli/approve';
 import { chargesCommands } from './cli/charges';
 import { CliError, type Cli, type GlobalOpts } from './cli/common';
 import { followUpCommands } from './cli/follow-up';
+import { gameDayCommands } from './cli/game-day';
 import { historyCommand } from './cli/history';
 import { listCommand } from './cli/list';
 import { reportCommand } from './cli/report';
@@ -45,6 +46,7 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
     historyCommand,
     reportCommand,
     followUpCommands,
+    gameDayCommands,
   ])
     add(cli);
   return program;

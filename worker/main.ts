@@ -12,6 +12,7 @@ import {
 } from '@temporalio/worker';
 import { describeConfig, loadWorkerConfig, type WorkerConfig } from '../config/worker';
 import { ConfigError } from '../config/errors';
+import { loadGameDayConfig } from '../config/game-day';
 import { secretsOf } from '../config/secrets';
 import { connectClient, tlsOptions } from '../client/connection';
 import { dataConverterFor } from '../common/codec';
@@ -57,6 +58,8 @@ export interface WorkerExtras {
 }
 
 export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {}): Promise<void> {
+  // Before any client opens: a bad GAMEDAY_* variable fails the start naming the entry.
+  const gameDay = loadGameDayConfig();
   const clients = buildClients(config);
   // ACCUBOOKS_DB_ROLES must name roles that exist: a typo would make P0-2 terminate nothing.
   const missing = await missingAppRoles(clients.deps.pg, config.accubooks.dbRoles);
@@ -72,6 +75,7 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
   const temporal = await connectClient(config.temporal);
   clients.deps.temporal = temporal;
   clients.deps.reportSecrets = secretsOf(config);
+  clients.deps.gameDay = gameDay;
   const metrics = createIncidentMetrics(undefined, { processMetrics: true });
   const connection = await NativeConnection.connect({
     address: config.temporal.address,

@@ -8,3 +8,4 @@ export { queueOverflow } from './queue-overflow';
 export { billingError } from './billing-error';
 export { dataIntegrityViolation } from './data-integrity';
 export { targetLease } from './target-guard';
+export { gameDay } from './game-day';
