@@ -21,6 +21,7 @@ import {
   condition,
   continueAsNew,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
 import { checks } from './activity-proxies';
@@ -67,6 +68,12 @@ function validate(req: TargetRequest): void {
 export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseState> {
   return new TargetGuard(input).run();
 }
+// Worker Versioning (issue 22): AUTO_UPGRADE, not pinned like the incidents. One guard per target
+// lives as long as the target: pinned, it would keep the build it started on running forever, and
+// every incident on a new build would still ask an old one. It moves to the current build on its
+// next workflow task instead, so a change to this file must replay its open histories: the release
+// replay gate checks them, and a change of its commands goes behind patched() (docs/runbook-changes.md).
+setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, targetLease);
 
 const now = () => new Date().toISOString();
 
