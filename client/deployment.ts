@@ -116,11 +116,14 @@ export async function setRampingVersion(
   });
 }
 
-/** The visibility query for a build's open workflows (the server's own search attribute). */
+/**
+ * The visibility query for the open workflows a build holds: pinned to it (the incidents; a guard or
+ * follow-up passing through is AUTO_UPGRADE and moves on), from the server's own search attributes.
+ */
 export const openOnVersionQuery = (name: string, buildId: string) =>
-  `TemporalWorkerDeploymentVersion = '${name}:${buildId}' AND ExecutionStatus = 'Running'`;
+  `TemporalWorkerDeploymentVersion = '${name}:${buildId}' AND ExecutionStatus = 'Running' AND TemporalWorkflowVersioningBehavior = 'Pinned'`;
 
-/** How many open workflows (incidents, and a guard or follow-up passing through) a build holds. */
+/** How many open incidents (pinned workflows) a build still holds: 0 means it has drained. */
 export async function openOnVersion(client: Client, name: string, buildId: string): Promise<number> {
   const { count } = await client.workflowService.countWorkflowExecutions({
     namespace: client.options.namespace,
