@@ -46,6 +46,12 @@ async function bundleOf(input: GateInput): Promise<WorkflowBundleOption> {
   return bundleWorkflowCode({ workflowsPath: input.workflowsPath, logger: quiet });
 }
 
+/** The core's reason ("[TMPRL1100] Nondeterminism error: ...") without the SDK's wrapping. */
+function shortReason(message: string): string {
+  const core = /\[TMPRL\d+\][^"]*/.exec(message);
+  return core ? core[0] : message.split('\n')[0];
+}
+
 export async function runReplayGate(input: GateInput): Promise<GateResult> {
   const fixtures = readHistories(input.fixtureDirs);
   const exported = readHistories(input.exportedDirs);
@@ -71,7 +77,7 @@ export async function runReplayGate(input: GateInput): Promise<GateResult> {
     );
     for await (const r of results) {
       const file = byId.get(r.workflowId) ?? r.workflowId;
-      if (r.error) failures.push({ file, error: `${r.error.name}: ${r.error.message.split('\n')[0]}` });
+      if (r.error) failures.push({ file, error: `${r.error.name}: ${shortReason(r.error.message)}` });
       else replayed.push(file);
     }
   }
