@@ -22,6 +22,7 @@ import {
   setWorkflowOptions,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
+import { autoUpgradeWhenVersioned } from './versioning';
 import { notifications } from './activity-proxies';
 import {
   alertAfterCloseSignal,
@@ -148,7 +149,7 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
 // worker running until the last duty is filed. It moves to the current build on its next task, so
 // the release replay gate replays its open histories, and a change of its commands goes behind
 // patched() (docs/runbook-changes.md).
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, postIncident);
+setWorkflowOptions(autoUpgradeWhenVersioned, postIncident);
 
 /** The follow-up's state at the start: three open duties, due counted from the resolution. */
 function initialState(

@@ -24,6 +24,7 @@ import {
   setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
+import { autoUpgradeWhenVersioned } from './versioning';
 import { checks } from './activity-proxies';
 import { RUNBOOKS, isRunbookId } from '../definitions/catalog';
 import { setupHoldRelease } from './hold-release';
@@ -73,7 +74,7 @@ export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseS
 // every incident on a new build would still ask an old one. It moves to the current build on its
 // next workflow task instead, so a change to this file must replay its open histories: the release
 // replay gate checks them, and a change of its commands goes behind patched() (docs/runbook-changes.md).
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, targetLease);
+setWorkflowOptions(autoUpgradeWhenVersioned, targetLease);
 
 const now = () => new Date().toISOString();
 

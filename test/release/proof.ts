@@ -242,7 +242,27 @@ export function releaseProof(where: string, artifact: string): void {
     expect(refused.err).toMatch(/P0-1-[a-z-]+\.json: DeterminismViolationError/);
     expect((await describeDeployment(client, deployment))?.current).toBe(V1);
 
-    // 3. v2 passes the gate and becomes current; a new P0-4 runs v2 (its new step first).
+    // 3. v2 first takes a share of new incidents (a ramp, gated too), then passes the gate again and
+    // becomes current; a new P0-4 runs v2 (its new step first).
+    const ramped = await cli(
+      'release',
+      'ramp',
+      '50',
+      '--build',
+      V2,
+      '--workflow-bundle',
+      v2.file,
+      '--fixtures',
+      fixtures,
+    );
+    expect(ramped).toMatchObject({ code: 0, err: '' });
+    expect(ramped.out).toContain(`build ${V2} now takes 50% of new incidents`);
+    const duringRamp = JSON.parse((await cli('--json', 'release', 'status')).out) as {
+      current: string;
+      ramping: { buildId: string; percentage: number } | null;
+    };
+    expect(duringRamp).toMatchObject({ current: V1, ramping: { buildId: V2, percentage: 50 } });
+    mark('v2 ramped to 50% of new incidents');
     const promoted = await cli(
       'release',
       'promote',
