@@ -37,20 +37,30 @@ export async function editedBundle(name: string, edits: Edit[]): Promise<{ file:
   return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** The step v2 adds to P0-4 before it stops the API: look at it first (a new activity in history). */
+/** The step v2 adds to P0-4 and P1-3 before they act: look at the API first (a new activity in history). */
 export const LOOK_FIRST_STEP = 'look-first';
-export const v2LooksFirst: Edit = {
-  file: 'data-integrity.ts',
-  edit: (src) =>
-    src.replace(
-      '  // 1. STOP SYSTEM, and hold it stopped against every other runbook.\n',
-      `  // v2: look at the API before stopping it.
-  await inc.step('${LOOK_FIRST_STEP}', 'Look at the API before stopping it (v2)', () =>
-    checks.checkHealth({ target, timeoutMs: policy.healthTimeoutMs }), (h) => \`health \${h.status ?? 'no answer'}\`);
-  // 1. STOP SYSTEM, and hold it stopped against every other runbook.
-`,
-    ),
-};
+const lookFirst = (target: string, timeout: string) => `  // v2: look at the API first.
+  await inc.step('${LOOK_FIRST_STEP}', 'Look at the API first (v2)', () =>
+    checks.checkHealth({ target: ${target}, timeoutMs: ${timeout} }), (h) => \`health \${h.status ?? 'no answer'}\`);
+`;
+export const v2LooksFirst: Edit[] = [
+  {
+    file: 'data-integrity.ts',
+    edit: (src) =>
+      src.replace(
+        '  // 1. STOP SYSTEM, and hold it stopped against every other runbook.\n',
+        `${lookFirst('target', 'policy.healthTimeoutMs')}  // 1. STOP SYSTEM, and hold it stopped against every other runbook.\n`,
+      ),
+  },
+  {
+    file: 'queue-overflow.ts',
+    edit: (src) =>
+      src.replace(
+        '  const depth0 = await checkQueue(run); // 1. Check queue\n',
+        `${lookFirst('run.target', '5_000')}  const depth0 = await checkQueue(run); // 1. Check queue\n`,
+      ),
+  },
+];
 
 /** A change that breaks every recorded P0-1: a new timer before its first health check. */
 export const p01PausesFirst: Edit = {

@@ -7,15 +7,17 @@
  *     open P1-3 (its queue stays above the level that resolves it and may not be scaled: it
  *     watches and waits for a person).
  *  2. A build that breaks every recorded P0-1 is refused by the replay gate (what it prints is kept).
- *  3. v2 (P0-4 looks at the API before stopping it: a new step, made from an edited copy of the
- *     workflows, test/release/builds.ts) passes the gate and is made current: a new P0-4 runs v2.
+ *  3. v2 (P0-4 and P1-3 look at the API before acting: a new first step, made from an edited copy
+ *     of the workflows, test/release/builds.ts) takes 50 % of new incidents, then passes the gate
+ *     again and is made current: a new P1-3 runs v2.
  *  4. The open P0-4 is approved and finishes on v1 (its history: only v1 workflow tasks, no v2
  *     step); the P1-3 is abandoned on v1; v1 then holds nothing (drained) and its worker stops.
  *  5. A rollback (v1's worker started again) makes new incidents run v1.
  * Each incident's report names its build. The figures go to test-artifacts/<artifact>.
  *
- * v2 changes P0-4 on purpose, so its author re-records P0-4's fixture (scripts/record-histories.ts
- * P0-4); the proof has no recording run, so v2's gate replays the fixtures without P0-4's.
+ * v2 changes P0-4 and P1-3 on purpose, so its author re-records their fixtures
+ * (scripts/record-histories.ts P0-4 P1-3); the proof has no recording run, so v2's gate replays the
+ * fixtures without theirs.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,6 +123,28 @@ export function releaseProof(where: string, artifact: string): void {
   const historyBuilds = async (h: WorkflowHandle) => buildsOf(await h.fetchHistory());
   const stepNames = (s: IncidentState) => s.steps.map((st) => st.name);
 
+  /**
+   * A P1-3 whose queue stays at 250 jobs (above the 200 that resolves it) and may not be scaled: it
+   * stays open, watching, until a person closes it. It acts on nothing, so several run side by side.
+   */
+  function startP13(label: string) {
+    return startIncident({
+      client,
+      taskQueue,
+      runbook: 'P1-3',
+      target: sb.name,
+      workflowId: uniqueId(`release-P1-3-${label}`),
+      trigger: { source: 'manual', startedBy: 'release proof', description: 'queue overflow reported' },
+      policy: {
+        depthQuery: 'vector(250)',
+        utilizationQuery: 'vector(0.5)',
+        maxReplicas: 0,
+        sampleIntervalMs: 1_000,
+        maxSampleIntervalMs: 2_000,
+      },
+    });
+  }
+
   function startP04(label: string) {
     return startIncident({
       client,
@@ -149,14 +173,14 @@ export function releaseProof(where: string, artifact: string): void {
       startSandbox('abk-release'),
       startApprovalWorld(),
       startReceiver(),
-      editedBundle('v2', [v2LooksFirst]),
-      editedBundle('bad', [v2LooksFirst, p01PausesFirst]),
+      editedBundle('v2', v2LooksFirst),
+      editedBundle('bad', [...v2LooksFirst, p01PausesFirst]),
     ]);
     client = await connectClient(loadTemporalConfig());
     evidence = mkdtempSync(path.join(tmpdir(), 'abk-release-evidence-'));
     fixtures = mkdtempSync(path.join(tmpdir(), 'abk-release-fixtures-'));
     for (const f of readdirSync(DEFAULT_FIXTURES).filter(
-      (f) => f.endsWith('.json') && !f.startsWith('P0-4-'),
+      (f) => f.endsWith('.json') && !/^P(0-4|1-3)-/.test(f),
     ))
       copyFileSync(path.join(DEFAULT_FIXTURES, f), path.join(fixtures, f));
   });
@@ -190,23 +214,7 @@ export function releaseProof(where: string, artifact: string): void {
       async () => (await describeDeployment(client, deployment))?.current === V1,
     );
     mark(`v1 (${V1}) current`);
-    const p13 = await startIncident({
-      client,
-      taskQueue,
-      runbook: 'P1-3',
-      target: sb.name,
-      workflowId: uniqueId('release-P1-3'),
-      trigger: { source: 'manual', startedBy: 'release proof', description: 'queue overflow reported' },
-      // A queue that stays at 250 jobs (above the 200 that resolves it) and may not be scaled: the
-      // incident stays open, watching, until a person closes it.
-      policy: {
-        depthQuery: 'vector(250)',
-        utilizationQuery: 'vector(0.5)',
-        maxReplicas: 0,
-        sampleIntervalMs: 1_000,
-        maxSampleIntervalMs: 2_000,
-      },
-    });
+    const p13 = await startP13('v1');
     await waitUntil(
       'P1-3 to watch its queue',
       async () => stepNames(await p13.query(stateQuery)).includes('verify'),
@@ -243,7 +251,7 @@ export function releaseProof(where: string, artifact: string): void {
     expect((await describeDeployment(client, deployment))?.current).toBe(V1);
 
     // 3. v2 first takes a share of new incidents (a ramp, gated too), then passes the gate again and
-    // becomes current; a new P0-4 runs v2 (its new step first).
+    // becomes current; a new P1-3 runs v2 (its new step first).
     const ramped = await cli(
       'release',
       'ramp',
@@ -276,14 +284,15 @@ export function releaseProof(where: string, artifact: string): void {
     expect(promoted).toMatchObject({ code: 0, err: '' });
     expect(promoted.out).toContain(`build ${V2} is now current; ${V1} drains`);
     const promotedAt = mark(`v2 (${V2}) promoted: ${promoted.out.split('\n')[0]}`);
-    const p04v2 = await startP04('v2');
+    // (A P1-3: a second P0-4 on the same target would contend with the open one for its hold.)
+    const p13v2 = await startP13('v2');
     await waitUntil(
-      'the new P0-4 to run its first step',
-      async () => (await p04v2.query(stateQuery)).steps.length > 0,
+      'the new P1-3 to run its first step',
+      async () => (await p13v2.query(stateQuery)).steps.length > 0,
     );
-    expect(stepNames(await p04v2.query(stateQuery))[0]).toBe(LOOK_FIRST_STEP);
-    expect(await historyBuilds(p04v2)).toEqual([V2]);
-    mark('a new P0-4 runs v2 (its first step is the new one)');
+    expect(stepNames(await p13v2.query(stateQuery))[0]).toBe(LOOK_FIRST_STEP);
+    expect(await historyBuilds(p13v2)).toEqual([V2]);
+    mark('a new P1-3 runs v2 (its first step is the new one)');
 
     // 4. The open incidents finish on v1: the P0-4 approved, the P1-3 abandoned by a person.
     const answer = await submitApproval(p04, {
@@ -293,7 +302,13 @@ export function releaseProof(where: string, artifact: string): void {
       code: await codeFor('ceo', p04.workflowId),
     });
     expect(answer.accepted).toBe(true);
-    const p04State = await closed(p04, 180_000);
+    const p04State = await closed(p04, 180_000).catch(async (err: Error) => {
+      // What the incident waits for, when it does not close: the decisions say.
+      const st = await p04.query(stateQuery).catch(() => undefined);
+      throw new Error(
+        `${err.message}\nP0-4 state: ${st?.currentStep}; ${st?.decisions.slice(-6).join(' | ')}`,
+      );
+    });
     expect(p04State.status).toBe('resolved');
     expect(stepNames(p04State)).not.toContain(LOOK_FIRST_STEP);
     expect(await historyBuilds(p04)).toEqual([V1]);
@@ -326,33 +341,33 @@ export function releaseProof(where: string, artifact: string): void {
 
     for (const [h, build] of [
       [p04, V1],
-      [p04v2, V2],
+      [p13v2, V2],
     ] as const) {
       const report = await generateIncidentReport(client, h.workflowId);
       expect(report).toContain(`| Ran on | build ${build} (${deployment}, pinned) |`);
     }
 
-    // 5. Rollback: v1's worker again, made current; a new P0-4 runs v1 (no new step).
+    // 5. Rollback: v1's worker again, made current; a new P1-3 runs v1 (no new step).
     await startWorker('v1 again', V1);
     const rolledBack = await cli('release', 'rollback');
     expect(rolledBack).toMatchObject({ code: 0, err: '' });
     expect(rolledBack.out).toContain(`build ${V1} is current again; ${V2} drains`);
     mark('rolled back to v1');
-    const p04back = await startP04('rollback');
+    const p13back = await startP13('rollback');
     await waitUntil(
-      'the rollback P0-4 to run its first step',
-      async () => (await p04back.query(stateQuery)).steps.length > 0,
+      'the rollback P1-3 to run its first step',
+      async () => (await p13back.query(stateQuery)).steps.length > 0,
     );
-    expect(stepNames(await p04back.query(stateQuery))).not.toContain(LOOK_FIRST_STEP);
-    expect(await historyBuilds(p04back)).toEqual([V1]);
-    mark('a new P0-4 runs v1 again');
+    expect(stepNames(await p13back.query(stateQuery))).not.toContain(LOOK_FIRST_STEP);
+    expect(await historyBuilds(p13back)).toEqual([V1]);
+    mark('a new P1-3 runs v1 again');
 
     const figures = {
       v1DrainedAfterPromotionS: (drainedAt - promotedAt) / 1000,
       v1StoppedAfterPromotionS: (stoppedAt - promotedAt) / 1000,
       incidents: {
-        [V1]: [p13.workflowId, p04.workflowId, p04back.workflowId],
-        [V2]: [p04v2.workflowId],
+        [V1]: [p13.workflowId, p04.workflowId, p13back.workflowId],
+        [V2]: [p13v2.workflowId],
       },
       refusedGate: refused.err.trim(),
       promoted: promoted.out.trim(),
