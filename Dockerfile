@@ -69,6 +69,11 @@ ENV NODE_ENV=production \
     APPROVAL_PAGE_HOST=0.0.0.0 \
     EVIDENCE_DIR=/var/lib/accubooks/evidence
 VOLUME ["/var/lib/accubooks"]
+# The worker's Worker Versioning build (config/versioning.ts): the image has no .git to read the
+# commit from, so scripts/image.sh passes `<version>+<commit>`; two images of different workflow
+# code must never share one. Empty = `<version>+unknown`.
+ARG BUILD_ID=""
+ENV WORKER_BUILD_ID=${BUILD_ID}
 # uid 1000 is `node` in the node images and in the local base; numeric, so it needs no passwd lookup.
 USER 1000:1000
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \

@@ -14,10 +14,12 @@ import { ConfigError } from '../config/errors';
 import { approvalCommands } from './cli/approve';
 import { chargesCommands } from './cli/charges';
 import { CliError, type Cli, type GlobalOpts } from './cli/common';
+import { exportHistoriesCommand } from './cli/export-histories';
 import { followUpCommands } from './cli/follow-up';
 import { gameDayCommands } from './cli/game-day';
 import { historyCommand } from './cli/history';
 import { listCommand } from './cli/list';
+import { releaseCommands } from './cli/release';
 import { reportCommand } from './cli/report';
 import { resolveAbandonCommands } from './cli/resolve-abandon';
 import { statusCommand } from './cli/status';
@@ -47,6 +49,8 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
     reportCommand,
     followUpCommands,
     gameDayCommands,
+    releaseCommands,
+    exportHistoriesCommand,
   ])
     add(cli);
   return program;

@@ -14,6 +14,7 @@ import { loadApprovalLinks } from './approval-links';
 import { ConfigError, parseEnv as parse, type RawEnv } from './errors';
 import { commaList, maskUrl, port, setOrUnset as set, url } from './fields';
 import { describeTemporal, temporalFrom, temporalSchema, type TemporalConfig } from './temporal';
+import { versioningFrom, versioningSchema, type VersioningConfig } from './versioning';
 
 const refundCap = z.coerce
   .number({ message: 'must be a whole number' })
@@ -22,7 +23,7 @@ const refundCap = z.coerce
   .max(Number.MAX_SAFE_INTEGER);
 
 /** Every variable the worker reads, with its default where a safe local one exists. */
-const workerSchema = temporalSchema.extend({
+const workerSchema = temporalSchema.merge(versioningSchema).extend({
   RUNBOOK_DATABASE_URL: url(['postgres', 'postgresql']),
   PG_BIN_DIR: z.string().default('/usr/lib/postgresql/15/bin'),
   REDIS_URL: url(['redis', 'rediss']),
@@ -108,6 +109,8 @@ const workerSchema = temporalSchema.extend({
 
 export interface WorkerConfig {
   temporal: TemporalConfig;
+  /** WORKER_VERSIONING, WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID (config/versioning.ts). */
+  versioning: VersioningConfig;
   postgres: { url: string; binDir: string };
   redis: { url: string };
   docker: { host: string };
@@ -150,6 +153,7 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
   }
   return {
     temporal: temporalFrom(e),
+    versioning: versioningFrom(e),
     postgres: { url: e.RUNBOOK_DATABASE_URL, binDir: e.PG_BIN_DIR },
     redis: { url: e.REDIS_URL },
     docker: { host: e.DOCKER_HOST },
@@ -187,6 +191,7 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
 export function describeConfig(c: WorkerConfig): Record<string, unknown> {
   return {
     temporal: describeTemporal(c.temporal),
+    versioning: c.versioning,
     postgres: { url: maskUrl(c.postgres.url), binDir: c.postgres.binDir },
     redis: { url: maskUrl(c.redis.url) },
     docker: c.docker,

@@ -45,7 +45,9 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
   const keep = opts.keepChars ?? 1_000_000;
   const healthPort = await freePort();
   const child = spawn(process.execPath, [workerJs], {
-    env: { ...process.env, ...opts.env, WORKER_HEALTH_PORT: String(healthPort) },
+    // Unversioned unless a test opts in (WORKER_VERSIONING=on, its own WORKER_DEPLOYMENT_NAME): a
+    // versioned worker gets no work on a queue whose deployment made another build current.
+    env: { ...process.env, WORKER_VERSIONING: 'off', ...opts.env, WORKER_HEALTH_PORT: String(healthPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

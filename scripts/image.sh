@@ -142,9 +142,23 @@ build() {
     source) ;;
     *) abk_die "--from must be source or staged (got '$from')" ;;
   esac
-  abk_log "building $tag (BASE=$base, APP_FROM=$from)"
-  DOCKER_BUILDKIT=1 docker_ build --build-arg "BASE=$base" --build-arg "APP_FROM=$from" -t "$tag" . >&2
+  local build_id
+  build_id="$(build_id)"
+  abk_log "building $tag (BASE=$base, APP_FROM=$from, build $build_id)"
+  DOCKER_BUILDKIT=1 docker_ build --build-arg "BASE=$base" --build-arg "APP_FROM=$from" \
+    --build-arg "BUILD_ID=$build_id" -t "$tag" . >&2
   docker_ image inspect -f '{{.Id}}' "$tag"
+}
+
+# The worker's build ID, as config/versioning.ts makes it in a checkout: package version + commit,
+# `-dirty` when the workflow code has uncommitted changes (WORKER_BUILD_ID overrides).
+build_id() {
+  if [[ -n "${WORKER_BUILD_ID:-}" ]]; then echo "$WORKER_BUILD_ID" && return; fi
+  local version commit dirty=""
+  version="$(node -p 'require("./package.json").version')"
+  commit="$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+  [[ -z "$(git status --porcelain -- workflows definitions 2>/dev/null)" ]] || dirty=-dirty
+  echo "$version+$commit$dirty"
 }
 
 case "${1:-}" in

@@ -20,6 +20,7 @@ import { missingAppRoles } from '../activities/postgres';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
+import { adoptIfFirst, deploymentOptions } from './versioning';
 
 export interface RuntimeSettings {
   level?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -95,6 +96,7 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
     activities: activitiesFor(clients),
     sinks: incidentMetricsSinks(metrics),
     dataConverter: dataConverterFor(config.temporal),
+    ...deploymentOptions(config.versioning),
   });
   const health = config.healthPort
     ? await startHealthServer(worker, config.healthPort, metrics.registry)
@@ -102,9 +104,20 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const running = worker.run();
+  const logger = Runtime.instance().logger;
+  // Versioned: the first build of the deployment makes itself current (worker/versioning.ts).
+  const adoption = config.versioning.enabled
+    ? adoptIfFirst(temporal, config.versioning, (message, meta) => {
+        logger.info(message, meta);
+      }).catch((err: unknown) => {
+        logger.error("could not check the deployment's current version", { error: (err as Error).message });
+      })
+    : undefined;
   try {
-    await worker.run();
+    await running;
   } finally {
+    await adoption;
     await health?.close();
     await clients.close();
     await temporal.connection.close();

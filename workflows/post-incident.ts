@@ -15,7 +15,14 @@
  * Query:   `followUpState`.
  * Search attributes: FollowUpDuties (open duties), FollowUpOverdue, IncidentStatus = 'follow-up'.
  */
-import { condition, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  condition,
+  proxyActivities,
+  setHandler,
+  setWorkflowOptions,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { autoUpgradeWhenVersioned } from './versioning';
 import { notifications } from './activity-proxies';
 import {
   alertAfterCloseSignal,
@@ -137,6 +144,12 @@ export async function postIncident(input: PostIncidentInput): Promise<FollowUpSt
   publish(state);
   return state;
 }
+// Worker Versioning (issue 22): AUTO_UPGRADE, not pinned like the incident it follows. A follow-up
+// waits days for its duties (reminders, pages when overdue); pinned, it would keep every old build's
+// worker running until the last duty is filed. It moves to the current build on its next task, so
+// the release replay gate replays its open histories, and a change of its commands goes behind
+// patched() (docs/runbook-changes.md).
+setWorkflowOptions(autoUpgradeWhenVersioned, postIncident);
 
 /** The follow-up's state at the start: three open duties, due counted from the resolution. */
 function initialState(

@@ -21,8 +21,10 @@ import {
   condition,
   continueAsNew,
   setHandler,
+  setWorkflowOptions,
   workflowInfo,
 } from '@temporalio/workflow';
+import { autoUpgradeWhenVersioned } from './versioning';
 import { checks } from './activity-proxies';
 import { RUNBOOKS, isRunbookId } from '../definitions/catalog';
 import { setupHoldRelease } from './hold-release';
@@ -67,6 +69,12 @@ function validate(req: TargetRequest): void {
 export async function targetLease(input: TargetLeaseInput): Promise<TargetLeaseState> {
   return new TargetGuard(input).run();
 }
+// Worker Versioning (issue 22): AUTO_UPGRADE, not pinned like the incidents. One guard per target
+// lives as long as the target: pinned, it would keep the build it started on running forever, and
+// every incident on a new build would still ask an old one. It moves to the current build on its
+// next workflow task instead, so a change to this file must replay its open histories: the release
+// replay gate checks them, and a change of its commands goes behind patched() (docs/runbook-changes.md).
+setWorkflowOptions(autoUpgradeWhenVersioned, targetLease);
 
 const now = () => new Date().toISOString();
 

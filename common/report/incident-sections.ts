@@ -50,6 +50,7 @@ export function summarySection(m: ReportModel, f: Facts): string[] {
   line(`| Status | ${cell(incidentStatus)} (workflow ${m.status}) |`);
   line(`| Workflow | \`${cell(m.workflowId ?? '?')}\` run \`${cell(m.runId ?? '?')}\` |`);
   line(`| Started | ${time(m.startedAt)} |`);
+  if (m.builds.length) line(`| Ran on | ${cell(m.builds.map(describeBuild).join(', then '))} |`);
   if (m.closedAt) line(`| Closed | ${time(m.closedAt)} |`);
   if (s?.outcome) line(`| Outcome | ${cell(s.outcome)} |`);
   if (s?.closedBy)
@@ -137,3 +138,7 @@ export function timeToResolveSection(f: Facts): string[] {
   line('');
   return out;
 }
+
+/** "build 0.1.0+abc (accubooks-runbooks, pinned)": which code ran the incident (issue 22). */
+const describeBuild = (b: ReportModel['builds'][number]) =>
+  `build ${b.buildId}${b.deployment ? ` (${b.deployment}${b.pinned ? ', pinned' : ''})` : ' (unversioned worker)'}`;

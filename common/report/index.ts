@@ -116,6 +116,7 @@ export function reportFromState(state: IncidentState, opts: ReportOptions = {}):
     signals: [],
     children: [],
     workflowTaskFailures: [],
+    builds: [],
   };
   return renderReport(model, { now: opts.now, secrets: opts.secrets });
 }

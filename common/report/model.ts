@@ -11,6 +11,7 @@ import { sanitizeText, sanitizeValue } from './sanitize';
 import type { IncidentInput, IncidentState } from '../../definitions/types';
 
 const ET = temporal.api.enums.v1.EventType;
+const PINNED = temporal.api.enums.v1.VersioningBehavior.VERSIONING_BEHAVIOR_PINNED;
 type Event = temporal.api.history.v1.IHistoryEvent;
 type Payload = temporal.api.common.v1.IPayload;
 
@@ -79,6 +80,11 @@ export interface ReportModel {
   signals: SignalRow[];
   children: { workflowId: string; workflowType: string; at: string }[];
   workflowTaskFailures: { at: string; message: string }[];
+  /**
+   * The worker builds that ran it (issue 22), in order: the Worker Deployment version (or, unversioned,
+   * the worker's build ID) of each completed workflow task. A pinned incident has one.
+   */
+  builds: { buildId: string; deployment?: string; pinned: boolean }[];
 }
 
 export function tsToIso(ts: temporal.api.history.v1.IHistoryEvent['eventTime']): string {
@@ -173,6 +179,7 @@ export function buildModel(history: History, opts: { secrets?: readonly string[]
     signals: [],
     children: [],
     workflowTaskFailures: [],
+    builds: [],
   };
   const b: Build = {
     model,
@@ -220,6 +227,14 @@ function readRunEvent(b: Build, e: Event, at: string): boolean {
       const a = e.startChildWorkflowExecutionInitiatedEventAttributes!;
       b.model.children.push({ workflowId: a.workflowId ?? '', workflowType: a.workflowType?.name ?? '', at });
       b.push(at, 'child', `Start ${a.workflowType?.name ?? 'child'} \`${a.workflowId ?? ''}\``);
+      return true;
+    }
+    case ET.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: {
+      const a = e.workflowTaskCompletedEventAttributes!;
+      const buildId = a.deploymentVersion?.buildId ?? a.workerVersion?.buildId;
+      const deployment = a.deploymentVersion?.deploymentName ?? undefined;
+      if (buildId && !b.model.builds.some((x) => x.buildId === buildId && x.deployment === deployment))
+        b.model.builds.push({ buildId, deployment, pinned: a.versioningBehavior === PINNED });
       return true;
     }
     case ET.EVENT_TYPE_WORKFLOW_TASK_FAILED: {

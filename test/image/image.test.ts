@@ -82,6 +82,10 @@ test('the image builds, and a second build is all cache (the same image)', async
   expect(info.Config.Entrypoint).toEqual(['node', '/app/dist/image/entrypoint.js']);
   expect(info.Config.Cmd).toEqual(['worker']);
   expect(info.Config.Healthcheck?.Test).toEqual(['CMD', 'node', '/app/dist/image/healthcheck.js']);
+  // The image has no .git: its worker's build ID (Worker Versioning) comes in from the build.
+  expect(info.Config.Env).toContainEqual(
+    expect.stringMatching(/^WORKER_BUILD_ID=\d+\.\d+\.\d+\+[0-9a-f]{12}(-dirty)?$/),
+  );
 }, 600_000);
 
 test('no secret in the layers, the image config or the build context', async () => {
@@ -259,6 +263,13 @@ describe('the worker and the intake from the image, on the stack', () => {
     await api.expectRestartedByP01(final, before);
     expect(final.trigger).toMatchObject({ source: 'alert', alertName: 'SystemUnreachable' });
     expect((await handle.describe()).taskQueue).toBe(taskQueue);
+    // Pinned to the image's build: every workflow task completed on it.
+    const env = (await docker.getImage(IMAGE_TAG).inspect()).Config.Env ?? [];
+    const buildId = env.find((e) => e.startsWith('WORKER_BUILD_ID='))?.split('=')[1];
+    const done = (await handle.fetchHistory()).events!.filter((e) => e.workflowTaskCompletedEventAttributes);
+    expect(done.length).toBeGreaterThan(0);
+    for (const e of done)
+      expect(e.workflowTaskCompletedEventAttributes!.deploymentVersion?.buildId).toBe(buildId);
     // It ran on the container's worker (its log names the incident) and paged through the receiver.
     const workerLog = (await sandboxContainerLogs(docker, names.worker, 5000)).join('\n');
     expect(workerLog).toContain(handle.workflowId);
