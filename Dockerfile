@@ -58,12 +58,13 @@ COPY --from=app /app/package.json /app/package.json
 COPY --from=app /app/dist /app/dist
 COPY --from=app --chown=1000:1000 /state /var/lib/accubooks
 WORKDIR /app
-# Listeners on every interface of the container (publish the ports you need); the worker's health
-# endpoint stays on 127.0.0.1 (its HEALTHCHECK runs inside). Evidence goes to a volume: with
+# Listeners on every interface of the container (publish the ports you need), the worker's health
+# endpoint too, so that an orchestrator's probe reaches it (its HEALTHCHECK runs inside). Evidence goes to a volume: with
 # `--read-only` the volume (or a tmpfs) is the only place the worker writes.
 ENV NODE_ENV=production \
     WORKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     WORKER_HEALTH_PORT=8081 \
+    WORKER_HEALTH_HOST=0.0.0.0 \
     INTAKE_HOST=0.0.0.0 \
     CODEC_SERVER_HOST=0.0.0.0 \
     APPROVAL_PAGE_HOST=0.0.0.0 \

@@ -91,6 +91,8 @@ const workerSchema = temporalSchema.merge(versioningSchema).extend({
   REFUND_CAP_PER_INCIDENT: refundCap.default(DEFAULT_REFUND_CAPS.perIncidentTotal),
   REFUND_CAP_COUNT_PER_INCIDENT: refundCap.default(DEFAULT_REFUND_CAPS.perIncidentCount),
   WORKER_HEALTH_PORT: port.default(0),
+  /** Where /healthz and /metrics listen: loopback unless an orchestrator probes from outside (the image: 0.0.0.0). */
+  WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   /** The Temporal SDK's own Prometheus endpoint (worker/task-slot/poll metrics, `temporal_*`); 0 = off. */
   WORKER_SDK_METRICS_PORT: port.default(0),
   /** Default owners of every post-incident follow-up: comma-separated emails. */
@@ -127,6 +129,7 @@ export interface WorkerConfig {
   };
   evidenceDir: string;
   healthPort: number;
+  healthHost: string;
   /** Port of the SDK's Prometheus endpoint on 127.0.0.1; 0 = off. */
   sdkMetricsPort: number;
   approvers: ApproverDirectory;
@@ -173,6 +176,7 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
     },
     evidenceDir: e.EVIDENCE_DIR,
     healthPort: e.WORKER_HEALTH_PORT,
+    healthHost: e.WORKER_HEALTH_HOST,
     sdkMetricsPort: e.WORKER_SDK_METRICS_PORT,
     approvers: approvers.directory,
     approvalCodeKey: e.APPROVAL_CODE_KEY ? Buffer.from(e.APPROVAL_CODE_KEY, 'utf8') : undefined,
@@ -207,6 +211,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
     },
     evidenceDir: c.evidenceDir,
     healthPort: c.healthPort,
+    healthHost: c.healthHost,
     sdkMetricsPort: c.sdkMetricsPort,
     approvers: describeApprovers(c.approvers),
     approvalCodeKey: set(c.approvalCodeKey),

@@ -10,7 +10,7 @@ import type { Registry } from 'prom-client';
 
 export async function startHealthServer(
   worker: Worker,
-  port: number,
+  listen: { host: string; port: number },
   metrics?: Registry,
 ): Promise<FastifyInstance> {
   const app = Fastify({ logger: false });
@@ -23,6 +23,6 @@ export async function startHealthServer(
       reply.header('content-type', metrics.contentType).send(await metrics.metrics()),
     );
   }
-  await app.listen({ host: '127.0.0.1', port });
+  await app.listen(listen);
   return app;
 }

@@ -99,7 +99,7 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
     ...deploymentOptions(config.versioning),
   });
   const health = config.healthPort
-    ? await startHealthServer(worker, config.healthPort, metrics.registry)
+    ? await startHealthServer(worker, { host: config.healthHost, port: config.healthPort }, metrics.registry)
     : undefined;
   const stop = () => worker.shutdown();
   process.once('SIGINT', stop);

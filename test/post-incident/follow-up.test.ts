@@ -338,7 +338,7 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
 
 test("the worker's health server serves the incident metrics at /metrics", async () => {
   const port = await freePort();
-  const server = await startHealthServer(worker, port, metrics.registry);
+  const server = await startHealthServer(worker, { host: '127.0.0.1', port }, metrics.registry);
   try {
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(res.status).toBe(200);
