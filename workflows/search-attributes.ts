@@ -19,6 +19,9 @@ export const AwaitingApprovalKey = defineSearchAttributeKey('AwaitingApproval', 
  */
 export const RecurrenceOfKey = defineSearchAttributeKey('RecurrenceOf', SearchAttributeType.KEYWORD);
 
+/** Set on a dry run only (workflows/dry-run.ts): `DryRun = true` lists rehearsals, real ones lack it. */
+export const DryRunKey = defineSearchAttributeKey('DryRun', SearchAttributeType.BOOL);
+
 export const INCIDENT_SEARCH_ATTRIBUTES = [
   RunbookIdKey,
   SeverityKey,
@@ -27,6 +30,7 @@ export const INCIDENT_SEARCH_ATTRIBUTES = [
   EscalatedKey,
   AwaitingApprovalKey,
   RecurrenceOfKey,
+  DryRunKey,
 ];
 
 /**
