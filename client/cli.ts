@@ -17,6 +17,7 @@ import { CliError, type Cli, type GlobalOpts } from './cli/common';
 import { followUpCommands } from './cli/follow-up';
 import { historyCommand } from './cli/history';
 import { listCommand } from './cli/list';
+import { rehearseCommand } from './cli/rehearse';
 import { reportCommand } from './cli/report';
 import { resolveAbandonCommands } from './cli/resolve-abandon';
 import { statusCommand } from './cli/status';
@@ -37,6 +38,7 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
   // In this order in --help.
   for (const add of [
     triggerCommand,
+    rehearseCommand,
     listCommand,
     statusCommand,
     approvalCommands,

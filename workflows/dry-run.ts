@@ -33,7 +33,7 @@ export class Rehearsal {
   /** Marks the incident as a dry run: in its state and by `DryRun = true` (never mixed with real ones). */
   begin(state: IncidentState, rehearsalOf?: string): void {
     state.dryRun = { plan: [], rehearsalOf };
-    upsertSearchAttributes([{ key: DryRunKey, value: true }]);
+    upsertSearchAttributes([{ key: DryRunKey, value: 'true' }]);
   }
 
   /** Appends a planned action to the state's plan (numbered in order). */
