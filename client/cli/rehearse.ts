@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { actionsOfHistory, planDiff, plannedKinds } from '../../common/report/plan';
 import { buildModel, fetchIncidentHistory } from '../../common/report';
 import { RUNBOOK_IDS } from '../../definitions/catalog';
-import type { IncidentInput, RunbookId } from '../../definitions/types';
+import type { IncidentInput } from '../../definitions/types';
 import { RUNBOOK_WORKFLOWS, startIncident, type StartableRunbook } from '../incidents';
 import { CliError, notFound, withClient, type Cli } from './common';
 import { printablePlan, waitForPlan } from './dry-run';
