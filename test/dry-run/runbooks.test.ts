@@ -1,0 +1,127 @@
+/**
+ * Dry runs against the real stack, one runbook at a time, each on the fault its real-run scenario
+ * uses (rig/scenarios/): the plan (workflows/dry-run.ts) lists the actions the real run then takes
+ * on the same fault, in the same order, each with the target guard's answer, and the dry run
+ * changes nothing (Docker /events, PostgreSQL, Redis, the Stripe proxy).
+ */
+import { Client as PgClient } from 'pg';
+import Redis from 'ioredis';
+import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
+import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { startStripeProxy, type StripeProxy } from '../../rig/stripe-proxy';
+import { stripeFrom } from '../../worker/clients';
+import { need, uniqueId } from '../../rig/env';
+import { testDocker, waitUntil } from '../../rig/sandbox';
+import { stateQuery } from '../../definitions/messages';
+import type { IncidentState } from '../../definitions/types';
+import { errorRate, fastSampling } from '../../rig/scenarios/kit';
+import { dryRunThenReal, expectPlanMatches } from './plan-matches';
+import type { World } from './side-effects';
+
+let rig: RunbookRig;
+let world: ApprovalWorld;
+let stripe: StripeProxy;
+let admin: PgClient;
+let watched: World;
+let redis: Redis;
+const billingKey = uniqueId('billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
+
+beforeAll(async () => {
+  [world, stripe] = await Promise.all([startApprovalWorld(), startStripeProxy(need('STRIPE_API_BASE'))]);
+  rig = await startRunbookRig('dryrun', {
+    notify: { mailer: world.mailbox.transport(), mailFrom: 'runbooks@accubooks.test' },
+    approvers: world.directory,
+    billing: { key: billingKey },
+    stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
+  });
+  const adminUrl = new URL(need('PG_ADMIN_URL'));
+  adminUrl.pathname = '/accubooks';
+  admin = new PgClient({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
+  redis = new Redis(need('REDIS_URL'));
+  watched = { docker: testDocker(), pg: rig.clients.deps.pg, redis, stripe };
+}, 180_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await Promise.allSettled([world?.close(), stripe?.close(), admin?.end(), redis?.quit()]);
+}, 120_000);
+
+const untilClosed = async (h: { result(): Promise<unknown> }) => {
+  await h.result();
+};
+
+test('P0-1 on a crashed API: the plan is "would restart" (guard: would grant), as the real run restarts', async () => {
+  const sb = await rig.sandbox('abk-dry-p01');
+  await sb.inject({ fault: 'crash' });
+  await waitUntil('container to exit', async () => (await sb.health()) === null);
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P0-1',
+      target: sb.name,
+      trigger: { source: 'alert', alertName: 'SystemUnreachable', values: { up: 0 } },
+      policy: { verifyWindowMs: 8_000, verifyIntervalMs: 500 },
+    },
+    untilClosed,
+  );
+  expectPlanMatches(r);
+  expect(r.planned.map((a) => a.kind)).toEqual(['restart']);
+  expect(r.plan.dryRun!.plan[0].guard).toMatchObject({ wouldGrant: true });
+  expect(r.plan.dryRun!.end).toMatch(/restart/);
+  expect(r.plan.steps.map((s) => [s.name, s.status])).toEqual([
+    ['check-health', 'done'],
+    ['check-logs', 'done'],
+    ['restart', 'skipped'],
+  ]);
+  expect(r.done.map((a) => a.kind)).toEqual(['restart']);
+  expect(((await r.real.result()) as IncidentState).status).toBe('resolved');
+}, 240_000);
+
+test('P1-1 on an API answering 500s: the plan pages and would restart, as the real run does', async () => {
+  const sb = await rig.sandbox('abk-dry-p11', { SELF_TRAFFIC_RPS: '10' });
+  await sb.inject({ fault: 'error-rate', rate: 0.5 });
+  await rig.prom.waitFor(errorRate(sb.name, '10s'), (v) => v > 0.2);
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P1-1',
+      target: sb.name,
+      trigger: { source: 'alert', alertName: 'HighErrorRate' },
+      policy: { rateWindow: '10s', resolveWindowMs: 5_000, stopTimeoutSec: 2, ...fastSampling },
+    },
+    untilClosed,
+  );
+  expectPlanMatches(r);
+  expect(r.planned.map((a) => a.kind)).toContain('restart');
+  expect(r.planned[r.planned.length - 1].kind).toBe('restart');
+}, 300_000);
+
+test('P0-3 on a reported charge: the plan notifies and would freeze billing, as the real run does; no refund, no switch flipped', async () => {
+  const sb = await rig.sandbox('abk-dry-p03', { BILLING_KEY: billingKey });
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P0-3',
+      target: sb.name,
+      trigger: { source: 'manual', startedBy: 'oncall-test', description: 'customer charged twice' },
+      extraInput: { charges: ['ch_dryrun_1'], reportedBy: 'oncall-test' },
+    },
+    async (h) => {
+      // Far enough to compare: the real run froze billing, restarted, refunded and now waits for the CEO.
+      await waitUntil(
+        'the real P0-3 to wait for the resume approval',
+        async () => !!((await h.query(stateQuery)) as IncidentState).waitingFor,
+        120_000,
+      );
+      await h.terminate('test: compared');
+    },
+  );
+  expectPlanMatches(r);
+  expect(r.planned.map((a) => a.kind)).toEqual(['notify', 'billing-flag']);
+  expect(r.plan.dryRun!.plan[1].inputs).toMatchObject({ enabled: false });
+}, 300_000);
