@@ -15,6 +15,8 @@ import { testDocker, waitUntil } from '../../rig/sandbox';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
 import { errorRate, fastSampling } from '../../rig/scenarios/kit';
+import { assertCliBuilt, cliOn } from '../../rig/cli';
+import { DryRunKey } from '../../workflows/search-attributes';
 import { dryRunThenReal, expectPlanMatches } from './plan-matches';
 import type { World } from './side-effects';
 
@@ -115,7 +117,7 @@ test('P0-3 on a reported charge: the plan notifies and would freeze billing, as 
       // Far enough to compare: the real run froze billing, restarted, refunded and now waits for the CEO.
       await waitUntil(
         'the real P0-3 to wait for the resume approval',
-        async () => !!((await h.query(stateQuery)) as IncidentState).waitingFor,
+        async () => !!(await h.query(stateQuery)).waitingFor,
         120_000,
       );
       await h.terminate('test: compared');
@@ -124,4 +126,57 @@ test('P0-3 on a reported charge: the plan notifies and would freeze billing, as 
   expectPlanMatches(r);
   expect(r.planned.map((a) => a.kind)).toEqual(['notify', 'billing-flag']);
   expect(r.plan.dryRun!.plan[1].inputs).toMatchObject({ enabled: false });
+}, 300_000);
+
+test('runbooks rehearse <past P0-1>: today (API healthy) the plan does nothing, and says the incident restarted then; on the same crash again it matches', async () => {
+  assertCliBuilt(['client/cli/rehearse.ts', 'client/cli/trigger.ts', 'common/report/plan.ts']);
+  const cli = cliOn(rig.taskQueue);
+  const sb = await rig.sandbox('abk-dry-rehearse');
+  await sb.inject({ fault: 'crash' });
+  await waitUntil('container to exit', async () => (await sb.health()) === null);
+  const past = await rig.start('dev', {
+    runbook: 'P0-1',
+    target: sb.name,
+    trigger: { source: 'alert', alertName: 'SystemUnreachable', values: { up: 0 } },
+    workflowId: uniqueId('wf-P0-1-past'),
+    policy: { verifyWindowMs: 8_000, verifyIntervalMs: 500 },
+  });
+  expect(((await past.result()) as IncidentState).status).toBe('resolved');
+
+  // Today the API answers: the plan ends at the first check, before the restart done then.
+  const healthy = await cli('--json', 'rehearse', past.workflowId);
+  expect(healthy.stderr).toBe('');
+  const h = healthy.json<{
+    workflowId: string;
+    plan: unknown[];
+    done: { kind: string }[];
+    differences: string[];
+  }>();
+  expect(h.done.map((d) => d.kind)).toEqual(['restart']);
+  expect(h.plan).toEqual([]);
+  expect(h.differences).toEqual([expect.stringMatching(/^1\+: then it went on to restart/)]);
+  expect(h.workflowId).toMatch(/^dryrun-P0-1-/);
+  const dry = rig.dev.workflow.getHandle(h.workflowId);
+  const desc = await dry.describe();
+  expect(desc.typedSearchAttributes.get(DryRunKey)).toBe('true');
+  const state = (await dry.result()) as IncidentState;
+  expect(state.dryRun?.rehearsalOf).toBe(past.workflowId);
+  expect(state.incidentId).toMatch(/^DRYRUN-/);
+  expect(state.followUp).toBeUndefined();
+
+  // The same fault again: today's plan is what was done then.
+  await sb.inject({ fault: 'crash' });
+  await waitUntil('container to exit', async () => (await sb.health()) === null);
+  const again = await cli('rehearse', past.workflowId);
+  expect(again.code).toBe(0);
+  expect(again.stdout).toMatch(/1\. would restart\s+Restart container/);
+  expect(again.stdout).toMatch(/guard: would grant/);
+  expect(again.stdout).toMatch(/Differences: none/);
+
+  // trigger --dry-run prints the same plan, and nothing was restarted by either.
+  const trig = await cli('trigger', 'P0-1', '--target', sb.name, '--dry-run');
+  expect(trig.code).toBe(0);
+  expect(trig.stdout).toMatch(/^DRY RUN dryrun-P0-1-/);
+  expect(trig.stdout).toMatch(/Plan ends: the next step depends on/);
+  expect(await sb.health()).toBeNull();
 }, 300_000);

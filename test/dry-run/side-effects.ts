@@ -31,9 +31,9 @@ async function snapshot(w: World, sinceSec: number): Promise<Snapshot> {
     'SELECT COALESCE(sum(sessions_killed), 0)::text AS n FROM pg_stat_database',
   );
   const billing = await w.pg
-    .query('SELECT * FROM billing_config ORDER BY 1')
-    .then((r) => r.rows)
-    .catch(() => ['no billing_config table']);
+    .query<Record<string, unknown>>('SELECT * FROM billing_config ORDER BY 1')
+    .then((r): unknown[] => r.rows)
+    .catch((): unknown[] => ['no billing_config table']);
   // The runbooks' flags: the pause flag(s) (P1-3) and anything named like one.
   const keys = (await w.redis.keys('*paused*')).concat(await w.redis.keys('*flag*')).sort();
   const redis: Record<string, string | null> = {};
@@ -49,11 +49,11 @@ async function snapshot(w: World, sinceSec: number): Promise<Snapshot> {
 
 /** Docker's container events between two times (the stream ends at `untilSec`). */
 async function containerEvents(docker: Docker, sinceSec: number, untilSec: number): Promise<string[]> {
-  const stream = (await docker.getEvents({
+  const stream = await docker.getEvents({
     since: sinceSec,
     until: untilSec,
     filters: { type: ['container'], event: MUTATING_EVENTS },
-  })) as NodeJS.ReadableStream;
+  });
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks)
