@@ -14,8 +14,10 @@ import { need, uniqueId } from '../../rig/env';
 import { testDocker, waitUntil } from '../../rig/sandbox';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
-import { errorRate, fastSampling } from '../../rig/scenarios/kit';
+import { appName, errorRate, fastSampling } from '../../rig/scenarios/kit';
+import type { WorkflowHandle } from '@temporalio/client';
 import { assertCliBuilt, cliOn } from '../../rig/cli';
+import { actionsOfHistory } from '../../common/report/plan';
 import { DryRunKey } from '../../workflows/search-attributes';
 import { dryRunThenReal, expectPlanMatches } from './plan-matches';
 import type { World } from './side-effects';
@@ -179,4 +181,138 @@ test('runbooks rehearse <past P0-1>: today (API healthy) the plan does nothing, 
   expect(trig.stdout).toMatch(/^DRY RUN dryrun-P0-1-/);
   expect(trig.stdout).toMatch(/Plan ends: the next step depends on/);
   expect(await sb.health()).toBeNull();
+}, 300_000);
+
+/** The real run as far as the comparison needs: until `step` is done, then ended (a test's run). */
+const untilStepDone = (step: RegExp) => async (h: WorkflowHandle) => {
+  await waitUntil(
+    `the real run's ${String(step)} step`,
+    async () => (await h.query(stateQuery)).steps.some((x) => step.test(x.name) && x.status === 'done'),
+    120_000,
+  );
+  await h.terminate('test: compared');
+};
+
+test('P0-2 on leaked idle connections: the plan ends at "would kill the idle sessions", as the real run kills them', async () => {
+  const sb = await rig.sandbox('abk-dry-p02', { SELF_TRAFFIC_RPS: '2' });
+  await sb.inject({ fault: 'leak-pool', count: 10 });
+  await new Promise((r) => setTimeout(r, 2500)); // older than the idle threshold below
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P0-2',
+      target: sb.name,
+      trigger: { source: 'alert', alertName: 'DatabasePoolExhausted', values: { utilization: 1 } },
+      policy: {
+        applicationName: appName(sb.name),
+        idleTerminateAfterMs: 2_000,
+        resolveWindowMs: 3_000,
+        stopTimeoutSec: 2,
+        ...fastSampling,
+      },
+    },
+    async (h) => {
+      await h.result();
+    },
+  );
+  expectPlanMatches(r);
+  expect(r.planned[r.planned.length - 1].kind).toBe('kill-sessions');
+}, 300_000);
+
+test('P1-2 on slow queries: the plan ends at "would cancel the slow queries", as the real run cancels them', async () => {
+  const sb = await rig.sandbox('abk-dry-p12', { SELF_TRAFFIC_RPS: '3' });
+  await sb.inject({ fault: 'slow-queries', seconds: 30 });
+  await waitUntil('queries sleeping > 2 s', async () => {
+    const { rowCount } = await admin.query(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND state = 'active'
+          AND query LIKE '%pg_sleep%' AND clock_timestamp() - query_start > interval '2 seconds'`,
+      [appName(sb.name)],
+    );
+    return (rowCount ?? 0) >= 3;
+  });
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P1-2',
+      target: sb.name,
+      trigger: { source: 'alert', alertName: 'HighLatency' },
+      policy: {
+        applicationName: appName(sb.name),
+        slowQueryMs: 2_000,
+        rateWindow: '15s',
+        resolveWindowMs: 5_000,
+        cancelGraceMs: 3_000,
+        maxKillRounds: 5,
+        ...fastSampling,
+      },
+    },
+    untilStepDone(/^cancel-/),
+  );
+  expectPlanMatches(r);
+  expect(r.planned[r.planned.length - 1].kind).toBe('kill-queries');
+}, 300_000);
+
+test('P1-3 on a flooded queue: the plan ends at its first queue action, as the real run takes it; no pause flag set', async () => {
+  const key = uniqueId('dry-queue');
+  const pauseKey = `test:${key}:paused`;
+  const sb = await rig.sandbox('abk-dry-p13', {
+    FORECAST_QUEUE_KEY: `test:${key}:queue`,
+    FORECAST_PAUSE_KEY: pauseKey,
+    SELF_TRAFFIC_RPS: '1',
+    FORECAST_JOB_MS: '100',
+    FORECAST_PRODUCE_RPS: '1',
+  });
+  await sb.inject({ fault: 'queue-flood', jobs: 700, ratePerSecond: 30 });
+  await rig.prom.waitFor(`max(forecast_queue_depth{instance_name="${sb.name}"})`, (v) => v > 500);
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P1-3',
+      target: sb.name,
+      trigger: { source: 'alert', alertName: 'QueueOverflow' },
+      policy: {
+        pauseKey,
+        maxReplicas: 2,
+        scaleStep: 2,
+        rateWindow: '10s',
+        resolveWindowMs: 4_000,
+        replicaStopTimeoutSec: 1,
+        ...fastSampling,
+      },
+    },
+    async (h) => {
+      await waitUntil(
+        'the real run to act',
+        async () => {
+          const done = await h.fetchHistory();
+          return actionsOfHistory(done).some((a) => a.kind !== 'page' && a.kind !== 'notify');
+        },
+        120_000,
+      );
+      await h.terminate('test: compared');
+    },
+  );
+  expectPlanMatches(r);
+  expect(['pause-flag', 'scale-up']).toContain(r.planned[r.planned.length - 1].kind);
+}, 300_000);
+
+test('P0-4 on a reported violation: the plan holds (guard: would grant) and ends at "would stop", as the real run stops the API', async () => {
+  const sb = await rig.sandbox('abk-dry-p04');
+  const r = await dryRunThenReal(
+    rig,
+    watched,
+    {
+      runbook: 'P0-4',
+      target: sb.name,
+      trigger: { source: 'manual', startedBy: 'oncall-test', description: 'tenant A saw tenant B invoices' },
+      extraInput: { violation: 'tenant A saw tenant B invoices' },
+    },
+    untilStepDone(/^stop/),
+  );
+  expectPlanMatches(r);
+  expect(r.plan.dryRun!.plan[0]).toMatchObject({ kind: 'hold', guard: { wouldGrant: true } });
+  expect(r.planned[r.planned.length - 1].kind).toBe('stop');
 }, 300_000);
