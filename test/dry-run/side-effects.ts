@@ -16,6 +16,8 @@ export interface World {
   pg: Pool;
   redis: Redis;
   stripe?: StripeProxy;
+  /** The billing switches this test's sandboxes read (other suites may flip their own meanwhile). */
+  billingKeys: string[];
 }
 
 interface Snapshot {
@@ -31,7 +33,9 @@ async function snapshot(w: World, sinceSec: number): Promise<Snapshot> {
     'SELECT COALESCE(sum(sessions_killed), 0)::text AS n FROM pg_stat_database',
   );
   const billing = await w.pg
-    .query<Record<string, unknown>>('SELECT * FROM billing_config ORDER BY 1')
+    .query<Record<string, unknown>>('SELECT * FROM billing_config WHERE key = ANY($1) ORDER BY 1', [
+      w.billingKeys,
+    ])
     .then((r): unknown[] => r.rows)
     .catch((): unknown[] => ['no billing_config table']);
   // The runbooks' flags: the pause flag(s) (P1-3) and anything named like one.
