@@ -59,6 +59,10 @@ afterAll(async () => {
   await Promise.allSettled([world?.close(), stripe?.close(), admin?.end(), redis?.quit()]);
 }, 120_000);
 
+/** The crash is over (the engine saw the container die), so no event of it falls in a dry run's window. */
+const exited = (name: string) =>
+  waitUntil(`${name} to exit`, async () => !(await testDocker().getContainer(name).inspect()).State.Running);
+
 const untilClosed = async (h: { result(): Promise<unknown> }) => {
   await h.result();
 };
@@ -66,7 +70,7 @@ const untilClosed = async (h: { result(): Promise<unknown> }) => {
 test('P0-1 on a crashed API: the plan is "would restart" (guard: would grant), as the real run restarts', async () => {
   const sb = await rig.sandbox('abk-dry-p01');
   await sb.inject({ fault: 'crash' });
-  await waitUntil('container to exit', async () => (await sb.health()) === null);
+  await exited(sb.name);
   const r = await dryRunThenReal(
     rig,
     watched,
@@ -142,7 +146,7 @@ test('runbooks rehearse <past P0-1>: today (API healthy) the plan does nothing, 
   const cli = cliOn(rig.taskQueue);
   const sb = await rig.sandbox('abk-dry-rehearse');
   await sb.inject({ fault: 'crash' });
-  await waitUntil('container to exit', async () => (await sb.health()) === null);
+  await exited(sb.name);
   const past = await rig.start('dev', {
     runbook: 'P0-1',
     target: sb.name,
@@ -175,7 +179,7 @@ test('runbooks rehearse <past P0-1>: today (API healthy) the plan does nothing, 
 
   // The same fault again: today's plan is what was done then.
   await sb.inject({ fault: 'crash' });
-  await waitUntil('container to exit', async () => (await sb.health()) === null);
+  await exited(sb.name);
   const again = await cli('rehearse', past.workflowId);
   expect(again.code).toBe(0);
   expect(again.stdout).toMatch(/1\. would restart\s+Restart container/);
