@@ -49,7 +49,14 @@ export interface IssueCodesInput {
   strength: CodeStrength;
   /** Extra lines for the message (what happened, evidence, refunds...). */
   context?: string;
+  /** A dry run's approval (workflows/dry-run.ts): real codes, every message marked as a rehearsal. */
+  rehearsal?: boolean;
 }
+
+/** What every message of a dry run starts with: nobody may take it for a real incident. */
+export const REHEARSAL_MARK = '[REHEARSAL: dry run, nothing will be done]';
+const marked = (rehearsal: boolean | undefined, subject: string) =>
+  rehearsal ? `${REHEARSAL_MARK} ${subject}` : subject;
 
 export interface IssuedCode {
   approver: string;
@@ -126,6 +133,9 @@ function approvalMessage(input: IssueCodesInput, person: Approver, code: string,
     code,
   });
   return [
+    ...(input.rehearsal
+      ? [`${REHEARSAL_MARK} This approval is part of a rehearsal: approving it changes nothing.`]
+      : []),
     `${person.name}: your approval is requested as ${person.roles.filter((r) => input.roles.includes(r)).join('/')}.`,
     `Incident ${input.incidentId} (${input.runbook}): ${input.what}.`,
     input.context ?? '',
@@ -167,7 +177,7 @@ function personalChannels(
         await mailer.sendMail({
           from: deps.notify.mailFrom,
           to,
-          subject: `[${input.runbook}] Approval code: ${input.what}`,
+          subject: marked(input.rehearsal, `[${input.runbook}] Approval code: ${input.what}`),
           text,
           messageId: `<${input.incidentId}.${input.gateId}.${input.round}.${person.id}@accubooks-runbooks>`,
         });
@@ -184,6 +194,7 @@ function personalChannels(
       approver: person.id,
       code,
       ...(link ? { link } : {}),
+      ...(input.rehearsal ? { rehearsal: true } : {}),
       expiresAt: input.expiresAt,
     };
     channels.push(['webhook', () => postJson(i.doFetch, url, body, i.timeoutMs)]);
@@ -291,13 +302,15 @@ const createRoleNotificationActivities = (deps: ApprovalDeps) => {
       subject: string;
       text: string;
       messageId: string;
+      /** A dry run's message (approval reminders, refusals): marked as a rehearsal. */
+      rehearsal?: boolean;
     }): Promise<Delivery & { recipients: string[] }> {
       const people = eligibleApprovers(deps.directory, input.roles);
       const to = [...new Set(people.map((p) => p.email).filter((e): e is string => !!e))];
       const delivery = await notifications.sendEmail({
         to,
-        subject: input.subject,
-        text: input.text,
+        subject: marked(input.rehearsal, input.subject),
+        text: input.rehearsal ? `${REHEARSAL_MARK}\n${input.text}` : input.text,
         messageId: input.messageId,
       });
       return { ...delivery, recipients: people.map((p) => `${p.id} (${p.roles.join('/')})`) };

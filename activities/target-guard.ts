@@ -18,6 +18,7 @@ import {
   targetDoneSignal,
   targetGrantQuery,
   targetLeaseWorkflowId,
+  targetWouldGrantQuery,
   type GuardedActivity,
   type TargetDone,
   type TargetGrant,
@@ -66,6 +67,31 @@ const createGuardRequestActivities = (deps: TargetGuardDeps) => ({
       throw retryable(FailureType.DependencyUnavailable, `target guard ${workflowId}: ${describeError(err)}`);
     } finally {
       clearInterval(beat);
+    }
+  },
+
+  /**
+   * Dry runs: would the target's guard grant this request now? Asked by query (read-only: no lease,
+   * no hold, no turn). A target whose guard is not running has no holds and no recent actions (a
+   * guard ends only when idle), so the table grants it; that is said in the reason.
+   */
+  async wouldTargetGrant(input: { request: TargetRequest }): Promise<TargetReply> {
+    const { request } = input;
+    const workflowId = targetLeaseWorkflowId(request.target);
+    try {
+      return await Context.current()
+        .client.workflow.getHandle(workflowId)
+        .query(targetWouldGrantQuery, request);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError)
+        return {
+          requestId: request.requestId,
+          target: request.target,
+          kind: request.kind,
+          granted: true,
+          reason: `no guard has run for ${request.target}: nothing holds it and no action on it is recorded; ${request.kind} would be granted`,
+        };
+      throw retryable(FailureType.DependencyUnavailable, `target guard ${workflowId}: ${describeError(err)}`);
     }
   },
 

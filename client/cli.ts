@@ -20,6 +20,7 @@ import { gameDayCommands } from './cli/game-day';
 import { historyCommand } from './cli/history';
 import { listCommand } from './cli/list';
 import { releaseCommands } from './cli/release';
+import { rehearseCommand } from './cli/rehearse';
 import { reportCommand } from './cli/report';
 import { resolveAbandonCommands } from './cli/resolve-abandon';
 import { statusCommand } from './cli/status';
@@ -40,6 +41,7 @@ export function buildCli(io: { out?: (s: string) => void } = {}): Command {
   // In this order in --help.
   for (const add of [
     triggerCommand,
+    rehearseCommand,
     listCommand,
     statusCommand,
     approvalCommands,

@@ -7,6 +7,7 @@ import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { incidentTitle, RUNBOOKS, staticDetails } from '../definitions/catalog';
 import {
   AwaitingApprovalKey,
+  DryRunKey,
   EscalatedKey,
   IncidentStatusKey,
   RecurrenceOfKey,
@@ -56,7 +57,18 @@ export interface StartIncidentOptions {
   extraInput?: Record<string, unknown>;
   /** Overrides the derived incident ID (a recurrence: the alert's startsAt is its predecessor's). */
   incidentId?: string;
+  /**
+   * A dry run (workflows/dry-run.ts): its own workflow and incident IDs (`dryrun-…`, `DRYRUN-…`), so
+   * it never joins, nor is joined by, a real incident, and `DryRun = true`.
+   */
+  dryRun?: boolean;
+  /** A dry run of a past incident (`runbooks rehearse`): that incident's workflow ID. */
+  rehearsalOf?: string;
 }
+
+/** A dry run's workflow ID: never a real incident's (`incident-…`), unique per dry run. */
+export const dryRunWorkflowId = (runbook: RunbookId, target: string, at: Date) =>
+  `dryrun-${runbook}-${target}-${at.toISOString().replace(/[-:.]/g, '')}-${Math.random().toString(36).slice(2, 8)}`;
 
 /**
  * What the intake reads back from a closed incident without replaying it (describe, not query):
@@ -81,7 +93,8 @@ export async function startIncident(
   const problems = loosenedFields(POLICY_DEFAULTS[opts.runbook], opts.policy);
   if (problems.length) throw new PolicyRefusedError(problems);
   const detectedAt = opts.trigger.startsAt ? new Date(opts.trigger.startsAt) : new Date();
-  const incidentId = opts.incidentId ?? newIncidentId(opts.runbook, opts.target, detectedAt);
+  const realId = opts.incidentId ?? newIncidentId(opts.runbook, opts.target, detectedAt);
+  const incidentId = opts.dryRun ? `DRYRUN-${realId}-${Date.now().toString(36)}` : realId;
   const memo: IncidentMemo = {
     incidentId,
     episode:
@@ -95,15 +108,19 @@ export async function startIncident(
     target: opts.target,
     trigger: opts.trigger,
     policy: opts.policy,
+    ...(opts.dryRun ? { dryRun: true, rehearsalOf: opts.rehearsalOf } : {}),
   };
+  const workflowId = opts.dryRun
+    ? dryRunWorkflowId(opts.runbook, opts.target, new Date())
+    : (opts.workflowId ?? incidentWorkflowId(opts.runbook, opts.target));
   return opts.client.workflow.start(RUNBOOK_WORKFLOWS[opts.runbook], {
     taskQueue: opts.taskQueue,
-    workflowId: opts.workflowId ?? incidentWorkflowId(opts.runbook, opts.target),
+    workflowId,
     workflowIdConflictPolicy:
       opts.conflictPolicy === 'FAIL' ? WorkflowIdConflictPolicy.FAIL : WorkflowIdConflictPolicy.USE_EXISTING,
     args: [input],
     // Findable and readable in the UI from the first second, before the worker picks it up.
-    staticSummary: incidentTitle(opts.runbook, opts.target),
+    staticSummary: `${opts.dryRun ? 'DRY RUN: ' : ''}${incidentTitle(opts.runbook, opts.target)}`,
     staticDetails: [
       staticDetails(opts.runbook, opts.target, opts.trigger),
       ...(opts.trigger.recurrence
@@ -124,6 +141,7 @@ export async function startIncident(
       { key: IncidentStatusKey, value: 'investigating' },
       { key: EscalatedKey, value: false },
       { key: AwaitingApprovalKey, value: false },
+      ...(opts.dryRun ? [{ key: DryRunKey, value: 'true' }] : []),
     ],
   });
 }

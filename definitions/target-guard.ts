@@ -215,6 +215,11 @@ export const targetActionUpdate = defineUpdate<TargetReply, [TargetRequest]>('re
 export const targetDoneSignal = defineSignal<[TargetDone]>('actionDone');
 export const targetLeaseStateQuery = defineQuery<TargetLeaseState>('targetState');
 export const targetGrantQuery = defineQuery<TargetGrantStatus | null, [string]>('grant');
+/**
+ * Dry runs: would this request be granted now? A query, so it cannot change the guard's table,
+ * leases, holds or queue (anyone with the UI may send it and learn only what `targetState` shows).
+ */
+export const targetWouldGrantQuery = defineQuery<TargetReply, [TargetRequest]>('wouldGrant');
 export const targetLeaseWorkflowId = (target: string) => `target-guard-${target}`;
 export const TARGET_LEASE_WORKFLOW_TYPE = 'targetLease';
 

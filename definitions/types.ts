@@ -6,7 +6,14 @@ export type RunbookId = 'P0-1' | 'P0-2' | 'P0-3' | 'P0-4' | 'P1-1' | 'P1-2' | 'P
 export type Severity = 'P0' | 'P1';
 
 export type IncidentStatus =
-  'investigating' | 'remediating' | 'awaiting-approval' | 'escalated' | 'resolved' | 'abandoned';
+  | 'investigating'
+  | 'remediating'
+  | 'awaiting-approval'
+  | 'escalated'
+  | 'resolved'
+  | 'abandoned'
+  /** A dry run that reached the end of its plan (workflows/dry-run.ts): nothing was done. */
+  | 'planned';
 
 /** What started the incident: an alert (Alertmanager or other caller) or a person. */
 export interface Trigger {
@@ -190,6 +197,37 @@ export interface IncidentState {
   guardRequests?: GuardRequestRecord[];
   /** The post-incident follow-up started when the incident closed (report, post-mortem, runbook update). */
   followUp?: { workflowId: string; startedAt?: string; error?: string };
+  /** Set on a dry run only: the plan of what the real run would do (workflows/dry-run.ts). */
+  dryRun?: DryRunRecord;
+}
+
+/**
+ * One action of a dry run's plan: what the real run would do at this point, with what, and what the
+ * target guard answered when asked whether it would grant it (asked read-only: no lease, no hold).
+ */
+export interface PlannedAction {
+  /** 1, 2, ... in the order the real run would take them. */
+  n: number;
+  at: string;
+  /** A guarded action kind (restart, stop, billing-flag, refund, hold, ...), `page` or `notify`. */
+  kind: string;
+  /** "Restart container accubooks-api", "Page engineering lead (CTO): ...". */
+  action: string;
+  target: string;
+  /** What the real run would hand the action (never a secret: approval codes are not actions). */
+  inputs: Record<string, unknown>;
+  /** The guard's answer, for guarded actions; pages and notifications ask no guard. */
+  guard?: { wouldGrant: boolean; reason: string };
+}
+
+/** A dry run's plan and why it ended where it did. */
+export interface DryRunRecord {
+  plan: PlannedAction[];
+  /** The incident workflow this dry run rehearses (`runbooks rehearse`), if any. */
+  rehearsalOf?: string;
+  /** Why the plan ends here (the next step reads the effect of an action the dry run did not take). */
+  end?: string;
+  endedAt?: string;
 }
 
 export interface GuardRequestRecord {
@@ -210,6 +248,13 @@ export interface IncidentInput<P = Record<string, unknown>> {
   policy?: Partial<P>;
   /** Overrides for the post-incident follow-up started when this incident closes (owners, deadlines). */
   followUp?: FollowUpOptions;
+  /**
+   * A dry run (rehearsal): every read-only check real, every mutating action, page and notification
+   * only recorded as a planned "would ..." step (workflows/dry-run.ts). Approvals stay real, marked.
+   */
+  dryRun?: boolean;
+  /** A dry run started by `runbooks rehearse`: the incident workflow it replays. */
+  rehearsalOf?: string;
 }
 
 /** What the incident hands to its follow-up: who owns it and any deadline overrides. */

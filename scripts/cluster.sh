@@ -303,7 +303,7 @@ register_namespace() {
     --name TargetService --type Keyword --name IncidentStatus --type Keyword \
     --name Escalated --type Bool --name AwaitingApproval --type Bool \
     --name FollowUpDuties --type KeywordList --name FollowUpOverdue --type Bool \
-    --name RecurrenceOf --type Keyword >>"$log" 2>&1; do
+    --name RecurrenceOf --type Keyword --name DryRun --type Keyword >>"$log" 2>&1; do
     # The new namespace reaches every frontend's cache within seconds.
     if (($(abk_now_ms) > deadline)); then
       abk_log_tail "$log"

@@ -216,7 +216,7 @@ start_temporal() {
     --search-attribute TargetService=Keyword --search-attribute IncidentStatus=Keyword \
     --search-attribute Escalated=Bool --search-attribute AwaitingApproval=Bool \
     --search-attribute FollowUpDuties=KeywordList --search-attribute FollowUpOverdue=Bool \
-    --search-attribute RecurrenceOf=Keyword
+    --search-attribute RecurrenceOf=Keyword --search-attribute DryRun=Keyword
   abk_wait_ready temporal 60 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" probe_temporal "$T_PORT"
   abk_wait_ready "temporal Web UI" 30 "$STACK_DIR/temporal.log" "$LAUNCHED_PID" \
     probe_http "http://127.0.0.1:$T_UI_PORT/"

@@ -39,6 +39,8 @@ export interface GateHost {
   readonly runbook: string;
   /** Where gate records are shown (the incident's `state.approvals`). */
   readonly gateRecords: ApprovalGateRecord[];
+  /** Set on a dry run: its approval messages are marked as a rehearsal (dry-run.ts). */
+  readonly rehearsal?: object;
   decide(text: string): void;
   escalate(reason: string, tier: string): Promise<void>;
   /** Shows the wait in the UI (status, current details); absent for gates that do not block the runbook. */

@@ -227,6 +227,7 @@ export class ApprovalGate implements HubGate {
             round,
             strength,
             context,
+            ...(this.hub.host.rehearsal ? { rehearsal: true } : {}),
           },
         ],
       ));
@@ -273,6 +274,7 @@ export class ApprovalGate implements HubGate {
           subject: `[${this.hub.host.runbook}] ${subject}`,
           text: `${text}\n\nIncident ${this.hub.host.incidentId}, workflow ${workflowInfo().workflowId}.`,
           messageId: `<${this.hub.host.incidentId}.${this.gateId}.${key}@accubooks-runbooks>`,
+          ...(this.hub.host.rehearsal ? { rehearsal: true } : {}),
         },
       ]);
       return { delivered: d.delivered, failed: d.failed.map((f) => `${f.channel}: ${f.error}`) };

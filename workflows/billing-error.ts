@@ -17,7 +17,7 @@
  */
 import { condition, setHandler } from '@temporalio/workflow';
 import { addChargesSignal } from '../definitions/messages';
-import { checks, notifications } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { ApprovalGate } from './approval';
 import type { ApprovalPolicy } from '../definitions/policies/approval';
 import { Incident, withSummary } from './incident';
@@ -26,6 +26,7 @@ import { withDefaults } from '../definitions/policies/gate-policy';
 import { RefundDesk } from './billing-refunds';
 import { appReportsBilling, applyBillingSwitch, switchBillingOn } from './billing-error-switch';
 import { guardedCheck } from './guarded-actions';
+import { notifyRolesStep } from './role-notice';
 import type { IncidentInput, IncidentState } from '../definitions/types';
 
 export interface BillingErrorInput extends IncidentInput<BillingErrorPolicy> {
@@ -200,16 +201,15 @@ function notifyRoles(
   text: string,
   id: string,
 ) {
-  return inc.check(
-    name,
-    title,
-    () =>
-      withSummary(notifications.notifyRoles, `Notify ${policy.notifyRoles.join(' + ')}: ${subject}`, {
-        roles: policy.notifyRoles,
-        subject: `[P0-3] ${subject} (${inc.state.incidentId})`,
-        text,
-        messageId: `<${inc.state.incidentId}.${id}@accubooks-runbooks>`,
-      }),
+  return notifyRolesStep(
+    inc,
+    { name, title, summary: `Notify ${policy.notifyRoles.join(' + ')}: ${subject}` },
+    {
+      roles: policy.notifyRoles,
+      subject: `[P0-3] ${subject} (${inc.state.incidentId})`,
+      text,
+      messageId: `<${inc.state.incidentId}.${id}@accubooks-runbooks>`,
+    },
     (d) =>
       `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}${d.failed.length ? `; failed ${d.failed.map((f) => f.channel).join(', ')}` : ''}`,
   );
@@ -368,17 +368,19 @@ async function waitForRefunds(
   const n = (waitsForRefunds.get(inc) ?? 0) + 1;
   waitsForRefunds.set(inc, n);
   inc.decide(waiting);
-  await inc.check(
-    n === 1 ? 'notify-resume-waits' : `notify-resume-waits-${n}`,
-    'Tell the approvers: resume waits for refunds',
-    () =>
-      withSummary(notifications.notifyRoles, 'Tell the approvers: resume waits for refunds still open', {
-        roles: policy.approvalRoles,
-        subject: `[P0-3] ${n === 1 ? 'Approved: billing resumes' : 'Billing is live: the incident ends'} after the pending refunds (${inc.state.incidentId})`,
-        text: `${waiting}.\nStill failing: ${inc.state.failing.refunds ?? 'none'}.\nClose the incident (abandon, with the CTO's code) to stop waiting.`,
-        messageId: `<${inc.state.incidentId}.resume-waits${n === 1 ? '' : `-${n}`}@accubooks-runbooks>`,
-      }),
-    (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+  await notifyRolesStep(
+    inc,
+    {
+      name: n === 1 ? 'notify-resume-waits' : `notify-resume-waits-${n}`,
+      title: 'Tell the approvers: resume waits for refunds',
+      summary: 'Tell the approvers: resume waits for refunds still open',
+    },
+    {
+      roles: policy.approvalRoles,
+      subject: `[P0-3] ${n === 1 ? 'Approved: billing resumes' : 'Billing is live: the incident ends'} after the pending refunds (${inc.state.incidentId})`,
+      text: `${waiting}.\nStill failing: ${inc.state.failing.refunds ?? 'none'}.\nClose the incident (abandon, with the CTO's code) to stop waiting.`,
+      messageId: `<${inc.state.incidentId}.resume-waits${n === 1 ? '' : `-${n}`}@accubooks-runbooks>`,
+    },
   );
   // Set after the message (a step sets the current step): this is what the details show meanwhile.
   inc.state.currentStep = `Resume billing: waiting for the refund(s) of ${pending.join(', ')} (${[

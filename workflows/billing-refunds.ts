@@ -10,11 +10,12 @@
 import { condition } from '@temporalio/workflow';
 import type { RefundRecord } from '../activities/stripe';
 import type { RefundCaps } from '../definitions/charges';
-import { checks, notifications } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { ApprovalGate } from './approval';
 import { type ApprovalPolicy } from '../definitions/policies/approval';
 import { failureText, type Incident, withSummary } from './incident';
 import { describeCaps, money, overRefundCap, type RefundCapUse } from './refund-caps';
+import { notifyRolesStep } from './role-notice';
 import {
   describeRefund,
   documentRefund,
@@ -287,21 +288,19 @@ export class RefundDesk {
         ...lines,
         ...this.summaryLines(),
       ].join('\n');
-      await this.inc.check(
-        `notify-charges-added-${n}`,
-        `3. Notify ${this.opts.notifyRoles.join(' + ')}: charges added`,
-        () =>
-          withSummary(
-            notifications.notifyRoles,
-            `Notify ${this.opts.notifyRoles.join(' + ')}: ${charges.length} charge(s) added`,
-            {
-              roles: this.opts.notifyRoles,
-              subject: `[P0-3] Charges added: ${charges.join(', ').slice(0, 120)} (${this.inc.state.incidentId})`,
-              text,
-              messageId: `<${this.inc.state.incidentId}.charges-added-${n}@accubooks-runbooks>`,
-            },
-          ),
-        (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+      await notifyRolesStep(
+        this.inc,
+        {
+          name: `notify-charges-added-${n}`,
+          title: `3. Notify ${this.opts.notifyRoles.join(' + ')}: charges added`,
+          summary: `Notify ${this.opts.notifyRoles.join(' + ')}: ${charges.length} charge(s) added`,
+        },
+        {
+          roles: this.opts.notifyRoles,
+          subject: `[P0-3] Charges added: ${charges.join(', ').slice(0, 120)} (${this.inc.state.incidentId})`,
+          text,
+          messageId: `<${this.inc.state.incidentId}.charges-added-${n}@accubooks-runbooks>`,
+        },
       );
     }
   }

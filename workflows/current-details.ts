@@ -93,6 +93,18 @@ function alertLines(s: IncidentState): string[] {
   return out;
 }
 
+/** A dry run's plan so far: numbered "would ..." lines with the guard's answer (dry-run.ts). */
+function planLines(s: IncidentState): string[] {
+  if (!s.dryRun) return [];
+  const out = ['', '**DRY RUN (rehearsal): nothing is done.** The plan:'];
+  for (const a of s.dryRun.plan.slice(-TIMELINE_MAX_STEPS)) {
+    const guard = a.guard ? ` — guard ${a.guard.wouldGrant ? 'would grant' : 'would refuse'}` : '';
+    out.push(`${a.n}. would ${a.kind}: ${a.action.slice(0, 120)}${guard}`);
+  }
+  if (s.dryRun.end) out.push(`**Plan ends**: ${s.dryRun.end.slice(0, 300)}`);
+  return out;
+}
+
 export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string): string {
   const lines = [
     `**Status** ${s.status} · **Step** ${s.currentStep}`,
@@ -122,8 +134,8 @@ export function renderCurrentDetails(s: IncidentState, escalationDueAt?: string)
   const failing = Object.entries(s.failing);
   if (failing.length) lines.push('', '**Failing checks**', ...failing.map(([k, v]) => `- ${k}: ${v}`));
 
-  // What a person must do, and how it ended: never cut.
-  const tail: string[] = [];
+  // What a person must do, the plan of a dry run, and how it ended: never cut.
+  const tail: string[] = [...planLines(s)];
   if (s.waitingFor) {
     tail.push(
       '',

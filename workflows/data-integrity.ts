@@ -14,7 +14,7 @@
 import { condition, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DumpResult } from '../activities/evidence';
-import { checks, notifications } from './activity-proxies';
+import { checks } from './activity-proxies';
 import { ApprovalGate } from './approval';
 import { failureText, failureType, Incident, withSummary } from './incident';
 import { dataIntegrityDefaults, type DataIntegrityPolicy } from '../definitions/policies/data-integrity';
@@ -27,6 +27,7 @@ import {
   stopTarget,
 } from './guarded-actions';
 import { verifyHealthy } from './verify-health';
+import { notifyRolesStep } from './role-notice';
 import type { IncidentInput, IncidentState } from '../definitions/types';
 
 export interface DataIntegrityInput extends IncidentInput<DataIntegrityPolicy> {
@@ -214,21 +215,19 @@ async function preserveEvidenceAndNotify(
       (d) =>
         `${d.path}: ${d.bytes} bytes, sha256 ${d.sha256}${d.alreadyDone ? ' (found from an earlier attempt)' : ''}`,
     ),
-    inc.check(
-      'notify',
-      `3. Notify ${policy.notifyRoles.join(' + ')}`,
-      () =>
-        withSummary(
-          notifications.notifyRoles,
-          `Notify ${policy.notifyRoles.join(' + ')}: data integrity stop`,
-          {
-            roles: policy.notifyRoles,
-            subject: `[P0-4] Data integrity violation: ${target} stopped (${inc.state.incidentId})`,
-            text: notifyText(target, violation, policy),
-            messageId: `<${inc.state.incidentId}.notify@accubooks-runbooks>`,
-          },
-        ),
-      (d) => `delivered via ${d.delivered.join(', ')} to ${d.recipients.join(', ')}`,
+    notifyRolesStep(
+      inc,
+      {
+        name: 'notify',
+        title: `3. Notify ${policy.notifyRoles.join(' + ')}`,
+        summary: `Notify ${policy.notifyRoles.join(' + ')}: data integrity stop`,
+      },
+      {
+        roles: policy.notifyRoles,
+        subject: `[P0-4] Data integrity violation: ${target} stopped (${inc.state.incidentId})`,
+        text: notifyText(target, violation, policy),
+        messageId: `<${inc.state.incidentId}.notify@accubooks-runbooks>`,
+      },
     ),
   ]);
   if (dump) {

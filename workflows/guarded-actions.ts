@@ -21,7 +21,7 @@ import {
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { actions } from './activity-proxies';
+import { actions, checks } from './activity-proxies';
 import { failureText, Incident } from './incident';
 import type { GuardRequestRecord } from '../definitions/types';
 import {
@@ -56,6 +56,9 @@ export interface GuardedOptions {
   name: string;
   title: string;
   reason: string;
+  /** The activity's summary, and (dry runs) what it would be handed: shown in the plan. */
+  summary?: string;
+  inputs?: Record<string, unknown>;
 }
 
 export type GuardedOutcome<T> =
@@ -70,6 +73,7 @@ export async function askTargetGuard(
   kind: TargetActionKind,
   reason: string,
 ): Promise<TargetReply> {
+  if (inc.rehearsal) return wouldGrant(inc, target, kind, reason);
   const requestId = uuid4();
   // Recorded before asking: the guard checks the request against this incident's own state.
   const asked: GuardRequestRecord = { requestId, target, kind, askedAt: new Date().toISOString() };
@@ -109,6 +113,51 @@ export async function askTargetGuard(
       reason: `the target guard did not answer (${failureText(err)}); not acting on ${target} without it`,
     };
   }
+}
+
+/**
+ * A dry run asks the guard read-only (`wouldGrant`): no lease, no hold, no turn, nothing recorded in
+ * `guardRequests` (the guard would refuse a real request it finds there unfinished). Holds and
+ * releases change nothing the runbook reads next, so they are planned here and the run goes on.
+ */
+async function wouldGrant(
+  inc: Incident,
+  target: string,
+  kind: TargetActionKind,
+  reason: string,
+): Promise<TargetReply> {
+  const requester = {
+    workflowId: workflowInfo().workflowId,
+    incidentId: inc.state.incidentId,
+    runbook: inc.state.runbook,
+  };
+  const request = {
+    requestId: uuid4(),
+    target,
+    kind,
+    requester,
+    reason,
+    decidedAt: new Date().toISOString(),
+  };
+  let reply: TargetReply;
+  try {
+    reply = await checks.wouldTargetGrant.executeWithOptions(
+      { summary: `Dry run: would the target guard grant ${kind} ${target}?` },
+      [{ request }],
+    );
+  } catch (err) {
+    reply = { ...request, granted: false, reason: `the target guard did not answer (${failureText(err)})` };
+  }
+  if (kind === 'hold' || kind === 'release-hold') {
+    inc.rehearsal!.plan(inc.state, {
+      kind,
+      action: `${kind === 'hold' ? 'Hold' : 'Release the hold on'} ${target}`,
+      target,
+      inputs: { reason },
+      guard: { wouldGrant: reply.granted, reason: reply.reason },
+    });
+  }
+  return reply;
 }
 
 /** The action of this request ended (or never began): the guard may now believe a report of it. */
@@ -161,6 +210,7 @@ export async function guardedAction<T>(
     inc.refresh();
     return { done: false, refusedBecause: reply.reason, heldBy: reply.heldBy };
   }
+  if (inc.rehearsal) return plannedAction(inc, target, kind, opts, reply);
   const grant: TargetGrant = { requestId: reply.requestId, target, kind };
   try {
     const result = await inc.step(opts.name, opts.title, () => act(grant), describe);
@@ -174,6 +224,31 @@ export async function guardedAction<T>(
     await reportDone(target, reply.requestId, false, failureText(err));
     throw err;
   }
+}
+
+/**
+ * A dry run, where the guard would grant the action: planned as a "would ..." step, and the plan
+ * ends here, since what the runbook does next reads the action's effect (dry-run.ts says why).
+ */
+function plannedAction(
+  inc: Incident,
+  target: string,
+  kind: GuardedActionKind,
+  opts: GuardedOptions,
+  reply: TargetReply,
+): Promise<never> {
+  const action = opts.summary ?? opts.title;
+  inc.rehearsal!.plan(inc.state, {
+    kind,
+    action,
+    target,
+    inputs: { ...opts.inputs, reason: opts.reason },
+    guard: { wouldGrant: true, reason: reply.reason },
+  });
+  inc.skip(opts.name, opts.title, `dry run: would ${kind} (${action}); the target guard would grant it`);
+  return inc.endPlan(
+    `the next step depends on what "${action}" (${kind}) does to ${target}, which a dry run does not do`,
+  );
 }
 
 type ActivityInput<N extends GuardedActivity> = Omit<Parameters<Activities[N]>[0], 'grant'>;
@@ -205,7 +280,7 @@ export function guardedStep<N extends GuardedActivity>(
     inc,
     target,
     GUARDED_ACTIVITIES[activity],
-    step,
+    inc.rehearsal ? { ...step, inputs: input as Record<string, unknown> } : step,
     (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),
     step.describe,
   );

@@ -34,6 +34,7 @@ import { HumanCloses } from './incident-close';
 import { ApprovalHub, type GateHost } from './approval-hub';
 import { type ApprovalGateRecord } from '../definitions/approval';
 import { failureText } from './incident-failures';
+import { rehearsalOf, type Rehearsal } from './dry-run';
 import { MTTR_TARGET_MS, type CommonPolicy } from '../definitions/policies/common';
 import type {
   AlertEvent,
@@ -79,6 +80,8 @@ export class Incident implements GateHost {
   wakeups = 0;
   readonly background: Promise<void>[] = [];
   private readonly followUp?: FollowUpOptions;
+  /** Set on a dry run only (dry-run.ts): actions, pages and notifications are planned, not done. */
+  readonly rehearsal?: Rehearsal;
 
   constructor(
     meta: RunbookMeta,
@@ -118,6 +121,8 @@ export class Incident implements GateHost {
       decisions: [],
       failing: {},
     };
+    this.rehearsal = rehearsalOf(input);
+    this.rehearsal?.begin(this.state, input.rehearsalOf);
 
     setHandler(stateQuery, () => this.state, {
       description: 'Current incident state: step, checks, escalations, MTTR',
@@ -140,7 +145,7 @@ export class Incident implements GateHost {
     ]);
     this.refresh();
     this.followUp = input.followUp;
-    incidentMetrics.opened({ runbook: meta.runbook, severity: meta.severity });
+    if (!this.rehearsal) incidentMetrics.opened({ runbook: meta.runbook, severity: meta.severity });
     this.watchMttr();
   }
 
@@ -303,6 +308,10 @@ export class Incident implements GateHost {
     this.setStatus('escalated');
     upsertSearchAttributes([{ key: EscalatedKey, value: true }]);
     this.decide(`Escalating to ${tier}: ${reason}`);
+    if (this.rehearsal) {
+      this.state.escalations.push(this.rehearsal.page(this.state, tier, reason));
+      return this.refresh();
+    }
     incidentMetrics.escalated({ runbook: this.state.runbook, severity: this.state.severity, tier });
     try {
       const delivery = await withSummary(notifications.page, `Page ${tier}: ${reason}`, {
@@ -394,6 +403,8 @@ export class Incident implements GateHost {
     this.state.mttr.timeToResolveMs = Date.parse(resolvedAt) - Date.parse(this.state.mttr.detectedAt);
     this.state.mttr.breached = this.state.mttr.timeToResolveMs > this.state.mttr.targetMs;
     this.decide(`${status}: ${outcome}`);
+    // A dry run that ends without acting: no metrics, no follow-up (nothing happened to report).
+    if (this.rehearsal) return this.endPlan(`the real run would end here, ${status}: ${outcome}`);
     const mttr = this.state.mttr;
     incidentMetrics.closed({
       runbook: this.state.runbook,
@@ -456,6 +467,13 @@ export class Incident implements GateHost {
       this.state.followUp.error = failureText(err);
       this.decide(`Post-incident follow-up could not start: ${this.state.followUp.error}`);
     }
+  }
+
+  /** A dry run's plan is complete (dry-run.ts): the workflow returns the state, nothing more runs. */
+  endPlan(why: string): Promise<never> {
+    this.rehearsal!.endPlan(this.state, why);
+    this.refresh();
+    return new Promise<never>(() => {});
   }
 
   /** Ends the incident as the person who closed it asked. */

@@ -19,6 +19,12 @@ export const AwaitingApprovalKey = defineSearchAttributeKey('AwaitingApproval', 
  */
 export const RecurrenceOfKey = defineSearchAttributeKey('RecurrenceOf', SearchAttributeType.KEYWORD);
 
+/**
+ * Set on a dry run only (workflows/dry-run.ts): `DryRun = 'true'` lists rehearsals, real incidents
+ * lack it (`DryRun IS NULL`). A keyword, not a Bool: the dev server allows only 3 Bool attributes.
+ */
+export const DryRunKey = defineSearchAttributeKey('DryRun', SearchAttributeType.KEYWORD);
+
 export const INCIDENT_SEARCH_ATTRIBUTES = [
   RunbookIdKey,
   SeverityKey,
@@ -27,6 +33,7 @@ export const INCIDENT_SEARCH_ATTRIBUTES = [
   EscalatedKey,
   AwaitingApprovalKey,
   RecurrenceOfKey,
+  DryRunKey,
 ];
 
 /**

@@ -45,6 +45,7 @@ import {
   targetDoneSignal,
   targetLeaseStateQuery,
   targetGrantQuery,
+  targetWouldGrantQuery,
 } from '../definitions/target-guard';
 import { targetLeaseDefaults, type TargetLeasePolicy } from '../definitions/policies/target-guard';
 
@@ -127,6 +128,41 @@ class TargetGuard {
     setHandler(targetGrantQuery, (requestId) => this.grantStatus(requestId), {
       description: 'Is this grant live? (asked by every mutating activity before it acts)',
     });
+    setHandler(targetWouldGrantQuery, (req) => this.wouldGrant(req), {
+      description: 'Would this action be granted now? (dry runs; read-only: no lease, no hold, no turn)',
+    });
+  }
+
+  /**
+   * `wouldGrant` (dry runs): the table's answer to this request as things stand, from the same
+   * rules as `requestAction`, without recording anything: a query cannot change the guard's state,
+   * so no lease, hold, turn or budget is taken and no UI user can act through it.
+   */
+  private wouldGrant(req: TargetRequest): TargetReply {
+    validate(req);
+    const state = this.state;
+    const base = replyBase(state, req);
+    const who = describeRunbook(req.requester);
+    if (req.kind === 'hold')
+      return { ...base, granted: true, reason: `${state.target} would be held for ${who}` };
+    if (req.kind === 'release-hold') {
+      const mine = state.holds.some((h) => h.holder.workflowId === req.requester.workflowId);
+      return mine
+        ? { ...base, granted: false, reason: `release needs an accepted approval of ${who}` }
+        : { ...base, granted: true, reason: `${who} holds nothing on ${state.target}` };
+    }
+    const refusal = refusalOf(state, req);
+    if (refusal) return refusal;
+    const inFlight = state.inFlight;
+    const after =
+      isExclusive(req.kind) && inFlight
+        ? ` once the ${inFlight.kind} in flight for ${describeRunbook(inFlight.requester)} finishes`
+        : '';
+    return {
+      ...base,
+      granted: true,
+      reason: `${req.kind} of ${state.target} would be granted to ${who}${after}`,
+    };
   }
 
   private note(text: string): void {

@@ -7,6 +7,7 @@ import { RUNBOOK_WORKFLOWS, startIncident, type StartableRunbook } from '../inci
 import { TARGET_NAME } from '../intake/mapping';
 import { CHARGE_ID } from '../intake/schema';
 import { CliError, withClient, type Cli } from './common';
+import { printablePlan, waitForPlan } from './dry-run';
 
 interface TriggerOpts {
   target: string;
@@ -14,6 +15,8 @@ interface TriggerOpts {
   description?: string;
   charge?: string[];
   policy?: string;
+  dryRun?: boolean;
+  wait: string;
 }
 
 /** Every check before anything starts: the runbook, the target, what the runbook needs. */
@@ -83,14 +86,23 @@ export function triggerCommand({ program, print }: Cli): void {
     .option('--description <text>', 'what was seen (required for P0-4: what leaked or was miscalculated)')
     .option('--charge <id...>', 'P0-3: the Stripe charge ID(s) reported as incorrect (required for P0-3)')
     .option('--policy <json>', 'policy overrides as JSON, e.g. \'{"escalateAfterMs": 60000}\' (game days)')
+    .option(
+      '--dry-run',
+      'rehearse: every check real, every action, page and notice only planned ("would ..."), with the target guard\'s answer; prints the plan',
+    )
+    .option('--wait <seconds>', 'with --dry-run: how long to wait for the plan', '120')
     .addHelpText(
       'after',
       '\nExamples:\n  runbooks trigger P0-1 --target accubooks-api --description "API not answering"\n' +
         '  runbooks trigger P0-3 --charge ch_123 --charge ch_456 --description "customer charged twice"\n' +
-        '  runbooks trigger P0-4 --description "tenant A saw tenant B invoices"',
+        '  runbooks trigger P0-4 --description "tenant A saw tenant B invoices"\n' +
+        '  runbooks trigger P0-1 --dry-run   # the plan of what P0-1 would do now; nothing is done',
     )
     .action(async (runbook: string, o: TriggerOpts) => {
       checkTrigger(runbook, o);
+      const waitMs = Number(o.wait) * 1000;
+      if (!Number.isFinite(waitMs) || waitMs <= 0)
+        throw new CliError(`--wait "${o.wait}" is not a number of seconds`, 2);
       const policy = policyOverrides(runbook, o.policy);
       const trigger: Trigger = { source: 'manual', startedBy: o.by, description: o.description };
       // Runbook-specific input (workflows/billing-error.ts, workflows/data-integrity.ts).
@@ -109,7 +121,17 @@ export function triggerCommand({ program, print }: Cli): void {
           trigger,
           policy,
           extraInput,
+          dryRun: o.dryRun,
         });
+        if (o.dryRun) {
+          const state = await waitForPlan(client, handle.workflowId, waitMs);
+          print(printablePlan(handle.workflowId, state), {
+            workflowId: handle.workflowId,
+            dryRun: state.dryRun,
+            state,
+          });
+          return;
+        }
         print(
           `Started (or joined) ${runbook} on ${o.target}: workflow ${handle.workflowId}\nNext: runbooks status ${handle.workflowId}`,
           { workflowId: handle.workflowId, runId: handle.firstExecutionRunId, runbook, target: o.target },

@@ -6,6 +6,7 @@
 import type { Client } from '@temporalio/client';
 import type { FastifyRequest } from 'fastify';
 import type { RunbookId } from '../../definitions/types';
+import { startIncident } from '../incidents';
 import { DEFAULT_EPISODE_POLICY, deliverAlert, type DeliveryResult, type EpisodePolicy } from './episodes';
 import type { MappedAlert } from './schema';
 
@@ -25,6 +26,11 @@ export interface IncidentGateway {
    * delivers it with the other repeats for its incident as one counted signal.
    */
   fold?: { add(alerts: MappedAlert[]): Promise<void> };
+  /**
+   * `POST /alerts?dryRun=1`: a dry run of the alert's runbook (workflows/dry-run.ts), always a new
+   * workflow of its own (`dryrun-…`): it never joins a real incident nor is folded into one.
+   */
+  dryRun(alert: MappedAlert): Promise<DeliveryResult>;
 }
 
 export function temporalGateway(
@@ -46,6 +52,23 @@ export function temporalGateway(
   return {
     fire: (a) => deliver(a, 1, 0),
     resolve: (a) => deliver(a, 0, 1),
+    async dryRun(a) {
+      const handle = await startIncident({
+        client,
+        taskQueue,
+        runbook: a.runbook,
+        target: a.target,
+        trigger: a.trigger,
+        extraInput: a.extraInput,
+        policy: a.policy,
+        dryRun: true,
+      });
+      return {
+        outcome: 'started',
+        workflowId: handle.workflowId,
+        reason: 'dry run started: its plan is in its state; nothing is done',
+      };
+    },
     async ready() {
       await client.connection.withDeadline(Date.now() + 2000, () => client.workflowService.getSystemInfo({}));
     },

@@ -21,6 +21,7 @@ import Fastify, {
 } from 'fastify';
 import type { RunbookId } from '../../definitions/types';
 import { answerAlerts, type AnswerContext } from './answer';
+import { answerDryRun, isDryRun } from './dry-run';
 import type { AuthSettings } from './auth';
 import { alertMapper } from './candidates';
 import type { IncidentGateway } from './delivery';
@@ -183,7 +184,9 @@ function alertRoutes(app: FastifyInstance, opts: IntakeOptions, answer: AnswerCo
         simpleAlert,
         'one alert ({"alertName" or "runbook", "target", ...})',
       );
-      return answerAlerts(answer, req, reply, [mapAlert(0, body, 'intake (simple JSON)')]);
+      const candidate = mapAlert(0, body, 'intake (simple JSON)');
+      if (isDryRun(req)) return answerDryRun(answer, req, reply, candidate);
+      return answerAlerts(answer, req, reply, [candidate]);
     }),
   );
 }

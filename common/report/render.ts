@@ -5,6 +5,7 @@
  * approval attempts (who, decision, accepted or refused and why; never the code), evidence files
  * and the follow-up. Every value has been sanitized by the model already.
  */
+import { planSection } from './plan';
 import { chartOf } from './chart';
 import { escalationsOf } from './facts';
 import { renderMermaidGantt } from './mermaid';
@@ -150,6 +151,7 @@ export function renderReport(m: ReportModel, opts: RenderOptions = {}): string {
   const f = factsOf(m, opts);
   const out = [
     ...summarySection(m, f),
+    ...planSection(f.s),
     ...triggerSection(f),
     ...timeToResolveSection(f),
     // The same incident as a picture: renders on GitHub, GitLab and most wikis.

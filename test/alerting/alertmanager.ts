@@ -196,6 +196,7 @@ export async function startAlertingRig(
       return out;
     },
     ready: () => inner.ready(),
+    dryRun: (a) => inner.dryRun(a),
   };
   const g = opts.wrap ? opts.wrap(recording) : recording;
   inner.fire = g.fire;

@@ -40,6 +40,7 @@ export function counting(inner: IncidentGateway): CountingGateway {
       return inner.resolve(a);
     },
     ready: () => inner.ready(),
+    dryRun: (a) => inner.dryRun(a),
   };
 }
 

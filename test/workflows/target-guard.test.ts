@@ -18,6 +18,7 @@ import {
   targetDoneSignal,
   targetLeaseStateQuery,
   targetLeaseWorkflowId,
+  targetWouldGrantQuery,
   TARGET_ACTION_RULES,
   type GuardedActionKind,
   type TargetActionRule,
@@ -396,3 +397,56 @@ test('P0-4 does not stop the API before the guard grants its hold, and stops it 
     await late.remove();
   }
 }, 300_000);
+
+test('wouldGrant (dry runs) answers from the same table without taking a lease, a hold, a turn or budget', async () => {
+  const target = uniqueId('would-target');
+  const holder = { workflowId: 'wf-p04-holder', incidentId: 'P0-4-holder', runbook: 'P0-4' };
+  const asker = { workflowId: 'wf-p01-dry', incidentId: 'DRYRUN-P0-1', runbook: 'P0-1' };
+  const since = new Date().toISOString();
+  const handle = await env.client.workflow.start(targetLease, {
+    taskQueue,
+    workflowId: targetLeaseWorkflowId(target),
+    args: [
+      {
+        target,
+        carried: {
+          holds: [{ requestId: 'hold-1', holder, reason: 'tenant data leak', since }],
+          recent: [],
+          log: [],
+        },
+      },
+    ],
+  });
+  const ask = (kind: TargetRequest['kind']): TargetRequest => ({
+    requestId: uniqueId('would'),
+    target,
+    kind,
+    requester: asker,
+    reason: 'dry run',
+    decidedAt: new Date().toISOString(),
+  });
+  const before = await handle.query(targetLeaseStateQuery);
+
+  const restart = await handle.query(targetWouldGrantQuery, ask('restart'));
+  expect(restart.granted).toBe(false);
+  expect(restart.reason).toMatch(/held by the P0-4/);
+  expect(restart.heldBy?.holder.workflowId).toBe(holder.workflowId);
+  const scaleDown = await handle.query(targetWouldGrantQuery, ask('scale-down'));
+  expect(scaleDown.granted).toBe(true);
+  expect(scaleDown.reason).toMatch(/would be granted/);
+  // Asked many times: still nothing taken (no lease would ever run out, no budget used).
+  for (let i = 0; i < 5; i++) await handle.query(targetWouldGrantQuery, ask('scale-down'));
+
+  const after = await handle.query(targetLeaseStateQuery);
+  expect(after.recent).toEqual(before.recent);
+  expect(after.holds).toEqual(before.holds);
+  expect(after.queued).toEqual([]);
+  expect(after.inFlight).toBeUndefined();
+  expect(after.handled).toBe(before.handled);
+  expect(after.log).toEqual(before.log);
+  // A malformed request is refused with what is wrong, and changes nothing either.
+  await expect(
+    handle.query(targetWouldGrantQuery, { ...ask('restart'), kind: 'explode' as TargetRequest['kind'] }),
+  ).rejects.toThrow(/invalid target request: missing or invalid kind/);
+  await handle.terminate('test finished');
+});
