@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NativeConnection, type Worker, type WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -19,13 +19,17 @@ import { testClients } from './deps';
 import { uniqueId } from './env';
 import { startReceiver, type Receiver } from './receivers';
 import { startSandbox, type Sandbox } from './sandbox';
-import { createTestWorker, terminateTaskQueue, timeSkippingEnv } from './temporal';
+import { createTestWorker, terminateTaskQueue, timeSkippingEnv, type TestWorkerOptions } from './temporal';
 
 export interface IncidentRigOptions {
   /** Names the sandbox (`abk-<name>`), the task queue and the evidence folder. */
   name: string;
   /** The time-skipping server (default) or the dev server (real time, what the UI and CLI see). */
   server?: 'time-skipping' | 'dev';
+  /** Default: `<name>-<unique>`. */
+  taskQueue?: string;
+  /** Whether to start the sandbox (default yes; a runbook on an unknown target needs none). */
+  sandbox?: boolean;
   /** The sandbox container's environment (e.g. its BILLING_KEY). */
   sandboxEnv?: Record<string, string>;
   /** Starts the approval world: chat goes to its team chat, codes by mail and personal webhooks. */
@@ -44,10 +48,7 @@ export interface RigWorkerOptions {
   /** Worker configuration read through the worker's own config (e.g. REFUND_CAP_*). */
   workerEnv?: Record<string, string>;
   /** Worker options besides the connection, task queue and activities. */
-  worker?: Omit<
-    WorkerOptions,
-    'connection' | 'taskQueue' | 'activities' | 'workflowsPath' | 'workflowBundle' | 'sinks'
-  >;
+  worker?: Omit<TestWorkerOptions, 'connection' | 'taskQueue' | 'activities'>;
 }
 
 export interface RigWorker {
@@ -59,6 +60,7 @@ export interface RigWorker {
 
 export interface IncidentRig {
   taskQueue: string;
+  /** Unless `sandbox: false`. */
   sandbox: Sandbox;
   /** With `approvals`. */
   world: ApprovalWorld;
@@ -81,7 +83,7 @@ export interface IncidentRig {
 export async function startIncidentRig(opts: IncidentRigOptions): Promise<IncidentRig> {
   const server = opts.server ?? 'time-skipping';
   const [sandbox, world, pagerDuty, slack, env, dev] = await Promise.all([
-    startSandbox(`abk-${opts.name}`, opts.sandboxEnv ?? {}),
+    opts.sandbox === false ? undefined : startSandbox(`abk-${opts.name}`, opts.sandboxEnv ?? {}),
     opts.approvals ? startApprovalWorld() : undefined,
     opts.pagerDutyRoutingKey ? startReceiver() : undefined,
     opts.approvals ? undefined : startReceiver(),
@@ -91,11 +93,11 @@ export async function startIncidentRig(opts: IncidentRigOptions): Promise<Incide
   const devConnection =
     server === 'dev' ? await NativeConnection.connect({ address: loadTemporalConfig().address }) : undefined;
   const client = env ? env.client : dev!;
-  const taskQueue = uniqueId(opts.name);
+  const taskQueue = opts.taskQueue ?? uniqueId(opts.name);
   const evidenceDir = mkdtempSync(path.join(tmpdir(), `abk-${opts.name}-evidence-`));
   const started: RigWorker[] = [];
   const deps = (): Partial<ActivityDeps> => ({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
+    ...(sandbox ? { health: { apiUrls: { [sandbox.name]: sandbox.url } } } : {}),
     notify: {
       slackWebhookUrl: `${world ? world.team.url : slack!.url}/hooks/${opts.chatHook}`,
       ...(pagerDuty
@@ -108,7 +110,7 @@ export async function startIncidentRig(opts: IncidentRigOptions): Promise<Incide
 
   return {
     taskQueue,
-    sandbox,
+    sandbox: sandbox!,
     world: world!,
     pagerDuty: pagerDuty!,
     slack: slack!,
@@ -146,7 +148,7 @@ export async function startIncidentRig(opts: IncidentRigOptions): Promise<Incide
         env?.teardown(),
         devConnection?.close(),
         dev?.connection.close(),
-        sandbox.remove(),
+        sandbox?.remove(),
         world?.close(),
         pagerDuty?.close(),
         slack?.close(),
