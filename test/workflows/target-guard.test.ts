@@ -9,7 +9,7 @@
 import { Worker } from '@temporalio/worker';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createActivities } from '../../activities';
-import { dataIntegrityViolation, systemDown, targetLease } from '../../workflows';
+import { dataIntegrityViolation, targetLease } from '../../workflows';
 import { abandonSignal, resolveSignal, stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
 import {
@@ -25,16 +25,19 @@ import {
 import { HOLD_ESCALATE_AFTER_MS } from '../../workflows/guarded-actions';
 import type { WorkerClients } from '../../worker/clients';
 import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
+import { startP01OnHeldTarget } from '../../rig/scenarios/kit';
 import { uniqueId } from '../../rig/env';
 import { startSandbox, waitUntil } from '../../rig/sandbox';
 import { createTestWorker } from '../../rig/temporal';
 
+const taskQueue = uniqueId('guard');
 let rig: IncidentRig;
 let clients: WorkerClients;
 
 beforeAll(async () => {
   rig = await startIncidentRig({
     name: 'guard',
+    taskQueue,
     approvals: true,
     pagerDutyRoutingKey: 'test-routing-key',
     chatHook: 'oncall',
@@ -70,22 +73,11 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   expect((await running$()).Running).toBe(false);
   const stoppedState = await running$();
 
-  const p01 = await rig.env.client.workflow.start(systemDown, {
-    taskQueue: rig.taskQueue,
-    workflowId: uniqueId('wf-p01-held'),
-    args: [
-      {
-        incidentId: uniqueId('P0-1'),
-        target: rig.sandbox.name,
-        trigger: { source: 'alert', alertName: 'SystemUnreachable' },
-        policy: { verifyWindowMs: 5_000, verifyIntervalMs: 500 },
-      },
-    ],
-  });
-  await waitUntil(
-    'P0-1 to be refused the restart',
-    async () => (await p01.query(stateQuery)).escalations.length > 0,
-    60_000,
+  const p01 = await startP01OnHeldTarget(
+    rig.env.client,
+    rig.taskQueue,
+    { workflowId: uniqueId('wf-p01-held'), incidentId: uniqueId('P0-1') },
+    rig.sandbox.name,
   );
   const s = await p01.query(stateQuery);
   const restart = s.steps.find((st) => st.name === 'restart');
@@ -186,7 +178,7 @@ describe('the target guard', () => {
   let guard: Awaited<ReturnType<typeof rig.env.client.workflow.start<typeof targetLease>>>;
   // The table is tested with made-up requesters: a worker of its own that trusts them (the real
   // worker checks every requester is a running incident of the target: see the test above).
-  const tableQueue = `${rig.taskQueue}-table`;
+  const tableQueue = `${taskQueue}-table`;
   let tableWorker: Worker;
   let tableRunning: Promise<void>;
 
