@@ -7,8 +7,11 @@
 import type { AddressInfo } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
+import type { WorkflowHandle } from '@temporalio/client';
 import type { ApproverDirectory } from '../definitions/approval';
+import { stateQuery } from '../definitions/messages';
 import { startReceiver, type Receiver } from './receivers';
+import { waitUntil } from './sandbox';
 
 export interface Mail {
   to: string[];
@@ -139,3 +142,33 @@ export async function startApprovalWorld(): Promise<ApprovalWorld> {
 
 export const codeCount = (world: ApprovalWorld, approver: string) =>
   world.personal.requests.filter((r) => r.path === `/${approver}`).length;
+
+/**
+ * An approver's newest code for one gate of one workflow (as it reached their personal webhook),
+ * once the workflow has recorded it too: a code sent back before the workflow records it would be
+ * checked in the same workflow task that records it. `not`: a code already used, to wait past.
+ */
+export async function recordedCode(
+  world: ApprovalWorld,
+  handle: WorkflowHandle,
+  approver: string,
+  gate: string,
+  not?: string,
+): Promise<string> {
+  let code: string | undefined;
+  let sent = 0;
+  await waitUntil(`a ${approver} code for ${gate}`, () => {
+    const codes = world.personal.requests
+      .filter((r) => r.path === `/${approver}`)
+      .map((r) => r.body as { code: string; gate: string; workflowId: string })
+      .filter((b) => b.gate === gate && b.workflowId === handle.workflowId);
+    code = codes.at(-1)?.code;
+    sent = codes.length;
+    return Promise.resolve(!!code && code !== not);
+  });
+  await waitUntil(`the workflow to record the ${approver} code for ${gate}`, async () => {
+    const rec = (await handle.query(stateQuery)).approvals?.find((g) => g.gate === gate);
+    return (rec?.codes.filter((c) => c.approver === approver).length ?? 0) >= sent;
+  });
+  return code!;
+}

@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
-import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
+import { createIncidentMetrics, incidentMetricsSinks, type IncidentMetrics } from '../worker/metrics';
 import { SearchAttributeType } from '@temporalio/common';
 import { FOLLOW_UP_SEARCH_ATTRIBUTES, INCIDENT_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { need } from './env';
@@ -47,14 +47,17 @@ export function testDataConverter() {
   return dataConverterFor({ codecKeys: loadTemporalConfig().codecKeys });
 }
 
+export type TestWorkerOptions = Omit<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'sinks'> & {
+  /** The incident metrics the sinks feed (a test that reads them passes its own). */
+  metrics?: IncidentMetrics;
+};
+
 /** A worker as the real one is built: the runbooks' workflows, the incident-metrics sinks, the codec. */
-export function createTestWorker(
-  options: Omit<WorkerOptions, 'workflowsPath' | 'workflowBundle' | 'sinks'>,
-): Promise<Worker> {
+export function createTestWorker({ metrics, ...options }: TestWorkerOptions): Promise<Worker> {
   return Worker.create({
     ...options,
     ...workflowSource(),
-    sinks: incidentMetricsSinks(createIncidentMetrics()),
+    sinks: incidentMetricsSinks(metrics ?? createIncidentMetrics()),
     dataConverter: options.dataConverter ?? testDataConverter(),
   });
 }

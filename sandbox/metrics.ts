@@ -4,6 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStats } from './db';
+import { FAULT_NAMES } from './faults';
 
 export interface MetricsSource {
   role: string;
@@ -25,16 +26,6 @@ export interface SandboxMetrics {
 }
 
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 2.5, 5, 10];
-
-const FAULT_LABELS = [
-  'crash',
-  'hang',
-  'fail-health',
-  'leak-pool',
-  'error-rate',
-  'slow-queries',
-  'queue-flood',
-];
 
 export function createMetrics(src: MetricsSource): SandboxMetrics {
   const registry = new Registry();
@@ -130,7 +121,7 @@ function registerCollectedMetrics(registry: Registry, src: MetricsSource): void 
     registers: [registry],
     collect() {
       const active = new Set(src.activeFaults());
-      for (const f of FAULT_LABELS) this.set({ fault: f }, active.has(f) ? 1 : 0);
+      for (const f of FAULT_NAMES) this.set({ fault: f }, active.has(f) ? 1 : 0);
     },
   });
 }

@@ -456,19 +456,15 @@ cmd_up() {
   cat "$ENV_FILE"
 }
 
-up_failed() {
-  local rc="$1"
-  trap - EXIT
-  trap '' INT TERM
-  if ((rc != 0)); then
-    if [[ -n "$BUILD_PID" ]] && kill -0 "$BUILD_PID" 2>/dev/null; then
-      abk_warn "up failed; the binary build (pid $BUILD_PID) goes on in the background so the next run can use it"
-    fi
-    abk_warn "up failed; stopping what was started"
-    do_down || true
+# A failed `up` stops what it started; a binary build still running goes on for the next run.
+build_goes_on() {
+  if [[ -n "$BUILD_PID" ]] && kill -0 "$BUILD_PID" 2>/dev/null; then
+    abk_warn "up failed; the binary build (pid $BUILD_PID) goes on in the background so the next run can use it"
   fi
-  exit "$rc"
+  return 1
 }
+
+up_failed() { abk_up_failed "$1" build_goes_on; }
 
 do_down() {
   load_state 2>/dev/null || true

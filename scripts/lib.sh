@@ -51,6 +51,24 @@ abk_since() {
   printf '%d.%01ds' $((ms / 1000)) $(((ms % 1000) / 100))
 }
 
+# The EXIT trap of a script's `up` (stack.sh, cluster.sh): on a failure, stops what was started
+# (the caller's `do_down`) and exits with the same code. `$2` (optional): a function run first on a
+# failure; when it succeeds, what was started is left running (it says why).
+abk_up_failed() {
+  local rc="$1" keep="${2:-}"
+  trap - EXIT
+  trap '' INT TERM
+  if ((rc != 0)); then
+    if [[ -n "$keep" ]] && "$keep"; then
+      :
+    else
+      abk_warn "up failed; stopping what was started"
+      do_down || true
+    fi
+  fi
+  exit "$rc"
+}
+
 # Random hex secret (32 hex chars).
 abk_secret() {
   if command -v openssl >/dev/null 2>&1; then

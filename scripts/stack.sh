@@ -478,20 +478,13 @@ cmd_up() {
   cat "$ENV_FILE"
 }
 
-up_failed() {
-  local rc="$1"
-  trap - EXIT
-  trap '' INT TERM
-  if ((rc != 0)); then
-    if [[ "${STACK_KEEP_ON_FAIL:-0}" == 1 ]]; then
-      abk_warn "up failed; leaving what was started running (STACK_KEEP_ON_FAIL=1); stop it with: STACK_DIR=$STACK_DIR scripts/stack.sh down"
-    else
-      abk_warn "up failed; stopping what was started"
-      do_down || true
-    fi
-  fi
-  exit "$rc"
+# STACK_KEEP_ON_FAIL=1: a failed `up` leaves what it started running, to look at.
+keep_on_fail() {
+  [[ "${STACK_KEEP_ON_FAIL:-0}" == 1 ]] || return 1
+  abk_warn "up failed; leaving what was started running (STACK_KEEP_ON_FAIL=1); stop it with: STACK_DIR=$STACK_DIR scripts/stack.sh down"
 }
+
+up_failed() { abk_up_failed "$1" keep_on_fail; }
 
 # Unmount anything left mounted under our docker folders (only after an unclean dockerd stop).
 unmount_ours() {

@@ -339,47 +339,52 @@ export async function restartTarget(
   return { done: true, alreadyDone: out.coveredBy !== undefined || out.result.alreadyDone };
 }
 
-/** `docker stop` through the guard (P0-4 stops the API it holds). */
-export function stopTarget(inc: Incident, target: string, opts: RestartOptions & { name?: string }) {
+/** How the step list says a stop or a start: its step name, its verb, and what it found. */
+const CONTAINER_STEPS = {
+  stopContainer: { name: 'stop', verb: 'Stop', done: 'stopped', already: 'was already stopped' },
+  startContainer: { name: 'start', verb: 'Start', done: 'started', already: 'was already running' },
+} as const;
+
+/** `docker stop` or `docker start` through the guard, as one step (P0-4 stops the API it holds). */
+function containerStep(
+  inc: Incident,
+  target: string,
+  activity: keyof typeof CONTAINER_STEPS,
+  opts: { title: string; reason: string; name?: string; stopTimeoutSec?: number },
+) {
+  const words = CONTAINER_STEPS[activity];
   const decidedAt = new Date().toISOString();
   return guardedStep(
     inc,
     target,
-    'stopContainer',
+    activity,
     {
-      name: opts.name ?? 'stop',
+      name: opts.name ?? words.name,
       title: opts.title,
       reason: opts.reason,
-      summary: `Stop container ${target}`,
+      summary: `${words.verb} container ${target}`,
       describe: (r) =>
-        r.alreadyDone ? `was already stopped (${r.state.status})` : `stopped; container ${r.state.status}`,
+        r.alreadyDone ? `${words.already} (${r.state.status})` : `${words.done}; container ${r.state.status}`,
     },
-    { container: target, decidedAt, reason: opts.reason, stopTimeoutSec: opts.stopTimeoutSec },
+    {
+      container: target,
+      decidedAt,
+      reason: opts.reason,
+      ...(activity === 'stopContainer' ? { stopTimeoutSec: opts.stopTimeoutSec } : {}),
+    },
   );
 }
 
+/** `docker stop` through the guard (P0-4 stops the API it holds). */
+export const stopTarget = (inc: Incident, target: string, opts: RestartOptions & { name?: string }) =>
+  containerStep(inc, target, 'stopContainer', opts);
+
 /** `docker start` through the guard. */
-export function startTarget(
+export const startTarget = (
   inc: Incident,
   target: string,
   opts: { title: string; reason: string; name?: string },
-) {
-  const decidedAt = new Date().toISOString();
-  return guardedStep(
-    inc,
-    target,
-    'startContainer',
-    {
-      name: opts.name ?? 'start',
-      title: opts.title,
-      reason: opts.reason,
-      summary: `Start container ${target}`,
-      describe: (r) =>
-        r.alreadyDone ? `was already running (${r.state.status})` : `started; container ${r.state.status}`,
-    },
-    { container: target, decidedAt, reason: opts.reason },
-  );
-}
+) => containerStep(inc, target, 'startContainer', opts);
 
 /** Takes a hold on the target: from now on only this incident may act on it (P0-4). */
 export async function holdTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {

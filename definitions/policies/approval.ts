@@ -14,3 +14,19 @@ export const approvalDefaults: ApprovalPolicy = {
   reminderEveryMs: 15 * 60_000,
   maxWrongCodes: 20,
 };
+
+/** The approval fields of a runbook whose resume waits for an approval (P0-3, P0-4), as its policy names them. */
+export interface RunbookApprovalPolicy {
+  /** Who must approve the resume (the seed: "CEO approval required"; e.g. ["CEO", "CTO"] to require both). */
+  approvalRoles: string[];
+  codeTtlMs: number;
+  reminderEveryMs: number;
+  maxWrongCodes: number;
+}
+
+export const runbookApprovalDefaults: RunbookApprovalPolicy = {
+  approvalRoles: approvalDefaults.requiredRoles,
+  codeTtlMs: approvalDefaults.codeTtlMs,
+  reminderEveryMs: approvalDefaults.reminderEveryMs,
+  maxWrongCodes: approvalDefaults.maxWrongCodes,
+};

@@ -3,13 +3,13 @@
  * and P0-4 data integrity (the target held, a P0-1 on it refused, released on the CEO's code).
  */
 import { submitApproval } from '../../client/approvals';
-import { billingError, dataIntegrityViolation, systemDown } from '../../workflows';
+import { billingError, dataIntegrityViolation } from '../../workflows';
 import { approvalSignal } from '../../definitions/approval';
 import { targetLeaseWorkflowId } from '../../definitions/target-guard';
 import { abandonSignal, stateQuery } from '../../definitions/messages';
 import type { WorkflowHandle } from '@temporalio/client';
 import { waitUntil } from '../sandbox';
-import { closed, waitForApproval, type Scenario, type ScenarioContext } from './kit';
+import { closed, startP01OnHeldTarget, waitForApproval, type Scenario, type ScenarioContext } from './kit';
 
 /**
  * The CEO answers with a typo the moment the code arrives, while the workflow is still sending it
@@ -107,22 +107,11 @@ export const APPROVAL_GATED_SCENARIOS: Scenario[] = [
       });
       typoTheMomentTheCodeArrives(ctx, p04);
       await waitForApproval(p04);
-      const p01 = await ctx.env.client.workflow.start(systemDown, {
-        taskQueue: ctx.taskQueue,
-        workflowId: ctx.id('P0-1-held'),
-        args: [
-          {
-            incidentId: ctx.id('P0-1'),
-            target: sb.name,
-            trigger: { source: 'alert', alertName: 'SystemUnreachable' },
-            policy: { verifyWindowMs: 5_000, verifyIntervalMs: 500 },
-          },
-        ],
-      });
-      await waitUntil(
-        'P0-1 to be refused the restart',
-        async () => (await p01.query(stateQuery)).escalations.length > 0,
-        60_000,
+      const p01 = await startP01OnHeldTarget(
+        ctx.env.client,
+        ctx.taskQueue,
+        { workflowId: ctx.id('P0-1-held'), incidentId: ctx.id('P0-1') },
+        sb.name,
       );
       // The API is held stopped, so a resolve would be refused: an abandon the CTO confirms.
       await p01.signal(abandonSignal, { by: 'recorder', reason: 'held by P0-4; nothing to do here' });

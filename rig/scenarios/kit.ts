@@ -4,11 +4,12 @@
  * to wait for an approval, and the sandbox names and queries the metric runbooks use.
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Pool } from 'pg';
 import { startIncident, type StartIncidentOptions } from '../../client/incidents';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
+import { systemDown } from '../../workflows';
 import type { ApprovalWorld } from '../approvals';
 import type { TestPrometheus } from '../prometheus';
 import type { Sandbox } from '../sandbox';
@@ -78,3 +79,55 @@ export async function waitForApproval(handle: WorkflowHandle, timeoutMs = 90_000
     timeoutMs,
   );
 }
+
+/**
+ * A P0-1 on a target another incident holds stopped: started, and returned once the guard refused
+ * its restart (it escalates instead).
+ */
+export async function startP01OnHeldTarget(
+  client: Client,
+  taskQueue: string,
+  ids: { workflowId: string; incidentId: string },
+  target: string,
+): Promise<WorkflowHandle<typeof systemDown>> {
+  const p01 = await client.workflow.start(systemDown, {
+    taskQueue,
+    workflowId: ids.workflowId,
+    args: [
+      {
+        incidentId: ids.incidentId,
+        target,
+        trigger: { source: 'alert', alertName: 'SystemUnreachable' },
+        policy: { verifyWindowMs: 5_000, verifyIntervalMs: 500 },
+      },
+    ],
+  });
+  await waitUntil(
+    'P0-1 to be refused the restart',
+    async () => (await p01.query(stateQuery)).escalations.length > 0,
+    60_000,
+  );
+  return p01;
+}
+
+/** P1-2 on a sandbox's real slow queries (pg_sleep), compressed to seconds. */
+export const slowQueriesPolicy = (sandbox: string) => ({
+  applicationName: appName(sandbox),
+  slowQueryMs: 2_000,
+  rateWindow: '15s',
+  resolveWindowMs: 5_000,
+  cancelGraceMs: 3_000,
+  maxKillRounds: 5,
+  ...fastSampling,
+});
+
+/** P1-3 on a sandbox's real queue flood (`pauseKey`: its producer's pause flag), compressed to seconds. */
+export const queueFloodPolicy = (pauseKey: string) => ({
+  pauseKey,
+  maxReplicas: 2,
+  scaleStep: 2,
+  rateWindow: '10s',
+  resolveWindowMs: 4_000,
+  replicaStopTimeoutSec: 1,
+  ...fastSampling,
+});

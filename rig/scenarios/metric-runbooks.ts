@@ -1,7 +1,16 @@
 /** The P1 metric runbooks: P1-1 high error rate, P1-2 high latency, P1-3 queue overflow. */
 import { stateQuery } from '../../definitions/messages';
 import { waitUntil } from '../sandbox';
-import { appName, closed, errorRate, fastSampling, start, type Scenario } from './kit';
+import {
+  appName,
+  closed,
+  errorRate,
+  fastSampling,
+  queueFloodPolicy,
+  slowQueriesPolicy,
+  start,
+  type Scenario,
+} from './kit';
 
 export const METRIC_RUNBOOK_SCENARIOS: Scenario[] = [
   {
@@ -40,15 +49,7 @@ export const METRIC_RUNBOOK_SCENARIOS: Scenario[] = [
         target: sb.name,
         trigger: { source: 'alert', alertName: 'HighLatency' },
         workflowId: ctx.id('P1-2'),
-        policy: {
-          applicationName: appName(sb.name),
-          slowQueryMs: 2_000,
-          rateWindow: '15s',
-          resolveWindowMs: 5_000,
-          cancelGraceMs: 3_000,
-          maxKillRounds: 5,
-          ...fastSampling,
-        },
+        policy: slowQueriesPolicy(sb.name),
       });
       await waitUntil(
         'the slow queries to be cancelled',
@@ -82,15 +83,7 @@ export const METRIC_RUNBOOK_SCENARIOS: Scenario[] = [
         target: sb.name,
         trigger: { source: 'alert', alertName: 'QueueOverflow' },
         workflowId: ctx.id('P1-3'),
-        policy: {
-          pauseKey,
-          maxReplicas: 2,
-          scaleStep: 2,
-          rateWindow: '10s',
-          resolveWindowMs: 4_000,
-          replicaStopTimeoutSec: 1,
-          ...fastSampling,
-        },
+        policy: queueFloodPolicy(pauseKey),
       });
       const state = await closed(handle, 180_000);
       if (state.status !== 'resolved') throw new Error(`P1-3 ended ${state.status}`);

@@ -92,10 +92,14 @@ export async function quietStart(
       (await heldAlerts({ alertname: alert, service: container })).every((a) => a.status.state !== 'active'),
     timeoutMs,
   );
+  // Any incident still running now is a leftover, even on this rig's task queue: an earlier
+  // suite's episode can reach this rig's intake (Alertmanager re-sends it) before the rule quiets.
   const leftover = l.rig.client.workflow.getHandle(incidentWorkflowId(runbook, container));
   const d = await leftover.describe().catch(() => undefined);
-  if (d?.status.name === 'RUNNING' && d.taskQueue !== l.rig.taskQueue)
-    await leftover.terminate(`loop test: an incident left running on task queue ${d.taskQueue}`);
+  if (d?.status.name === 'RUNNING')
+    await leftover.terminate(
+      `loop test: an incident left running (task queue ${d.taskQueue}) before this fault`,
+    );
   const guard = l.rig.client.workflow.getHandle(targetLeaseWorkflowId(container));
   const g = await guard.describe().catch(() => undefined);
   if (g?.status.name === 'RUNNING' && g.taskQueue !== l.rig.taskQueue)

@@ -23,6 +23,7 @@ import { submitApproval } from '../../client/approvals';
 import { loadTemporalConfig } from '../../config/temporal';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
+import { queueFloodPolicy, slowQueriesPolicy } from '../../rig/scenarios/kit';
 import { need, uniqueId } from '../../rig/env';
 import { startReceiver, type Receiver } from '../../rig/receivers';
 import { startSandbox, testDocker, waitUntil, type Sandbox } from '../../rig/sandbox';
@@ -487,16 +488,7 @@ const scenarios: Scenario[] = [
             runbook: 'P1-2',
             target: sb.name,
             trigger: { source: 'alert', alertName: 'HighLatency' },
-            policy: {
-              applicationName: appName(sb.name),
-              slowQueryMs: 2_000,
-              rateWindow: '15s',
-              resolveWindowMs: 5_000,
-              sampleIntervalMs: 1_000,
-              maxSampleIntervalMs: 2_000,
-              cancelGraceMs: 3_000,
-              maxKillRounds: 5,
-            },
+            policy: slowQueriesPolicy(sb.name),
           }),
         async drive(h, done) {
           // The cause goes away once the slow queries were cancelled (a fixed query plan, say).
@@ -584,16 +576,7 @@ const scenarios: Scenario[] = [
             runbook: 'P1-3',
             target: sb.name,
             trigger: { source: 'alert', alertName: 'QueueOverflow' },
-            policy: {
-              pauseKey,
-              maxReplicas: 2,
-              scaleStep: 2,
-              rateWindow: '10s',
-              resolveWindowMs: 4_000,
-              sampleIntervalMs: 1_000,
-              maxSampleIntervalMs: 2_000,
-              replicaStopTimeoutSec: 1,
-            },
+            policy: queueFloodPolicy(pauseKey),
           }),
         async effects(state, since) {
           clearInterval(watcher);

@@ -30,15 +30,15 @@ import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
 import { waitUntil } from '../../rig/sandbox';
 import { startWorkerProcess, type WorkerProcess } from '../../rig/worker-process';
 import { currentDetails } from '../observability/watch';
-import { startOutageReceiver, type OutageReceiver } from './outage-receivers';
+import { startOutageReceiver, type OutageReceiver } from '../../rig/outage-receivers';
+import { serviceOutage, type OutageWindow } from '../../rig/outage-steps';
 import {
   connectionsOf,
   describeConnections,
   startService,
-  stopService,
   type Connections,
   type StackService,
-} from './outage-stack';
+} from '../../rig/outage-stack';
 
 jest.setTimeout(180_000);
 
@@ -74,6 +74,23 @@ interface Row {
   leak: boolean;
 }
 const rows: Row[] = [];
+
+/** Policies compressed to seconds (each test adds what its outage needs): the loops run in real time. */
+const RECHECK = { recheckIntervalMs: 1000, maxRecheckIntervalMs: 2000 };
+const FAST_P0_1 = { verifyWindowMs: 1500, verifyIntervalMs: 500, stopTimeoutSec: 1, ...RECHECK };
+const FAST_SAMPLING = {
+  resolveWindowMs: 2000,
+  sampleIntervalMs: 1000,
+  maxSampleIntervalMs: 2000,
+  ...RECHECK,
+};
+const FAST_P1_3 = {
+  detectionDepth: 20,
+  pauseAboveDepth: 50,
+  resumeBelowDepth: 20,
+  maxReplicas: 0,
+  ...FAST_SAMPLING,
+};
 
 const get = async (url: string) => {
   try {
@@ -224,9 +241,23 @@ async function settled(): Promise<Connections> {
   return connectionsOf(worker.pid);
 }
 
-function record(row: Omit<Row, 'leak'>): Row {
-  const problems = leaked(row.before, row.after);
-  const full = { ...row, leak: problems.length > 0 };
+/** The incident's normal outcome, reached once the dependency was back. */
+async function resolved(h: WorkflowHandle): Promise<IncidentState> {
+  const final = (await h.result()) as IncidentState;
+  expect(final.status).toBe('resolved');
+  return final;
+}
+
+/** Once the pools settled: the worker is healthy, leaks nothing, and the row goes into the table. */
+async function record(
+  final: IncidentState,
+  window: OutageWindow,
+  row: Omit<Row, 'leak' | 'recovered' | 'after' | keyof OutageWindow>,
+): Promise<Row> {
+  const after = await settled();
+  await workerHealthy();
+  const problems = leaked(window.before, after);
+  const full = { ...row, ...window, after, recovered: `yes: ${final.outcome}`, leak: problems.length > 0 };
   rows.push(full);
   expect(problems).toEqual([]);
   expect(worker.running()).toBe(true);
@@ -315,14 +346,10 @@ test('notification receivers: all down, the page retries with backoff; chat back
   await Promise.all([pagerDuty.stop(), chat.stop()]);
   const down = Date.now();
   const h = await start('P0-1', {
+    ...FAST_P0_1,
     escalateAfterMs: 3000,
     maxRestarts: 1,
-    verifyWindowMs: 1500,
-    verifyIntervalMs: 500,
-    stopTimeoutSec: 1,
     healthTimeoutMs: 2000,
-    recheckIntervalMs: 1000,
-    maxRecheckIntervalMs: 2000,
   });
   // The page is retried by the server with backoff (2 s, 4 s, ...), every channel refused.
   const retrying = await untilPending(h, 'page', 3);
@@ -349,40 +376,28 @@ test('notification receivers: all down, the page retries with backoff; chat back
   expect(pagerDuty.requests).toHaveLength(0);
 
   await sandboxFault('DELETE');
-  const final = (await h.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
+  const final = await resolved(h);
   await pagerDuty.start();
-  const after = await settled();
-  await workerHealthy();
-  record({
-    dependency: 'notification receivers (PagerDuty + chat; chat back first)',
-    runbook: 'P0-1',
-    workflowId: h.workflowId,
-    stateShowed: `status escalated while the page retried; escalations[0]: delivered ${page.delivered.join(',')}, failed ${page.failed.map((f) => `${f.channel} (${f.error})`).join(', ')}`,
-    detailsShowed: detailsLine(escalated.d, /Escalated/) || detailsLine(escalating, /Status/),
-    retried: `page attempt ${retrying.attempt}: ${retrying.lastFailure.slice(0, 120)}`,
-    escalated: `yes, at ${page.at} (delivered via chat only)`,
-    recovered: `yes: ${final.outcome}`,
-    outageSeconds,
-    before,
-    during,
-    after,
-  });
+  await record(
+    final,
+    { before, during, outageSeconds },
+    {
+      dependency: 'notification receivers (PagerDuty + chat; chat back first)',
+      runbook: 'P0-1',
+      workflowId: h.workflowId,
+      stateShowed: `status escalated while the page retried; escalations[0]: delivered ${page.delivered.join(',')}, failed ${page.failed.map((f) => `${f.channel} (${f.error})`).join(', ')}`,
+      detailsShowed: detailsLine(escalated.d, /Escalated/) || detailsLine(escalating, /Status/),
+      retried: `page attempt ${retrying.attempt}: ${retrying.lastFailure.slice(0, 120)}`,
+      escalated: `yes, at ${page.at} (delivered via chat only)`,
+    },
+  );
 });
 
 test('stripe-mock: the refund is retried with backoff until Stripe is back; the incident reaches the approval and resumes billing', async () => {
-  const before = await connectionsOf(worker.pid);
-  await stopService('stripe-mock');
-  const down = Date.now();
+  const outage = await serviceOutage(worker.pid, 'stripe-mock');
   const h = await start(
     'P0-3',
-    {
-      verifyWindowMs: 30_000,
-      verifyIntervalMs: 500,
-      stopTimeoutSec: 1,
-      recheckIntervalMs: 1000,
-      maxRecheckIntervalMs: 2000,
-    },
+    { verifyWindowMs: 30_000, verifyIntervalMs: 500, stopTimeoutSec: 1, ...RECHECK },
     { charges: ['ch_outagegameday'], reportedBy: 'outage test' },
   );
   // The refund starts by reading the charge's amount (for the refund caps): that is what Stripe refuses first.
@@ -393,9 +408,7 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
       ? { s, d }
       : undefined,
   );
-  const during = await connectionsOf(worker.pid);
-  await startService('stripe-mock');
-  const outageSeconds = Math.round((Date.now() - down) / 1000);
+  const window = await outage.end();
 
   await until('the wait for the CEO', h, (s) => (s.waitingFor ? s : undefined), 90_000);
   const afterRefund = await state(h);
@@ -403,11 +416,8 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
   expect(afterRefund.failing.refunds).toBeUndefined();
   const code = await world.waitForCode('ceo');
   await h.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'refund verified', code });
-  const final = (await h.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
-  const after = await settled();
-  await workerHealthy();
-  record({
+  const final = await resolved(h);
+  await record(final, window, {
     dependency: 'stripe-mock',
     runbook: 'P0-3',
     workflowId: h.workflowId,
@@ -416,27 +426,16 @@ test('stripe-mock: the refund is retried with backoff until Stripe is back; the 
     retried: `describeCharge attempt ${retrying.attempt}: ${retrying.lastFailure.slice(0, 120)}`,
     escalated:
       'no: the outage was shorter than the refund retry budget (5 attempts, ~30 s) after which it escalates',
-    recovered: `yes: ${final.outcome}`,
-    outageSeconds,
-    before,
-    during,
-    after,
   });
 });
 
 test('PostgreSQL: the pool cannot be measured, the runbook says so, escalates, and resolves once the database is back', async () => {
-  const before = await connectionsOf(worker.pid);
-  await stopService('postgres');
-  const down = Date.now();
+  const outage = await serviceOutage(worker.pid, 'postgres');
   const h = await start('P0-2', {
+    ...FAST_SAMPLING,
     unmeasuredEscalateAfterMs: 5000,
-    resolveWindowMs: 2000,
-    sampleIntervalMs: 1000,
-    maxSampleIntervalMs: 2000,
     poolCheckTimeoutMs: 2000,
     stopTimeoutSec: 1,
-    recheckIntervalMs: 1000,
-    maxRecheckIntervalMs: 2000,
   });
   const seen = await until(
     'the unmeasured pool escalation',
@@ -448,16 +447,11 @@ test('PostgreSQL: the pool cannot be measured, the runbook says so, escalates, a
   expect(seen.s.failing['check-pool']).toMatch(/DEPENDENCY_UNAVAILABLE|pg_stat_activity|ECONNREFUSED/);
   expect(seen.s.escalations[0].reason).toMatch(/could not be measured/);
   expect(seen.d).toMatch(/\*\*Failing checks\*\*/);
-  const during = await connectionsOf(worker.pid);
-  expect(during.pgTcp).toBe(0);
-  await startService('postgres');
-  const outageSeconds = Math.round((Date.now() - down) / 1000);
-  const final = (await h.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
+  const window = await outage.end();
+  expect(window.during.pgTcp).toBe(0);
+  const final = await resolved(h);
   expect(final.failing['verify-pool']).toBeUndefined();
-  const after = await settled();
-  await workerHealthy();
-  record({
+  await record(final, window, {
     dependency: 'PostgreSQL',
     runbook: 'P0-2',
     workflowId: h.workflowId,
@@ -468,11 +462,6 @@ test('PostgreSQL: the pool cannot be measured, the runbook says so, escalates, a
     retried:
       'each pool sample retried by the activity (4 attempts, 1 s backoff doubling), samples backing off 1 s -> 2 s',
     escalated: `yes: ${seen.s.escalations[0].reason.slice(0, 120)}`,
-    recovered: `yes: ${final.outcome}`,
-    outageSeconds,
-    before,
-    during,
-    after,
   });
 });
 
@@ -489,22 +478,8 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
     );
     return v >= 80;
   });
-  const before = await connectionsOf(worker.pid);
-  await stopService('redis');
-  const down = Date.now();
-  const h = await start('P1-3', {
-    detectionDepth: 20,
-    pauseAboveDepth: 50,
-    resumeBelowDepth: 20,
-    escalateDepth: 100_000,
-    maxReplicas: 0,
-    resolveWindowMs: 2000,
-    sampleIntervalMs: 1000,
-    maxSampleIntervalMs: 2000,
-    unmeasuredEscalateAfterMs: 60_000,
-    recheckIntervalMs: 1000,
-    maxRecheckIntervalMs: 2000,
-  });
+  const outage = await serviceOutage(worker.pid, 'redis');
+  const h = await start('P1-3', { ...FAST_P1_3, escalateDepth: 100_000, unmeasuredEscalateAfterMs: 60_000 });
   const seen = await until('the failing pause', h, (s, d) =>
     s.failing['pause-jobs'] && /pause-jobs: /.test(d) ? { s, d } : undefined,
   );
@@ -513,10 +488,8 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
   await until('a second pause attempt', h, (s) =>
     s.steps.filter((x) => x.name === 'pause-jobs' && x.status === 'failed').length >= 2 ? true : undefined,
   );
-  const during = await connectionsOf(worker.pid);
-  expect(during.redisTcp).toBe(0);
-  await startService('redis');
-  const outageSeconds = Math.round((Date.now() - down) / 1000);
+  const window = await outage.end();
+  expect(window.during.redisTcp).toBe(0);
   // Redis keeps nothing across a restart here: the backlog is put back, as a durable queue would have kept it.
   const redis = new Redis(need('REDIS_URL'));
   await redis.rpush(
@@ -530,13 +503,10 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
     s.steps.some((x) => x.name === 'pause-jobs' && x.status === 'done') ? s : undefined,
   );
   expect(paused.failing['pause-jobs']).toBeUndefined();
-  const final = (await h.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
+  const final = await resolved(h);
   expect(final.checks.jobsPaused).toBe(false);
-  const after = await settled();
-  await workerHealthy();
   const attempts = final.steps.filter((x) => x.name === 'pause-jobs');
-  record({
+  await record(final, window, {
     dependency: 'Redis',
     runbook: 'P1-3',
     workflowId: h.workflowId,
@@ -545,30 +515,12 @@ test('Redis: the producer cannot be paused while Redis is down; the pause is app
     retried: `pause tried ${attempts.length} times (${attempts.filter((x) => x.status === 'failed').length} failed, each after 3 activity attempts with 2 s backoff), then applied`,
     escalated:
       'no: no P1-3 rule applies (depth < 1000 and not growing); a pause that cannot be set is shown, not paged',
-    recovered: `yes: ${final.outcome}`,
-    outageSeconds,
-    before,
-    during,
-    after,
   });
 });
 
 test('Prometheus: the queue cannot be measured, the runbook escalates on its schedule, and resolves once Prometheus is back', async () => {
-  const before = await connectionsOf(worker.pid);
-  await stopService('prometheus');
-  const down = Date.now();
-  const h = await start('P1-3', {
-    detectionDepth: 20,
-    pauseAboveDepth: 50,
-    resumeBelowDepth: 20,
-    maxReplicas: 0,
-    resolveWindowMs: 2000,
-    sampleIntervalMs: 1000,
-    maxSampleIntervalMs: 2000,
-    unmeasuredEscalateAfterMs: 4000,
-    recheckIntervalMs: 1000,
-    maxRecheckIntervalMs: 2000,
-  });
+  const outage = await serviceOutage(worker.pid, 'prometheus');
+  const h = await start('P1-3', { ...FAST_P1_3, unmeasuredEscalateAfterMs: 4000 });
   const seen = await until(
     'the unmeasured queue escalation',
     h,
@@ -580,15 +532,10 @@ test('Prometheus: the queue cannot be measured, the runbook escalates on its sch
   );
   expect(seen.s.failing['check-queue']).toMatch(/DEPENDENCY_UNAVAILABLE|Prometheus|ECONNREFUSED/);
   expect(seen.s.escalations[0].reason).toMatch(/could not be measured/);
-  const during = await connectionsOf(worker.pid);
-  await startService('prometheus');
-  const outageSeconds = Math.round((Date.now() - down) / 1000);
-  const final = (await h.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
+  const window = await outage.end();
+  const final = await resolved(h);
   expect(final.failing.queue).toBeUndefined();
-  const after = await settled();
-  await workerHealthy();
-  record({
+  await record(final, window, {
     dependency: 'Prometheus',
     runbook: 'P1-3',
     workflowId: h.workflowId,
@@ -598,29 +545,18 @@ test('Prometheus: the queue cannot be measured, the runbook escalates on its sch
     detailsShowed: detailsLine(seen.d, /- queue:|Escalated/),
     retried: 'each sample retried by the activity (4 attempts, 1 s doubling), samples backing off 1 s -> 2 s',
     escalated: `yes: ${seen.s.escalations[0].reason.slice(0, 120)}`,
-    recovered: `yes: ${final.outcome}`,
-    outageSeconds,
-    before,
-    during,
-    after,
   });
 });
 
 test('Docker engine: logs and restart fail while the engine is down, the runbook escalates at 6 s, and restarts the API once the engine is back', async () => {
   await sandboxFault('POST', { fault: 'crash' }).catch(() => undefined); // it may die before it answers
   await waitUntil('the API to go down', async () => (await apiHealth()) === 0);
-  const before = await connectionsOf(worker.pid);
-  await stopService('dockerd');
-  const down = Date.now();
+  const outage = await serviceOutage(worker.pid, 'dockerd');
   const h = await start('P0-1', {
+    ...FAST_P0_1,
     escalateAfterMs: 6000,
     maxRestarts: 3,
-    verifyWindowMs: 1500,
-    verifyIntervalMs: 500,
-    stopTimeoutSec: 1,
     healthTimeoutMs: 1000,
-    recheckIntervalMs: 1000,
-    maxRecheckIntervalMs: 2000,
   });
   const seen = await until(
     'the failing logs check and the escalation',
@@ -632,16 +568,11 @@ test('Docker engine: logs and restart fail while the engine is down, the runbook
     90_000,
   );
   expect(seen.s.failing['check-logs']).toMatch(/ENOENT|docker|connect|DEPENDENCY_UNAVAILABLE/i);
-  const during = await connectionsOf(worker.pid);
-  await startService('dockerd');
-  const outageSeconds = Math.round((Date.now() - down) / 1000);
-  const final = (await h.result()) as IncidentState;
-  expect(final.status).toBe('resolved');
+  const window = await outage.end();
+  const final = await resolved(h);
   expect(await apiHealth()).toBe(200);
-  const after = await settled();
-  await workerHealthy();
   const restarts = final.steps.filter((x) => x.name === 'restart');
-  record({
+  await record(final, window, {
     dependency: 'Docker engine (private dockerd)',
     runbook: 'P0-1',
     workflowId: h.workflowId,
@@ -649,11 +580,6 @@ test('Docker engine: logs and restart fail while the engine is down, the runbook
     detailsShowed: detailsLine(seen.d, /check-logs|Escalated/),
     retried: `logs: 4 attempts (1 s doubling); restart: ${restarts.length} step(s), 3 attempts each (2 s doubling)`,
     escalated: `yes: ${seen.s.escalations[0].reason}`,
-    recovered: `yes: ${final.outcome}`,
-    outageSeconds,
-    before,
-    during,
-    after,
   });
 });
 

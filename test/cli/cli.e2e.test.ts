@@ -5,35 +5,17 @@
  * closes it); P0-3 runs against a sandbox container of the test's own, with its own billing key,
  * stripe-mock, and approvers whose one-time codes arrive on local receivers.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
-import { createActivities } from '../../activities';
-import { connectClient } from '../../client/connection';
-import { loadTemporalConfig } from '../../config/temporal';
-import type { WorkerClients } from '../../worker/clients';
 import type { IncidentState } from '../../definitions/types';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
+import { codeCount } from '../../rig/approvals';
 import { assertCliBuilt, cliOn } from '../../rig/cli';
-import { testClients } from '../../rig/deps';
 import { uniqueId } from '../../rig/env';
-import { startReceiver, type Receiver } from '../../rig/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { createTestWorker, terminateTaskQueue } from '../../rig/temporal';
+import { waitUntil } from '../../rig/sandbox';
 
 const taskQueue = uniqueId('cli-e2e');
 const billingKey = uniqueId('cli_billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
 
-let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
-let world: ApprovalWorld;
-let pagerDuty: Receiver;
-let sandbox: Sandbox;
+let rig: IncidentRig;
 
 const cli = cliOn(taskQueue);
 
@@ -50,52 +32,20 @@ beforeAll(async () => {
     'client/cli/history.ts',
     'client/cli/report.ts',
   ]);
-  [world, pagerDuty, sandbox, client, connection] = await Promise.all([
-    startApprovalWorld(),
-    startReceiver(),
-    startSandbox('abk-cli', { BILLING_KEY: billingKey }),
-    connectClient(loadTemporalConfig()),
-    NativeConnection.connect({ address: loadTemporalConfig().address }),
-  ]);
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/finance`,
-        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-        pagerDutyRoutingKey: 'cli-test-routing-key',
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-      billing: { key: billingKey },
-    },
-    { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-cli-evidence-')) },
-  );
-  worker = await createTestWorker({
-    connection,
+  rig = await startIncidentRig({
+    name: 'cli',
+    server: 'dev',
     taskQueue,
-
-    activities: createActivities(clients.deps),
-    shutdownGraceTime: '1s',
+    sandboxEnv: { BILLING_KEY: billingKey },
+    approvals: true,
+    pagerDutyRoutingKey: 'cli-test-routing-key',
+    chatHook: 'finance',
   });
-  running = worker.run();
+  await rig.startWorker({ deps: { billing: { key: billingKey } }, worker: { shutdownGraceTime: '1s' } });
 });
 
 afterAll(async () => {
-  if (client) {
-    await terminateTaskQueue(client, taskQueue);
-  }
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await Promise.allSettled([
-    sandbox?.remove(),
-    world?.close(),
-    pagerDuty?.close(),
-    clients?.close(),
-    connection?.close(),
-    client?.connection.close(),
-  ]);
+  await rig?.close();
 });
 
 test('usage errors exit 2 and say what to do', async () => {
@@ -171,9 +121,9 @@ test('trigger, list, status, history and resolve a P0-1 incident', async () => {
     return s.code === 0 && !!s.json<IncidentState>().closeRequests?.some((c) => c.outcome === 'refused');
   });
   // Abandoning asks the CTO for a one-time code; the CTO confirms with it through the CLI.
-  const ctoBefore = codeCount(world, 'cto');
+  const ctoBefore = codeCount(rig.world, 'cto');
   expect((await cli('abandon', workflowId, '--reason', 'false alarm, the probe was wrong')).code).toBe(0);
-  const ctoCode = await world.waitForCode('cto', ctoBefore);
+  const ctoCode = await rig.world.waitForCode('cto', ctoBefore);
   const confirmed = await cli(
     'abandon',
     workflowId,
@@ -187,7 +137,7 @@ test('trigger, list, status, history and resolve a P0-1 incident', async () => {
   expect(confirmed.code).toBe(0);
   await waitUntil(
     'the incident to close',
-    async () => (await client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
+    async () => (await rig.client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
     60_000,
   );
   const closed = await cli('--json', 'status', workflowId);
@@ -234,7 +184,7 @@ test('approve: refused with a wrong code, accepted with the right one (P0-3 resu
     'trigger',
     'P0-3',
     '--target',
-    sandbox.name,
+    rig.sandbox.name,
     '--charge',
     'ch_clie2e1',
     '--description',
@@ -256,7 +206,7 @@ test('approve: refused with a wrong code, accepted with the right one (P0-3 resu
   const human = await cli('status', workflowId);
   expect(human.stdout).toMatch(/WAITING FOR A PERSON/);
   await waitUntil('the list to show it awaiting approval', async () => {
-    const l = await cli('--json', 'list', '--awaiting-approval', '--target', sandbox.name);
+    const l = await cli('--json', 'list', '--awaiting-approval', '--target', rig.sandbox.name);
     return l
       .json<{ incidents: { workflowId: string }[] }>()
       .incidents.some((i) => i.workflowId === workflowId);
@@ -282,7 +232,7 @@ test('approve: refused with a wrong code, accepted with the right one (P0-3 resu
   });
   expect(wrong.errorJson().message).toMatch(/code/i);
 
-  const code = await world.waitForCode('ceo');
+  const code = await rig.world.waitForCode('ceo');
   const right = await cli(
     '--json',
     'approve',
@@ -297,7 +247,7 @@ test('approve: refused with a wrong code, accepted with the right one (P0-3 resu
   expect(right.code).toBe(0);
   expect(right.json()).toMatchObject({ workflowId, accepted: true, decision: 'approve', approver: 'ceo' });
 
-  const result = (await client.workflow.getHandle(workflowId).result()) as IncidentState;
+  const result = (await rig.client.workflow.getHandle(workflowId).result()) as IncidentState;
   expect(result.status).toBe('resolved');
   const history = await cli('history', workflowId);
   expect(history.stdout).toMatch(/approval approve by ceo/);
@@ -305,7 +255,7 @@ test('approve: refused with a wrong code, accepted with the right one (P0-3 resu
 }, 180_000);
 
 test('charges add: a bad ID is refused naming it (nothing sent); new charges join the running P0-3 by its target, duplicates said, each refunded once', async () => {
-  const bad = await cli('charges', 'add', sandbox.name, 'ch_clijoinok', 'not-a-charge', '--reason', 'r');
+  const bad = await cli('charges', 'add', rig.sandbox.name, 'ch_clijoinok', 'not-a-charge', '--reason', 'r');
   expect(bad.code).toBe(2);
   expect(bad.stderr).toMatch(
     /"not-a-charge" is not a Stripe charge \(ch_…\) or payment intent \(pi_…\) ID; nothing was sent/,
@@ -319,7 +269,7 @@ test('charges add: a bad ID is refused naming it (nothing sent); new charges joi
     'trigger',
     'P0-3',
     '--target',
-    sandbox.name,
+    rig.sandbox.name,
     '--charge',
     'ch_clijoin1',
     '--description',
@@ -344,7 +294,7 @@ test('charges add: a bad ID is refused naming it (nothing sent); new charges joi
     '--json',
     'charges',
     'add',
-    sandbox.name,
+    rig.sandbox.name,
     'ch_clijoin2',
     'ch_clijoin1',
     '--by',

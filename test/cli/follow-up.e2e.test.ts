@@ -10,82 +10,48 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { NativeConnection, Worker } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
-import { createActivities } from '../../activities';
-import { connectClient } from '../../client/connection';
 import { historyToJson } from '../../common/report/proto-json';
-import { loadTemporalConfig } from '../../config/temporal';
-import type { WorkerClients } from '../../worker/clients';
 import { followUpStateQuery, followUpWorkflowId } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { assertCliBuilt, cliOn } from '../../rig/cli';
-import { testClients } from '../../rig/deps';
 import { uniqueId } from '../../rig/env';
-import { startReceiver, type Receiver } from '../../rig/receivers';
 import { waitUntil } from '../../rig/sandbox';
-import { createTestWorker, terminateTaskQueue } from '../../rig/temporal';
 
 const taskQueue = uniqueId('cli-follow-up');
 const OWNERS = ['owner-one@accubooks.test', 'owner-two@accubooks.test'];
 const dir = mkdtempSync(path.join(tmpdir(), 'abk-cli-follow-up-'));
 
-let client: Client;
-let connection: NativeConnection;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
-let pagerDuty: Receiver;
-let slack: Receiver;
+let rig: IncidentRig;
 
 const cli = cliOn(taskQueue);
 
 beforeAll(async () => {
   assertCliBuilt(['client/cli.ts', 'client/cli/follow-up.ts', 'client/follow-up.ts']);
-  [pagerDuty, slack, client, connection] = await Promise.all([
-    startReceiver(),
-    startReceiver(),
-    connectClient(loadTemporalConfig()),
-    NativeConnection.connect({ address: loadTemporalConfig().address }),
-  ]);
   // The owners come from the worker's config, as in production.
-  clients = testClients(
-    {
-      notify: {
-        pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-        pagerDutyRoutingKey: 'cli-test-routing-key',
-        slackWebhookUrl: `${slack.url}/hooks/owners`,
-      },
+  rig = await startIncidentRig({
+    name: 'cli-follow-up',
+    server: 'dev',
+    taskQueue,
+    sandbox: false,
+    pagerDutyRoutingKey: 'cli-test-routing-key',
+    chatHook: 'owners',
+  });
+  await rig.startWorker({
+    deps: {
       approvers: {
         approvers: [
-          { id: 'cto', name: 'Chris (CTO)', roles: ['CTO'], webhookUrl: `${slack.url}/approver/cto` },
+          { id: 'cto', name: 'Chris (CTO)', roles: ['CTO'], webhookUrl: `${rig.slack.url}/approver/cto` },
         ],
       },
     },
-    { INCIDENT_OWNERS: OWNERS.join(', ') },
-  );
-  worker = await createTestWorker({
-    connection,
-    taskQueue,
-    activities: createActivities(clients.deps),
-    shutdownGraceTime: '1s',
+    workerEnv: { INCIDENT_OWNERS: OWNERS.join(', ') },
+    worker: { shutdownGraceTime: '1s' },
   });
-  running = worker.run();
 });
 
 afterAll(async () => {
-  if (client) {
-    await terminateTaskQueue(client, taskQueue);
-  }
-  worker?.shutdown();
-  await running?.catch(() => undefined);
-  await Promise.allSettled([
-    pagerDuty?.close(),
-    slack?.close(),
-    clients?.close(),
-    connection?.close(),
-    client?.connection.close(),
-  ]);
+  await rig?.close();
 });
 
 interface ListedFollowUp {
@@ -149,8 +115,8 @@ test('a resolved incident: its follow-up is listed, takes its duties through the
   // Abandoning asks the CTO for a one-time code; the CTO confirms with it.
   expect((await cli('abandon', workflowId, '--reason', 'probe misconfigured')).code).toBe(0);
   const ctoCode = () =>
-    slack.requests.find((r) => r.path === '/approver/cto' && r.body.workflowId === workflowId)?.body.code as
-      string | undefined;
+    rig.slack.requests.find((r) => r.path === '/approver/cto' && r.body.workflowId === workflowId)?.body
+      .code as string | undefined;
   await waitUntil('the CTO code', () => Promise.resolve(!!ctoCode()));
   const confirm = await cli(
     'abandon',
@@ -165,12 +131,12 @@ test('a resolved incident: its follow-up is listed, takes its duties through the
   expect(confirm.code).toBe(0);
   await waitUntil(
     'the incident to close',
-    async () => (await client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
+    async () => (await rig.client.workflow.getHandle(workflowId).describe()).status.name === 'COMPLETED',
     60_000,
   );
-  const incident = (await client.workflow.getHandle(workflowId).result()) as IncidentState;
+  const incident = (await rig.client.workflow.getHandle(workflowId).result()) as IncidentState;
   const followUpId = followUpWorkflowId(incident.incidentId);
-  const followUp = client.workflow.getHandle(followUpId);
+  const followUp = rig.client.workflow.getHandle(followUpId);
   await waitUntil('the follow-up to send its draft', async () => {
     const s = await followUp.query(followUpStateQuery).catch(() => undefined);
     return s?.status === 'open';
@@ -304,7 +270,7 @@ test('a resolved incident: its follow-up is listed, takes its duties through the
   expect(written.json()).toMatchObject({ workflowId, out });
   expect(readFileSync(out, 'utf8')).toContain(target);
   const exported = path.join(dir, 'history.json');
-  writeFileSync(exported, historyToJson(await client.workflow.getHandle(workflowId).fetchHistory()));
+  writeFileSync(exported, historyToJson(await rig.client.workflow.getHandle(workflowId).fetchHistory()));
   const fromFile = await cli('report', '--from-file', exported);
   expect(fromFile.code).toBe(0);
   expect(fromFile.stdout).toContain(target);

@@ -4,10 +4,6 @@
  * server. Real activities against a sandbox container of this file's own, stripe-mock behind a
  * recording proxy, a real SMTP server and webhook receivers for the approvers.
  */
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
-import { Client as PgClient } from 'pg';
-import { createActivities } from '../../activities';
 import { startIncident } from '../../client/incidents';
 import { stateQuery } from '../../definitions/messages';
 import { approvalSignal, type ApprovalAttempt } from '../../definitions/approval';
@@ -17,74 +13,26 @@ import {
   renderCurrentDetails,
   TIMELINE_MAX_STEPS,
 } from '../../workflows/current-details';
-import { stripeFrom, type WorkerClients } from '../../worker/clients';
-import { testClients } from '../../rig/deps';
-import { need, uniqueId } from '../../rig/env';
-import { startReceiver, type Receiver } from '../../rig/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { createTestWorker } from '../../rig/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
-import { startStripeProxy, type StripeProxy } from '../../rig/stripe-proxy';
+import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 import { currentDetails, terminateRunning, watchDetails, workflowMetadata } from './watch';
 
-const taskQueue = uniqueId('obs-details');
-const billingKey = uniqueId('billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let stripe: StripeProxy;
-let pager: Receiver;
-let admin: PgClient;
-let clients: WorkerClients;
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
+let rig: BillingRig;
 
 beforeAll(async () => {
-  [sandbox, world, stripe, pager] = await Promise.all([
-    startSandbox('abk-obs', { BILLING_KEY: billingKey }),
-    startApprovalWorld(),
-    startStripeProxy(need('STRIPE_API_BASE')),
-    startReceiver(),
-  ]);
-  const adminUrl = new URL(need('PG_ADMIN_URL'));
-  adminUrl.pathname = '/accubooks';
-  admin = new PgClient({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-        pagerDutyEventsUrl: `${pager.url}/v2/enqueue`,
-        pagerDutyRoutingKey: 'obs-routing-key',
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
-    },
-    { BILLING_KEY: billingKey },
-  );
-  const connection = await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') });
-  worker = await createTestWorker({ connection, taskQueue, activities: createActivities(clients.deps) });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: need('TEMPORAL_ADDRESS') }) });
+  rig = await startBillingRig({
+    name: 'obs',
+    server: 'dev',
+    pagerDutyRoutingKey: 'obs-routing-key',
+    chatHook: 'incidents',
+  });
+  await rig.startWorker();
 });
 
 afterAll(async () => {
-  if (client && sandbox) await terminateRunning(client, sandbox.name);
-  worker?.shutdown();
-  await running;
-  await client?.connection.close();
-  await Promise.all([
-    clients?.close(),
-    sandbox?.remove(),
-    world?.close(),
-    stripe?.close(),
-    pager?.close(),
-    admin?.end(),
-  ]);
+  if (rig) await terminateRunning(rig.client, rig.sandbox.name);
+  await rig?.close();
 });
 
 const find = (seen: string[], re: RegExp) => seen.find((d) => re.test(d));
@@ -92,12 +40,12 @@ const find = (seen: string[], re: RegExp) => seen.find((d) => re.test(d));
 test('P0-1: the current details follow checking, restart and verify, escalation, and resolution', async () => {
   // Health hangs (and keeps hanging after a restart): every check takes its full timeout, so the
   // checking stage lasts long enough to be read.
-  await sandbox.inject({ fault: 'hang', persist: true });
+  await rig.sandbox.inject({ fault: 'hang', persist: true });
   const handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-1',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'observability test', description: 'API hangs' },
     workflowId: uniqueId('obs-details-P0-1'),
     policy: {
@@ -134,7 +82,7 @@ test('P0-1: the current details follow checking, restart and verify, escalation,
       },
       60_000,
     );
-    await sandbox.clearFaults();
+    await rig.sandbox.clearFaults();
     const final = (await handle.result()) as IncidentState;
     expect(final.status).toBe('resolved');
     await waitUntil('the final details', async () =>
@@ -179,12 +127,12 @@ test('P0-1: the current details follow checking, restart and verify, escalation,
 });
 
 test('P0-3: the current details follow the freeze, the refunds, the wait for the CEO (signal and JSON), and the resume', async () => {
-  const held = stripe.hold((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_obsdetails'));
+  const held = rig.stripe.hold((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_obsdetails'));
   const handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-3',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'observability test', description: 'customer charged twice' },
     extraInput: { charges: ['ch_obsdetails'], reportedBy: 'support@accubooks.test' },
     workflowId: uniqueId('obs-details-P0-3'),
@@ -206,7 +154,7 @@ test('P0-3: the current details follow the freeze, the refunds, the wait for the
       90_000,
     );
     waiting = await currentDetails(handle);
-    const code = await world.waitForCode('ceo');
+    const code = await rig.world.waitForCode('ceo');
     // What a person pastes into "Send a Signal": the example shown, filled in.
     const shown = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(waiting)![1]) as ApprovalAttempt;
     await handle.signal(approvalSignal, { ...shown, approver: 'ceo', code, reason: 'refunds verified' });

@@ -4,9 +4,7 @@
  * P0-1 investigating → remediating → escalated → resolved, and P0-4 awaiting approval → resolved.
  * Visibility is eventually consistent: every expectation polls until the list settles.
  */
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
-import { createActivities } from '../../activities';
+import { type WorkflowExecutionInfo } from '@temporalio/client';
 import { startIncident } from '../../client/incidents';
 import { stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
@@ -19,53 +17,27 @@ import {
   TargetServiceKey,
 } from '../../workflows/search-attributes';
 import type { IncidentState, IncidentStatus } from '../../definitions/types';
-import type { WorkerClients } from '../../worker/clients';
-import { testClients } from '../../rig/deps';
-import { need, uniqueId } from '../../rig/env';
-import { startReceiver, type Receiver } from '../../rig/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { createTestWorker } from '../../rig/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
 import { listIds, terminateRunning, untilListed } from './watch';
 
-const taskQueue = uniqueId('obs-sa');
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let pager: Receiver;
-let clients: WorkerClients;
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
+let rig: IncidentRig;
 
 beforeAll(async () => {
-  [sandbox, world, pager] = await Promise.all([
-    startSandbox('abk-obs-sa'),
-    startApprovalWorld(),
-    startReceiver(),
-  ]);
-  clients = testClients({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: {
-      slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-      pagerDutyEventsUrl: `${pager.url}/v2/enqueue`,
-      pagerDutyRoutingKey: 'obs-routing-key',
-      mailer: world.mailbox.transport(),
-      mailFrom: 'runbooks@accubooks.test',
-    },
-    approvers: world.directory,
+  rig = await startIncidentRig({
+    name: 'obs-sa',
+    server: 'dev',
+    approvals: true,
+    pagerDutyRoutingKey: 'obs-routing-key',
+    chatHook: 'incidents',
   });
-  const connection = await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') });
-  worker = await createTestWorker({ connection, taskQueue, activities: createActivities(clients.deps) });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: need('TEMPORAL_ADDRESS') }) });
+  await rig.startWorker();
 });
 
 afterAll(async () => {
-  if (client && sandbox) await terminateRunning(client, sandbox.name);
-  worker?.shutdown();
-  await running;
-  await client?.connection.close();
-  await Promise.all([clients?.close(), sandbox?.remove(), world?.close(), pager?.close()]);
+  if (rig) await terminateRunning(rig.client, rig.sandbox.name);
+  await rig?.close();
 });
 
 interface Stage {
@@ -81,7 +53,7 @@ interface Stage {
  * test's target), under all of them together, and under no other value of the status.
  */
 async function expectListed(workflowId: string, s: Stage): Promise<void> {
-  const target = `TargetService = "${sandbox.name}"`;
+  const target = `TargetService = "${rig.sandbox.name}"`;
   const clauses = [
     `RunbookId = "${s.runbook}"`,
     `Severity = "P0"`,
@@ -91,16 +63,18 @@ async function expectListed(workflowId: string, s: Stage): Promise<void> {
     `AwaitingApproval = ${s.awaitingApproval}`,
   ];
   const all = `${clauses.join(' AND ')} AND ExecutionStatus = "${s.execution}"`;
-  await untilListed(client, all, (ids) => ids.includes(workflowId));
+  await untilListed(rig.client, all, (ids) => ids.includes(workflowId));
   for (const clause of clauses) {
     const scoped = clause === target ? clause : `${target} AND ${clause}`;
-    expect(await listIds(client, scoped)).toContain(workflowId);
+    expect(await listIds(rig.client, scoped)).toContain(workflowId);
   }
-  expect(await listIds(client, `${target} AND IncidentStatus != "${s.status}"`)).not.toContain(workflowId);
+  expect(await listIds(rig.client, `${target} AND IncidentStatus != "${s.status}"`)).not.toContain(
+    workflowId,
+  );
 
   // The values as the list returns them (what the UI's columns show).
   let info: WorkflowExecutionInfo | undefined;
-  for await (const w of client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) info = w;
+  for await (const w of rig.client.workflow.list({ query: `WorkflowId = "${workflowId}"` })) info = w;
   const sa = info!.typedSearchAttributes;
   expect({
     runbook: sa.get(RunbookIdKey),
@@ -112,7 +86,7 @@ async function expectListed(workflowId: string, s: Stage): Promise<void> {
   }).toEqual({
     runbook: s.runbook,
     severity: 'P0',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     status: s.status,
     escalated: s.escalated,
     awaiting: s.awaitingApproval,
@@ -122,13 +96,13 @@ async function expectListed(workflowId: string, s: Stage): Promise<void> {
 test('P0-1: listed as investigating, remediating, escalated (Escalated = true), then resolved', async () => {
   // Health hangs and keeps hanging after the restart: the first check lasts its full timeout, and
   // the restart does not help, so the compressed escalation timer fires.
-  await sandbox.inject({ fault: 'hang', persist: true });
+  await rig.sandbox.inject({ fault: 'hang', persist: true });
   const workflowId = uniqueId('obs-sa-P0-1');
   const handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-1',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'observability test' },
     workflowId,
     policy: {
@@ -148,10 +122,10 @@ test('P0-1: listed as investigating, remediating, escalated (Escalated = true), 
   await expectListed(workflowId, { ...p01, status: 'escalated', escalated: true });
   // The on-call filter from the issue: open P0-1 incidents that escalated.
   expect(
-    await listIds(client, 'RunbookId = "P0-1" AND Escalated = true AND ExecutionStatus = "Running"'),
+    await listIds(rig.client, 'RunbookId = "P0-1" AND Escalated = true AND ExecutionStatus = "Running"'),
   ).toContain(workflowId);
 
-  await sandbox.clearFaults();
+  await rig.sandbox.clearFaults();
   const final = (await handle.result()) as IncidentState;
   expect(final.status).toBe('resolved');
   // Once escalated, always listed as having escalated.
@@ -161,10 +135,10 @@ test('P0-1: listed as investigating, remediating, escalated (Escalated = true), 
 test('P0-4: AwaitingApproval = true while it waits for the CEO, false once approved', async () => {
   const workflowId = uniqueId('obs-sa-P0-4');
   const handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-4',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'observability test', description: 'cross-tenant rows seen' },
     extraInput: { violation: 'cross-tenant leakage (observability test)' },
     workflowId,
@@ -183,10 +157,13 @@ test('P0-4: AwaitingApproval = true while it waits for the CEO, false once appro
   });
   // "Open P0-4 incidents awaiting approval" is one list query.
   expect(
-    await listIds(client, 'RunbookId = "P0-4" AND AwaitingApproval = true AND ExecutionStatus = "Running"'),
+    await listIds(
+      rig.client,
+      'RunbookId = "P0-4" AND AwaitingApproval = true AND ExecutionStatus = "Running"',
+    ),
   ).toContain(workflowId);
 
-  const code = await world.waitForCode('ceo');
+  const code = await rig.world.waitForCode('ceo');
   await handle.signal(approvalSignal, {
     approver: 'ceo',
     decision: 'approve',
@@ -202,6 +179,9 @@ test('P0-4: AwaitingApproval = true while it waits for the CEO, false once appro
     execution: 'Completed',
   });
   expect(
-    await listIds(client, 'RunbookId = "P0-4" AND AwaitingApproval = true AND ExecutionStatus = "Running"'),
+    await listIds(
+      rig.client,
+      'RunbookId = "P0-4" AND AwaitingApproval = true AND ExecutionStatus = "Running"',
+    ),
   ).not.toContain(workflowId);
 });

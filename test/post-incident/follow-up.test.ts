@@ -6,9 +6,7 @@
  * land on real HTTP receivers (PagerDuty, and the chat copy every email gets).
  */
 import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createActivities } from '../../activities';
 import { postIncident, systemDown } from '../../workflows';
 import {
   followUpStateQuery,
@@ -18,72 +16,39 @@ import {
 } from '../../definitions/messages';
 import { FollowUpDutiesKey, FollowUpOverdueKey, IncidentStatusKey } from '../../workflows/search-attributes';
 import type { FollowUpState, IncidentState } from '../../definitions/types';
-import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
+import { createIncidentMetrics } from '../../worker/metrics';
 import { startHealthServer } from '../../worker/health-server';
-import type { WorkerClients } from '../../worker/clients';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startReceiver, type Receiver } from '../../rig/receivers';
-import { freePort, startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, workflowSource } from '../../rig/temporal';
+import { freePort, waitUntil } from '../../rig/sandbox';
 
+let rig: IncidentRig;
 const HOUR = 60 * 60_000;
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let pagerDuty: Receiver;
-let slack: Receiver;
 let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
 const metrics = createIncidentMetrics();
-const taskQueue = uniqueId('follow-up');
 
 beforeAll(async () => {
-  [env, sandbox, pagerDuty, slack] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-followup'),
-    startReceiver(),
-    startReceiver(),
-  ]);
-  clients = testClients({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: {
-      pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-      pagerDutyRoutingKey: 'test-routing-key',
-      slackWebhookUrl: `${slack.url}/hooks/owners`,
-    },
+  rig = await startIncidentRig({
+    name: 'followup',
+    pagerDutyRoutingKey: 'test-routing-key',
+    chatHook: 'owners',
   });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue,
-    ...workflowSource(),
-    activities: createActivities(clients.deps),
-    sinks: incidentMetricsSinks(metrics),
-  });
-  running = worker.run();
+  ({ worker } = await rig.startWorker({ worker: { metrics } }));
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    pagerDuty?.close(),
-    slack?.close(),
-    clients?.close(),
-  ]);
+  await rig?.close();
 });
 
 const chat = (text: string) =>
-  slack.requests.filter((r) => typeof r.body.text === 'string' && r.body.text.includes(text));
+  rig.slack.requests.filter((r) => typeof r.body.text === 'string' && r.body.text.includes(text));
 const pagesFor = (dedup: string) =>
-  pagerDuty.requests.filter((r) => (r.body as { dedup_key?: string }).dedup_key === dedup);
+  rig.pagerDuty.requests.filter((r) => (r.body as { dedup_key?: string }).dedup_key === dedup);
 
 /** Sleeps (skipping time) until `ms` after the incident resolved. */
 async function sleepUntil(resolvedAt: string, ms: number): Promise<void> {
-  const left = Date.parse(resolvedAt) + ms - (await env.currentTimeMs());
-  if (left > 0) await env.sleep(left);
+  const left = Date.parse(resolvedAt) + ms - (await rig.env.currentTimeMs());
+  if (left > 0) await rig.env.sleep(left);
 }
 
 async function followUpState(handle: WorkflowHandle): Promise<FollowUpState> {
@@ -113,10 +78,10 @@ const closedIncident = (nowMs: number): IncidentState => {
 };
 
 test('duties filed in time close the follow-up with no reminder or page; bad signals are refused and recorded; a needed runbook change stays open until linked', async () => {
-  const pagesBefore = pagerDuty.requests.length;
-  const incident = closedIncident(await env.currentTimeMs());
-  const handle = await env.client.workflow.start(postIncident, {
-    taskQueue,
+  const pagesBefore = rig.pagerDuty.requests.length;
+  const incident = closedIncident(await rig.env.currentTimeMs());
+  const handle = await rig.env.client.workflow.start(postIncident, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-followup-direct'),
     args: [{ incident, incidentWorkflowId: 'incident-P1-1-accubooks-api' }],
   });
@@ -132,7 +97,7 @@ test('duties filed in time close the follow-up with no reminder or page; bad sig
     note: 'add a Redis check before restart',
     by: 'sam',
   });
-  await env.sleep(2 * HOUR);
+  await rig.env.sleep(2 * HOUR);
   await handle.signal(postMortemFiledSignal, { link: 'https://wiki.accubooks.test/pm/2', author: 'kim' });
   let s = await followUpState(handle);
   expect(s.duties['runbook-update']).toMatchObject({ status: 'open', needed: true });
@@ -158,14 +123,14 @@ test('duties filed in time close the follow-up with no reminder or page; bad sig
   expect(s.refused[1].reason).toContain('already filed');
   expect(s.reminders).toHaveLength(0);
   expect(s.escalations).toHaveLength(0);
-  expect(pagerDuty.requests.length).toBe(pagesBefore);
+  expect(rig.pagerDuty.requests.length).toBe(pagesBefore);
 });
 
 test('"runbook update if needed" is due with the post-mortem (48 h): shown in the draft and the follow-up, reminded at 40 h, escalated at 48 h while a needed change is not linked', async () => {
-  const incident = closedIncident(await env.currentTimeMs());
+  const incident = closedIncident(await rig.env.currentTimeMs());
   const resolvedAt = incident.mttr.resolvedAt!;
-  const handle = await env.client.workflow.start(postIncident, {
-    taskQueue,
+  const handle = await rig.env.client.workflow.start(postIncident, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-followup-runbook-update'),
     args: [{ incident, incidentWorkflowId: 'incident-P1-1-accubooks-api' }],
   });
@@ -173,7 +138,7 @@ test('"runbook update if needed" is due with the post-mortem (48 h): shown in th
   let s = await followUpState(handle);
   const due = new Date(Date.parse(resolvedAt) + 48 * HOUR).toISOString();
   expect(s.duties['runbook-update']).toMatchObject({ status: 'open', dueAt: due, overdue: false });
-  const draft = slack.requests
+  const draft = rig.slack.requests
     .map((r) => r.body.text)
     .find((t): t is string => typeof t === 'string' && t.includes(`follow-up-${incident.incidentId}`));
   expect(draft).toContain(`Runbook update decision due ${due}: signal "runbookUpdate"`);
@@ -223,13 +188,13 @@ test('"runbook update if needed" is due with the post-mortem (48 h): shown in th
 // time skipping locked for later sleeps in the same environment.
 test('a resolved incident hands off to a follow-up: draft at once, reminder before 24 h, report escalation at 24 h, post-mortem escalation at 48 h; filing closes it', async () => {
   const incidentWorkflowId = uniqueId('wf-followup-incident');
-  const incident: IncidentState = await env.client.workflow.execute(systemDown, {
-    taskQueue,
+  const incident: IncidentState = await rig.env.client.workflow.execute(systemDown, {
+    taskQueue: rig.taskQueue,
     workflowId: incidentWorkflowId,
     args: [
       {
         incidentId: uniqueId('P0-1'),
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: { source: 'alert', alertName: 'SystemUnreachable', values: { up: 0 } },
         followUp: { owners: ['owner@accubooks.test'] },
       },
@@ -241,7 +206,7 @@ test('a resolved incident hands off to a follow-up: draft at once, reminder befo
   const resolvedAt = incident.mttr.resolvedAt!;
 
   // The follow-up outlives the incident (ABANDON) and drafts the report at once.
-  const handle = env.client.workflow.getHandle(incident.followUp!.workflowId);
+  const handle = rig.env.client.workflow.getHandle(incident.followUp!.workflowId);
   await waitUntil('the draft report to be sent', async () => (await followUpState(handle)).status === 'open');
   let s = await followUpState(handle);
   expect(s.incidentWorkflowId).toBe(incidentWorkflowId);

@@ -7,10 +7,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities';
-import { connectClient } from '../../client/connection';
+import type { WorkflowHandle } from '@temporalio/client';
 import { startIncident } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config/temporal';
 import type { ApprovalGateRecord } from '../../definitions/approval';
@@ -21,20 +18,15 @@ import {
   targetLeaseWorkflowId,
 } from '../../definitions/target-guard';
 import type { IncidentState } from '../../definitions/types';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
-import { testClients } from '../../rig/deps';
+import type { WorkerClients } from '../../worker/clients';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
+import { codeCount } from '../../rig/approvals';
 import { need, uniqueId } from '../../rig/env';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { createTestWorker } from '../../rig/temporal';
+import { waitUntil } from '../../rig/sandbox';
 
 const run = promisify(execFile);
-const taskQueue = uniqueId('attacks');
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
-let clients: ReturnType<typeof testClients>;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
+let rig: IncidentRig;
+let clients: WorkerClients;
 let handle: WorkflowHandle;
 const leftovers: string[] = [];
 
@@ -66,7 +58,8 @@ const signal = (workflowId: string, name: string, input: unknown) =>
 
 const state = () => handle.query<IncidentState>(stateQuery);
 const gate = async (): Promise<ApprovalGateRecord> => (await state()).approvals![0];
-const apiRunning = async () => (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+const apiRunning = async () =>
+  (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).State.Running;
 
 /**
  * The incident's history as the attacker reads it: `temporal workflow show --output json`, with
@@ -87,29 +80,14 @@ async function historyAsShown(): Promise<string> {
 }
 
 beforeAll(async () => {
-  [sandbox, world] = await Promise.all([startSandbox('abk-attacks'), startApprovalWorld()]);
-  clients = testClients({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: {
-      slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-      mailer: world.mailbox.transport(),
-      mailFrom: 'runbooks@accubooks.test',
-    },
-    approvers: world.directory,
-  });
-  worker = await createTestWorker({
-    connection: await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') }),
-    taskQueue,
-    activities: createActivities(clients.deps),
-  });
-  running = worker.run();
-  client = await connectClient(loadTemporalConfig());
+  rig = await startIncidentRig({ name: 'attacks', server: 'dev', approvals: true, chatHook: 'incidents' });
+  ({ clients } = await rig.startWorker());
   const workflowId = uniqueId('attacks-P0-4');
   handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-4',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: {
       source: 'manual',
       startedBy: 'gate-attacks test',
@@ -120,7 +98,7 @@ beforeAll(async () => {
     policy: { maxWrongCodes: 5, verifyWindowMs: 30_000, verifyIntervalMs: 500 },
     extraInput: { violation: 'cross-tenant leakage (test)' },
   });
-  leftovers.push(targetLeaseWorkflowId(sandbox.name));
+  leftovers.push(targetLeaseWorkflowId(rig.sandbox.name));
   await waitUntil('P0-4 to wait for approval', async () => !!(await state()).waitingFor, 90_000);
   expect(await apiRunning()).toBe(false);
 }, 180_000);
@@ -131,12 +109,9 @@ afterAll(async () => {
   await Promise.allSettled(
     [handle?.workflowId, ...leftovers]
       .filter(Boolean)
-      .map((id) => client.workflow.getHandle(id).terminate('gate-attacks test finished')),
+      .map((id) => rig.client.workflow.getHandle(id).terminate('gate-attacks test finished')),
   );
-  worker?.shutdown();
-  await running;
-  await client?.connection.close();
-  await Promise.all([clients?.close(), sandbox?.remove(), world?.close()]);
+  await rig?.close();
 });
 
 test('attack: "resolve" from the CLI while the API is held stopped is refused and recorded; the P0 stays open', async () => {
@@ -155,10 +130,10 @@ test('attack: "resolve" from the CLI while the API is held stopped is refused an
 });
 
 test('attack: "abandon" from the CLI without the CTO code closes nothing (the CTO is asked)', async () => {
-  const before = codeCount(world, 'cto');
+  const before = codeCount(rig.world, 'cto');
   const r = await signal(handle.workflowId, 'abandon', { by: 'mallory', reason: 'stop paging me' });
   expect(r.ok).toBe(true);
-  await world.waitForCode('cto', before);
+  await rig.world.waitForCode('cto', before);
   // A made-up code in the CTO's name: refused, still open.
   await signal(handle.workflowId, 'abandon', { by: 'cto', reason: 'trust me', code: 'ABCDE-FGHJK' });
   await waitUntil('the forged confirmation to be refused', async () =>
@@ -191,10 +166,10 @@ test('attack: the removed submitApproval update is refused by the server, nothin
 
 test('attack: a live code read from a refused attempt in history is dead when resent as its owner', async () => {
   // The CEO, in a hurry, sends their code without a reason: refused, and the code is spent.
-  const sent = codeCount(world, 'ceo');
-  const code = world.latestCode('ceo')!;
+  const sent = codeCount(rig.world, 'ceo');
+  const code = rig.world.latestCode('ceo')!;
   await signal(handle.workflowId, 'approval', { approver: 'ceo', decision: 'approve', code });
-  await world.waitForCode('ceo', sent); // a fresh one, at once, over the CEO's own channel
+  await rig.world.waitForCode('ceo', sent); // a fresh one, at once, over the CEO's own channel
   // Mallory reads it from the history as shown by the CLI and resends it with a reason.
   const shown = await historyAsShown();
   expect(shown).toContain(code);
@@ -208,7 +183,7 @@ test('attack: a live code read from a refused attempt in history is dead when re
 test('attack: nothing in the history tests a guess offline (no hash, no salt, no plain SHA-256 of any code)', async () => {
   const shown = await historyAsShown();
   expect(shown).not.toMatch(/"(salt|hash)"/);
-  const codes = world.personal.requests.map((r) => String(r.body.code)).filter(Boolean);
+  const codes = rig.world.personal.requests.map((r) => String(r.body.code)).filter(Boolean);
   expect(codes.length).toBeGreaterThan(1);
   for (const c of codes) {
     for (const form of [c, c.replace(/-/g, '')]) {
@@ -228,7 +203,7 @@ test('attack: nothing in the history tests a guess offline (no hash, no salt, no
 });
 
 test('attack: a flood of wrong codes in the CEO name locks nobody out; the CEO still approves', async () => {
-  const sent = codeCount(world, 'ceo');
+  const sent = codeCount(rig.world, 'ceo');
   for (let i = 0; i < 8; i++) {
     await signal(handle.workflowId, 'approval', {
       approver: 'ceo',
@@ -238,7 +213,7 @@ test('attack: a flood of wrong codes in the CEO name locks nobody out; the CEO s
     });
   }
   // Past the cap (5) the short code is revoked and a long one is sent at once.
-  const long = await world.waitForCode('ceo', sent);
+  const long = await rig.world.waitForCode('ceo', sent);
   expect(long.replace(/-/g, '')).toHaveLength(30);
   expect(await apiRunning()).toBe(false);
   await signal(handle.workflowId, 'approval', {
@@ -255,9 +230,9 @@ test('attack: a flood of wrong codes in the CEO name locks nobody out; the CEO s
 test('attack: the target guard believes neither a request nor a "done" report sent in a real incident\'s name', async () => {
   // A container whose PID 1 (node, no handler) ignores SIGTERM: `docker restart` waits the whole stop
   // timeout, so P0-1's restart of it stays in flight long enough to attack.
-  const image = (await sandbox.docker.getContainer(sandbox.name).inspect()).Image;
+  const image = (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).Image;
   const slow = uniqueId('abk-slowstop');
-  const container = await sandbox.docker.createContainer({
+  const container = await rig.sandbox.docker.createContainer({
     Image: image,
     name: slow,
     Entrypoint: ['node', '-e', 'setInterval(() => undefined, 1e9)'],
@@ -266,11 +241,11 @@ test('attack: the target guard believes neither a request nor a "done" report se
   clients.deps.health.apiUrls[slow] = 'http://127.0.0.1:9';
   const guardId = targetLeaseWorkflowId(slow);
   leftovers.push(guardId);
-  const guardState = () => client.workflow.getHandle(guardId).query(targetLeaseStateQuery);
+  const guardState = () => rig.client.workflow.getHandle(guardId).query(targetLeaseStateQuery);
   try {
     const p01 = await startIncident({
-      client,
-      taskQueue,
+      client: rig.client,
+      taskQueue: rig.taskQueue,
       runbook: 'P0-1',
       target: slow,
       trigger: { source: 'manual', startedBy: 'gate-attacks test', description: 'API down' },
@@ -293,7 +268,7 @@ test('attack: the target guard believes neither a request nor a "done" report se
     );
     const after = await guardState();
     expect(after.inFlight?.requestId).toBe(inFlight.requestId);
-    const grant = await client.workflow.getHandle(guardId).query(targetGrantQuery, inFlight.requestId);
+    const grant = await rig.client.workflow.getHandle(guardId).query(targetGrantQuery, inFlight.requestId);
     expect(grant?.live).toBe(true);
 
     // 2. A restart asked in P0-1's name (a real, running incident on this target) that P0-1 never asked.
@@ -334,7 +309,7 @@ test('attack: a trigger that loosens the gate is refused: the CLI starts nothing
   const workflowId = uniqueId('attacks-loosen');
   const input = {
     incidentId: uniqueId('P0-4-loosen'),
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'mallory' },
     violation: 'test',
     policy: { approvalRoles: ['Legal'], codeTtlMs: 7 * 24 * 3600_000 },
@@ -343,7 +318,7 @@ test('attack: a trigger that loosens the gate is refused: the CLI starts nothing
     'workflow',
     'start',
     '--task-queue',
-    taskQueue,
+    rig.taskQueue,
     '--type',
     'dataIntegrityViolation',
     '--workflow-id',
@@ -352,7 +327,7 @@ test('attack: a trigger that loosens the gate is refused: the CLI starts nothing
     JSON.stringify(input),
   );
   expect(r.ok).toBe(true);
-  const h = client.workflow.getHandle(workflowId);
+  const h = rig.client.workflow.getHandle(workflowId);
   await expect(h.result()).rejects.toThrow();
   const events = (await h.fetchHistory()).events ?? [];
   const failed = events.find(

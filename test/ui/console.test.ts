@@ -3,74 +3,40 @@
  * an incident shows its summary, the runbook's actions and live current details, and a person can
  * close it with "Send a Signal". Screenshots are saved under test-artifacts/ui/.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { Client, Connection } from '@temporalio/client';
 import type { Browser, Page } from 'playwright-core';
-import { createActivities } from '../../activities';
 import { startIncident } from '../../client/incidents';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
-import type { WorkerClients } from '../../worker/clients';
-import { testClients } from '../../rig/deps';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { need, uniqueId } from '../../rig/env';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { createTestWorker } from '../../rig/temporal';
+import { waitUntil } from '../../rig/sandbox';
 import { launchChromium, screenshot } from '../../rig/browser';
 import { openWorkflow, readUserMetadata, sendSignalThroughUi } from '../../rig/temporal-ui';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
 
-const taskQueue = uniqueId('ui');
-let sandbox: Sandbox;
-let clients: WorkerClients;
-let worker: Worker;
-let running: Promise<void>;
-let client: Client;
+let rig: IncidentRig;
 let browser: Browser;
 let page: Page;
-let world: ApprovalWorld;
 
 beforeAll(async () => {
-  [sandbox, world] = await Promise.all([startSandbox('abk-ui'), startApprovalWorld()]);
-  clients = testClients({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: {
-      slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-      mailer: world.mailbox.transport(),
-      mailFrom: 'runbooks@accubooks.test',
-    },
-    approvers: world.directory,
-  });
-  const connection = await NativeConnection.connect({ address: need('TEMPORAL_ADDRESS') });
-  worker = await createTestWorker({
-    connection,
-    taskQueue,
-
-    activities: createActivities(clients.deps),
-  });
-  running = worker.run();
-  client = new Client({ connection: await Connection.connect({ address: need('TEMPORAL_ADDRESS') }) });
+  rig = await startIncidentRig({ name: 'ui', server: 'dev', approvals: true, chatHook: 'incidents' });
+  await rig.startWorker();
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
 });
 
 afterAll(async () => {
   await browser?.close();
-  worker?.shutdown();
-  await running;
-  await client?.connection.close();
-  await clients?.close();
-  await sandbox?.remove();
-  await world?.close();
+  await rig?.close();
 });
 
 test('a P0-1 incident reads like the runbook in the UI, and a person resolves it with Send a Signal', async () => {
-  await sandbox.inject({ fault: 'fail-health', persist: true });
+  await rig.sandbox.inject({ fault: 'fail-health', persist: true });
   const workflowId = uniqueId('ui-incident-P0-1');
   const handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-1',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'ui test' },
     workflowId,
     policy: { verifyWindowMs: 3000, maxRestarts: 1 },
@@ -85,7 +51,7 @@ test('a P0-1 incident reads like the runbook in the UI, and a person resolves it
   await openWorkflow(page, need('TEMPORAL_UI_URL'), workflowId);
   const metadata = await readUserMetadata(page);
   await screenshot(page, 'p0-1-user-metadata');
-  expect(metadata).toContain(`P0-1 System down: ${sandbox.name}`);
+  expect(metadata).toContain(`P0-1 System down: ${rig.sandbox.name}`);
   expect(metadata).toContain('Restart the API container');
   expect(metadata).toContain('Escalate if not resolved in 15 minutes');
   expect(metadata).toMatch(/Status\s+remediating/);
@@ -93,7 +59,7 @@ test('a P0-1 incident reads like the runbook in the UI, and a person resolves it
   expect(metadata).toMatch(/unhealthy \(503/);
 
   // A resolve is a claim the runbook checks (health 200): Jane fixes it first, then says so.
-  await sandbox.clearFaults();
+  await rig.sandbox.clearFaults();
   await sendSignalThroughUi(page, 'resolve', {
     by: 'Jane On-call',
     reason: 'fixed the health check by hand',
@@ -106,16 +72,16 @@ test('a P0-1 incident reads like the runbook in the UI, and a person resolves it
     by: 'Jane On-call',
     reason: 'fixed the health check by hand',
   });
-  await sandbox.clearFaults();
+  await rig.sandbox.clearFaults();
 });
 
 test("P0-4 awaiting approval: the UI says what to paste; a forged approval is refused, the CEO's resumes the API", async () => {
   const workflowId = uniqueId('ui-incident-P0-4');
   const handle = await startIncident({
-    client,
-    taskQueue,
+    client: rig.client,
+    taskQueue: rig.taskQueue,
     runbook: 'P0-4',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: {
       source: 'manual',
       startedBy: 'ui test',
@@ -129,14 +95,15 @@ test("P0-4 awaiting approval: the UI says what to paste; a forged approval is re
     async () => (await handle.query(stateQuery)).waitingFor !== undefined,
     90_000,
   );
-  const ceoCode = await world.waitForCode('ceo');
-  const running = async () => (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+  const ceoCode = await rig.world.waitForCode('ceo');
+  const running = async () =>
+    (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).State.Running;
   expect(await running()).toBe(false);
 
   await openWorkflow(page, need('TEMPORAL_UI_URL'), workflowId);
   const metadata = await readUserMetadata(page);
   await screenshot(page, 'p0-4-awaiting-approval');
-  expect(metadata).toContain(`P0-4 Data integrity violation: ${sandbox.name}`);
+  expect(metadata).toContain(`P0-4 Data integrity violation: ${rig.sandbox.name}`);
   expect(metadata).toMatch(/Status\s+awaiting-approval/);
   expect(metadata).toContain('Send a Signal named approval');
   // The JSON the person was told to paste, exactly as the UI shows it.
@@ -161,7 +128,7 @@ test("P0-4 awaiting approval: the UI says what to paste; a forged approval is re
   expect(refused.spentCodeOf).toBe('ceo');
   expect(JSON.stringify(await handle.query(stateQuery))).not.toContain(ceoCode);
   expect(await running()).toBe(false);
-  const freshCode = await world.waitForCode('ceo', 1);
+  const freshCode = await rig.world.waitForCode('ceo', 1);
   expect(freshCode).not.toBe(ceoCode);
 
   // The real approval, pasted as told, with the new code.
@@ -174,7 +141,7 @@ test("P0-4 awaiting approval: the UI says what to paste; a forged approval is re
   await waitUntil('the API to be started again', running, 60_000);
   await waitUntil(
     'health 200 after the approved restart',
-    async () => (await sandbox.health()) === 200,
+    async () => (await rig.sandbox.health()) === 200,
     60_000,
   );
   const final = (await handle.result()) as IncidentState;

@@ -6,65 +6,29 @@
  * turn short codes into long ones without locking the CEO out; a flood is counted, not stored.
  * Each refusal is recorded (never the code) and the API stays stopped until a real approval.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { WorkflowHandle } from '@temporalio/client';
-import { createActivities } from '../../activities';
 import { dataIntegrityViolation } from '../../workflows';
 import { stateQuery } from '../../definitions/messages';
 import { approvalSignal, MAX_STORED_ATTEMPTS, type ApprovalAttempt } from '../../definitions/approval';
 import { submitApproval } from '../../client/approvals';
-import type { WorkerClients } from '../../worker/clients';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { waitUntil } from '../../rig/sandbox';
+import { codeCount } from '../../rig/approvals';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
+let rig: IncidentRig;
 let handle: WorkflowHandle<typeof dataIntegrityViolation>;
-const taskQueue = uniqueId('forgery');
 
 beforeAll(async () => {
-  [env, sandbox, world] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-forgery'),
-    startApprovalWorld(),
-  ]);
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-    },
-    { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-forgery-')) },
-  );
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-
-    activities: createActivities(clients.deps),
-  });
-  running = worker.run();
-  handle = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
+  rig = await startIncidentRig({ name: 'forgery', approvals: true, chatHook: 'incidents' });
+  await rig.startWorker();
+  handle = await rig.env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-forgery'),
     args: [
       {
         incidentId: uniqueId('P0-4'),
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: { source: 'manual', startedBy: 'test', description: 'calculation error in invoices' },
         // Codes live 5 minutes; reminders (which bring fresh codes) every 2 hours; 4 wrong codes
         // (tighter than the default 20) turn short codes into long ones.
@@ -86,14 +50,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([env?.teardown(), sandbox?.remove(), world?.close(), clients?.close()]);
+  await rig?.close();
 });
 
 const gate = async () => (await handle.query(stateQuery)).approvals![0];
 const containerRunning = async () =>
-  (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+  (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).State.Running;
 
 /** Sends the attempt one way, and returns the attempt the workflow recorded for it. */
 async function send(via: 'signal' | 'cli', attempt: Partial<ApprovalAttempt>) {
@@ -129,14 +91,14 @@ describe.each(['signal', 'cli'] as const)('sent as %s', (via) => {
   ] as const)(
     'a live CEO code %s is refused AND spent; the CEO gets a new code at once; the old one never works again',
     async (_, fields, why) => {
-      const sent = codeCount(world, 'ceo');
-      const code = world.latestCode('ceo')!;
+      const sent = codeCount(rig.world, 'ceo');
+      const code = rig.world.latestCode('ceo')!;
       const spentBefore = (await gate()).codes.filter((c) => c.status === 'spent').length;
       const r = await send(via, { ...fields, code } as Partial<ApprovalAttempt>);
       expect(r.refusedBecause).toMatch(why);
       expect(r.spentCodeOf).toBe('ceo');
       expect((await gate()).codes.filter((c) => c.status === 'spent')).toHaveLength(spentBefore + 1);
-      const fresh = await world.waitForCode('ceo', sent);
+      const fresh = await rig.world.waitForCode('ceo', sent);
       expect(fresh).not.toBe(code);
       // Whoever read the refused signal in history resends it as its owner: refused.
       const replay = await send(via, {
@@ -150,7 +112,7 @@ describe.each(['signal', 'cli'] as const)('sent as %s', (via) => {
   );
 
   test('an approval from a non-CEO with a code of their own kind is refused, recorded and notified', async () => {
-    const mailsBefore = world.mailbox.mails.length;
+    const mailsBefore = rig.world.mailbox.mails.length;
     const r = await send(via, {
       approver: 'legal',
       decision: 'approve',
@@ -158,10 +120,10 @@ describe.each(['signal', 'cli'] as const)('sent as %s', (via) => {
       code: 'AAAAA-BBBBB',
     });
     expect(r.refusedBecause).toBe('code does not match');
-    const notice = await world.mailbox.waitFor(
+    const notice = await rig.world.mailbox.waitFor(
       // Notices are batched: the one that tells of this attempt (an earlier one may still be arriving).
       (m) =>
-        world.mailbox.mails.indexOf(m) >= mailsBefore &&
+        rig.world.mailbox.mails.indexOf(m) >= mailsBefore &&
         m.subject.includes('Approval attempt') &&
         m.text.includes('code does not match'),
     );
@@ -172,8 +134,8 @@ describe.each(['signal', 'cli'] as const)('sent as %s', (via) => {
 
 test('past the wrong-code cap every short code becomes a long one; a flood in the CEO name is counted, not stored, and locks nobody out', async () => {
   // Two wrong codes were sent above (one per path): two more reach the cap of 4.
-  const sent = codeCount(world, 'ceo');
-  const short = world.latestCode('ceo')!;
+  const sent = codeCount(rig.world, 'ceo');
+  const short = rig.world.latestCode('ceo')!;
   expect(short.replace(/-/g, '')).toHaveLength(10);
   for (let i = 0; i < 2; i++) {
     await handle.signal(approvalSignal, {
@@ -183,7 +145,7 @@ test('past the wrong-code cap every short code becomes a long one; a flood in th
       code: `ZZZZZ-ZZZZ${i + 2}`,
     });
   }
-  const long = await world.waitForCode('ceo', sent);
+  const long = await rig.world.waitForCode('ceo', sent);
   expect(long.replace(/-/g, '')).toHaveLength(30);
   expect((await gate()).codes.filter((c) => c.strength === 'short' && c.status === 'live')).toEqual([]);
   const revoked = await send('signal', {
@@ -216,32 +178,32 @@ test('past the wrong-code cap every short code becomes a long one; a flood in th
   expect(g.attemptsNotStored?.ceo).toBeGreaterThan(0);
   // The CEO's long code was never revoked by the guesses.
   expect(g.codes.at(-1)).toMatchObject({ approver: 'ceo', strength: 'long', status: 'live' });
-  expect(codeCount(world, 'ceo')).toBe(sent + 1);
+  expect(codeCount(rig.world, 'ceo')).toBe(sent + 1);
   expect(await containerRunning()).toBe(false);
 });
 
 test('a rejection keeps the API stopped; an expired code is refused; the CEO approves with the long code', async () => {
-  const sent = codeCount(world, 'ceo');
+  const sent = codeCount(rig.world, 'ceo');
   await handle.signal(approvalSignal, {
     approver: 'ceo',
     decision: 'reject',
     reason: 'not before legal review',
-    code: world.latestCode('ceo')!,
+    code: rig.world.latestCode('ceo')!,
   });
   await waitUntil('the rejection', async () => (await gate()).rejections.length === 1);
   expect(await containerRunning()).toBe(false);
 
   // The rejection brought a fresh (long) code; let it expire.
-  const fresh = await world.waitForCode('ceo', sent);
+  const fresh = await rig.world.waitForCode('ceo', sent);
   expect(fresh.replace(/-/g, '')).toHaveLength(30);
-  await env.sleep('6 minutes');
+  await rig.env.sleep('6 minutes');
   const expired = await send('cli', { approver: 'ceo', decision: 'approve', reason: 'late', code: fresh });
   expect(expired.refusedBecause).toMatch(/^code expired at /);
 
   // The next reminder sends a new code; the CEO approves with it through the UI path.
-  const before = codeCount(world, 'ceo');
-  while (codeCount(world, 'ceo') === before) await env.sleep('2 minutes');
-  const latest = world.latestCode('ceo')!;
+  const before = codeCount(rig.world, 'ceo');
+  while (codeCount(rig.world, 'ceo') === before) await rig.env.sleep('2 minutes');
+  const latest = rig.world.latestCode('ceo')!;
   await handle.signal(approvalSignal, {
     approver: 'CEO ',
     decision: 'approve',
@@ -256,7 +218,7 @@ test('a rejection keeps the API stopped; an expired code is refused; the CEO app
   expect(done.attempts.every((a) => a.accepted || a.refusedBecause)).toBe(true);
   // Codes never in the workflow's state, nor any history event but the submissions themselves.
   const state = JSON.stringify(final);
-  const codes = world.personal.requests.map((r) => String(r.body.code));
+  const codes = rig.world.personal.requests.map((r) => String(r.body.code));
   for (const c of codes) expect(state).not.toContain(c);
   const events = (await handle.fetchHistory()).events ?? [];
   for (const e of events) {

@@ -3,120 +3,67 @@
  * PostgreSQL (billing_config, as the runbook role), a sandbox API container with its own billing
  * key, a real SMTP server and real webhook receivers.
  */
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Client as PgClient, Pool } from 'pg';
-import { Worker } from '@temporalio/worker';
+import { Pool } from 'pg';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
 import { abandonSignal, followUpWorkflowId, resolveSignal, stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
 import { submitApproval } from '../../client/approvals';
-import { stripeFrom, type WorkerClients } from '../../worker/clients';
 import { need, uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
-import { startStripeProxy, type StripeProxy } from '../../rig/stripe-proxy';
+import { waitUntil } from '../../rig/sandbox';
+import { codeCount } from '../../rig/approvals';
+import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
 import type { BillingErrorInput } from '../../workflows/billing-error';
 import { PostgresBillingStore, type BillingStore } from '../../activities/billing';
 import { targetActionUpdate, targetDoneSignal, targetLeaseWorkflowId } from '../../definitions/target-guard';
 import { currentDetails } from '../observability/watch';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let stripe: StripeProxy;
-let admin: PgClient;
-const billingKey = uniqueId('billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
-const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-p03-evidence-'));
-const taskQueue = uniqueId('p0-3');
-const opened: WorkerClients[] = [];
+let rig: BillingRig;
 
 /** `store`: a fault-injecting wrapper around the real billing store (PostgreSQL). */
-async function startWorker(
-  store?: BillingStore,
-  opts: { guardTrustsRequesters?: boolean } = {},
-): Promise<{ worker: Worker; running: Promise<void> }> {
-  const clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/finance`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-      billing: { key: billingKey, ...(store ? { store } : {}) },
-      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
-    },
-    { EVIDENCE_DIR: evidenceDir },
-  );
-  opened.push(clients);
-  const worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-
-    activities: createActivities({
-      ...clients.deps,
+const startWorker = (store?: BillingStore, opts: { guardTrustsRequesters?: boolean } = {}) =>
+  rig.startWorker({
+    deps: {
+      ...(store ? { billing: { key: rig.billingKey, store } } : {}),
       targetGuardTrustsRequesters: opts.guardTrustsRequesters,
-    }),
-    shutdownGraceTime: '1s',
-    maxCachedWorkflows: 0,
+    },
+    worker: { shutdownGraceTime: '1s', maxCachedWorkflows: 0 },
   });
-  return { worker, running: worker.run() };
-}
 
 const switchState = async () =>
   (
-    await admin.query<{ enabled: boolean; updated_by: string }>(
+    await rig.admin.query<{ enabled: boolean; updated_by: string }>(
       'SELECT enabled, updated_by FROM billing_config WHERE key = $1',
-      [billingKey],
+      [rig.billingKey],
     )
   ).rows[0];
 const charge = async () =>
-  (await fetch(`${sandbox.url}/api/billing/charge`, { method: 'POST', signal: AbortSignal.timeout(5000) }))
-    .status;
+  (
+    await fetch(`${rig.sandbox.url}/api/billing/charge`, {
+      method: 'POST',
+      signal: AbortSignal.timeout(5000),
+    })
+  ).status;
 const appBilling = async () =>
   (await (
-    await fetch(`${sandbox.url}/api/billing/status`, { signal: AbortSignal.timeout(5000) })
+    await fetch(`${rig.sandbox.url}/api/billing/status`, { signal: AbortSignal.timeout(5000) })
   ).json()) as {
     enabled: boolean;
   };
 
 beforeAll(async () => {
-  [env, sandbox, world, stripe] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-p03', { BILLING_KEY: billingKey }),
-    startApprovalWorld(),
-    startStripeProxy(need('STRIPE_API_BASE')),
-  ]);
-  // The runbook role flips the switch; the stack grants it (scripts/stack.sh); make sure here too.
-  const adminUrl = new URL(need('PG_ADMIN_URL'));
-  adminUrl.pathname = '/accubooks';
-  admin = new PgClient({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
+  rig = await startBillingRig({ name: 'p03' });
 });
 
 afterAll(async () => {
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    world?.close(),
-    stripe?.close(),
-    admin?.end(),
-    ...opened.map((c) => c.close()),
-  ]);
+  await rig?.close();
 });
 
 const input = (charges: string[]): BillingErrorInput => ({
   incidentId: uniqueId('P0-3'),
-  target: sandbox.name,
+  target: rig.sandbox.name,
   trigger: { source: 'manual', startedBy: 'oncall-test', description: 'customer charged twice' },
   charges,
   reportedBy: 'support@accubooks.test',
@@ -127,11 +74,11 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
   const { worker, running } = await startWorker();
   try {
     // The first refund reaches Stripe but its answer is lost: the retried activity must send the same key.
-    stripe.loseAnswer((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_p03first'));
-    const before = stripe.refunds().length;
+    rig.stripe.loseAnswer((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_p03first'));
+    const before = rig.stripe.refunds().length;
     const inc = input(['ch_p03first', 'pi_p03second']);
-    const handle = await env.client.workflow.start(billingError, {
-      taskQueue,
+    const handle = await rig.env.client.workflow.start(billingError, {
+      taskQueue: rig.taskQueue,
       workflowId: uniqueId('wf-p03'),
       args: [inc],
     });
@@ -149,7 +96,7 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
     expect(s.steps.find((st) => st.name === 'restart')?.status).toBe('done');
 
     // 2. Refunds: same idempotency key on the retry, one per charge.
-    const refunds = stripe.refunds().slice(before);
+    const refunds = rig.stripe.refunds().slice(before);
     const first = refunds.filter((r) => r.body.includes('ch_p03first'));
     expect(first).toHaveLength(2);
     expect(first[0].answered).toBe(false);
@@ -161,15 +108,15 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
     expect(s.checks.refunds).toHaveLength(2);
 
     // 3. CEO and CTO by email (real SMTP) and the team webhook.
-    const mail = await world.mailbox.waitFor(
+    const mail = await rig.world.mailbox.waitFor(
       (m) => m.subject.includes('Billing frozen') && m.to.includes('ceo@accubooks.test'),
     );
     expect(mail.to.sort()).toEqual(['ceo@accubooks.test', 'cto@accubooks.test']);
     expect(mail.text).toContain('ch_p03first');
-    expect(world.team.requests.some((r) => String(r.body.text).includes('Billing frozen'))).toBe(true);
+    expect(rig.world.team.requests.some((r) => String(r.body.text).includes('Billing frozen'))).toBe(true);
 
     // 4. One evidence file per refund.
-    const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
+    const dir = path.join(rig.evidenceDir, 'phase4_billing/refunds', inc.incidentId);
     expect(readdirSync(dir).sort()).toEqual(['ch_p03first.json', 'pi_p03second.json']);
     const doc = JSON.parse(readFileSync(path.join(dir, 'ch_p03first.json'), 'utf8'));
     expect(doc).toMatchObject({
@@ -192,9 +139,9 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
     expect(statSync(dir).mode & 0o777).toBe(0o700);
 
     // Resume: the CTO's code is not enough (CEO required), billing stays frozen.
-    const ctoCode = world.latestCode('cto');
+    const ctoCode = rig.world.latestCode('cto');
     expect(ctoCode).toBeUndefined(); // codes go only to holders of the required role
-    const ceoCode = await world.waitForCode('ceo');
+    const ceoCode = await rig.world.waitForCode('ceo');
     await handle.signal(approvalSignal, {
       approver: 'cto',
       decision: 'approve',
@@ -209,7 +156,7 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
     // The CTO carried the CEO's live code: it is spent, and the CEO gets a new one at once.
     const refusal = (await handle.query(stateQuery)).approvals![0].attempts[0];
     expect(refusal).toMatchObject({ accepted: false, spentCodeOf: 'ceo' });
-    const freshCode = await world.waitForCode('ceo', 1);
+    const freshCode = await rig.world.waitForCode('ceo', 1);
     expect(freshCode).not.toBe(ceoCode);
 
     // The CEO approves through the CLI path (the same signal, verdict read back).
@@ -237,11 +184,11 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
 
 test('the refund key is the same across a worker restart mid-runbook; nothing is refunded or documented twice', async () => {
   let a = await startWorker();
-  const held = stripe.hold((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_p03restartB'));
-  const before = stripe.refunds().length;
+  const held = rig.stripe.hold((r) => r.path.startsWith('/v1/refunds') && r.body.includes('ch_p03restartB'));
+  const before = rig.stripe.refunds().length;
   const inc = input(['ch_p03restartA', 'ch_p03restartB']);
-  const handle = await env.client.workflow.start(billingError, {
-    taskQueue,
+  const handle = await rig.env.client.workflow.start(billingError, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p03-restart'),
     args: [inc],
   });
@@ -257,7 +204,7 @@ test('the refund key is the same across a worker restart mid-runbook; nothing is
       async () => !!(await handle.query(stateQuery)).waitingFor,
       90_000,
     );
-    const refunds = stripe.refunds().slice(before);
+    const refunds = rig.stripe.refunds().slice(before);
     const keysA = refunds.filter((r) => r.body.includes('ch_p03restartA')).map((r) => r.idempotencyKey);
     const keysB = refunds.filter((r) => r.body.includes('ch_p03restartB')).map((r) => r.idempotencyKey);
     expect(keysA).toEqual([`${inc.incidentId}/refund/ch_p03restartA`]);
@@ -265,7 +212,7 @@ test('the refund key is the same across a worker restart mid-runbook; nothing is
       `${inc.incidentId}/refund/ch_p03restartB`,
       `${inc.incidentId}/refund/ch_p03restartB`,
     ]);
-    const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
+    const dir = path.join(rig.evidenceDir, 'phase4_billing/refunds', inc.incidentId);
     expect(readdirSync(dir).sort()).toEqual(['ch_p03restartA.json', 'ch_p03restartB.json']);
     // Only an approval resumes billing; the test ends here.
     await handle.terminate('test done');
@@ -279,16 +226,16 @@ test('the refund key is the same across a worker restart mid-runbook; nothing is
 test('a refund that fails while Stripe is down is retried with the same key and documented when Stripe returns', async () => {
   const { worker, running } = await startWorker();
   try {
-    stripe.down = true;
-    const before = stripe.refunds().length;
+    rig.stripe.down = true;
+    const before = rig.stripe.refunds().length;
     const inc = input(['ch_p03late']);
-    const handle = await env.client.workflow.start(billingError, {
-      taskQueue,
+    const handle = await rig.env.client.workflow.start(billingError, {
+      taskQueue: rig.taskQueue,
       workflowId: uniqueId('wf-p03-late'),
       args: [inc],
     });
     // The quick attempts (about 30 s of backoff) fail: recorded, escalated, and retried in the background.
-    await env.sleep('2 minutes');
+    await rig.env.sleep('2 minutes');
     await waitUntil(
       'the refund failure to be recorded',
       async () => !!(await handle.query(stateQuery)).failing.refunds,
@@ -300,8 +247,8 @@ test('a refund that fails while Stripe is down is retried with the same key and 
     expect(s.steps.find((st) => st.name === 'amount-ch_p03late-retry')).toMatchObject({ status: 'running' });
 
     // Stripe is back: the next retry goes through, once, with the key every attempt carried.
-    stripe.down = false;
-    await env.sleep('15 minutes');
+    rig.stripe.down = false;
+    await rig.env.sleep('15 minutes');
     await waitUntil(
       'the late refund',
       async () =>
@@ -313,20 +260,20 @@ test('a refund that fails while Stripe is down is retried with the same key and 
     s = await handle.query(stateQuery);
     expect(s.failing.refunds).toBeUndefined();
     expect(s.checks.refunds).toHaveLength(1);
-    const sent = stripe.refunds().slice(before);
+    const sent = rig.stripe.refunds().slice(before);
     expect(sent.filter((r) => r.answered)).toHaveLength(1);
     expect(new Set(sent.map((r) => r.idempotencyKey))).toEqual(
       new Set([`${inc.incidentId}/refund/ch_p03late`]),
     );
-    const dir = path.join(evidenceDir, 'phase4_billing/refunds', inc.incidentId);
+    const dir = path.join(rig.evidenceDir, 'phase4_billing/refunds', inc.incidentId);
     await waitUntil('the evidence file', () => Promise.resolve(readdirSync(dir).includes('ch_p03late.json')));
 
-    const code = await world.waitForCode('ceo');
+    const code = await rig.world.waitForCode('ceo');
     await handle.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'refunded', code });
     const final = await handle.result();
     expect(final.status).toBe('resolved');
   } finally {
-    stripe.down = false;
+    rig.stripe.down = false;
     worker.shutdown();
     await running;
   }
@@ -334,7 +281,7 @@ test('a refund that fails while Stripe is down is retried with the same key and 
 
 /** Approves the incident's resume-billing gate with the CEO's newest code (sent after `codesBefore`). */
 async function approveAsCeo(handle: WorkflowHandle, codesBefore: number): Promise<void> {
-  const code = await world.waitForCode('ceo', codesBefore);
+  const code = await rig.world.waitForCode('ceo', codesBefore);
   await handle.signal(approvalSignal, {
     approver: 'ceo',
     decision: 'approve',
@@ -356,9 +303,9 @@ test('after approval, a failing resume step neither fails the workflow nor resol
   };
   const { worker, running } = await startWorker(flaky);
   try {
-    const codes = codeCount(world, 'ceo');
-    const handle = await env.client.workflow.start(billingError, {
-      taskQueue,
+    const codes = codeCount(rig.world, 'ceo');
+    const handle = await rig.env.client.workflow.start(billingError, {
+      taskQueue: rig.taskQueue,
       workflowId: uniqueId('wf-p03-resume-fails'),
       args: [input([])],
     });
@@ -400,9 +347,9 @@ test('after approval, a failing resume step neither fails the workflow nor resol
 test('a resume whose app restart the crash-loop budget refuses stays open and escalating, retries the restart through the guard, and resolves only when the app reports billing enabled', async () => {
   const { worker, running } = await startWorker(undefined, { guardTrustsRequesters: true });
   try {
-    const codes = codeCount(world, 'ceo');
-    const handle = await env.client.workflow.start(billingError, {
-      taskQueue,
+    const codes = codeCount(rig.world, 'ceo');
+    const handle = await rig.env.client.workflow.start(billingError, {
+      taskQueue: rig.taskQueue,
       workflowId: uniqueId('wf-p03-crash-loop'),
       args: [input([])],
     });
@@ -414,19 +361,19 @@ test('a resume whose app restart the crash-loop budget refuses stays open and es
     // Restarts of the app by other runbooks use up the guard's crash-loop budget. Made up here, so
     // this test's worker lets the guard take them at their word (the knob of the guard's own table
     // tests); a real guard checks each request with the incident that asks (gate-attacks.test.ts).
-    const guard = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+    const guard = rig.env.client.workflow.getHandle(targetLeaseWorkflowId(rig.sandbox.name));
     for (let i = 0; i < 6; i++) {
       // Apart in time, so that no restart counts as covered by the one before.
-      await env.sleep('2 minutes');
+      await rig.env.sleep('2 minutes');
       const r = await guard.executeUpdate(targetActionUpdate, {
         args: [
           {
             requestId: uniqueId('req'),
-            target: sandbox.name,
+            target: rig.sandbox.name,
             kind: 'restart',
             requester: { workflowId: `other-runbook-${i}`, incidentId: `other-${i}`, runbook: 'P1-1' },
             reason: 'test: use the restart budget',
-            decidedAt: new Date(await env.currentTimeMs()).toISOString(),
+            decidedAt: new Date(await rig.env.currentTimeMs()).toISOString(),
           },
         ],
       });
@@ -465,14 +412,14 @@ test('a resume whose app restart the crash-loop budget refuses stays open and es
 test('an approval while a refund is still being retried says so: in the state, the current details and a message to the approver', async () => {
   const { worker, running } = await startWorker();
   try {
-    stripe.down = true;
-    const codes = codeCount(world, 'ceo');
-    const handle = await env.client.workflow.start(billingError, {
-      taskQueue,
+    rig.stripe.down = true;
+    const codes = codeCount(rig.world, 'ceo');
+    const handle = await rig.env.client.workflow.start(billingError, {
+      taskQueue: rig.taskQueue,
       workflowId: uniqueId('wf-p03-pending-refund'),
       args: [input(['ch_p03pending'])],
     });
-    await env.sleep('2 minutes');
+    await rig.env.sleep('2 minutes');
     await waitUntil(
       'P0-3 to wait for approval with the refund failing',
       async () => {
@@ -495,7 +442,7 @@ test('an approval while a refund is still being retried says so: in the state, t
     expect(s.checks.resumeWaitsForRefunds).toMatchObject({ charges: ['ch_p03pending'] });
     expect(s.currentStep).toMatch(/waiting for the refund\(s\) of ch_p03pending/);
     expect(await currentDetails(handle)).toMatch(/waiting for the refund\(s\) of ch_p03pending/);
-    const mail = await world.mailbox.waitFor(
+    const mail = await rig.world.mailbox.waitFor(
       (m) =>
         m.subject.includes('billing resumes after the pending refunds') &&
         m.subject.includes(s.incidentId) &&
@@ -504,13 +451,13 @@ test('an approval while a refund is still being retried says so: in the state, t
     expect(mail.text).toMatch(/ch_p03pending/);
     expect(await switchState()).toMatchObject({ enabled: false });
 
-    stripe.down = false;
+    rig.stripe.down = false;
     const final = await handle.result();
     expect(final.status).toBe('resolved');
     expect(final.checks.resumeWaitsForRefunds).toMatchObject({ until: expect.any(String) });
     expect(final.checks.refunds).toHaveLength(1);
   } finally {
-    stripe.down = false;
+    rig.stripe.down = false;
     worker.shutdown();
     await running;
   }
@@ -521,29 +468,16 @@ test('an approval while a refund is still being retried says so: in the state, t
 test('while billing cannot be frozen a resolve is refused (the CEO is still needed); an abandon the CTO confirms ends it at once, with a small history', async () => {
   // The billing store is down: every freeze attempt fails and the runbook keeps trying, backing off.
   const down = (): Promise<never> => Promise.reject(new Error('billing store unreachable (test)'));
-  const clients = testClients({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: {
-      slackWebhookUrl: `${world.team.url}/hooks/finance`,
-      mailer: world.mailbox.transport(),
-      mailFrom: 'runbooks@accubooks.test',
-    },
-    approvers: world.directory,
-    billing: { key: billingKey, store: { read: down, set: down } },
-  });
-  opened.push(clients);
-  const queue = `${taskQueue}-store-down`;
-  const w = await createTestWorker({
-    connection: env.nativeConnection,
+  const queue = `${rig.taskQueue}-store-down`;
+  const { worker: w, running } = await rig.startWorker({
     taskQueue: queue,
-    activities: createActivities(clients.deps),
-    shutdownGraceTime: '1s',
+    deps: { billing: { key: rig.billingKey, store: { read: down, set: down } } },
+    worker: { shutdownGraceTime: '1s' },
   });
-  const running = w.run();
   // The freeze asks the API's target guard first, which runs on the file's main queue.
   const guardWorker = await startWorker();
   try {
-    const handle = await env.client.workflow.start(billingError, {
+    const handle = await rig.env.client.workflow.start(billingError, {
       taskQueue: queue,
       workflowId: uniqueId('wf-p03-freeze-down'),
       // Short re-check intervals: the loop runs in real time here (other tests' follow-ups hold the clock).
@@ -565,11 +499,11 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
     // "Notify CEO + CTO immediately": told at once, alongside the freeze, and told it failed.
     const toBoth = (m: { to: string[] }) =>
       [...m.to].sort().join() === 'ceo@accubooks.test,cto@accubooks.test';
-    const first = await world.mailbox.waitFor(
+    const first = await rig.world.mailbox.waitFor(
       (m) => m.subject.includes(before.incidentId) && m.subject.includes('freezing billing now') && toBoth(m),
     );
     expect(first.text).toMatch(/being FROZEN now/);
-    const notFrozen = await world.mailbox.waitFor(
+    const notFrozen = await rig.world.mailbox.waitFor(
       (m) => m.subject.includes(before.incidentId) && m.subject.includes('could NOT be frozen') && toBoth(m),
     );
     expect(notFrozen.text).toMatch(/billing store unreachable/);
@@ -591,9 +525,9 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
     expect(refused.status).not.toBe('resolved');
 
     // Abandoning needs the CTO's one-time code: asked for, then confirmed with it.
-    const ctoCodes = codeCount(world, 'cto');
+    const ctoCodes = codeCount(rig.world, 'cto');
     await handle.signal(abandonSignal, { by: 'oncall-test', reason: 'froze it by hand' });
-    const code = await world.waitForCode('cto', ctoCodes);
+    const code = await rig.world.waitForCode('cto', ctoCodes);
     await handle.signal(abandonSignal, { by: 'cto', reason: 'confirmed: frozen by hand', code });
     const final = await handle.result();
     expect(final.status).toBe('abandoned');
@@ -610,7 +544,7 @@ test('while billing cannot be frozen a resolve is refused (the CEO is still need
     expect(events.length).toBeLessThan(150);
     // Its follow-up lives on this test's queue, whose worker stops now: end it, so that it does not
     // hold the time-skipping clock for the tests after this one.
-    await env.client.workflow
+    await rig.env.client.workflow
       .getHandle(followUpWorkflowId(final.incidentId))
       .terminate('test done')
       .catch(() => undefined);

@@ -7,15 +7,8 @@
  * stripe-mock behind the recording proxy (a charge is 100, a payment intent 1099), PostgreSQL, a
  * sandbox API, real SMTP and webhook receivers. (The built CLI itself: test/cli/cli.e2e.test.ts.)
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Client as PgClient } from 'pg';
-import type { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { FastifyInstance } from 'fastify';
-import { createActivities } from '../../activities';
 import { addCharges } from '../../client/charges';
 import { generateIncidentReport } from '../../common/report/index';
 import { incidentWorkflowId } from '../../client/incidents';
@@ -26,69 +19,27 @@ import { addChargesSignal, stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
 import type { ChargeEntry, ChargeRequestRecord } from '../../definitions/charges';
 import type { IncidentState } from '../../definitions/types';
-import { stripeFrom, type WorkerClients } from '../../worker/clients';
-import { need, uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
-import { startStripeProxy, type StripeProxy } from '../../rig/stripe-proxy';
+import { waitUntil } from '../../rig/sandbox';
+import { recordedCode } from '../../rig/approvals';
+import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
 import { currentDetails } from '../observability/watch';
 
 const TOKEN = 'charges-join-test-token-0123456789';
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let stripe: StripeProxy;
-let admin: PgClient;
+let rig: BillingRig;
 let intake: FastifyInstance;
 let intakeUrl: string;
-let clients: WorkerClients;
-let worker: Worker;
-let running: Promise<void>;
-const billingKey = uniqueId('join-billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
-const taskQueue = uniqueId('p0-3-join');
 
 beforeAll(async () => {
-  [env, sandbox, world, stripe] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-join', { BILLING_KEY: billingKey }),
-    startApprovalWorld(),
-    startStripeProxy(need('STRIPE_API_BASE')),
-  ]);
-  const adminUrl = new URL(need('PG_ADMIN_URL'));
-  adminUrl.pathname = '/accubooks';
-  admin = new PgClient({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/finance`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-      billing: { key: billingKey },
-      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
-    },
-    {
-      EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-join-evidence-')),
-      // A payment intent (1099) is over the per-charge cap; charges (100) are under it.
+  rig = await startBillingRig({ name: 'join' });
+  await rig.startWorker({
+    // A payment intent (1099) is over the per-charge cap; charges (100) are under it.
+    workerEnv: {
       REFUND_CAP_PER_CHARGE: '500',
       REFUND_CAP_PER_INCIDENT: '100000',
       REFUND_CAP_COUNT_PER_INCIDENT: '10',
     },
-  );
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-    activities: createActivities(clients.deps),
-    shutdownGraceTime: '1s',
-    maxCachedWorkflows: 0,
+    worker: { shutdownGraceTime: '1s', maxCachedWorkflows: 0 },
   });
-  running = worker.run();
   // The real intake, in-process, delivering to the time-skipping server.
   intake = await buildIntake({
     auth: { bearerToken: TOKEN },
@@ -96,7 +47,7 @@ beforeAll(async () => {
     targetLabels: ['service'],
     alertRunbooks: alertRunbookMap(),
     unknownAlerts: 'reject',
-    gateway: temporalGateway(env.client, taskQueue),
+    gateway: temporalGateway(rig.env.client, rig.taskQueue),
   });
   await intake.listen({ host: '127.0.0.1', port: 0 });
   const address = intake.server.address();
@@ -105,19 +56,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await intake?.close();
-  worker?.shutdown();
-  await running;
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    world?.close(),
-    stripe?.close(),
-    admin?.end(),
-    clients?.close(),
-  ]);
+  await rig?.close();
 });
 
-/** One BillingError alert (Alertmanager webhook v4) for the sandbox, carrying charges. */
 async function alert(fingerprint: string, charges: string) {
   const res = await fetch(`${intakeUrl}/alerts/alertmanager`, {
     method: 'POST',
@@ -137,7 +78,7 @@ async function alert(fingerprint: string, charges: string) {
           status: 'firing',
           labels: {
             alertname: 'BillingError',
-            service: sandbox.name,
+            service: rig.sandbox.name,
             severity: 'P0',
             reported_by: 'billing-monitor',
           },
@@ -160,35 +101,18 @@ const entries = async (h: WorkflowHandle) =>
 const entry = async (h: WorkflowHandle, c: string) => (await entries(h)).find((e) => e.charge === c);
 const requests = async (h: WorkflowHandle) =>
   ((await state(h)).checks.chargeRequests as { list: ChargeRequestRecord[] } | undefined)?.list ?? [];
-const refundsOf = (charge: string) => stripe.refunds().filter((r) => r.body.includes(charge));
+const refundsOf = (charge: string) => rig.stripe.refunds().filter((r) => r.body.includes(charge));
 
-/** The CEO's newest code for a gate of this workflow, once the workflow has recorded it. */
-async function ceoCode(h: WorkflowHandle, gate: string): Promise<string> {
-  let code: string | undefined;
-  let sent = 0;
-  await waitUntil(`a CEO code for ${gate}`, () => {
-    const codes = world.personal.requests
-      .filter((r) => r.path === '/ceo')
-      .map((r) => r.body as { code: string; gate: string; workflowId: string })
-      .filter((b) => b.gate === gate && b.workflowId === h.workflowId);
-    code = codes.at(-1)?.code;
-    sent = codes.length;
-    return Promise.resolve(!!code);
-  });
-  await waitUntil(`the workflow to record the CEO's code for ${gate}`, async () => {
-    const rec = (await state(h)).approvals?.find((g) => g.gate === gate);
-    return (rec?.codes.filter((c) => c.approver === 'ceo').length ?? 0) >= sent;
-  });
-  return code!;
-}
+const ceoCode = (h: WorkflowHandle, gate: string, not?: string) =>
+  recordedCode(rig.world, h, 'ceo', gate, not);
 
 test('new charges join the running P0-3 from a later alert (intake), the addCharges signal and the CLI path: checked, de-duplicated, refunded once each with their own key, capped, shown and announced', async () => {
-  const workflowId = incidentWorkflowId('P0-3', sandbox.name);
+  const workflowId = incidentWorkflowId('P0-3', rig.sandbox.name);
   // The first alert starts the incident.
   const first = await alert('fp-join-1', 'ch_joinfirst');
   expect(first.status).toBe(200);
   expect(first.body).toMatchObject({ started: 1 });
-  const handle = env.client.workflow.getHandle(workflowId);
+  const handle = rig.env.client.workflow.getHandle(workflowId);
   await waitUntil(
     'the first refund',
     async () => (await entry(handle, 'ch_joinfirst'))?.status === 'refunded',
@@ -287,12 +211,12 @@ test('new charges join the running P0-3 from a later alert (intake), the addChar
   expect(details).toContain('pi_joinbig: 1099 usd, waits for approval');
 
   // Announced to CEO + CTO, with the one over the cap listed; the over-cap approval message lists it too.
-  const added = await world.mailbox.waitFor(
+  const added = await rig.world.mailbox.waitFor(
     (m) => m.subject.includes('Charges added: ch_joinsecond, pi_joinbig') && m.subject.includes(incidentId),
   );
   expect(added.to.sort()).toEqual(['ceo@accubooks.test', 'cto@accubooks.test']);
   expect(added.text).toMatch(/pi_joinbig 1099 usd: waiting-approval/);
-  await world.mailbox.waitFor(
+  await rig.world.mailbox.waitFor(
     (m) =>
       m.to.includes('ceo@accubooks.test') &&
       m.text.includes(incidentId) &&
@@ -321,7 +245,7 @@ test('new charges join the running P0-3 from a later alert (intake), the addChar
   const final = await handle.result();
   expect(final.status).toBe('resolved');
   // The report lists every charge, where it came from and what became of it.
-  const report = await generateIncidentReport(env.client, workflowId);
+  const report = await generateIncidentReport(rig.env.client, workflowId);
   expect(report).toContain('## Charges and refunds');
   expect(report).toMatch(/\| ch_joinsignal \| signal \| ui-user \| refunded \| 100 usd \| re_/);
   expect(report).toMatch(

@@ -5,76 +5,39 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { dataIntegrityViolation } from '../../workflows';
 import { stateQuery } from '../../definitions/messages';
 import { submitApproval } from '../../client/approvals';
-import type { WorkerClients } from '../../worker/clients';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { need, uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { waitUntil } from '../../rig/sandbox';
+import { codeCount } from '../../rig/approvals';
 import { approvalSignal } from '../../definitions/approval';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
-const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-p04-evidence-'));
-const taskQueue = uniqueId('p0-4');
+let rig: IncidentRig;
 
 beforeAll(async () => {
-  [env, sandbox, world] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-p04'),
-    startApprovalWorld(),
-  ]);
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-    },
-    { EVIDENCE_DIR: evidenceDir },
-  );
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-
-    activities: createActivities(clients.deps),
-  });
-  running = worker.run();
+  rig = await startIncidentRig({ name: 'p04', approvals: true, chatHook: 'incidents' });
+  await rig.startWorker();
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([env?.teardown(), sandbox?.remove(), world?.close(), clients?.close()]);
+  await rig?.close();
 });
 
 const containerRunning = async () =>
-  (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+  (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).State.Running;
 
 test('P0-4 stops the API, preserves a restorable dump with its checksum, notifies CEO+CTO+Legal, keeps the password out of history, restarts only after approval', async () => {
-  const handle = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
+  const handle = await rig.env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p04'),
     args: [
       {
         incidentId: uniqueId('P0-4'),
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: {
           source: 'alert',
           alertName: 'CrossTenantLeakage',
@@ -98,7 +61,7 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
   // 2. Evidence: timestamped, restorable, checksum matches.
   const ev = s.checks.evidence as { path: string; bytes: number; sha256: string; format: string };
   expect(path.basename(ev.path)).toMatch(/^backup_\d{8}T\d{6}Z\.dump$/);
-  expect(ev.path.startsWith(path.join(evidenceDir, 'phase4_integrity'))).toBe(true);
+  expect(ev.path.startsWith(path.join(rig.evidenceDir, 'phase4_integrity'))).toBe(true);
   expect(statSync(ev.path).size).toBe(ev.bytes);
   expect(createHash('sha256').update(readFileSync(ev.path)).digest('hex')).toBe(ev.sha256);
   expect(readFileSync(`${ev.path}.sha256`, 'utf8')).toBe(`${ev.sha256}  ${path.basename(ev.path)}\n`);
@@ -114,9 +77,9 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
   expect(list.stdout).toMatch(/TABLE DATA public billing_config/);
 
   // 3. CEO + CTO + Legal by email, and the team webhook.
-  const mail = await world.mailbox.waitFor((m) => m.subject.includes('Data integrity violation'));
+  const mail = await rig.world.mailbox.waitFor((m) => m.subject.includes('Data integrity violation'));
   expect(mail.to.sort()).toEqual(['ceo@accubooks.test', 'cto@accubooks.test', 'legal@accubooks.test']);
-  expect(world.team.requests.some((r) => String(r.body.text).includes('DATA INTEGRITY VIOLATION'))).toBe(
+  expect(rig.world.team.requests.some((r) => String(r.body.text).includes('DATA INTEGRITY VIOLATION'))).toBe(
     true,
   );
 
@@ -132,7 +95,7 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
   });
 
   // 4. Still stopped after an hour of waiting; reminders went out meanwhile.
-  await env.sleep('61 minutes');
+  await rig.env.sleep('61 minutes');
   expect(await containerRunning()).toBe(false);
   const waiting = await handle.query(stateQuery);
   expect(waiting.approvals![0].reminders.length).toBeGreaterThanOrEqual(2);
@@ -143,7 +106,7 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
   const history = JSON.stringify(await handle.fetchHistory());
   expect(history).not.toContain(password);
 
-  const code = world.latestCode('ceo')!;
+  const code = rig.world.latestCode('ceo')!;
   const r = await submitApproval(handle, {
     approver: 'ceo',
     decision: 'approve',
@@ -161,14 +124,14 @@ test('P0-4 stops the API, preserves a restorable dump with its checksum, notifie
 });
 
 test('after approval, an API that cannot be started keeps the incident open and escalating; the start is retried and it resolves only with health 200', async () => {
-  const codes = codeCount(world, 'ceo');
-  const handle = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
+  const codes = codeCount(rig.world, 'ceo');
+  const handle = await rig.env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p04-start-fails'),
     args: [
       {
         incidentId: uniqueId('P0-4'),
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: { source: 'manual', startedBy: 'test', description: 'calculation error in invoices' },
         policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500 },
       },
@@ -181,10 +144,10 @@ test('after approval, an API that cannot be started keeps the incident open and 
   );
   expect(await containerRunning()).toBe(false);
   // A real fault on the Docker engine: the stopped container is not found under its name.
-  const moved = `${sandbox.name}-moved`;
-  await sandbox.docker.getContainer(sandbox.name).rename({ name: moved });
+  const moved = `${rig.sandbox.name}-moved`;
+  await rig.sandbox.docker.getContainer(rig.sandbox.name).rename({ name: moved });
   try {
-    const code = await world.waitForCode('ceo', codes);
+    const code = await rig.world.waitForCode('ceo', codes);
     await handle.signal(approvalSignal, { approver: 'ceo', decision: 'approve', reason: 'fixed', code });
     await waitUntil(
       'the failed start to be escalated',
@@ -199,7 +162,7 @@ test('after approval, an API that cannot be started keeps the incident open and 
     expect(s.status).toBe('escalated');
     expect(s.failing.resume).toMatch(/could not be started/);
   } finally {
-    await sandbox.docker.getContainer(moved).rename({ name: sandbox.name });
+    await rig.sandbox.docker.getContainer(moved).rename({ name: rig.sandbox.name });
   }
   // The engine finds it again: the next retry starts it, and only health 200 resolves the incident.
   const final = await handle.result();
@@ -207,5 +170,5 @@ test('after approval, an API that cannot be started keeps the incident open and 
   expect(final.outcome).toMatch(/health 200/);
   expect(final.failing.resume).toBeUndefined();
   expect(await containerRunning()).toBe(true);
-  expect(await sandbox.health()).toBe(200);
+  expect(await rig.sandbox.health()).toBe(200);
 }, 240_000);

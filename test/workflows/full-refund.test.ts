@@ -5,87 +5,29 @@
  * (all of it, or all that was left after a refund by hand), and Stripe's `charge_already_refunded`
  * is recorded as done (already refunded), not as a failure. Time-skipping server, real activities.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client as PgClient } from 'pg';
-import type { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { billingError } from '../../workflows';
 import { stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
 import type { ChargeEntry } from '../../definitions/charges';
 import type { IncidentState } from '../../definitions/types';
-import { stripeFrom, type WorkerClients } from '../../worker/clients';
-import { need, uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
-import { startStripeProxy, type StripeLedger, type StripeProxy } from '../../rig/stripe-proxy';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
+import type { StripeLedger } from '../../rig/stripe-proxy';
+import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let stripe: StripeProxy;
+let rig: BillingRig;
 let ledger: StripeLedger;
-let admin: PgClient;
-let clients: WorkerClients;
-let worker: Worker;
-let running: Promise<void>;
-const billingKey = uniqueId('full-billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
-const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-full-evidence-'));
-const taskQueue = uniqueId('p0-3-full');
 
 beforeAll(async () => {
-  [env, sandbox, world, stripe] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-full', { BILLING_KEY: billingKey }),
-    startApprovalWorld(),
-    startStripeProxy(need('STRIPE_API_BASE'), { stateful: true }),
-  ]);
-  ledger = stripe.ledger!;
-  const adminUrl = new URL(need('PG_ADMIN_URL'));
-  adminUrl.pathname = '/accubooks';
-  admin = new PgClient({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/finance`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-      billing: { key: billingKey },
-      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
-    },
-    { EVIDENCE_DIR: evidenceDir },
-  );
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-    activities: createActivities(clients.deps),
-    shutdownGraceTime: '1s',
-    maxCachedWorkflows: 0,
-  });
-  running = worker.run();
+  rig = await startBillingRig({ name: 'full', stateful: true });
+  ledger = rig.stripe.ledger!;
+  await rig.startWorker({ worker: { shutdownGraceTime: '1s', maxCachedWorkflows: 0 } });
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    world?.close(),
-    stripe?.close(),
-    admin?.end(),
-    clients?.close(),
-  ]);
+  await rig?.close();
 });
 
 test('every refund is the full amount (or all that was left), and charge_already_refunded is recorded as already refunded, not a failure', async () => {
@@ -97,13 +39,13 @@ test('every refund is the full amount (or all that was left), and charge_already
   const byHand = ledger.refundByHand('ch_fullbefore'); // all of it refunded by hand before
   const charges = ['ch_fullplain', 'pi_fullintent', 'ch_fullpartial', 'ch_fullbefore'];
   const incidentId = uniqueId('P0-3-full');
-  const handle = await env.client.workflow.start(billingError, {
-    taskQueue,
+  const handle = await rig.env.client.workflow.start(billingError, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p03-full'),
     args: [
       {
         incidentId,
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: { source: 'manual', startedBy: 'oncall-test', description: 'customer charged twice' },
         charges,
         reportedBy: 'support@accubooks.test',
@@ -156,11 +98,14 @@ test('every refund is the full amount (or all that was left), and charge_already
   expect(s.escalations.some((e) => /Refunds failed/.test(e.reason))).toBe(false);
   // Documented like the others, with the refund that did it.
   const doc = JSON.parse(
-    readFileSync(path.join(evidenceDir, 'phase4_billing/refunds', incidentId, 'ch_fullbefore.json'), 'utf8'),
+    readFileSync(
+      path.join(rig.evidenceDir, 'phase4_billing/refunds', incidentId, 'ch_fullbefore.json'),
+      'utf8',
+    ),
   ) as Record<string, unknown>;
   expect(doc).toMatchObject({ refundId: byHand.id, amount: 700, alreadyRefunded: true });
 
-  const code = await world.waitForCode('ceo');
+  const code = await rig.world.waitForCode('ceo');
   await waitUntil(
     'the code to be recorded',
     async () =>

@@ -8,6 +8,7 @@ import { Pool } from 'pg';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
 import type { HighLatencyPolicy } from '../../definitions/policies/high-latency';
+import { slowQueriesPolicy } from '../../rig/scenarios/kit';
 import { need, uniqueId } from '../../rig/env';
 import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
 import { waitUntil } from '../../rig/sandbox';
@@ -53,16 +54,7 @@ test('slow queries are listed, cancelled in the database, and p95 verified back 
     target: sb.name,
     trigger: { source: 'alert', alertName: 'HighLatency' },
     workflowId: uniqueId('wf-p12-real'),
-    policy: {
-      applicationName: appName(sb.name),
-      slowQueryMs: 2_000,
-      rateWindow: '15s',
-      resolveWindowMs: 5_000,
-      sampleIntervalMs: 1_000,
-      maxSampleIntervalMs: 2_000,
-      cancelGraceMs: 3_000,
-      maxKillRounds: 5,
-    } satisfies Partial<HighLatencyPolicy>,
+    policy: slowQueriesPolicy(sb.name) satisfies Partial<HighLatencyPolicy>,
   });
   let s: IncidentState | undefined;
   await waitUntil(

@@ -4,75 +4,38 @@
  * CEO's one-time code release it (never a terminate). Time-skipping server, real sandbox container,
  * real SMTP and webhook receivers.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { dataIntegrityViolation } from '../../workflows';
 import { approvalSignal } from '../../definitions/approval';
 import { abandonSignal, stateQuery } from '../../definitions/messages';
 import { releaseHoldSignal } from '../../workflows/hold-release';
 import { targetLeaseStateQuery, targetLeaseWorkflowId } from '../../definitions/target-guard';
-import type { WorkerClients } from '../../worker/clients';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { codeCount, startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { waitUntil } from '../../rig/sandbox';
+import { codeCount } from '../../rig/approvals';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
-const taskQueue = uniqueId('hold-release');
+let rig: IncidentRig;
 
 beforeAll(async () => {
-  [env, sandbox, world] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-release'),
-    startApprovalWorld(),
-  ]);
-  clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/incidents`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-    },
-    { EVIDENCE_DIR: mkdtempSync(path.join(tmpdir(), 'abk-release-')) },
-  );
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-    activities: createActivities(clients.deps),
-  });
-  running = worker.run();
+  rig = await startIncidentRig({ name: 'release', approvals: true, chatHook: 'incidents' });
+  await rig.startWorker();
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([env?.teardown(), sandbox?.remove(), world?.close(), clients?.close()]);
+  await rig?.close();
 });
 
 const containerRunning = async () =>
-  (await sandbox.docker.getContainer(sandbox.name).inspect()).State.Running;
+  (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).State.Running;
 
 test('an abandoned P0-4 keeps its hold; only a releaseHold the CEO approves with a code drops it', async () => {
-  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
+  const p04 = await rig.env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-release-p04'),
     args: [
       {
         incidentId: uniqueId('P0-4'),
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: { source: 'manual', startedBy: 'test', description: 'calculation error' },
         policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500, reminderEveryMs: 30 * 60_000 },
       },
@@ -86,12 +49,12 @@ test('an abandoned P0-4 keeps its hold; only a releaseHold the CEO approves with
   expect(await containerRunning()).toBe(false);
 
   // Abandoned with the CTO's code: the API stays stopped and held.
-  const ctoBefore = codeCount(world, 'cto');
+  const ctoBefore = codeCount(rig.world, 'cto');
   await p04.signal(abandonSignal, { by: 'oncall', reason: 'handing over to the data team' });
-  const ctoCode = await world.waitForCode('cto', ctoBefore);
+  const ctoCode = await rig.world.waitForCode('cto', ctoBefore);
   await p04.signal(abandonSignal, { by: 'cto', reason: 'confirmed', code: ctoCode });
   expect((await p04.result()).status).toBe('abandoned');
-  const guard = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+  const guard = rig.env.client.workflow.getHandle(targetLeaseWorkflowId(rig.sandbox.name));
   expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
   expect(await containerRunning()).toBe(false);
 
@@ -106,9 +69,9 @@ test('an abandoned P0-4 keeps its hold; only a releaseHold the CEO approves with
     (await guard.query(targetLeaseStateQuery)).log.some((l) => l.includes('no approval has been requested')),
   );
   // The release: asked by a person, confirmed by the CEO with the code sent to them.
-  const ceoBefore = codeCount(world, 'ceo');
+  const ceoBefore = codeCount(rig.world, 'ceo');
   await guard.signal(releaseHoldSignal, { by: 'dana (data team)', reason: 'ledger recomputed and verified' });
-  const code = await world.waitForCode('ceo', ceoBefore);
+  const code = await rig.world.waitForCode('ceo', ceoBefore);
   expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
   // A guessed code is refused.
   await guard.signal(approvalSignal, {
@@ -125,7 +88,7 @@ test('an abandoned P0-4 keeps its hold; only a releaseHold the CEO approves with
     ),
   );
   expect((await guard.query(targetLeaseStateQuery)).holds).toHaveLength(1);
-  const fresh = await world.waitForCode('ceo', ceoBefore + 1);
+  const fresh = await rig.world.waitForCode('ceo', ceoBefore + 1);
   await guard.signal(approvalSignal, {
     approver: 'ceo',
     decision: 'approve',

@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentState } from '../../definitions/types';
 import type { QueueOverflowPolicy } from '../../definitions/policies/queue-overflow';
+import { queueFloodPolicy } from '../../rig/scenarios/kit';
 import { need, uniqueId } from '../../rig/env';
 import { startRunbookRig, type RunbookRig } from '../../rig/runbook-rig';
 import { testDocker, waitUntil, type Sandbox } from '../../rig/sandbox';
@@ -74,16 +75,7 @@ test('a flooded queue gets worker replicas and paused jobs, drains, resumes, and
       target: sb.name,
       trigger: { source: 'alert', alertName: 'QueueOverflow' },
       workflowId: uniqueId('wf-p13-real'),
-      policy: {
-        pauseKey,
-        maxReplicas: 2,
-        scaleStep: 2,
-        rateWindow: '10s',
-        resolveWindowMs: 4_000,
-        sampleIntervalMs: 1_000,
-        maxSampleIntervalMs: 2_000,
-        replicaStopTimeoutSec: 1,
-      } satisfies Partial<QueueOverflowPolicy>,
+      policy: queueFloodPolicy(pauseKey) satisfies Partial<QueueOverflowPolicy>,
     });
     await waitUntil('replicas running', async () => (await replicasOf(sb.name)).length === 2, 60_000);
     const running = await replicasOf(sb.name);

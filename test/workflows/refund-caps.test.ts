@@ -4,14 +4,7 @@
  * intent 1099), PostgreSQL's billing_config, a sandbox API, real SMTP and webhook receivers. The
  * caps are the worker's (REFUND_CAP_*): each test runs a worker with its own caps on its own queue.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { Client as PgClient } from 'pg';
-import type { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import type { RefundCaps } from '../../definitions/charges';
 import { billingError } from '../../workflows';
 import { stateQuery } from '../../definitions/messages';
@@ -19,127 +12,54 @@ import { approvalSignal } from '../../definitions/approval';
 import type { ChargeEntry } from '../../definitions/charges';
 import type { BillingErrorInput } from '../../workflows/billing-error';
 import { PolicyRefusedError, startIncident } from '../../client/incidents';
-import { stripeFrom, type WorkerClients } from '../../worker/clients';
-import { need, uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
-import { startStripeProxy, type StripeProxy } from '../../rig/stripe-proxy';
+import { uniqueId } from '../../rig/env';
+import { waitUntil } from '../../rig/sandbox';
+import { recordedCode } from '../../rig/approvals';
+import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
 import { currentDetails } from '../observability/watch';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let world: ApprovalWorld;
-let stripe: StripeProxy;
-let admin: PgClient;
-const billingKey = uniqueId('caps-billing').replace(/[^A-Za-z0-9_.:-]/g, '_');
-const evidenceDir = mkdtempSync(path.join(tmpdir(), 'abk-caps-evidence-'));
-const opened: WorkerClients[] = [];
-const workers: { worker: Worker; running: Promise<void> }[] = [];
+let rig: BillingRig;
 
-/** A worker whose configuration sets `caps`, on a task queue of its own. */
 async function startWorker(caps: RefundCaps) {
-  const taskQueue = uniqueId('p0-3-caps');
-  const clients = testClients(
-    {
-      health: { apiUrls: { [sandbox.name]: sandbox.url } },
-      notify: {
-        slackWebhookUrl: `${world.team.url}/hooks/finance`,
-        mailer: world.mailbox.transport(),
-        mailFrom: 'runbooks@accubooks.test',
-      },
-      approvers: world.directory,
-      billing: { key: billingKey },
-      stripe: stripeFrom(need('STRIPE_API_KEY'), stripe.url),
-    },
-    {
-      EVIDENCE_DIR: evidenceDir,
+  const { clients, taskQueue } = await rig.startWorker({
+    taskQueue: uniqueId('p0-3-caps'),
+    workerEnv: {
       REFUND_CAP_PER_CHARGE: String(caps.perCharge),
       REFUND_CAP_PER_INCIDENT: String(caps.perIncidentTotal),
       REFUND_CAP_COUNT_PER_INCIDENT: String(caps.perIncidentCount),
     },
-  );
-  opened.push(clients);
-  expect(clients.deps.refundCaps).toEqual(caps); // from the worker's environment, through its config
-  const worker: Worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-    activities: createActivities(clients.deps),
-    shutdownGraceTime: '1s',
-    maxCachedWorkflows: 0,
+    worker: { shutdownGraceTime: '1s', maxCachedWorkflows: 0 },
   });
+  expect(clients.deps.refundCaps).toEqual(caps); // from the worker's environment, through its config
   // Kept running until afterAll: the target guard workflow lives on the first test's queue.
-  workers.push({ worker, running: worker.run() });
   return { taskQueue };
 }
 
 beforeAll(async () => {
-  [env, sandbox, world, stripe] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-caps', { BILLING_KEY: billingKey }),
-    startApprovalWorld(),
-    startStripeProxy(need('STRIPE_API_BASE')),
-  ]);
-  const adminUrl = new URL(need('PG_ADMIN_URL'));
-  adminUrl.pathname = '/accubooks';
-  admin = new PgClient({ connectionString: adminUrl.toString() });
-  await admin.connect();
-  await admin.query('GRANT SELECT, UPDATE ON billing_config TO runbook');
+  rig = await startBillingRig({ name: 'caps' });
 });
 
 afterAll(async () => {
-  for (const w of workers) w.worker.shutdown();
-  await Promise.all(workers.map((w) => w.running));
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    world?.close(),
-    stripe?.close(),
-    admin?.end(),
-    ...opened.map((c) => c.close()),
-  ]);
+  await rig?.close();
 });
 
 const input = (charges: string[], policy: Record<string, unknown> = {}): BillingErrorInput => ({
   incidentId: uniqueId('P0-3-caps'),
-  target: sandbox.name,
+  target: rig.sandbox.name,
   trigger: { source: 'manual', startedBy: 'oncall-test', description: 'customer charged twice' },
   charges,
   reportedBy: 'support@accubooks.test',
   policy: { verifyWindowMs: 30_000, verifyIntervalMs: 500, ...policy },
 });
 
-const refundsOf = (charge: string) => stripe.refunds().filter((r) => r.body.includes(charge));
+const refundsOf = (charge: string) => rig.stripe.refunds().filter((r) => r.body.includes(charge));
 const entries = async (h: WorkflowHandle) =>
   ((await h.query(stateQuery)).checks.charges as { list: ChargeEntry[] } | undefined)?.list ?? [];
 const entry = async (h: WorkflowHandle, charge: string) =>
   (await entries(h)).find((e) => e.charge === charge);
 
-/**
- * The CEO's newest code for one gate of one workflow (as it reached their personal webhook), once
- * the workflow has recorded it too. Sent earlier (the code reaches the inbox before the activity that
- * sent it completes), the attempt is checked in the same workflow task that records the code, a
- * history that does not replay (reported to the lead: approval.ts, not these caps).
- */
-async function ceoCode(h: WorkflowHandle, gate: string, not?: string): Promise<string> {
-  let code: string | undefined;
-  let sent = 0;
-  await waitUntil(`a CEO code for ${gate}`, () => {
-    const codes = world.personal.requests
-      .filter((r) => r.path === '/ceo')
-      .map((r) => r.body as { code: string; gate: string; workflowId: string })
-      .filter((b) => b.gate === gate && b.workflowId === h.workflowId);
-    code = codes.at(-1)?.code;
-    sent = codes.length;
-    return Promise.resolve(!!code && code !== not);
-  });
-  await waitUntil(`the workflow to record the CEO's code for ${gate}`, async () => {
-    const rec = (await h.query(stateQuery)).approvals?.find((g) => g.gate === gate);
-    return (rec?.codes.filter((c) => c.approver === 'ceo').length ?? 0) >= sent;
-  });
-  return code!;
-}
+const ceoCode = (h: WorkflowHandle, gate: string, not?: string) =>
+  recordedCode(rig.world, h, 'ceo', gate, not);
 
 test('under the cap refunded at once; over the per-charge cap waits, shown with amount vs cap, refunded only after the CEO code', async () => {
   const { taskQueue } = await startWorker({
@@ -148,7 +68,7 @@ test('under the cap refunded at once; over the per-charge cap waits, shown with 
     perIncidentCount: 10,
   });
   const inc = input(['ch_capsmall', 'pi_capbig']);
-  const handle = await env.client.workflow.start(billingError, {
+  const handle = await rig.env.client.workflow.start(billingError, {
     taskQueue,
     workflowId: uniqueId('wf-caps-charge'),
     args: [inc],
@@ -186,7 +106,7 @@ test('under the cap refunded at once; over the per-charge cap waits, shown with 
   expect(gate).toMatchObject({ status: 'pending', requiredRoles: ['CEO'] });
 
   // The approval message and the outcome message list it, with the amount against the cap.
-  const ask = await world.mailbox.waitFor(
+  const ask = await rig.world.mailbox.waitFor(
     (m) =>
       m.to.includes('ceo@accubooks.test') &&
       m.text.includes(inc.incidentId) &&
@@ -194,7 +114,7 @@ test('under the cap refunded at once; over the per-charge cap waits, shown with 
       /over the cap/i.test(m.text),
   );
   expect(ask.text).toMatch(/pi_capbig: 1099 usd .*per-charge cap of 500 usd/);
-  const outcome = await world.mailbox.waitFor(
+  const outcome = await rig.world.mailbox.waitFor(
     (m) => m.subject.includes('Billing frozen: outcome') && m.subject.includes(inc.incidentId),
   );
   expect(outcome.text).toMatch(/WAITING for CEO approval[\s\S]*pi_capbig: 1099 usd/);
@@ -249,7 +169,7 @@ test('per-incident total cap: the refund that would pass it waits; a CEO rejecti
     perIncidentCount: 10,
   });
   const inc = input(['ch_totala', 'ch_totalb', 'ch_totalc']);
-  const handle = await env.client.workflow.start(billingError, {
+  const handle = await rig.env.client.workflow.start(billingError, {
     taskQueue,
     workflowId: uniqueId('wf-caps-total'),
     args: [inc],
@@ -295,7 +215,7 @@ test('per-incident count cap: the refund past the count waits for approval, and 
     perIncidentCount: 1,
   });
   const inc = input(['ch_counta', 'ch_countb']);
-  const handle = await env.client.workflow.start(billingError, {
+  const handle = await rig.env.client.workflow.start(billingError, {
     taskQueue,
     workflowId: uniqueId('wf-caps-count'),
     args: [inc],
@@ -321,7 +241,7 @@ test('per-incident count cap: the refund past the count waits for approval, and 
       (await handle.query(stateQuery)).currentStep,
     ),
   );
-  await world.mailbox.waitFor(
+  await rig.world.mailbox.waitFor(
     (m) =>
       m.subject.includes('Approved: billing resumes after the pending refunds') &&
       m.subject.includes(inc.incidentId),
@@ -341,10 +261,10 @@ test('a trigger-time override that tries to raise a refund cap is refused with a
   const workflowId = uniqueId('wf-caps-raise');
   // The path of the CLI and the intake: refused before anything starts.
   const err = await startIncident({
-    client: env.client,
+    client: rig.env.client,
     taskQueue: uniqueId('nowhere'),
     runbook: 'P0-3',
-    target: sandbox.name,
+    target: rig.sandbox.name,
     trigger: { source: 'manual', startedBy: 'mallory' },
     policy: { refundCapPerCharge: 1e9 },
     extraInput: { charges: ['ch_mallory'] },
@@ -354,7 +274,7 @@ test('a trigger-time override that tries to raise a refund cap is refused with a
   expect((err as Error).message).toMatch(
     /refundCapPerCharge cannot be set by a trigger: the refund caps are the worker's configuration \(REFUND_CAP_PER_CHARGE\)/,
   );
-  await expect(env.client.workflow.getHandle(workflowId).describe()).rejects.toThrow(/not found/i);
+  await expect(rig.env.client.workflow.getHandle(workflowId).describe()).rejects.toThrow(/not found/i);
 
   // Started by hand (the UI's "Start workflow"): the workflow fails before its first activity.
   const { taskQueue } = await startWorker({
@@ -362,7 +282,7 @@ test('a trigger-time override that tries to raise a refund cap is refused with a
     perIncidentTotal: 1000,
     perIncidentCount: 2,
   });
-  const handle = await env.client.workflow.start(billingError, {
+  const handle = await rig.env.client.workflow.start(billingError, {
     taskQueue,
     workflowId: uniqueId('wf-caps-raise-hand'),
     args: [input(['ch_mallory'], { maxRefundAmount: 1e9 })],

@@ -2,81 +2,40 @@
  * P0-1 on the time-skipping server, with real activities against a real sandbox container, the real
  * Docker engine and real HTTP receivers for the pages. Proves the seed's 15-minute escalation rule.
  */
-import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../activities';
 import { systemDown } from '../../workflows';
 import { stateQuery } from '../../definitions/messages';
 import type { IncidentInput, IncidentState } from '../../definitions/types';
 import type { SystemDownPolicy } from '../../definitions/policies/system-down';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import type { WorkerClients } from '../../worker/clients';
-import { startReceiver, type Receiver } from '../../rig/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
+import { waitUntil } from '../../rig/sandbox';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let pagerDuty: Receiver;
-let slack: Receiver;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
-const taskQueue = uniqueId('p0-1');
+let rig: IncidentRig;
 
 beforeAll(async () => {
-  [env, sandbox, pagerDuty, slack] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-p01'),
-    startReceiver(),
-    startReceiver(),
-  ]);
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
-    taskQueue,
-
-    activities: createActivities(
-      (clients = testClients({
-        health: { apiUrls: { [sandbox.name]: sandbox.url } },
-        notify: {
-          pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-          pagerDutyRoutingKey: 'test-routing-key',
-          slackWebhookUrl: `${slack.url}/hooks/oncall`,
-        },
-      })).deps,
-    ),
-  });
-  running = worker.run();
+  rig = await startIncidentRig({ name: 'p01', pagerDutyRoutingKey: 'test-routing-key', chatHook: 'oncall' });
+  await rig.startWorker();
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    pagerDuty?.close(),
-    slack?.close(),
-    clients?.close(),
-  ]);
+  await rig?.close();
 });
 
 const input = (policy: Partial<SystemDownPolicy> = {}): IncidentInput<SystemDownPolicy> => ({
   incidentId: uniqueId('P0-1'),
-  target: sandbox.name,
-  trigger: { source: 'alert', alertName: 'SystemUnreachable', labels: { service: sandbox.name } },
+  target: rig.sandbox.name,
+  trigger: { source: 'alert', alertName: 'SystemUnreachable', labels: { service: rig.sandbox.name } },
   // Only the real-time parts are shortened; the escalation rule keeps its seed default.
   policy: { verifyWindowMs: 8_000, verifyIntervalMs: 500, ...policy },
 });
 
 test('a crashed API is restarted, verified healthy, and resolved without escalation', async () => {
-  await sandbox.inject({ fault: 'crash' });
-  await waitUntil('container to exit', async () => (await sandbox.health()) === null);
-  const before = await sandbox.startedAt();
+  await rig.sandbox.inject({ fault: 'crash' });
+  await waitUntil('container to exit', async () => (await rig.sandbox.health()) === null);
+  const before = await rig.sandbox.startedAt();
 
-  const state: IncidentState = await env.client.workflow.execute(systemDown, {
-    taskQueue,
+  const state: IncidentState = await rig.env.client.workflow.execute(systemDown, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p01-crash'),
     args: [input()],
   });
@@ -92,27 +51,27 @@ test('a crashed API is restarted, verified healthy, and resolved without escalat
   expect(state.escalations).toHaveLength(0);
   expect(state.mttr.timeToResolveMs).toBeLessThan(state.mttr.targetMs);
   expect(state.mttr.breached).toBe(false);
-  expect(await sandbox.startedAt()).not.toBe(before);
-  expect(await sandbox.health()).toBe(200);
-  expect(pagerDuty.requests).toHaveLength(0);
+  expect(await rig.sandbox.startedAt()).not.toBe(before);
+  expect(await rig.sandbox.health()).toBe(200);
+  expect(rig.pagerDuty.requests).toHaveLength(0);
 });
 
 test('a healthy API at the first check is not restarted', async () => {
-  const before = await sandbox.startedAt();
-  const state = await env.client.workflow.execute(systemDown, {
-    taskQueue,
+  const before = await rig.sandbox.startedAt();
+  const state = await rig.env.client.workflow.execute(systemDown, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p01-healthy'),
     args: [input()],
   });
   expect(state.status).toBe('resolved');
   expect(state.steps.find((s) => s.name === 'restart')?.status).toBe('skipped');
-  expect(await sandbox.startedAt()).toBe(before);
+  expect(await rig.sandbox.startedAt()).toBe(before);
 });
 
 test('an API still down after restarts pages the next tier at 15 minutes, then resolves when health returns', async () => {
-  await sandbox.inject({ fault: 'fail-health', persist: true });
-  const handle = await env.client.workflow.start(systemDown, {
-    taskQueue,
+  await rig.sandbox.inject({ fault: 'fail-health', persist: true });
+  const handle = await rig.env.client.workflow.start(systemDown, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p01-down'),
     args: [input({ maxRestarts: 1 })],
   });
@@ -125,12 +84,12 @@ test('an API still down after restarts pages the next tier at 15 minutes, then r
     60_000,
   );
 
-  await env.sleep('14 minutes');
+  await rig.env.sleep('14 minutes');
   let state = await handle.query(stateQuery);
   expect(state.escalations).toHaveLength(0);
   expect(state.status).toBe('remediating');
 
-  await env.sleep('2 minutes');
+  await rig.env.sleep('2 minutes');
   state = await handle.query(stateQuery);
   expect(state.escalations).toHaveLength(1);
   expect(state.status).toBe('escalated');
@@ -138,7 +97,7 @@ test('an API still down after restarts pages the next tier at 15 minutes, then r
   expect(escalatedAfter).toBeGreaterThanOrEqual(15 * 60_000);
   expect(escalatedAfter).toBeLessThan(16 * 60_000);
   expect(state.escalations[0].delivered.sort()).toEqual(['pagerduty', 'slack']);
-  const page = pagerDuty.requests.at(-1)!.body as {
+  const page = rig.pagerDuty.requests.at(-1)!.body as {
     routing_key: string;
     dedup_key: string;
     payload: { severity: string };
@@ -148,7 +107,7 @@ test('an API still down after restarts pages the next tier at 15 minutes, then r
   expect(page.dedup_key).toBe(`${state.incidentId}/escalation-1`);
 
   // The fix arrives from outside (a person); the runbook's re-checks notice and resolve.
-  await sandbox.clearFaults();
+  await rig.sandbox.clearFaults();
   const final = await handle.result();
   expect(final.status).toBe('resolved');
   expect(final.outcome).toBe('health returned to 200');

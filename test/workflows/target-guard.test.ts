@@ -7,10 +7,9 @@
  *     a crash loop is refused, a hold refuses others and cannot be released without approval.
  */
 import { Worker } from '@temporalio/worker';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { createActivities } from '../../activities';
-import { dataIntegrityViolation, systemDown, targetLease } from '../../workflows';
+import { dataIntegrityViolation, targetLease } from '../../workflows';
 import { abandonSignal, resolveSignal, stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
 import {
@@ -26,71 +25,41 @@ import {
 } from '../../definitions/target-guard';
 import { HOLD_ESCALATE_AFTER_MS } from '../../workflows/guarded-actions';
 import type { WorkerClients } from '../../worker/clients';
+import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
+import { startP01OnHeldTarget } from '../../rig/scenarios/kit';
 import { uniqueId } from '../../rig/env';
-import { testClients } from '../../rig/deps';
-import { startReceiver, type Receiver } from '../../rig/receivers';
-import { startSandbox, waitUntil, type Sandbox } from '../../rig/sandbox';
-import { timeSkippingEnv, createTestWorker } from '../../rig/temporal';
-import { startApprovalWorld, type ApprovalWorld } from '../../rig/approvals';
+import { startSandbox, waitUntil } from '../../rig/sandbox';
+import { createTestWorker } from '../../rig/temporal';
 
-let env: TestWorkflowEnvironment;
-let sandbox: Sandbox;
-let pagerDuty: Receiver;
-let world: ApprovalWorld;
-let worker: Worker;
-let running: Promise<void>;
-let clients: WorkerClients;
 const taskQueue = uniqueId('guard');
+let rig: IncidentRig;
+let clients: WorkerClients;
 
 beforeAll(async () => {
-  [env, sandbox, pagerDuty, world] = await Promise.all([
-    timeSkippingEnv(),
-    startSandbox('abk-guard'),
-    startReceiver(),
-    startApprovalWorld(),
-  ]);
-  clients = testClients({
-    health: { apiUrls: { [sandbox.name]: sandbox.url } },
-    notify: {
-      pagerDutyEventsUrl: `${pagerDuty.url}/v2/enqueue`,
-      pagerDutyRoutingKey: 'test-routing-key',
-      slackWebhookUrl: `${world.team.url}/hooks/oncall`,
-      mailer: world.mailbox.transport(),
-      mailFrom: 'runbooks@accubooks.test',
-    },
-    approvers: world.directory,
-  });
-  worker = await createTestWorker({
-    connection: env.nativeConnection,
+  rig = await startIncidentRig({
+    name: 'guard',
     taskQueue,
-
-    activities: createActivities(clients.deps),
+    approvals: true,
+    pagerDutyRoutingKey: 'test-routing-key',
+    chatHook: 'oncall',
   });
-  running = worker.run();
+  ({ clients } = await rig.startWorker());
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await Promise.all([
-    env?.teardown(),
-    sandbox?.remove(),
-    pagerDuty?.close(),
-    world?.close(),
-    clients?.close(),
-  ]);
+  await rig?.close();
 });
 
-const running$ = async () => (await sandbox.docker.getContainer(sandbox.name).inspect()).State;
+const running$ = async () => (await rig.sandbox.docker.getContainer(rig.sandbox.name).inspect()).State;
 
 test('with P0-4 holding the API, a P0-1 incident on the same target makes no restart; approval restarts it', async () => {
-  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
+  const p04 = await rig.env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p04-hold'),
     args: [
       {
         incidentId: uniqueId('P0-4'),
-        target: sandbox.name,
+        target: rig.sandbox.name,
         trigger: { source: 'manual', startedBy: 'test', description: 'cross-tenant leakage in invoices' },
         policy: { verifyWindowMs: 20_000, verifyIntervalMs: 500 },
       },
@@ -105,22 +74,11 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   expect((await running$()).Running).toBe(false);
   const stoppedState = await running$();
 
-  const p01 = await env.client.workflow.start(systemDown, {
-    taskQueue,
-    workflowId: uniqueId('wf-p01-held'),
-    args: [
-      {
-        incidentId: uniqueId('P0-1'),
-        target: sandbox.name,
-        trigger: { source: 'alert', alertName: 'SystemUnreachable' },
-        policy: { verifyWindowMs: 5_000, verifyIntervalMs: 500 },
-      },
-    ],
-  });
-  await waitUntil(
-    'P0-1 to be refused the restart',
-    async () => (await p01.query(stateQuery)).escalations.length > 0,
-    60_000,
+  const p01 = await startP01OnHeldTarget(
+    rig.env.client,
+    rig.taskQueue,
+    { workflowId: uniqueId('wf-p01-held'), incidentId: uniqueId('P0-1') },
+    rig.sandbox.name,
   );
   const s = await p01.query(stateQuery);
   const restart = s.steps.find((st) => st.name === 'restart');
@@ -134,7 +92,7 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   expect(s.escalations[0].reason).toContain(
     `held by the P0-4 data integrity violation incident ${held.incidentId}`,
   );
-  const page = world.team.requests.find(
+  const page = rig.world.team.requests.find(
     (r) => String(r.body.text).includes('P0-1') && String(r.body.text).includes('held by'),
   );
   expect(page).toBeDefined();
@@ -144,14 +102,14 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   expect(after.StartedAt).toBe(stoppedState.StartedAt);
   // Anyone with the UI can send the guard a request naming any requester: a hold asked in the
   // running P0-1's name, or in the name of a P0-4 that does not exist, is refused.
-  const guardHandle = env.client.workflow.getHandle(targetLeaseWorkflowId(sandbox.name));
+  const guardHandle = rig.env.client.workflow.getHandle(targetLeaseWorkflowId(rig.sandbox.name));
   const p01State = await p01.query(stateQuery);
   const forge = (workflowId: string, incidentId: string, runbook: string) =>
     guardHandle.executeUpdate(targetActionUpdate, {
       args: [
         {
           requestId: uniqueId('forged'),
-          target: sandbox.name,
+          target: rig.sandbox.name,
           kind: 'hold',
           requester: { workflowId, incidentId, runbook },
           reason: 'forged',
@@ -173,15 +131,15 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
     'the resolve to be refused',
     async () => (await p01.query(stateQuery)).closeRequests?.some((c) => c.outcome === 'refused') ?? false,
   );
-  const ctoCodes = world.personal.requests.filter((r) => r.path === '/cto').length;
+  const ctoCodes = rig.world.personal.requests.filter((r) => r.path === '/cto').length;
   await p01.signal(abandonSignal, { by: 'test', reason: 'held by P0-4; nothing to do here' });
-  const ctoCode = await world.waitForCode('cto', ctoCodes);
+  const ctoCode = await rig.world.waitForCode('cto', ctoCodes);
   await p01.signal(abandonSignal, { by: 'cto', reason: 'confirmed', code: ctoCode });
   expect((await p01.result()).status).toBe('abandoned');
   expect((await running$()).Running).toBe(false);
 
   // Only the CEO's code resumes it.
-  const code = await world.waitForCode('ceo');
+  const code = await rig.world.waitForCode('ceo');
   await p04.signal(approvalSignal, {
     approver: 'ceo',
     decision: 'approve',
@@ -191,8 +149,8 @@ test('with P0-4 holding the API, a P0-1 incident on the same target makes no res
   const final = await p04.result();
   expect(final.status).toBe('resolved');
   expect((await running$()).Running).toBe(true);
-  const guard = await env.client.workflow
-    .getHandle(targetLeaseWorkflowId(sandbox.name))
+  const guard = await rig.env.client.workflow
+    .getHandle(targetLeaseWorkflowId(rig.sandbox.name))
     .query(targetLeaseStateQuery);
   expect(guard.holds).toHaveLength(0);
   expect(guard.log.some((l) => l.includes('REFUSED restart'))).toBe(true);
@@ -217,8 +175,8 @@ describe('the target guard', () => {
     reason: 'test',
     decidedAt,
   });
-  const envNow = async () => new Date(await env.currentTimeMs()).toISOString();
-  let guard: Awaited<ReturnType<typeof env.client.workflow.start<typeof targetLease>>>;
+  const envNow = async () => new Date(await rig.env.currentTimeMs()).toISOString();
+  let guard: Awaited<ReturnType<typeof rig.env.client.workflow.start<typeof targetLease>>>;
   // The table is tested with made-up requesters: a worker of its own that trusts them (the real
   // worker checks every requester is a running incident of the target: see the test above).
   const tableQueue = `${taskQueue}-table`;
@@ -227,12 +185,12 @@ describe('the target guard', () => {
 
   beforeAll(async () => {
     tableWorker = await createTestWorker({
-      connection: env.nativeConnection,
+      connection: rig.env.nativeConnection,
       taskQueue: tableQueue,
       activities: createActivities({ ...clients.deps, targetGuardTrustsRequesters: true }),
     });
     tableRunning = tableWorker.run();
-    guard = await env.client.workflow.start(targetLease, {
+    guard = await rig.env.client.workflow.start(targetLease, {
       taskQueue: tableQueue,
       workflowId: targetLeaseWorkflowId(target),
       args: [{ target, policy: { maxRestarts: 3, restartWindowMs: 15 * 60_000, coverWindowMs: 60_000 } }],
@@ -241,7 +199,7 @@ describe('the target guard', () => {
   });
 
   test('two runbooks never act at once; a restart asked for meanwhile is covered, not repeated', async () => {
-    const now = await env.currentTimeMs();
+    const now = await rig.env.currentTimeMs();
     const a = await guard.executeUpdate(targetActionUpdate, {
       args: [request('p0-a', 'restart', new Date(now).toISOString())],
     });
@@ -264,20 +222,20 @@ describe('the target guard', () => {
 
   test('restarts are rate-limited: a crash loop is refused and escalates', async () => {
     for (let i = 0; i < 2; i++) {
-      await env.sleep('2 minutes');
+      await rig.env.sleep('2 minutes');
       const r = await guard.executeUpdate(targetActionUpdate, {
         args: [request(`p0-loop-${i}`, 'restart', await envNow())],
       });
       expect(r.granted).toBe(true);
       await guard.signal(targetDoneSignal, { requestId: r.requestId, ok: true });
     }
-    await env.sleep('2 minutes');
+    await rig.env.sleep('2 minutes');
     const refused = await guard.executeUpdate(targetActionUpdate, {
       args: [request('p0-loop-x', 'restart', await envNow())],
     });
     expect(refused.granted).toBe(false);
     expect(refused.reason).toMatch(/crash loop: .* restarted 3 times in the last 15 minutes/);
-    await env.sleep('15 minutes');
+    await rig.env.sleep('15 minutes');
     const later = await guard.executeUpdate(targetActionUpdate, {
       args: [request('p0-loop-y', 'restart', await envNow())],
     });
@@ -288,7 +246,7 @@ describe('the target guard', () => {
   test('a hold refuses every other runbook, and a forged release without approval is refused', async () => {
     const hold = await guard.executeUpdate(targetActionUpdate, { args: [request('p0-4-holder', 'hold')] });
     expect(hold.granted).toBe(true);
-    await env.sleep('2 minutes');
+    await rig.env.sleep('2 minutes');
     // Decided from the one table: what a hold blocks is refused, the rest granted (and finished).
     for (const [kind, rule] of Object.entries(TARGET_ACTION_RULES) as [
       GuardedActionKind,
@@ -330,13 +288,13 @@ test('P0-4 does not stop the API before the guard grants its hold, and stops it 
   // The API's guard runs on a queue no worker polls yet: it cannot answer.
   const late = await startSandbox('abk-guard-late');
   const guardQueue = uniqueId('guard-down');
-  await env.client.workflow.start(targetLease, {
+  await rig.env.client.workflow.start(targetLease, {
     taskQueue: guardQueue,
     workflowId: targetLeaseWorkflowId(late.name),
     args: [{ target: late.name }],
   });
-  const p04 = await env.client.workflow.start(dataIntegrityViolation, {
-    taskQueue,
+  const p04 = await rig.env.client.workflow.start(dataIntegrityViolation, {
+    taskQueue: rig.taskQueue,
     workflowId: uniqueId('wf-p04-late-hold'),
     args: [
       {
@@ -368,7 +326,7 @@ test('P0-4 does not stop the API before the guard grants its hold, and stops it 
     expect((await late.docker.getContainer(late.name).inspect()).State.Running).toBe(true);
 
     guardWorker = await createTestWorker({
-      connection: env.nativeConnection,
+      connection: rig.env.nativeConnection,
       taskQueue: guardQueue,
       activities: createActivities(clients.deps),
     });
@@ -388,7 +346,7 @@ test('P0-4 does not stop the API before the guard grants its hold, and stops it 
   } finally {
     // Nothing of this test may stay scheduled: the time-skipping clock waits for it.
     await p04.terminate('test done').catch(() => undefined);
-    await env.client.workflow
+    await rig.env.client.workflow
       .getHandle(targetLeaseWorkflowId(late.name))
       .terminate('test done')
       .catch(() => undefined);

@@ -10,10 +10,10 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
 import { Redis } from 'ioredis';
-import { need } from '../../rig/env';
+import { need } from './env';
 
 const run = promisify(execFile);
-const repo = path.join(__dirname, '../..');
+const repo = path.join(__dirname, '..');
 
 export type StackService = 'postgres' | 'redis' | 'dockerd' | 'stripe-mock' | 'prometheus';
 
