@@ -361,7 +361,7 @@ test('wouldGrant (dry runs) answers from the same table without taking a lease, 
   const holder = { workflowId: 'wf-p04-holder', incidentId: 'P0-4-holder', runbook: 'P0-4' };
   const asker = { workflowId: 'wf-p01-dry', incidentId: 'DRYRUN-P0-1', runbook: 'P0-1' };
   const since = new Date().toISOString();
-  const handle = await env.client.workflow.start(targetLease, {
+  const handle = await rig.env.client.workflow.start(targetLease, {
     taskQueue,
     workflowId: targetLeaseWorkflowId(target),
     args: [
