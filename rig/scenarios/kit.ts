@@ -110,6 +110,15 @@ export async function startP01OnHeldTarget(
   return p01;
 }
 
+/** P0-2 on a sandbox's leaked idle connections (older than 2 s), compressed to seconds. */
+export const leakedPoolPolicy = (sandbox: string) => ({
+  applicationName: appName(sandbox),
+  idleTerminateAfterMs: 2_000,
+  resolveWindowMs: 3_000,
+  stopTimeoutSec: 2,
+  ...fastSampling,
+});
+
 /** P1-2 on a sandbox's real slow queries (pg_sleep), compressed to seconds. */
 export const slowQueriesPolicy = (sandbox: string) => ({
   applicationName: appName(sandbox),

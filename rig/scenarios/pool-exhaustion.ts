@@ -1,5 +1,5 @@
 /** P0-2 pool exhaustion: leaked idle connections killed, the API restarted and verified. */
-import { appName, closed, fastSampling, start, type Scenario } from './kit';
+import { closed, leakedPoolPolicy, start, type Scenario } from './kit';
 
 export const POOL_EXHAUSTION_SCENARIOS: Scenario[] = [
   {
@@ -13,13 +13,7 @@ export const POOL_EXHAUSTION_SCENARIOS: Scenario[] = [
         target: sb.name,
         trigger: { source: 'alert', alertName: 'DatabasePoolExhausted', values: { utilization: 1 } },
         workflowId: ctx.id('P0-2'),
-        policy: {
-          applicationName: appName(sb.name),
-          idleTerminateAfterMs: 2_000,
-          resolveWindowMs: 3_000,
-          stopTimeoutSec: 2,
-          ...fastSampling,
-        },
+        policy: leakedPoolPolicy(sb.name),
       });
       const state = await closed(handle);
       if (state.status !== 'resolved') throw new Error(`P0-2 ended ${state.status}`);

@@ -15,7 +15,14 @@ import { testDocker, waitUntil } from '../../rig/sandbox';
 import { stateQuery } from '../../definitions/messages';
 import { DEFAULT_P95_QUERY } from '../../definitions/policies/high-latency';
 import type { IncidentState } from '../../definitions/types';
-import { appName, errorRate, fastSampling } from '../../rig/scenarios/kit';
+import {
+  appName,
+  errorRate,
+  fastSampling,
+  leakedPoolPolicy,
+  queueFloodPolicy,
+  slowQueriesPolicy,
+} from '../../rig/scenarios/kit';
 import type { WorkflowHandle } from '@temporalio/client';
 import { assertCliBuilt, cliOn } from '../../rig/cli';
 import { actionsOfHistory } from '../../common/report/plan';
@@ -215,13 +222,7 @@ test('P0-2 on leaked idle connections: the plan ends at "would kill the idle ses
       runbook: 'P0-2',
       target: sb.name,
       trigger: { source: 'alert', alertName: 'DatabasePoolExhausted', values: { utilization: 1 } },
-      policy: {
-        applicationName: appName(sb.name),
-        idleTerminateAfterMs: 2_000,
-        resolveWindowMs: 3_000,
-        stopTimeoutSec: 2,
-        ...fastSampling,
-      },
+      policy: leakedPoolPolicy(sb.name),
     },
     async (h) => {
       await h.result();
@@ -254,15 +255,7 @@ test('P1-2 on slow queries: the plan ends at "would cancel the slow queries", as
       runbook: 'P1-2',
       target: sb.name,
       trigger: { source: 'alert', alertName: 'HighLatency' },
-      policy: {
-        applicationName: appName(sb.name),
-        slowQueryMs: 2_000,
-        rateWindow: '15s',
-        resolveWindowMs: 5_000,
-        cancelGraceMs: 3_000,
-        maxKillRounds: 5,
-        ...fastSampling,
-      },
+      policy: slowQueriesPolicy(sb.name),
     },
     untilStepDone(/^cancel-/),
   );
@@ -289,15 +282,7 @@ test('P1-3 on a flooded queue: the plan ends at its first queue action, as the r
       runbook: 'P1-3',
       target: sb.name,
       trigger: { source: 'alert', alertName: 'QueueOverflow' },
-      policy: {
-        pauseKey,
-        maxReplicas: 2,
-        scaleStep: 2,
-        rateWindow: '10s',
-        resolveWindowMs: 4_000,
-        replicaStopTimeoutSec: 1,
-        ...fastSampling,
-      },
+      policy: queueFloodPolicy(pauseKey),
     },
     async (h) => {
       await waitUntil(
