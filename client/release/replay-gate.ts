@@ -6,7 +6,12 @@
  * workflow finishes on its own build (Worker Versioning), whatever the new code does.
  */
 import path from 'node:path';
-import { bundleWorkflowCode, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  Worker,
+  type WorkflowBundleOption,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
 import { pinnedBuild, readHistories, type HistoryFile } from './histories';
@@ -39,11 +44,16 @@ const quiet = {
   error: () => undefined,
 };
 
+/** The workflows at `workflowsPath` bundled for replay, without the bundler's progress lines. */
+export function bundleQuietly(workflowsPath: string): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quiet });
+}
+
 async function bundleOf(input: GateInput): Promise<WorkflowBundleOption> {
   if (input.workflowBundle) return { codePath: path.resolve(input.workflowBundle) };
   if (!input.workflowsPath)
     throw new Error("the gate needs the build's workflow code (a bundle or workflows path)");
-  return bundleWorkflowCode({ workflowsPath: input.workflowsPath, logger: quiet });
+  return bundleQuietly(input.workflowsPath);
 }
 
 /** The core's reason ("[TMPRL1100] Nondeterminism error: ...") without the SDK's wrapping. */

@@ -7,7 +7,8 @@
  */
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleQuietly } from '../../client/release/replay-gate';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { historyFromJson, type History } from '../../common/report/proto-json';
 import { createIncidentMetrics, incidentMetricsSinks } from '../../worker/metrics';
@@ -53,17 +54,8 @@ async function bundleEditedCopy(
   const edited = edit(readFileSync(file, 'utf8'));
   writeFileSync(file, edited);
   copies.push(dir);
-  return bundleWorkflowCode({ workflowsPath: path.join(dir, 'workflows'), logger: quietLogger });
+  return bundleQuietly(path.join(dir, 'workflows'));
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-};
 
 /** A new timer before the first health check: old histories scheduled the activity there. */
 const PAUSE = "await sleep('1 second');";
@@ -82,7 +74,7 @@ const insertBeforeHealthCheck = (src: string, code: string) => {
 };
 
 beforeAll(async () => {
-  current = await bundleWorkflowCode({ workflowsPath, logger: quietLogger });
+  current = await bundleQuietly(workflowsPath);
 });
 
 afterAll(() => {
