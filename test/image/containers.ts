@@ -166,8 +166,14 @@ export async function execIn(
   docker: Docker,
   name: string,
   cmd: string[],
+  env: Record<string, string> = {},
 ): Promise<{ code: number; output: string }> {
-  const exec = await docker.getContainer(name).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+  const exec = await docker.getContainer(name).exec({
+    Cmd: cmd,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    AttachStdout: true,
+    AttachStderr: true,
+  });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
   stream.on('data', (d: Buffer) => chunks.push(d));

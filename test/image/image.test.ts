@@ -15,6 +15,7 @@ import type Docker from 'dockerode';
 import { connectClient } from '../../client/connection';
 import { incidentWorkflowId } from '../../client/incidents';
 import { loadTemporalConfig } from '../../config/temporal';
+import { libpqEnv } from '../../activities/evidence';
 import { targetLeaseWorkflowId } from '../../definitions/target-guard';
 import type { IncidentState } from '../../definitions/types';
 import { need, uniqueId } from '../../rig/env';
@@ -238,6 +239,25 @@ describe('the worker and the intake from the image, on the stack', () => {
     expect(cli.code).toBe(0);
     expect(JSON.parse(cli.output)).toHaveProperty('incidents');
   }, 120_000);
+
+  test("P0-4's pg_dump is in the image where PG_BIN_DIR says, and dumps the stack's database as uid 1000", async () => {
+    const pgDump = '/usr/lib/postgresql/15/bin/pg_dump';
+    const version = await execIn(docker, names.worker, [pgDump, '--version']);
+    expect(version).toMatchObject({ code: 0, output: expect.stringMatching(/^pg_dump \(PostgreSQL\) 15\./) });
+    // As the evidence activity runs it: the runbook role's libpq environment, into the volume.
+    const file = '/var/lib/accubooks/evidence/image-test.dump';
+    const dump = await execIn(
+      docker,
+      names.worker,
+      [pgDump, '--format=custom', '--no-password', `--file=${file}`],
+      libpqEnv(need('RUNBOOK_DATABASE_URL')),
+    );
+    expect(dump).toEqual({ code: 0, output: '' });
+    const probe = `const f = ${JSON.stringify(file)}, fs = require('node:fs');
+      const head = fs.readFileSync(f).subarray(0, 5).toString(); fs.unlinkSync(f); console.log(head);`;
+    // A custom-format dump begins with pg_dump's magic "PGDMP".
+    expect(await execIn(docker, names.worker, ['node', '-e', probe])).toEqual({ code: 0, output: 'PGDMP\n' });
+  }, 60_000);
 
   test('an alert to the containerised intake → P0-1 on the containerised worker restarts the API', async () => {
     const container = need('ACCUBOOKS_API_CONTAINER');
