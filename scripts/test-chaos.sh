@@ -11,48 +11,16 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/stage-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stage-lib.sh"
 cd "$ABK_REPO"
 
 export STACK_DIR="${STACK_DIR:-$ABK_REPO/.stack/chaos}"
-T0="$(abk_now_ms)"
-STACK_STARTED=""
+ABK_STAGE=test-chaos
+abk_stage_traps
 
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n "$STACK_STARTED" ]]; then
-    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
-      abk_log "KEEP_STACK=1: the stack stays up (STACK_DIR=$STACK_DIR scripts/stack.sh down to stop it)"
-    else
-      scripts/stack.sh down >/dev/null 2>&1 || {
-        abk_warn "stack down failed"
-        rc=1
-      }
-    fi
-  fi
-  abk_log "total $(abk_since "$T0")"
-  if ((rc == 0)); then echo "test-chaos.sh: OK"; else echo "test-chaos.sh: FAILED (exit $rc)"; fi
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Build when dist is missing or older than any source.
-if [[ ! -f dist/worker/main.js ]] ||
-  [[ -n "$(find definitions common activities workflows worker client config sandbox rig -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
-  abk_log "building (npm run build)"
-  npm run --silent build
-fi
-
-# A stack already up (KEEP_STACK=1 earlier) is reused and left up; one started here is stopped.
-if scripts/stack.sh status >/dev/null 2>&1; then
-  abk_log "reusing the stack already up in $STACK_DIR"
-else
-  STACK_STARTED=1
-  abk_log "stack up in $STACK_DIR"
-  scripts/stack.sh up >/dev/null
-fi
+abk_stage_build_if_stale dist/worker/main.js definitions common activities workflows worker client config sandbox rig
+abk_stage_stack_up
 # shellcheck disable=SC1091
 source "$STACK_DIR/env"
 
@@ -63,14 +31,5 @@ jest_rc=0
 # The main jest config ignores test/chaos/; this run is only test/chaos/.
 npx jest --runInBand --forceExit --testPathIgnorePatterns '/node_modules/' --json --outputFile="$results" \
   test/chaos "$@" || jest_rc=$?
-if [[ -f "$results" ]]; then
-  # shellcheck disable=SC2016  # JavaScript, not shell
-  node -e '
-    const r = require(require("path").resolve(process.argv[1]));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`jest (chaos): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  ' "$results" || true
-else
-  echo "jest (chaos): 0 passed, 0 failed, 0 skipped (no results file)"
-fi
+abk_jest_summary chaos "$results"
 exit "$jest_rc"

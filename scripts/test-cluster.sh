@@ -11,61 +11,38 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/stage-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stage-lib.sh"
 cd "$ABK_REPO"
 
-T0="$(abk_now_ms)"
 export STACK_DIR="${CLUSTER_TEST_STACK_DIR:-$ABK_REPO/.stack/cluster-test}"
 export CLUSTER_DIR="${CLUSTER_TEST_DIR:-$STACK_DIR/cluster}"
 mkdir -p "$STACK_DIR" "$CLUSTER_DIR" test-artifacts
-STACK_STARTED=""
-CLUSTER_STARTED=""
+ABK_STAGE=test-cluster
 CLUSTER_UP_PID=""
-
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
+# shellcheck disable=SC2317  # invoked by stage-lib.sh's exit trap
+abk_stage_before_stop() {
   if [[ -n "$CLUSTER_UP_PID" ]] && kill -0 "$CLUSTER_UP_PID" 2>/dev/null; then
     wait "$CLUSTER_UP_PID" 2>/dev/null || true
   fi
-  if [[ "${KEEP_STACK:-0}" == 1 ]]; then
-    abk_log "KEEP_STACK=1: stack ($STACK_DIR) and cluster ($CLUSTER_DIR) stay up"
-  else
-    if [[ -n "$CLUSTER_STARTED" ]]; then scripts/cluster.sh down >/dev/null 2>&1 || rc=1; fi
-    if [[ -n "$STACK_STARTED" ]]; then scripts/stack.sh down >/dev/null 2>&1 || rc=1; fi
-  fi
-  abk_log "done in $(abk_since "$T0") (exit $rc)"
-  exit "$rc"
 }
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+abk_stage_traps
 
 t="$(abk_now_ms)"
 scripts/setup.sh >/dev/null
 abk_log "setup ($(abk_since "$t"))"
-if [[ ! -f dist/worker/main.js ]] ||
-  [[ -n "$(find definitions common config workflows activities worker client sandbox rig scripts -name '*.ts' -newer dist/worker/main.js -print -quit)" ]]; then
-  t="$(abk_now_ms)"
-  if npm run --silent build; then
-    abk_log "npm run build ($(abk_since "$t"))"
-  elif [[ -f dist/worker/main.js ]]; then
-    # The build stage of scripts/test.sh is where a type error fails the run; here only the
-    # worker process of the P0-1 end-to-end test needs dist/.
-    abk_warn "npm run build failed; going on with the existing dist/"
-  else
-    abk_die "npm run build failed"
-  fi
+if ! abk_stage_build_if_stale dist/worker/main.js definitions common activities workflows worker client config sandbox rig scripts; then
+  # The build stage of scripts/test.sh is where a type error fails the run; here only the
+  # worker process of the P0-1 end-to-end test needs dist/.
+  [[ -f dist/worker/main.js ]] || abk_die "npm run build failed"
+  abk_warn "npm run build failed; going on with the existing dist/"
 fi
 
-# The cluster (its binaries built once, then cached) comes up beside the stack.
-if ! scripts/cluster.sh status >/dev/null 2>&1; then CLUSTER_STARTED=1; fi
+# The cluster (its binaries built once, then cached) comes up beside the stack; stopped first.
+if ! scripts/cluster.sh status >/dev/null 2>&1; then ABK_STAGE_STOPS+=("scripts/cluster.sh down"); fi
 scripts/cluster.sh up >"$CLUSTER_DIR/up.out" 2>&1 &
 CLUSTER_UP_PID=$!
-t="$(abk_now_ms)"
-if ! scripts/stack.sh status >/dev/null 2>&1; then STACK_STARTED=1; fi
-scripts/stack.sh up >/dev/null
-abk_log "stack up in $STACK_DIR ($(abk_since "$t"))"
+abk_stage_stack_up
 if ! wait "$CLUSTER_UP_PID"; then
   CLUSTER_UP_PID=""
   cat "$CLUSTER_DIR/up.out" >&2
@@ -93,12 +70,5 @@ if [[ -f test-artifacts/cluster-results.json ]]; then
   abk_log "measured (test-artifacts/cluster-results.json):"
   cat test-artifacts/cluster-results.json
 fi
-if [[ -f "$results" ]]; then
-  # shellcheck disable=SC2016  # JavaScript, not shell
-  node -e '
-    const r = require(require("path").resolve(process.argv[1]));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`jest (cluster): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  ' "$results" || true
-fi
+abk_jest_summary cluster "$results"
 exit "$jest_rc"

@@ -11,48 +11,16 @@
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=scripts/stage-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/stage-lib.sh"
 cd "$ABK_REPO"
 
 export STACK_DIR="${IMAGE_TEST_STACK_DIR:-$ABK_REPO/.stack/image}"
-T0="$(abk_now_ms)"
-STACK_STARTED=""
+ABK_STAGE=test-image
+abk_stage_traps
 
-# shellcheck disable=SC2317  # invoked by the EXIT trap
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n "$STACK_STARTED" ]]; then
-    if [[ "${KEEP_STACK:-0}" == 1 ]]; then
-      abk_log "KEEP_STACK=1: the stack stays up (STACK_DIR=$STACK_DIR scripts/stack.sh down to stop it)"
-    else
-      scripts/stack.sh down >/dev/null 2>&1 || {
-        abk_warn "stack down failed"
-        rc=1
-      }
-    fi
-  fi
-  abk_log "total $(abk_since "$T0")"
-  if ((rc == 0)); then echo "test-image.sh: OK"; else echo "test-image.sh: FAILED (exit $rc)"; fi
-  exit "$rc"
-}
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-if [[ ! -f dist/image/entrypoint.js ]] ||
-  [[ -n "$(find definitions common activities workflows worker client config image sandbox rig -name '*.ts' -newer dist/image/entrypoint.js -print -quit)" ]]; then
-  abk_log "building (npm run build)"
-  npm run --silent build
-fi
-
-if scripts/stack.sh status >/dev/null 2>&1; then
-  abk_log "reusing the stack already up in $STACK_DIR"
-else
-  STACK_STARTED=1
-  t="$(abk_now_ms)"
-  scripts/stack.sh up >/dev/null
-  abk_log "stack up in $STACK_DIR ($(abk_since "$t"))"
-fi
+abk_stage_build_if_stale dist/image/entrypoint.js definitions common activities workflows worker client config sandbox rig image
+abk_stage_stack_up
 # shellcheck disable=SC1091
 source "$STACK_DIR/env"
 
@@ -67,14 +35,5 @@ abk_log "jest (image) ran in $(abk_since "$t")"
 if [[ -f test-artifacts/image-results.json ]]; then
   abk_log "measured (test-artifacts/image-results.json): $(tr -d ' \n' <test-artifacts/image-results.json)"
 fi
-if [[ -f "$results" ]]; then
-  # shellcheck disable=SC2016  # JavaScript, not shell
-  node -e '
-    const r = require(require("path").resolve(process.argv[1]));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`jest (image): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  ' "$results" || true
-else
-  echo "jest (image): 0 passed, 0 failed, 0 skipped (no results file)"
-fi
+abk_jest_summary image "$results"
 exit "$jest_rc"
