@@ -79,7 +79,8 @@ export class Rehearsal {
 
   /** The plan is complete (`why`: where and why it ends); the workflow returns the state. */
   endPlan(state: IncidentState, why: string): void {
-    const n = state.dryRun?.plan.length ?? 0;
+    // Actions only: the assumed checks (`verify`) are reads.
+    const n = state.dryRun?.plan.filter((a) => a.kind !== 'verify').length ?? 0;
     Object.assign((state.dryRun ??= { plan: [] }), { end: why, endedAt: now() });
     state.status = 'planned';
     state.currentStep = 'plan complete';

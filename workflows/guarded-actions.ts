@@ -291,7 +291,7 @@ export function guardedStep<N extends GuardedActivity>(
       ? {
           ...step,
           inputs: input as Record<string, unknown>,
-          assumed: () => ASSUMED_RESULTS[activity](input as never) as ActivityResult<N>,
+          assumed: () => ASSUMED_RESULTS[activity](input as never),
         }
       : step,
     (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),

@@ -41,13 +41,19 @@ const guardWords = (a: PlannedAction) =>
       ? 'no guard (a check, not read: its success is assumed)'
       : 'no guard (not a target action)';
 
+/** "3 planned actions, 2 checks assumed": the checks are reads the plan assumed (dry-run.ts). */
+function plannedCount(plan: PlannedAction[]): string {
+  const checks = plan.filter((a) => a.kind === VERIFY).length;
+  const actions = plan.length - checks;
+  return `${actions} planned action${actions === 1 ? '' : 's'}${checks ? `, ${checks} check${checks === 1 ? '' : 's'} assumed` : ''}`;
+}
 
 /** The plan as the terminal prints it. */
 export function planLines(workflowId: string, s: IncidentState): string[] {
   const plan = s.dryRun?.plan ?? [];
   const lines = [
     `DRY RUN ${workflowId}: ${s.title} (incident ${s.incidentId}); nothing was done`,
-    `Status ${s.status}; ${plan.length} planned action${plan.length === 1 ? '' : 's'}:`,
+    `Status ${s.status}; ${plannedCount(plan)}:`,
   ];
   for (const a of plan) {
     lines.push(`  ${String(a.n).padStart(2)}. would ${a.kind.padEnd(12)} ${a.action}`);

@@ -29,7 +29,7 @@ export async function dryRunThenReal(
   /** Runs the real incident to its end (giving its approvals). */
   realRun: (h: WorkflowHandle) => Promise<void>,
   /** Gives the dry run's approvals (real codes, sent to the real approvers), if it asks for any. */
-  dryRun: (h: WorkflowHandle) => Promise<void> = async () => undefined,
+  dryRun: (h: WorkflowHandle) => Promise<void> = () => Promise.resolve(),
 ): Promise<Rehearsed> {
   const watch = await watchSideEffects(world);
   const dry = await rig.start('dev', { ...opts, dryRun: true });
