@@ -327,6 +327,12 @@ test('P1-3 on a flooded queue: the plan scales, pauses, assumes the queue draine
   });
   await sb.inject({ fault: 'queue-flood', jobs: 700, ratePerSecond: 30 });
   await rig.prom.waitFor(`max(forecast_queue_depth{instance_name="${sb.name}"})`, (v) => v > 500);
+  // The worker busy too (>= 80 %), so both runs scale at their first look, before pausing: the plan
+  // cannot see a scale the real run makes later, on a utilization it measures while verifying.
+  await rig.prom.waitFor(
+    `avg(forecast_worker_utilization{instance_name=~"${sb.name}(-fw-[0-9]+)?"})`,
+    (v) => v >= 0.85,
+  );
   const r = await dryRunThenReal(
     rig,
     watched,
