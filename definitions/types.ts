@@ -209,7 +209,10 @@ export interface PlannedAction {
   /** 1, 2, ... in the order the real run would take them. */
   n: number;
   at: string;
-  /** A guarded action kind (restart, stop, billing-flag, refund, hold, ...), `page` or `notify`. */
+  /**
+   * A guarded action kind (restart, stop, billing-flag, refund, hold, ...), `page`, `notify`, or
+   * `verify`: a check of a planned action's effect, assumed (`inputs.assumed`), not read.
+   */
   kind: string;
   /** "Restart container accubooks-api", "Page engineering lead (CTO): ...". */
   action: string;
@@ -225,7 +228,7 @@ export interface DryRunRecord {
   plan: PlannedAction[];
   /** The incident workflow this dry run rehearses (`runbooks rehearse`), if any. */
   rehearsalOf?: string;
-  /** Why the plan ends here (the next step reads the effect of an action the dry run did not take). */
+  /** Where and why the plan ends: where the real run would end ("the real run would end here, resolved: …"), or a step it cannot assume. */
   end?: string;
   endedAt?: string;
 }

@@ -99,6 +99,15 @@ export async function refundCharge(
 
 /** 4. Document a refund under the evidence directory (written once; undefined when it failed). */
 export function documentRefund(inc: Incident, opts: RefundStepOptions, refund: RefundRecord) {
+  // A dry run's refund was only planned: there is nothing to document, and no file is written.
+  if (inc.rehearsal) {
+    inc.skip(
+      `document-${refund.requested}`,
+      `4. Document refund of ${refund.requested}`,
+      'dry run: would document the refund under the evidence directory',
+    );
+    return Promise.resolve(undefined);
+  }
   return inc.check(
     `document-${refund.requested}`,
     `4. Document refund ${refund.refundId}`,

@@ -99,7 +99,8 @@ function planLines(s: IncidentState): string[] {
   const out = ['', '**DRY RUN (rehearsal): nothing is done.** The plan:'];
   for (const a of s.dryRun.plan.slice(-TIMELINE_MAX_STEPS)) {
     const guard = a.guard ? ` — guard ${a.guard.wouldGrant ? 'would grant' : 'would refuse'}` : '';
-    out.push(`${a.n}. would ${a.kind}: ${a.action.slice(0, 120)}${guard}`);
+    const assumed = a.kind === 'verify' ? ` (assumed: ${String(a.inputs.assumed)})` : '';
+    out.push(`${a.n}. would ${a.kind}: ${a.action.slice(0, 120)}${guard}${assumed}`);
   }
   if (s.dryRun.end) out.push(`**Plan ends**: ${s.dryRun.end.slice(0, 300)}`);
   return out;

@@ -194,27 +194,29 @@ async function preserveEvidenceAndNotify(
 ): Promise<DumpResult | undefined> {
   const dumpTs = new Date().toISOString();
   const [dump] = await Promise.all([
-    inc.check(
-      'pg-dump',
-      '2. Preserve evidence: pg_dump',
-      () =>
-        evidence.dumpDatabase.executeWithOptions(
-          {
-            summary: `pg_dump of the database to the evidence directory`,
-            startToCloseTimeout: policy.dumpTimeoutMs,
-          },
-          [
-            {
-              incidentId: inc.state.incidentId,
-              subdir: policy.evidenceSubdir,
-              timestamp: dumpTs,
-              format: policy.dumpFormat,
-            },
-          ],
+    inc.rehearsal
+      ? noDumpInDryRun(inc)
+      : inc.check(
+          'pg-dump',
+          '2. Preserve evidence: pg_dump',
+          () =>
+            evidence.dumpDatabase.executeWithOptions(
+              {
+                summary: `pg_dump of the database to the evidence directory`,
+                startToCloseTimeout: policy.dumpTimeoutMs,
+              },
+              [
+                {
+                  incidentId: inc.state.incidentId,
+                  subdir: policy.evidenceSubdir,
+                  timestamp: dumpTs,
+                  format: policy.dumpFormat,
+                },
+              ],
+            ),
+          (d) =>
+            `${d.path}: ${d.bytes} bytes, sha256 ${d.sha256}${d.alreadyDone ? ' (found from an earlier attempt)' : ''}`,
         ),
-      (d) =>
-        `${d.path}: ${d.bytes} bytes, sha256 ${d.sha256}${d.alreadyDone ? ' (found from an earlier attempt)' : ''}`,
-    ),
     notifyRolesStep(
       inc,
       {
@@ -240,13 +242,23 @@ async function preserveEvidenceAndNotify(
       mode: dump.mode,
       dirMode: dump.dirMode,
     };
-  } else {
+  } else if (!inc.rehearsal) {
     await inc.escalate(
       `Evidence dump failed: ${inc.state.failing['pg-dump']}`,
       'CTO (evidence not preserved)',
     );
   }
   return dump;
+}
+
+/** A dry run takes no copy of tenant data: the dump is only said, and its success assumed. */
+function noDumpInDryRun(inc: Incident): Promise<undefined> {
+  inc.skip(
+    'pg-dump',
+    '2. Preserve evidence: pg_dump',
+    'dry run: would dump the database to the evidence directory',
+  );
+  return Promise.resolve(undefined);
 }
 
 /**

@@ -6,18 +6,20 @@
  * it would grant it (guarded-actions.ts, `wouldGrant`). Approvals stay real (real codes to the real
  * approvers), every message marked as a rehearsal.
  *
- * Where the plan ends, and why: a runbook's next decision often reads what its last action did (a
- * restart, then "verify: health returns 200"; a kill, then the pool again). A dry run did not act,
- * so that read would see the fault still there and the runbook would go on as if the action had
- * failed (restart again, escalate): a plan the real run never follows. So the plan ends at the
- * first action the guard would grant: everything before it is what the real run does on the same
- * fault, in the same order (pages and notifications have no effect the runbook reads, and a
- * refused action is decided without one, so both are planned and the dry run goes on). The plan
- * says where it ended and why; `runbooks rehearse` compares it with what a past incident did.
- *
- * The runbook function cannot return from inside an action, so each runbook's exported workflow is
- * wrapped (`rehearsable`, workflows/index.ts): a real run calls the runbook unchanged (same
- * commands, so recorded histories replay), a dry run races it against the end of its plan.
+ * The plan follows the runbook's success path to its end. A runbook's next step often reads what its
+ * last action did (a restart, then "verify: health returns 200"; a kill, then the pool again). A dry
+ * run did not act, so that read would see the fault still there and the runbook would go on as if
+ * the action had failed (restart again, escalate): a path the real run never takes when the fix
+ * works. So once an action is planned (`acted`), every such read is not taken: it is recorded as
+ * "would verify (assumed: <the success condition>)" (`assumeVerified`, a `verify` entry in the
+ * plan) and gives the value the real check gives when the fix worked; a planned action gives what
+ * its activity returns when it worked (assumed-results.ts). Read-only checks before the first
+ * planned action (the diagnosis) stay real, and so does every read that is not of an action's
+ * effect (refund caps, a charge's amount). Approvals are real: real codes to the real approvers,
+ * every message marked as a rehearsal; the plan waits for them and goes on past them. The plan ends
+ * where the real run would end ("the real run would end here, resolved: ..."), or, should a step
+ * have no success value to assume, at that step, saying why (`endPlan`). `runbooks rehearse`
+ * compares the plan with what a past incident did.
  */
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { EscalationRecord, IncidentState, PlannedAction } from '../definitions/types';
@@ -27,6 +29,8 @@ const now = () => new Date().toISOString();
 
 /** One dry run's end: the state to return once the plan is complete. */
 export class Rehearsal {
+  /** An action was planned: from here, reads of an action's effect are assumed (`assumeVerified`). */
+  acted = false;
   private complete!: (state: IncidentState) => void;
   readonly ended = new Promise<IncidentState>((resolve) => (this.complete = resolve));
 
@@ -42,6 +46,18 @@ export class Rehearsal {
     const entry: PlannedAction = { n: plan.length + 1, at: now(), ...action };
     plan.push(entry);
     return entry;
+  }
+
+  /**
+   * After a planned action, a check of its effect is not read: planned as "would verify (assumed:
+   * `condition`)"; true when it was (the caller returns the check's success value). Before any
+   * planned action (the diagnosis), and in a real run, false: the check is read.
+   */
+  assumeVerified(state: IncidentState, what: string, condition: string): boolean {
+    if (!this.acted) return false;
+    this.plan(state, { kind: 'verify', action: what, target: state.target, inputs: { assumed: condition } });
+    state.decisions.push(`${now()} Dry run: would verify ${what} (assumed: ${condition})`);
+    return true;
   }
 
   /** A page the real run would send here: planned, not sent (its escalation record says so). */
@@ -63,7 +79,8 @@ export class Rehearsal {
 
   /** The plan is complete (`why`: where and why it ends); the workflow returns the state. */
   endPlan(state: IncidentState, why: string): void {
-    const n = state.dryRun?.plan.length ?? 0;
+    // Actions only: the assumed checks (`verify`) are reads.
+    const n = state.dryRun?.plan.filter((a) => a.kind !== 'verify').length ?? 0;
     Object.assign((state.dryRun ??= { plan: [] }), { end: why, endedAt: now() });
     state.status = 'planned';
     state.currentStep = 'plan complete';

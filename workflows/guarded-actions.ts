@@ -22,6 +22,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { actions, checks } from './activity-proxies';
+import { ASSUMED_RESULTS } from './assumed-results';
 import { failureText, Incident } from './incident';
 import type { GuardRequestRecord } from '../definitions/types';
 import {
@@ -186,7 +187,7 @@ export async function guardedAction<T>(
   inc: Incident,
   target: string,
   kind: GuardedActionKind,
-  opts: GuardedOptions,
+  opts: GuardedOptions & { assumed?: () => T },
   act: (grant: TargetGrant) => Promise<T>,
   describe: (r: T) => string,
 ): Promise<GuardedOutcome<T>> {
@@ -227,18 +228,20 @@ export async function guardedAction<T>(
 }
 
 /**
- * A dry run, where the guard would grant the action: planned as a "would ..." step, and the plan
- * ends here, since what the runbook does next reads the action's effect (dry-run.ts says why).
+ * A dry run, where the guard would grant the action: planned as a "would ..." step, and the run
+ * goes on as if it had worked (`assumed`: what the activity returns then; dry-run.ts says why).
+ * Without one there is nothing truthful to go on with, and the plan ends here.
  */
-function plannedAction(
+function plannedAction<T>(
   inc: Incident,
   target: string,
   kind: GuardedActionKind,
-  opts: GuardedOptions,
+  opts: GuardedOptions & { assumed?: () => T },
   reply: TargetReply,
-): Promise<never> {
+): Promise<GuardedOutcome<T>> {
   const action = opts.summary ?? opts.title;
-  inc.rehearsal!.plan(inc.state, {
+  const rehearsal = inc.rehearsal!;
+  rehearsal.plan(inc.state, {
     kind,
     action,
     target,
@@ -246,9 +249,13 @@ function plannedAction(
     guard: { wouldGrant: true, reason: reply.reason },
   });
   inc.skip(opts.name, opts.title, `dry run: would ${kind} (${action}); the target guard would grant it`);
-  return inc.endPlan(
-    `the next step depends on what "${action}" (${kind}) does to ${target}, which a dry run does not do`,
-  );
+  if (!opts.assumed)
+    return inc.endPlan(
+      `the next step depends on what "${action}" (${kind}) does to ${target}, which a dry run does not do`,
+    );
+  rehearsal.acted = true;
+  delete inc.state.failing[opts.name];
+  return Promise.resolve({ done: true, result: opts.assumed() });
 }
 
 type ActivityInput<N extends GuardedActivity> = Omit<Parameters<Activities[N]>[0], 'grant'>;
@@ -280,7 +287,13 @@ export function guardedStep<N extends GuardedActivity>(
     inc,
     target,
     GUARDED_ACTIVITIES[activity],
-    inc.rehearsal ? { ...step, inputs: input as Record<string, unknown> } : step,
+    inc.rehearsal
+      ? {
+          ...step,
+          inputs: input as Record<string, unknown>,
+          assumed: () => ASSUMED_RESULTS[activity](input as never),
+        }
+      : step,
     (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),
     step.describe,
   );

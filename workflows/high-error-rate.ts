@@ -20,7 +20,7 @@
 import { checks } from './activity-proxies';
 import { failureType, Incident, withSummary } from './incident';
 import { metricEndState } from './end-state';
-import { minutes, pct, verifyLoop } from './verify-loop';
+import { assumedMetric, minutes, pct, verifyLoop } from './verify-loop';
 import { highErrorRateDefaults, type HighErrorRatePolicy } from '../definitions/policies/high-error-rate';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { restartTarget } from './guarded-actions';
@@ -313,6 +313,10 @@ function verifyErrorRate(run: Run) {
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
+        assumed: {
+          condition: `error rate < ${pct(policy.detectionErrorRate)} for ${minutes(policy.resolveWindowMs)}`,
+          sample: () => assumedMetric('error rate'),
+        },
         judge: (s) => judgeSample(run, s),
       }),
     (e) => (e.end === 'resolved' ? `error rate ${pct(e.last.value)}, held ${minutes(e.heldMs)}` : e.end),

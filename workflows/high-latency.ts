@@ -17,7 +17,16 @@
 import { checks } from './activity-proxies';
 import { Incident, withSummary } from './incident';
 import { metricEndState } from './end-state';
-import { measure, minutes, pct, secs, verifyLoop, type SampleVerdict, type WatchSpec } from './verify-loop';
+import {
+  assumedMetric,
+  measure,
+  minutes,
+  pct,
+  secs,
+  verifyLoop,
+  type SampleVerdict,
+  type WatchSpec,
+} from './verify-loop';
 import { highLatencyDefaults, type HighLatencyPolicy } from '../definitions/policies/high-latency';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { guardedCheck } from './guarded-actions';
@@ -260,6 +269,10 @@ function verifyP95(run: Run) {
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
+        assumed: {
+          condition: `p95 < ${secs(policy.detectionP95Seconds)} for ${minutes(policy.resolveWindowMs)}`,
+          sample: () => ({ ...assumedMetric('p95 latency'), slow: [] }),
+        },
         judge: (s: WatchedP95) => judgeSample(run, s),
       }),
     (e) => (e.end === 'resolved' ? `p95 ${secs(e.last.value)}, held ${minutes(e.heldMs)}` : e.end),

@@ -245,6 +245,10 @@ async function verifyPool(run: Run, killed: IdleTermination | undefined) {
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
+        assumed: {
+          condition: `pool < ${pct(policy.verifyBelow)} for ${minutes(policy.resolveWindowMs)}`,
+          sample: assumedPool,
+        },
         unmeasured: { afterMs: policy.unmeasuredEscalateAfterMs, tier: TIER, what: 'The pool' },
         judge: (p) => judgePool(run, remains, killed, p),
       }),
@@ -253,6 +257,15 @@ async function verifyPool(run: Run, killed: IdleTermination | undefined) {
   report(run, killed?.count, remains.last);
   return end;
 }
+
+/** The pool a dry run assumes once the fix worked (nothing read): empty. */
+const assumedPool = (): PoolReport => ({
+  api: { max: 0, total: 0, idle: 0, inUse: 0, waiting: 0, utilization: 0 },
+  database: { total: 0, idle: 0, active: 0, idleInTransaction: 0, other: 0 },
+  consistent: true,
+  note: 'dry run: assumed, not read',
+  checkedAt: new Date().toISOString(),
+});
 
 /** One verification sample: "remains > 80 %" escalates once; "< 70 %" counts toward resolving. */
 async function judgePool(

@@ -18,6 +18,7 @@ import { checks } from './activity-proxies';
 import { failureText, Incident, withSummary } from './incident';
 import { metricEndState } from './end-state';
 import {
+  assumedMetric,
   growth,
   minutes,
   pct,
@@ -301,6 +302,10 @@ function verifyQueue(run: Run) {
         resolveWindowMs: policy.resolveWindowMs,
         sampleIntervalMs: policy.sampleIntervalMs,
         maxSampleIntervalMs: policy.maxSampleIntervalMs,
+        assumed: {
+          condition: `queue <= ${policy.detectionDepth} with jobs resumed for ${minutes(policy.resolveWindowMs)}`,
+          sample: () => ({ depth: assumedMetric('depth'), utilization: assumedMetric('utilization') }),
+        },
         unmeasured: { afterMs: policy.unmeasuredEscalateAfterMs, tier: TIER, what: 'The queue depth' },
         judge: (s, recent) => judgeSample(run, s, recent),
       }),

@@ -14,6 +14,7 @@
 import { checks, polls } from './activity-proxies';
 import { minutes } from './durations';
 import { restartTarget } from './guarded-actions';
+import { assumedHealthy } from './verify-health';
 import { failureText, failureType, Incident, withSummary } from './incident';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { systemDownDefaults, type SystemDownPolicy } from '../definitions/policies/system-down';
@@ -188,22 +189,25 @@ async function verify(
   target: string,
   policy: SystemDownPolicy,
 ): Promise<HealthResult | undefined> {
-  const verified = await inc.check(
-    'verify',
-    '4. Verify: health returns 200',
-    () =>
-      withSummary(
-        polls.waitForHealthy,
-        `Verify health of ${target} returns 200 within ${Math.round(policy.verifyWindowMs / 1000)} s`,
-        {
-          target,
-          windowMs: policy.verifyWindowMs,
-          intervalMs: policy.verifyIntervalMs,
-          timeoutMs: policy.healthTimeoutMs,
-        },
-      ),
-    (h) => `${describeHealth(h)} after ${h.attempts} checks`,
-  );
+  const step = { name: 'verify', title: '4. Verify: health returns 200' };
+  const verified =
+    assumedHealthy(inc, step) ??
+    (await inc.check(
+      step.name,
+      step.title,
+      () =>
+        withSummary(
+          polls.waitForHealthy,
+          `Verify health of ${target} returns 200 within ${Math.round(policy.verifyWindowMs / 1000)} s`,
+          {
+            target,
+            windowMs: policy.verifyWindowMs,
+            intervalMs: policy.verifyIntervalMs,
+            timeoutMs: policy.healthTimeoutMs,
+          },
+        ),
+      (h) => `${describeHealth(h)} after ${h.attempts} checks`,
+    ));
   if (verified) inc.state.checks.health = verified;
   return verified;
 }

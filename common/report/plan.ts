@@ -31,21 +31,33 @@ export function planSection(s: IncidentState | undefined): string[] {
   return out;
 }
 
+/** A plan entry that is a check of a planned action's effect, assumed rather than read (dry-run.ts). */
+const VERIFY = 'verify';
+
 const guardWords = (a: PlannedAction) =>
   a.guard
     ? `${a.guard.wouldGrant ? 'would grant' : 'would refuse'}: ${a.guard.reason}`
-    : 'no guard (not a target action)';
+    : a.kind === VERIFY
+      ? 'no guard (a check, not read: its success is assumed)'
+      : 'no guard (not a target action)';
+
+/** "3 planned actions, 2 checks assumed": the checks are reads the plan assumed (dry-run.ts). */
+function plannedCount(plan: PlannedAction[]): string {
+  const checks = plan.filter((a) => a.kind === VERIFY).length;
+  const actions = plan.length - checks;
+  return `${actions} planned action${actions === 1 ? '' : 's'}${checks ? `, ${checks} check${checks === 1 ? '' : 's'} assumed` : ''}`;
+}
 
 /** The plan as the terminal prints it. */
 export function planLines(workflowId: string, s: IncidentState): string[] {
   const plan = s.dryRun?.plan ?? [];
   const lines = [
     `DRY RUN ${workflowId}: ${s.title} (incident ${s.incidentId}); nothing was done`,
-    `Status ${s.status}; ${plan.length} planned action${plan.length === 1 ? '' : 's'}:`,
+    `Status ${s.status}; ${plannedCount(plan)}:`,
   ];
   for (const a of plan) {
     lines.push(`  ${String(a.n).padStart(2)}. would ${a.kind.padEnd(12)} ${a.action}`);
-    lines.push(`      guard: ${guardWords(a)}`);
+    if (a.kind !== VERIFY) lines.push(`      guard: ${guardWords(a)}`);
     const inputs = Object.entries(a.inputs)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
@@ -92,17 +104,22 @@ export function actionsOfHistory(history: History): DoneAction[] {
   return out;
 }
 
-/** The plan's actions the real run would take (the guard would grant them; pages; notices). */
+/**
+ * The plan's actions the real run would take (the guard would grant them; pages; notices); not the
+ * assumed checks (`verify`), which are reads, nor holds, which run no activity.
+ */
 export const plannedKinds = (s: IncidentState): DoneAction[] =>
   (s.dryRun?.plan ?? [])
-    .filter(
-      (a) => a.guard === undefined || (a.guard.wouldGrant && a.kind !== 'hold' && a.kind !== 'release-hold'),
+    .filter((a) =>
+      a.guard === undefined
+        ? a.kind !== VERIFY
+        : a.guard.wouldGrant && a.kind !== 'hold' && a.kind !== 'release-hold',
     )
     .map((a) => ({ kind: a.kind, action: a.action }));
 
 /**
- * Where today's plan differs from what was done then: the plan covers the past incident's actions
- * up to where it ends, so each of its actions is compared with the one done at the same place.
+ * Where today's plan differs from what was done then: the plan follows the success path to its end,
+ * so each of its actions is compared with the one done at the same place.
  */
 export function planDiff(plan: DoneAction[], done: DoneAction[]): string[] {
   const diffs: string[] = [];

@@ -54,7 +54,9 @@ test('a dry-run alert starts its own dry run; real alerts for the same target jo
   expect(plan.status).toBe('planned');
   expect(plan.incidentId).toMatch(/^DRYRUN-/);
   expect(plan.alerts.firing).toBe(1);
-  expect(plan.dryRun?.plan.map((a) => a.kind)).toEqual(['restart']);
+  // The restart is planned, the health check after it assumed (the plan follows the success path).
+  expect(plan.dryRun?.plan.map((a) => a.kind)).toEqual(['restart', 'verify']);
+  expect(plan.dryRun?.end).toMatch(/^the real run would end here, resolved: /);
   expect((await dryHandle.describe()).typedSearchAttributes.get(DryRunKey)).toBe('true');
 
   let realState: IncidentState | undefined;
