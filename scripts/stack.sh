@@ -28,6 +28,10 @@
 #                       fast (tests, demo): every `for:` is STACK_ALERT_FOR (default 3s; Prometheus
 #                       then loads a copy of alerts/*.yml from $STACK_DIR/alertmanager/rules/) and
 #                       Alertmanager's group_wait 1s, group_interval 2s, repeat_interval 4s.
+#                       With fast timing and STACK_ALERT_RATE_WINDOW set (scripts/test.sh: 15s), every
+#                       rate() range in that copy is it instead of the rules' 1m, so that a fault
+#                       shows, and a fixed one fades, in seconds; the env file says which range holds
+#                       (the loop tests give it to P1-1/P1-2 as their policies' rateWindow).
 #                       Prometheus evaluates the rules every second either way.
 #   TEMPORAL_CLI_PATH, TEMPORAL_TEST_SERVER_PATH  override the Temporal binaries
 set -euo pipefail
@@ -64,6 +68,10 @@ case "$ALERT_TIMING" in
 esac
 ALERT_FOR="${STACK_ALERT_FOR:-3s}"
 [[ "$ALERT_FOR" =~ ^[1-9][0-9]*[smh]$ ]] || abk_die "STACK_ALERT_FOR must be a duration such as 3s (got '$ALERT_FOR')"
+# The rules' rate() range with fast timing; empty = the rules' own.
+ALERT_RATE_WINDOW="${STACK_ALERT_RATE_WINDOW:-}"
+[[ -z "$ALERT_RATE_WINDOW" || "$ALERT_RATE_WINDOW" =~ ^[1-9][0-9]*[smh]$ ]] ||
+  abk_die "STACK_ALERT_RATE_WINDOW must be a duration such as 15s (got '$ALERT_RATE_WINDOW')"
 
 docker_cli() { timeout 60 "$ABK_DOCKER" -H "$DOCKER_HOST_URL" "$@"; }
 
@@ -316,12 +324,15 @@ start_prometheus() {
   # later are picked up by a reload (curl -X POST $PROMETHEUS_URL/-/reload) without a restart.
   local rules="['$ABK_REPO/alerts/*.yml']"
   if [[ "$ALERT_TIMING" == fast ]]; then
-    # The same rules with every `for:` (the rule's and its `for` annotation) shortened; a rule
-    # added to alerts/ later needs `down` + `up` here.
+    # The same rules with every `for:` (the rule's and its `for` annotation) and every rate()
+    # range shortened; a rule added to alerts/ later needs `down` + `up` here.
+    local range='' # a sed expression: none keeps the rules' ranges
+    if [[ -n "$ALERT_RATE_WINDOW" ]]; then range="/^[[:space:]]+expr: /s/\[[0-9]+[smh]\]\)/[$ALERT_RATE_WINDOW])/g"; fi
     mkdir -p "$AM_DIR/rules"
     for f in "$ABK_REPO"/alerts/*.yml; do
       [[ -e "$f" ]] || continue
-      sed -E "s/^([[:space:]]+for: )'?[0-9]+[smh]'?[[:space:]]*$/\1'$ALERT_FOR'/" "$f" >"$AM_DIR/rules/$(basename "$f")"
+      sed -E -e "s/^([[:space:]]+for: )'?[0-9]+[smh]'?[[:space:]]*$/\1'$ALERT_FOR'/" -e "$range" \
+        "$f" >"$AM_DIR/rules/$(basename "$f")"
     done
     rules="['$AM_DIR/rules/*.yml']"
   fi
@@ -362,7 +373,7 @@ write_env() {
       REDIS_URL STRIPE_API_BASE STRIPE_API_KEY DOCKER_HOST \
       TEMPORAL_ADDRESS TEMPORAL_NAMESPACE TEMPORAL_UI_URL TEMPORAL_CLI_PATH TEMPORAL_TEST_SERVER_PATH \
       ACCUBOOKS_API_URL ACCUBOOKS_API_CONTAINER SANDBOX_IMAGE PROMETHEUS_URL PAYLOAD_CODEC_KEYS \
-      ALERTMANAGER_URL STACK_INTAKE_PORT STACK_INTAKE_TOKEN STACK_ALERT_TIMING APPROVAL_CODE_KEY GAMEDAY_TARGETS; do
+      ALERTMANAGER_URL STACK_INTAKE_PORT STACK_INTAKE_TOKEN STACK_ALERT_TIMING STACK_ALERT_RATE_WINDOW APPROVAL_CODE_KEY GAMEDAY_TARGETS; do
       printf 'export %s=%q\n' "$name" "${!name}"
     done
     if [[ -n "${CODEC_SERVER_URL:-}" ]]; then
@@ -448,6 +459,9 @@ cmd_up() {
   ALERTMANAGER_URL="http://127.0.0.1:$AM_PORT"
   STACK_INTAKE_TOKEN="$(abk_secret)" # Alertmanager's bearer token for the intake (a file for it)
   STACK_ALERT_TIMING="$ALERT_TIMING"
+  # The rate() range the stack's Prometheus has in the rules; empty = the rules' own (1m).
+  STACK_ALERT_RATE_WINDOW=""
+  if [[ "$ALERT_TIMING" == fast ]]; then STACK_ALERT_RATE_WINDOW="$ALERT_RATE_WINDOW"; fi
   # Encrypted history (common/codec.ts), opt-in: STACK_CODEC=1 writes a fresh AES-256 key (id stack1).
   PAYLOAD_CODEC_KEYS=""
   CODEC_SERVER_URL="" # set = the codec server runs and the Web UI is given its endpoint

@@ -11,6 +11,8 @@
 #   SKIP_IMAGE  1 = skip the image stage (scripts/test-image.sh)
 #   STACK_ALERT_TIMING  default fast here: the rules' `for:` and Alertmanager's waits in seconds, so
 #               that test/alerting/ runs the whole detection loop quickly (scripts/stack.sh)
+#   STACK_ALERT_RATE_WINDOW  default 15s here: the rules' rate() range with fast timing (1m in the
+#               rules; '' keeps it), so that a fault's rate shows and fades in seconds (scripts/stack.sh)
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -18,6 +20,7 @@ cd "$ABK_REPO"
 
 export STACK_DIR="${STACK_DIR:-$ABK_REPO/.stack/test}"
 export STACK_ALERT_TIMING="${STACK_ALERT_TIMING:-fast}"
+export STACK_ALERT_RATE_WINDOW="${STACK_ALERT_RATE_WINDOW-15s}"
 T_ALL="$(abk_now_ms)"
 STAGE=""
 STAGE_T=0

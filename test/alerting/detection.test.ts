@@ -54,7 +54,8 @@ async function noneRunning(runbook: StartableRunbook): Promise<void> {
 
 test.each(cases)('$fault.fault → $alert fires → Alertmanager → intake → $runbook on the API', async (c) => {
   await noneRunning(c.runbook);
-  // The rules rate over a minute: an earlier fault's effect may take that long to fade.
+  // The rules rate over a window (1 min; STACK_ALERT_RATE_WINDOW under scripts/test.sh): an
+  // earlier fault's effect may take that long to fade.
   await waitUntil(
     `no ${c.alert} pending or firing for the API`,
     async () =>

@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { incidentWorkflowId, type StartableRunbook } from '../../client/incidents';
 import type { RunbookId } from '../../definitions/types';
+import { RATE_WINDOW } from '../../definitions/policies/api-queries';
 import { followUpStateQuery } from '../../definitions/messages';
 import { targetLeaseWorkflowId } from '../../definitions/target-guard';
 import type { FollowUpState, IncidentState } from '../../definitions/types';
@@ -24,6 +25,14 @@ import {
   type AlertingRig,
   type Received,
 } from './alertmanager';
+
+/**
+ * The rate() range of the stack's alert rules (STACK_ALERT_RATE_WINDOW, scripts/stack.sh: 15 s
+ * under scripts/test.sh; empty = the rules' own). The loops pass it to P1-1 and P1-2 as their
+ * rateWindow, so that the runbook's verification and the alert agree on "resolved", as they do in
+ * production with the rules' range.
+ */
+export const stackRateWindow = process.env.STACK_ALERT_RATE_WINDOW || RATE_WINDOW;
 
 export interface LoopRig {
   rig: AlertingRig;
@@ -73,7 +82,7 @@ export async function startLoopRig(
 
 /**
  * Starts from a quiet state: the alert neither pending nor firing in Prometheus nor active in
- * Alertmanager for the API (an earlier suite's fault may take a minute to fade from the rates); no
+ * Alertmanager for the API (an earlier suite's fault may take a rate window to fade); no
  * incident of the runbook on the API left running by an earlier (killed) run, which the alert would
  * join; and no target guard of the API left on an earlier suite's task queue, whose worker is gone
  * (the runbook would wait for its lease forever).

@@ -18,6 +18,7 @@ import {
   hopsOf,
   quietStart,
   recordHops,
+  stackRateWindow,
   startLoopRig,
   type LoopRig,
 } from './loop-rig';
@@ -47,6 +48,7 @@ const cases: LoopCase[] = [
     alert: 'HighErrorRate',
     // In the API's memory: the restart is the fix.
     fault: { fault: 'error-rate', rate: 0.5, ttlSeconds: 180 },
+    policy: { rateWindow: stackRateWindow },
     fix: () => 'restart',
     done: (s) => expect(s.steps.find((st) => st.name === 'restart')?.status).toBe('done'),
   },
@@ -58,7 +60,7 @@ const cases: LoopCase[] = [
     // "slow" line (5 s) is lowered to 1 s below them, so it finds and cancels them; new ones come
     // while the fault lasts (40 s), then p95 falls under 1 s.
     fault: { fault: 'slow-queries', seconds: 2, probability: 0.5, ttlSeconds: 40 },
-    policy: { slowQueryMs: 1_000 },
+    policy: { slowQueryMs: 1_000, rateWindow: stackRateWindow },
     fix: (s) => s.steps.find((st) => st.name.startsWith('cancel-'))?.name,
     done: (s) => {
       const killed = s.checks.killed as { rounds: number; cancelled: number[] };

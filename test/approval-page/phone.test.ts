@@ -349,8 +349,9 @@ test('P0-4 from the phone (codec on): another approver’s link is refused, the 
     trigger: { source: 'manual', startedBy: 'phone test', description: 'cross-tenant rows seen' },
     extraInput: { violation: 'cross-tenant leakage (phone test)' },
     workflowId,
-    // Tighter than the default, as a trigger may make it: CEO and CTO, codes live 90 s.
-    policy: { approvalRoles: ['CEO', 'CTO'], codeTtlMs: 90_000 },
+    // Tighter than the default, as a trigger may make it: CEO and CTO, codes live 30 s. Steps 1-4
+    // below take a few seconds (about 5 s in a full run), and step 5 waits for the CTO's to expire.
+    policy: { approvalRoles: ['CEO', 'CTO'], codeTtlMs: 30_000 },
   });
   const gateId = 'restart-after-integrity-stop';
   await waitUntil(

@@ -10,7 +10,7 @@ import { assertCliBuilt, cliOn } from '../../rig/cli';
 import { need } from '../../rig/env';
 import { waitUntil } from '../../rig/sandbox';
 import { stackApi } from '../../rig/stack-api';
-import { quietStart, startLoopRig, type LoopRig } from '../alerting/loop-rig';
+import { quietStart, stackRateWindow, startLoopRig, type LoopRig } from '../alerting/loop-rig';
 
 const api = stackApi();
 const container = need('ACCUBOOKS_API_CONTAINER');
@@ -28,7 +28,13 @@ beforeAll(async () => {
   loop = await startLoopRig('game-day-p11', {
     alertRunbooks: { HighErrorRate: 'P1-1' },
     runbookPolicies: {
-      'P1-1': { resolveWindowMs: 10_000, sampleIntervalMs: 2_000, maxSampleIntervalMs: 5_000 },
+      'P1-1': {
+        resolveWindowMs: 10_000,
+        sampleIntervalMs: 2_000,
+        maxSampleIntervalMs: 5_000,
+        // The stack's rule's rate() range: the alert and the runbook agree on "resolved".
+        rateWindow: stackRateWindow,
+      },
     },
   });
   await deleteSchedule();
