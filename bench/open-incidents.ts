@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startDevRig } from './dev-rig';
 import { benchApproveSignal } from './floor-workflow';
+import { loadWorkerMemory } from '../config/worker-memory';
 import { resumeTiming } from './approval-timing';
 import { historyOf, pool, sleep } from './measure';
 import { ms, type Collected, type Figure, type Invariants, type Log } from './report';
@@ -152,12 +153,15 @@ function youngGenerationFigure(main: OpenResult, nodeDefault: OpenResult): Figur
   };
 }
 
+/** The worker's cache: WORKER_MAX_CACHED_WORKFLOWS when set (the worker process applies it), else the size's. */
+const cacheSize = (sizes: BenchSizes) => loadWorkerMemory().maxCachedWorkflows ?? sizes.maxCachedWorkflows;
+
 function openFigures(sizes: BenchSizes, main: OpenResult): Figure[] {
   const p99 = percentile(main.approvalMs, 99);
   return [
     {
       id: 'open-rss',
-      figure: `${main.open} open incidents waiting for approval: worker process RSS (cache ${sizes.maxCachedWorkflows})`,
+      figure: `${main.open} open incidents waiting for approval: worker process RSS (cache ${cacheSize(sizes)})`,
       target: '≤ 512 MB',
       measured: `${Math.round(main.rssMb)} MB (+${Math.round(main.rssMb - main.baselineRssMb)} MB for the open runs, ${main.cachedWorkflows} cached)`,
       pass: main.rssMb <= 512 && main.invariant.ok,
