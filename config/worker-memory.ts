@@ -1,9 +1,9 @@
 /**
  * The worker's memory settings (issue 19: 1,000 open incidents within 512 MB). Every cached
- * workflow lives in the SDK's workflow thread, whose V8 heap grows a young generation of up to
- * 2 × 16 MB per isolate by default and keeps each run's own copy of the bundle's modules; a smaller
- * young generation is collected more often and keeps less garbage resident (measured in the bench:
- * README, Performance).
+ * workflow lives in the SDK's workflow thread, whose V8 heap keeps each run's own copy of the
+ * bundle's modules and, by default, lets its young generation grow to 128 MB (Node 24, 4 GB heap
+ * limit, measured); a smaller young generation is collected more often and keeps less garbage
+ * resident (measured in the bench: README, Performance).
  */
 import { z } from 'zod';
 import { parseEnv, type RawEnv } from './errors';
