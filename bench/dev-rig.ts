@@ -50,11 +50,12 @@ async function killIfStillRunning(child: ChildProcess, exited: Promise<unknown>)
   }
 }
 
-async function forkWorker(opts: WorkerProcessOptions): Promise<WorkerProc> {
+async function forkWorker(opts: WorkerProcessOptions, env: Record<string, string>): Promise<WorkerProc> {
   if (!existsSync(WORKER_PROCESS))
     throw new Error(`${WORKER_PROCESS} is missing: run \`npm run build\` first`);
   const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(opts)], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    env: { ...process.env, ...env },
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {
@@ -201,7 +202,12 @@ function postJson(agent: http.Agent, url: string, body: unknown): Promise<{ stat
   });
 }
 
-export async function startDevRig(name: string, sizes: BenchSizes): Promise<DevRig> {
+/** `workerEnv`: variables of the worker process on top of this one's (a setting compared in the bench). */
+export async function startDevRig(
+  name: string,
+  sizes: BenchSizes,
+  workerEnv: Record<string, string> = {},
+): Promise<DevRig> {
   const [bundlePath, client, pagerDuty, slack] = await Promise.all([
     benchBundleFile(),
     connectClient(loadTemporalConfig()),
@@ -209,13 +215,16 @@ export async function startDevRig(name: string, sizes: BenchSizes): Promise<DevR
     startReceiver(),
   ]);
   const taskQueue = `bench-${name}-${randomUUID().slice(0, 8)}`;
-  const worker = await forkWorker({
-    taskQueue,
-    bundlePath,
-    maxCachedWorkflows: sizes.maxCachedWorkflows,
-    pagerDutyUrl: pagerDuty.url,
-    slackUrl: slack.url,
-  });
+  const worker = await forkWorker(
+    {
+      taskQueue,
+      bundlePath,
+      maxCachedWorkflows: sizes.maxCachedWorkflows,
+      pagerDutyUrl: pagerDuty.url,
+      slackUrl: slack.url,
+    },
+    workerEnv,
+  );
   // The intake as production runs it in a storm: its own process, Alertmanager's alerts folded in Redis.
   const foldPrefix = `bench:fold:${taskQueue}`;
   const intake = await spawnIntake(taskQueue, foldPrefix);

@@ -24,6 +24,8 @@ export interface HistoryEvent {
   eventTime?: { seconds?: unknown; nanos?: number | null } | null;
   activityTaskStartedEventAttributes?: unknown;
   workflowExecutionSignaledEventAttributes?: unknown;
+  workflowTaskScheduledEventAttributes?: unknown;
+  workflowTaskStartedEventAttributes?: unknown;
 }
 
 export const eventMs = (e: HistoryEvent): number =>

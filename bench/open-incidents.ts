@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startDevRig } from './dev-rig';
 import { benchApproveSignal } from './floor-workflow';
-import { eventMs, historyOf, pool, sleep } from './measure';
+import { loadWorkerMemory } from '../config/worker-memory';
+import { resumeTiming } from './approval-timing';
+import { historyOf, pool, sleep } from './measure';
 import { ms, type Collected, type Figure, type Invariants, type Log } from './report';
 import type { BenchSizes } from './sizes';
 import { percentile } from './stats';
@@ -22,11 +24,17 @@ export interface OpenResult {
   approvalMs: number[];
   /** The rest all at once (16 in flight). */
   burstMs: number[];
+  /** Of each, the workflow task's wait for the worker's poll (bench/approval-timing.ts). */
+  burstQueuedMs: number[];
   invariant: Invariants['open'][number];
 }
 
-export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenResult> {
-  const rig = await startDevRig('open', sizes);
+export async function openIncidents(
+  sizes: BenchSizes,
+  n: number,
+  workerEnv: Record<string, string> = {},
+): Promise<OpenResult> {
+  const rig = await startDevRig('open', sizes, workerEnv);
   const run = randomUUID().slice(0, 8);
   try {
     const baselineRssMb = (await rig.worker.status()).rssMb;
@@ -56,10 +64,7 @@ export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenR
     // many open incidents cost one approval). The first half goes so; the rest all at once, as a
     // burst (information: the dev server's single SQLite writer queues them).
     const sentAt = new Map<string, number>();
-    const resumedAt = async (h: WorkflowHandle) => {
-      const ev = (await historyOf(h)).find((e) => e.activityTaskStartedEventAttributes);
-      return ev ? eventMs(ev) - sentAt.get(h.workflowId)! : NaN;
-    };
+    const timing = async (h: WorkflowHandle) => resumeTiming(await historyOf(h), sentAt.get(h.workflowId)!);
     const oneByOne = handles.slice(0, Math.ceil(handles.length / 2));
     const burst = handles.slice(oneByOne.length);
     const approvalMs: number[] = [];
@@ -67,14 +72,15 @@ export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenR
       sentAt.set(h.workflowId, Date.now());
       await h.signal(benchApproveSignal, { by: 'bench-approver' });
       await h.result();
-      approvalMs.push(await resumedAt(h));
+      approvalMs.push((await timing(h)).resumedMs);
     }
     await pool(burst, 16, async (h) => {
       sentAt.set(h.workflowId, Date.now());
       await h.signal(benchApproveSignal, { by: 'bench-approver' });
     });
     await pool(burst, 16, (h) => h.result());
-    const burstMs = await pool(burst, 16, resumedAt);
+    const burstTimes = await pool(burst, 16, timing);
+    const burstMs = burstTimes.map((t) => t.resumedMs);
     const resumed = [...approvalMs, ...burstMs].filter((x) => !Number.isNaN(x)).length;
     return {
       open: n,
@@ -84,6 +90,7 @@ export async function openIncidents(sizes: BenchSizes, n: number): Promise<OpenR
       cachedWorkflows,
       approvalMs,
       burstMs,
+      burstQueuedMs: burstTimes.map((t) => t.queuedMs),
       invariant: { size: n, opened: n - waiting.size, resumed, ok: waiting.size === 0 && resumed === n },
     };
   } finally {
@@ -112,16 +119,49 @@ export async function openBenchmark(sizes: BenchSizes, log: Log, out: Collected)
     });
     if (size === sizes.openIncidents) main = r;
   }
-  out.raw.open = main ? { ...main, approvalMs: undefined, burstMs: undefined } : undefined;
-  if (main) out.figures.push(...openFigures(sizes, main));
+  out.raw.open = main
+    ? { ...main, approvalMs: undefined, burstMs: undefined, burstQueuedMs: undefined }
+    : undefined;
+  if (!main) return;
+  out.figures.push(...openFigures(sizes, main));
+  // The same size again with Node's default young generation (WORKER_V8_SEMI_SPACE_MB=0), beside the
+  // worker's default in the same run: what the setting saves and what it costs an approval.
+  log(`3. ${sizes.openIncidents} open incidents again, WORKER_V8_SEMI_SPACE_MB=0 (Node's default)`);
+  const nodeDefault = await openIncidents(sizes, sizes.openIncidents, { WORKER_V8_SEMI_SPACE_MB: '0' });
+  out.invariants.open.push(nodeDefault.invariant);
+  out.figures.push(youngGenerationFigure(main, nodeDefault));
 }
+
+/** The young-generation setting against Node's default, measured in the same run (information). */
+function youngGenerationFigure(main: OpenResult, nodeDefault: OpenResult): Figure {
+  const row = (r: OpenResult) =>
+    `${Math.round(r.rssMb)} MB, one at a time p99 ${ms(percentile(r.approvalMs, 99))}, burst p99 ${ms(percentile(r.burstMs, 99))}`;
+  return {
+    id: 'open-young-generation',
+    figure: `${main.open} open: worker RSS and approval p99, WORKER_V8_SEMI_SPACE_MB default (2) / 0 (Node's)`,
+    target: '(information)',
+    measured: `${row(main)} / ${row(nodeDefault)}`,
+    pass: null,
+    data: {
+      rssMb: main.rssMb,
+      nodeDefaultRssMb: nodeDefault.rssMb,
+      approvalP99: percentile(main.approvalMs, 99),
+      nodeDefaultApprovalP99: percentile(nodeDefault.approvalMs, 99),
+      burstP99: percentile(main.burstMs, 99),
+      nodeDefaultBurstP99: percentile(nodeDefault.burstMs, 99),
+    },
+  };
+}
+
+/** The worker's cache: WORKER_MAX_CACHED_WORKFLOWS when set (the worker process applies it), else the size's. */
+const cacheSize = (sizes: BenchSizes) => loadWorkerMemory().maxCachedWorkflows ?? sizes.maxCachedWorkflows;
 
 function openFigures(sizes: BenchSizes, main: OpenResult): Figure[] {
   const p99 = percentile(main.approvalMs, 99);
   return [
     {
       id: 'open-rss',
-      figure: `${main.open} open incidents waiting for approval: worker process RSS (cache ${sizes.maxCachedWorkflows})`,
+      figure: `${main.open} open incidents waiting for approval: worker process RSS (cache ${cacheSize(sizes)})`,
       target: '≤ 512 MB',
       measured: `${Math.round(main.rssMb)} MB (+${Math.round(main.rssMb - main.baselineRssMb)} MB for the open runs, ${main.cachedWorkflows} cached)`,
       pass: main.rssMb <= 512 && main.invariant.ok,
@@ -143,9 +183,14 @@ function openFigures(sizes: BenchSizes, main: OpenResult): Figure[] {
       id: 'open-approval-burst',
       figure: `${main.open} open: the other ${main.burstMs.length} approvals all at once (16 in flight), → resumed`,
       target: '(information)',
-      measured: `p50 ${ms(percentile(main.burstMs, 50))}, p99 ${ms(percentile(main.burstMs, 99))}`,
+      measured: `p50 ${ms(percentile(main.burstMs, 50))}, p99 ${ms(percentile(main.burstMs, 99))}; of which its workflow task queued for the worker's poll p50 ${ms(percentile(main.burstQueuedMs, 50))}, p99 ${ms(percentile(main.burstQueuedMs, 99))}`,
       pass: null,
-      data: { p50: percentile(main.burstMs, 50), p99: percentile(main.burstMs, 99) },
+      data: {
+        p50: percentile(main.burstMs, 50),
+        p99: percentile(main.burstMs, 99),
+        queuedP50: percentile(main.burstQueuedMs, 50),
+        queuedP99: percentile(main.burstQueuedMs, 99),
+      },
     },
   ];
 }

@@ -14,10 +14,13 @@ import {
   DefaultLogger,
   makeTelemetryFilterString,
   Worker,
+  type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { createIncidentMetrics, incidentMetricsSinks } from '../worker/metrics';
 import { loadTemporalConfig } from '../config/temporal';
+import { loadWorkerMemory } from '../config/worker-memory';
+import { applyWorkerMemory } from '../worker/memory';
 import { benchClients } from './clients';
 import { createBenchActivities } from './floor-activities';
 
@@ -53,6 +56,10 @@ async function main(): Promise<void> {
     sinks: incidentMetricsSinks(createIncidentMetrics()),
     shutdownGraceTime: '2s',
     maxCachedWorkflows: opts.maxCachedWorkflows,
+    // The production worker's memory settings (WORKER_V8_SEMI_SPACE_MB, WORKER_MAX_CACHED_WORKFLOWS).
+    ...applyWorkerMemory(loadWorkerMemory()),
+    // BENCH_WORKER_OPTIONS (JSON, e.g. {"maxConcurrentWorkflowTaskPolls": 4}): a knob under test.
+    ...(JSON.parse(process.env.BENCH_WORKER_OPTIONS || '{}') as Partial<WorkerOptions>),
   });
   const running = worker.run();
   process.on('message', (m: { cmd?: string }) => {

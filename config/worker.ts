@@ -15,6 +15,7 @@ import { ConfigError, parseEnv as parse, type RawEnv } from './errors';
 import { commaList, maskUrl, port, setOrUnset as set, url } from './fields';
 import { describeTemporal, temporalFrom, temporalSchema, type TemporalConfig } from './temporal';
 import { versioningFrom, versioningSchema, type VersioningConfig } from './versioning';
+import { workerMemoryFrom, workerMemorySchema, type WorkerMemoryConfig } from './worker-memory';
 
 const refundCap = z.coerce
   .number({ message: 'must be a whole number' })
@@ -22,8 +23,11 @@ const refundCap = z.coerce
   .min(0, { message: 'must be 0 (every refund needs approval) or more' })
   .max(Number.MAX_SAFE_INTEGER);
 
+/** The settings shared with other files: Temporal, Worker Versioning, memory. */
+const sharedSchemas = temporalSchema.merge(versioningSchema).merge(workerMemorySchema);
+
 /** Every variable the worker reads, with its default where a safe local one exists. */
-const workerSchema = temporalSchema.merge(versioningSchema).extend({
+const workerSchema = sharedSchemas.extend({
   RUNBOOK_DATABASE_URL: url(['postgres', 'postgresql']),
   PG_BIN_DIR: z.string().default('/usr/lib/postgresql/15/bin'),
   REDIS_URL: url(['redis', 'rediss']),
@@ -113,6 +117,8 @@ export interface WorkerConfig {
   temporal: TemporalConfig;
   /** WORKER_VERSIONING, WORKER_DEPLOYMENT_NAME, WORKER_BUILD_ID (config/versioning.ts). */
   versioning: VersioningConfig;
+  /** WORKER_V8_SEMI_SPACE_MB, WORKER_MAX_CACHED_WORKFLOWS (config/worker-memory.ts). */
+  memory: WorkerMemoryConfig;
   postgres: { url: string; binDir: string };
   redis: { url: string };
   docker: { host: string };
@@ -157,6 +163,7 @@ export function loadWorkerConfig(env: RawEnv = process.env): WorkerConfig {
   return {
     temporal: temporalFrom(e),
     versioning: versioningFrom(e),
+    memory: workerMemoryFrom(e),
     postgres: { url: e.RUNBOOK_DATABASE_URL, binDir: e.PG_BIN_DIR },
     redis: { url: e.REDIS_URL },
     docker: { host: e.DOCKER_HOST },
@@ -196,6 +203,7 @@ export function describeConfig(c: WorkerConfig): Record<string, unknown> {
   return {
     temporal: describeTemporal(c.temporal),
     versioning: c.versioning,
+    memory: c.memory,
     postgres: { url: maskUrl(c.postgres.url), binDir: c.postgres.binDir },
     redis: { url: maskUrl(c.redis.url) },
     docker: c.docker,

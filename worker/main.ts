@@ -19,6 +19,7 @@ import { dataConverterFor } from '../common/codec';
 import { missingAppRoles } from '../activities/postgres';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
+import { applyWorkerMemory } from './memory';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
 import { adoptIfFirst, deploymentOptions } from './versioning';
 
@@ -97,6 +98,7 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
     sinks: incidentMetricsSinks(metrics),
     dataConverter: dataConverterFor(config.temporal),
     ...deploymentOptions(config.versioning),
+    ...applyWorkerMemory(config.memory),
   });
   const health = config.healthPort
     ? await startHealthServer(worker, { host: config.healthHost, port: config.healthPort }, metrics.registry)

@@ -61,6 +61,22 @@ test('REFUND_CAP_*: the P0-3 refund caps, with sane defaults; a bad value is nam
   expect(describeConfig(loadWorkerConfig(valid)).refundCaps).toEqual(DEFAULT_REFUND_CAPS);
 });
 
+test('WORKER_V8_SEMI_SPACE_MB and WORKER_MAX_CACHED_WORKFLOWS: the memory settings, defaults 2 MB and the SDK cache', () => {
+  expect(loadWorkerConfig(valid).memory).toEqual({ semiSpaceMb: 2, maxCachedWorkflows: undefined });
+  expect(
+    loadWorkerConfig({ ...valid, WORKER_V8_SEMI_SPACE_MB: '0', WORKER_MAX_CACHED_WORKFLOWS: '600' }).memory,
+  ).toEqual({ semiSpaceMb: 0, maxCachedWorkflows: 600 });
+  expect(() => loadWorkerConfig({ ...valid, WORKER_V8_SEMI_SPACE_MB: '128' })).toThrow(
+    /WORKER_V8_SEMI_SPACE_MB must be 0 \(Node default\) or 1 to 64/,
+  );
+  expect(() => loadWorkerConfig({ ...valid, WORKER_MAX_CACHED_WORKFLOWS: '1' })).toThrow(
+    /WORKER_MAX_CACHED_WORKFLOWS must be 2 or more/,
+  );
+  expect(() => loadWorkerConfig({ ...valid, WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(
+    /WORKER_MAX_CACHED_WORKFLOWS must be a whole number/,
+  );
+});
+
 test('every missing variable is named in one error', () => {
   expect(() => loadWorkerConfig({})).toThrow(ConfigError);
   try {
