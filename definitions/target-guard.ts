@@ -150,6 +150,12 @@ export interface TargetRequest {
   reason: string;
   /** Requester's workflow time when it decided to act: a restart granted after this covers it. */
   decidedAt: string;
+  /**
+   * The restart is to make the target read what its requester has just changed (P0-3's billing
+   * switch): only a restart granted after `decidedAt` covers it, not one in the cover window before
+   * (that one started before the change and never read it).
+   */
+  afterChange?: boolean;
 }
 
 export interface TargetHold {

@@ -87,6 +87,8 @@ export async function applyBillingSwitch(
     title: `Restart app so the ${verb} takes effect`,
     reason: `P0-3 ${inc.state.incidentId}: billing ${verb}`,
     stopTimeoutSec: policy.stopTimeoutSec,
+    // The app reads the switch only at start: a restart made before the switch changed is no use.
+    afterChange: true,
   }).catch((err: unknown) => ({ done: false as const, refusedBecause: failureText(err) }));
   if (!restart.done) {
     inc.decide(`App not restarted for the billing ${verb}: ${restart.refusedBecause}`);

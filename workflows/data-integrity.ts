@@ -19,13 +19,8 @@ import { ApprovalGate } from './approval';
 import { failureText, failureType, Incident, withSummary } from './incident';
 import { dataIntegrityDefaults, type DataIntegrityPolicy } from '../definitions/policies/data-integrity';
 import { withDefaults } from '../definitions/policies/gate-policy';
-import {
-  holdTargetUntilGranted,
-  releaseTargetUntilDone,
-  restartTarget,
-  startTarget,
-  stopTarget,
-} from './guarded-actions';
+import { restartTarget, startTarget, stopTarget } from './guarded-actions';
+import { holdTargetUntilGranted, releaseTargetUntilDone } from './target-hold';
 import { verifyHealthy } from './verify-health';
 import { notifyRolesStep } from './role-notice';
 import type { IncidentInput, IncidentState } from '../definitions/types';
@@ -135,7 +130,8 @@ async function stopAndHold(
   violation: string,
 ): Promise<boolean> {
   const holding = `P0-4 data integrity violation (${violation}): stopped pending approval`;
-  if (!(await holdTargetUntilGranted(inc, target, holding, 'CTO (data integrity hold)'))) {
+  const tier = 'CTO (data integrity hold)';
+  if (!(await holdTargetUntilGranted(inc, target, holding, tier, policy.holdEscalateAfterMs))) {
     return false;
   }
   for (let attempt = 0; ; attempt++) {

@@ -13,13 +13,7 @@
  * This is the only workflow module that names a mutating activity (lint: eslint.config.mjs), and
  * the activities refuse without the grant handed to them here (activities/target-guard.ts).
  */
-import {
-  condition,
-  proxyActivities,
-  uuid4,
-  workflowInfo,
-  type ActivityInterfaceFor,
-} from '@temporalio/workflow';
+import { proxyActivities, uuid4, workflowInfo, type ActivityInterfaceFor } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { actions, checks } from './activity-proxies';
 import { ASSUMED_RESULTS } from './assumed-results';
@@ -32,6 +26,7 @@ import {
   type TargetActionKind,
   type TargetGrant,
   type TargetReply,
+  type TargetRequest,
 } from '../definitions/target-guard';
 
 /**
@@ -48,6 +43,8 @@ export interface RestartOptions {
   title: string;
   reason: string;
   stopTimeoutSec: number;
+  /** The restart makes the app read a change just made: an earlier restart does not stand in for it. */
+  afterChange?: boolean;
 }
 
 export type RestartOutcome = { done: true; alreadyDone: boolean } | { done: false; refusedBecause: string };
@@ -60,7 +57,12 @@ export interface GuardedOptions {
   /** The activity's summary, and (dry runs) what it would be handed: shown in the plan. */
   summary?: string;
   inputs?: Record<string, unknown>;
+  /** What the guard is told beyond kind and reason (a restart that must follow a change). */
+  request?: GuardRequestExtras;
 }
+
+/** A request's optional fields, as the runbook step gives them. */
+export type GuardRequestExtras = Pick<TargetRequest, 'afterChange'>;
 
 export type GuardedOutcome<T> =
   | { done: true; result: T; coveredBy?: undefined }
@@ -73,8 +75,9 @@ export async function askTargetGuard(
   target: string,
   kind: TargetActionKind,
   reason: string,
+  extras: GuardRequestExtras = {},
 ): Promise<TargetReply> {
-  if (inc.rehearsal) return wouldGrant(inc, target, kind, reason);
+  if (inc.rehearsal) return wouldGrant(inc, target, kind, reason, extras);
   const requestId = uuid4();
   // Recorded before asking: the guard checks the request against this incident's own state.
   const asked: GuardRequestRecord = { requestId, target, kind, askedAt: new Date().toISOString() };
@@ -98,6 +101,7 @@ export async function askTargetGuard(
             },
             reason,
             decidedAt: new Date().toISOString(),
+            ...extras,
           },
         },
       ],
@@ -126,6 +130,7 @@ async function wouldGrant(
   target: string,
   kind: TargetActionKind,
   reason: string,
+  extras: GuardRequestExtras,
 ): Promise<TargetReply> {
   const requester = {
     workflowId: workflowInfo().workflowId,
@@ -139,6 +144,7 @@ async function wouldGrant(
     requester,
     reason,
     decidedAt: new Date().toISOString(),
+    ...extras,
   };
   let reply: TargetReply;
   try {
@@ -191,7 +197,7 @@ export async function guardedAction<T>(
   act: (grant: TargetGrant) => Promise<T>,
   describe: (r: T) => string,
 ): Promise<GuardedOutcome<T>> {
-  const reply = await askTargetGuard(inc, target, kind, opts.reason);
+  const reply = await askTargetGuard(inc, target, kind, opts.reason, opts.request);
   inc.state.checks.targetGuard = {
     at: new Date().toISOString(),
     kind,
@@ -341,6 +347,7 @@ export async function restartTarget(
       title: opts.title,
       reason: opts.reason,
       summary: `Restart container ${target}`,
+      request: opts.afterChange ? { afterChange: true } : undefined,
       describe: (res) =>
         res.alreadyDone
           ? 'already restarted by an earlier attempt'
@@ -398,97 +405,3 @@ export const startTarget = (
   target: string,
   opts: { title: string; reason: string; name?: string },
 ) => containerStep(inc, target, 'startContainer', opts);
-
-/** Takes a hold on the target: from now on only this incident may act on it (P0-4). */
-export async function holdTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {
-  const reply = await askTargetGuard(inc, target, 'hold', reason);
-  inc.state.checks.targetHold = {
-    target,
-    held: reply.granted,
-    reason: reply.reason,
-    at: new Date().toISOString(),
-  };
-  inc.decide(
-    reply.granted ? `Holding ${target}: ${reply.reason}` : `Could not hold ${target}: ${reply.reason}`,
-  );
-  return reply;
-}
-
-/** Releases this incident's hold; the guard accepts it only once this incident has an accepted approval. */
-export async function releaseTarget(inc: Incident, target: string, reason: string): Promise<TargetReply> {
-  const reply = await askTargetGuard(inc, target, 'release-hold', reason);
-  inc.state.checks.targetHold = {
-    target,
-    held: !reply.granted,
-    reason: reply.reason,
-    at: new Date().toISOString(),
-  };
-  inc.decide(
-    reply.granted ? `Released ${target}: ${reply.reason}` : `Hold on ${target} kept: ${reply.reason}`,
-  );
-  return reply;
-}
-
-/** How long a hold may go unanswered before the holder escalates (it keeps waiting). */
-export const HOLD_ESCALATE_AFTER_MS = 60_000;
-
-/**
- * Takes the hold and keeps asking until the guard grants it: the caller must not act as if held
- * before (an unheld target can be restarted by any other runbook). The first refusal escalates.
- * False only when a person closed the incident meanwhile.
- */
-export async function holdTargetUntilGranted(
-  inc: Incident,
-  target: string,
-  reason: string,
-  tier: string,
-): Promise<boolean> {
-  let escalated = false;
-  for (let attempt = 0; ; attempt++) {
-    let reply: TargetReply | undefined;
-    const asking = holdTarget(inc, target, reason).then((r) => (reply = r));
-    // A guard that does not answer (it may wait for a worker) is as bad as a refusal: say so early.
-    if (!escalated && !(await condition(() => reply !== undefined, HOLD_ESCALATE_AFTER_MS))) {
-      escalated = true;
-      await inc.escalate(
-        `${target} is NOT held yet: its target guard has not answered in ${HOLD_ESCALATE_AFTER_MS / 1000} s; ${target} is not stopped until it does`,
-        tier,
-      );
-    }
-    await asking;
-    if (reply!.granted) return true;
-    if (!escalated) {
-      escalated = true;
-      await inc.escalate(`${target} could NOT be held (${reply!.reason}); still trying`, tier);
-    }
-    if (inc.closedByHuman) return false;
-    await inc.waitFor(inc.recheckDelay(attempt), `Wait, then ask the target guard to hold ${target} again`);
-  }
-}
-
-/**
- * Releases this incident's hold, retrying until the guard accepts: a hold is never left on
- * silently. Each refusal shows in `checks.targetHold`; the first one escalates. False only when a
- * person closed the incident meanwhile (the hold then stays, recorded).
- */
-export async function releaseTargetUntilDone(
-  inc: Incident,
-  target: string,
-  reason: string,
-  tier: string,
-): Promise<boolean> {
-  for (let attempt = 0; ; attempt++) {
-    const reply = await releaseTarget(inc, target, reason);
-    if (reply.granted) return true;
-    if (attempt === 0)
-      await inc.escalate(`The hold on ${target} could NOT be released (${reply.reason}); still trying`, tier);
-    if (inc.closedByHuman) {
-      inc.decide(`Closed by a person while the hold on ${target} could not be released: it stays held`);
-      return false;
-    }
-    await inc.waitFor(
-      inc.recheckDelay(attempt),
-      `Wait, then ask the target guard to release ${target} again`,
-    );
-  }
-}

@@ -416,7 +416,8 @@ function refusalOf(state: TargetLeaseState, req: TargetRequest): TargetReply | u
           (a.kind === 'restart' || a.kind === 'start') &&
           a.ok !== false &&
           a.requester.workflowId !== req.requester.workflowId &&
-          Date.parse(a.grantedAt) >= Date.parse(req.decidedAt) - state.policy.coverWindowMs,
+          Date.parse(a.grantedAt) >=
+            Date.parse(req.decidedAt) - (req.afterChange ? 0 : state.policy.coverWindowMs),
       );
     if (cover) {
       return {

@@ -11,6 +11,8 @@ export interface DataIntegrityPolicy extends CommonPolicy, RunbookApprovalPolicy
   dumpFormat: 'custom' | 'plain';
   dumpTimeoutMs: number;
   stopTimeoutSec: number;
+  /** How long the hold may go unanswered by the target's guard before a person is paged (P0-4 keeps waiting). */
+  holdEscalateAfterMs: number;
   healthTimeoutMs: number;
   verifyWindowMs: number;
   verifyIntervalMs: number;
@@ -24,6 +26,7 @@ export const dataIntegrityDefaults: DataIntegrityPolicy = {
   dumpFormat: 'custom',
   dumpTimeoutMs: 2 * 60 * 60_000,
   stopTimeoutSec: 10,
+  holdEscalateAfterMs: 60_000,
   healthTimeoutMs: 5_000,
   verifyWindowMs: 2 * 60_000,
   verifyIntervalMs: 2_000,

@@ -9,7 +9,8 @@ export interface TargetLeasePolicy {
   idleCloseMs: number;
   /**
    * Another runbook's restart granted this long before a restart request (or any time after it was
-   * decided) covers it: the requester saw the problem before that restart could help.
+   * decided) covers it: the requester saw the problem before that restart could help. Not for a
+   * restart that must follow a change (`afterChange`): only a later one covers that.
    */
   coverWindowMs: number;
 }

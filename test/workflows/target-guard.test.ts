@@ -23,7 +23,6 @@ import {
   type TargetActionRule,
   type TargetRequest,
 } from '../../definitions/target-guard';
-import { HOLD_ESCALATE_AFTER_MS } from '../../workflows/guarded-actions';
 import type { WorkerClients } from '../../worker/clients';
 import { startIncidentRig, type IncidentRig } from '../../rig/incident-rig';
 import { startP01OnHeldTarget } from '../../rig/scenarios/kit';
@@ -243,6 +242,28 @@ describe('the target guard', () => {
     await guard.signal(targetDoneSignal, { requestId: later.requestId, ok: true });
   });
 
+  test("a restart that must follow its requester's change is covered only by a restart granted after it", async () => {
+    // p0-loop-y's restart was just granted (the test before): a plain restart decided now is covered by it…
+    const decidedAt = await envNow();
+    const plain = await guard.executeUpdate(targetActionUpdate, {
+      args: [request('p1-plain', 'restart', decidedAt)],
+    });
+    expect(plain.granted).toBe(false);
+    expect(plain.coveredBy?.requester.workflowId).toBe('p0-loop-y');
+    // …but P0-3's, which makes the app read the billing switch it has just changed, is not: that
+    // restart began before the change. Granted, and the next such request after it is covered.
+    const reload = await guard.executeUpdate(targetActionUpdate, {
+      args: [{ ...request('p0-3-switch', 'restart', decidedAt), afterChange: true }],
+    });
+    expect(reload).toMatchObject({ granted: true });
+    expect(reload.coveredBy).toBeUndefined();
+    await guard.signal(targetDoneSignal, { requestId: reload.requestId, ok: true });
+    const later = await guard.executeUpdate(targetActionUpdate, {
+      args: [{ ...request('p0-3-other', 'restart', decidedAt), afterChange: true }],
+    });
+    expect(later.coveredBy?.requester.workflowId).toBe('p0-3-switch');
+  });
+
   test('a hold refuses every other runbook, and a forged release without approval is refused', async () => {
     const hold = await guard.executeUpdate(targetActionUpdate, { args: [request('p0-4-holder', 'hold')] });
     expect(hold.granted).toBe(true);
@@ -285,6 +306,8 @@ describe('the target guard', () => {
 // Last in this file: it runs a worker of its own that stops afterwards, after which the
 // time-skipping server no longer skips time for the other tests' waits (as in billing-error.test.ts).
 test('P0-4 does not stop the API before the guard grants its hold, and stops it once it does', async () => {
+  // Paged when the guard has not answered in this long (the seed's 60 s would be waited in real time here).
+  const holdEscalateAfterMs = 5_000;
   // The API's guard runs on a queue no worker polls yet: it cannot answer.
   const late = await startSandbox('abk-guard-late');
   const guardQueue = uniqueId('guard-down');
@@ -301,6 +324,7 @@ test('P0-4 does not stop the API before the guard grants its hold, and stops it 
         incidentId: uniqueId('P0-4'),
         target: late.name,
         trigger: { source: 'manual', startedBy: 'test', description: 'calculation error' },
+        policy: { holdEscalateAfterMs },
       },
     ],
   });
@@ -319,7 +343,7 @@ test('P0-4 does not stop the API before the guard grants its hold, and stops it 
     await waitUntil(
       'P0-4 to escalate the missing hold',
       async () => (await p04.query(stateQuery)).escalations.some((e) => e.reason.includes('is NOT held yet')),
-      HOLD_ESCALATE_AFTER_MS + 120_000,
+      holdEscalateAfterMs + 120_000,
     );
     const waiting = await p04.query(stateQuery);
     expect(waiting.steps.some((st) => st.name === 'stop')).toBe(false);
