@@ -18,6 +18,7 @@ import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
 import type { BillingErrorInput } from '../../workflows/billing-error';
 import { PostgresBillingStore, type BillingStore } from '../../activities/billing';
 import { targetActionUpdate, targetDoneSignal, targetLeaseWorkflowId } from '../../definitions/target-guard';
+import { targetLeaseDefaults } from '../../definitions/policies/target-guard';
 import { currentDetails } from '../observability/watch';
 
 let rig: BillingRig;
@@ -347,6 +348,10 @@ test('after approval, a failing resume step neither fails the workflow nor resol
 test('a resume whose app restart the crash-loop budget refuses stays open and escalating, retries the restart through the guard, and resolves only when the app reports billing enabled', async () => {
   const { worker, running } = await startWorker(undefined, { guardTrustsRequesters: true });
   try {
+    // The earlier tests' restarts of this sandbox count in its guard's crash-loop budget; this test
+    // spends the budget itself, so it starts with the window clear (run after them on a slow machine,
+    // the budget was already spent: the freeze was refused its restart and the app kept billing).
+    await rig.env.sleep(targetLeaseDefaults.restartWindowMs + 60_000);
     const codes = codeCount(rig.world, 'ceo');
     const handle = await rig.env.client.workflow.start(billingError, {
       taskQueue: rig.taskQueue,
@@ -358,6 +363,9 @@ test('a resume whose app restart the crash-loop budget refuses stays open and es
       async () => !!(await handle.query(stateQuery)).waitingFor,
       90_000,
     );
+    const frozen = await handle.query(stateQuery);
+    expect(frozen.steps.filter((st) => st.name === 'restart' && st.status === 'done')).toHaveLength(1);
+    expect((await appBilling()).enabled).toBe(false);
     // Restarts of the app by other runbooks use up the guard's crash-loop budget. Made up here, so
     // this test's worker lets the guard take them at their word (the knob of the guard's own table
     // tests); a real guard checks each request with the incident that asks (gate-attacks.test.ts).
