@@ -201,6 +201,9 @@ export interface IncidentState {
   dryRun?: DryRunRecord;
 }
 
+/** The plan entry kind of a check of a planned action's effect: assumed, not read (dry runs). */
+export const ASSUMED_CHECK_KIND = 'verify';
+
 /**
  * One action of a dry run's plan: what the real run would do at this point, with what, and what the
  * target guard answered when asked whether it would grant it (asked read-only: no lease, no hold).

@@ -227,3 +227,21 @@ abk_log_tail() {
     printf '[%s] ----\n' "$ABK_TAG" >&2
   fi
 }
+
+# Jest's counts from its --json results file, one line: "jest: N passed, N failed, N skipped" (the
+# main run's; CI reads it to tell that tests ran), or "jest (LABEL): ..." for a stage's run.
+abk_jest_summary() {
+  local label="$1" results="$2" name=jest
+  [[ -z "$label" ]] || name="jest ($label)"
+  if [[ ! -f "$results" ]]; then
+    echo "$name: 0 passed, 0 failed, 0 skipped (no results file)"
+    return 0
+  fi
+  # shellcheck disable=SC2016  # JavaScript, not shell
+  node -e '
+    const [name, file] = process.argv.slice(1);
+    const r = require(require("path").resolve(file));
+    const skipped = r.numPendingTests + r.numTodoTests;
+    console.log(`${name}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
+  ' "$name" "$results" || true
+}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the test stages that also run alone share (test-chaos.sh, test-image.sh, test-cluster.sh):
-# build when stale, a stack of their own (reused when up, else started here and stopped on exit,
-# even on failure), and Jest's summary line. Sourced after lib.sh; the stage sets ABK_STAGE (its
-# script's name) and calls abk_stage_traps first.
+# build when stale, and a stack of their own (reused when up, else started here and stopped on exit,
+# even on failure); Jest's summary line is lib.sh's abk_jest_summary. Sourced after lib.sh; the
+# stage sets ABK_STAGE (its script's name) and calls abk_stage_traps first.
 
 ABK_STAGE_T0="$(abk_now_ms)"
 # What this stage started, as the commands that stop it, run in this order on exit.
@@ -62,20 +62,4 @@ abk_stage_stack_up() {
   t="$(abk_now_ms)"
   scripts/stack.sh up >/dev/null
   abk_log "stack up in $STACK_DIR ($(abk_since "$t"))"
-}
-
-# Jest's counts from its --json results file: "jest (LABEL): N passed, N failed, N skipped".
-abk_jest_summary() {
-  local label="$1" results="$2"
-  if [[ ! -f "$results" ]]; then
-    echo "jest ($label): 0 passed, 0 failed, 0 skipped (no results file)"
-    return 0
-  fi
-  # shellcheck disable=SC2016  # JavaScript, not shell
-  node -e '
-    const [label, file] = process.argv.slice(1);
-    const r = require(require("path").resolve(file));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`jest (${label}): ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  ' "$label" "$results" || true
 }

@@ -24,6 +24,14 @@ const container = (name: string, running: boolean): ContainerState => ({
   finishedAt: running ? '' : now(),
 });
 
+/** Every query the kill was given ended (cancel or terminate alike). */
+const queriesEnded = (i: { queries: { pid: number }[] }) => ({
+  signalled: i.queries.map((q) => q.pid),
+  ended: i.queries.map((q) => q.pid),
+  stillRunning: [],
+  skipped: [],
+});
+
 const billingSwitch = (key: string, enabled: boolean, by: string | null) => ({
   key,
   enabled,
@@ -61,18 +69,8 @@ export const ASSUMED_RESULTS: { [N in GuardedActivity]: (input: Input<N>) => Res
     idempotencyKey: i.idempotencyKey,
     alreadyRefunded: false,
   }),
-  cancelQueries: (i) => ({
-    signalled: i.queries.map((q) => q.pid),
-    ended: i.queries.map((q) => q.pid),
-    stillRunning: [],
-    skipped: [],
-  }),
-  terminateQueries: (i) => ({
-    signalled: i.queries.map((q) => q.pid),
-    ended: i.queries.map((q) => q.pid),
-    stillRunning: [],
-    skipped: [],
-  }),
+  cancelQueries: queriesEnded,
+  terminateQueries: queriesEnded,
   // How many sessions it would end only the action could tell; the scope is assumed to match.
   terminateIdleSessions: () => ({
     terminated: [],

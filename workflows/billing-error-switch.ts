@@ -8,7 +8,7 @@ import type { ApprovalGate } from './approval';
 import type { BillingErrorPolicy } from '../definitions/policies/billing-error';
 import { failureText, type Incident, withSummary } from './incident';
 import { guardedCheck, restartTarget } from './guarded-actions';
-import { verifyHealthy } from './verify-health';
+import { assumedStep, verifyHealthy } from './verify-health';
 
 /** billingConfig.enabled = true in the store (through the guard); true when it is set. */
 export async function switchBillingOn(
@@ -52,11 +52,7 @@ export async function appReportsBilling(
     title: `Verify the app reports billing ${enabled ? 'enabled' : 'frozen'}`,
   };
   // A dry run after a planned action: the app is assumed to report what the switch was set to.
-  const condition = `GET /api/billing/status reports enabled=${enabled}`;
-  if (inc.rehearsal?.assumeVerified(inc.state, step.title, condition)) {
-    inc.skip(step.name, step.title, `dry run: would verify (assumed: ${condition})`);
-    return true;
-  }
+  if (assumedStep(inc, step, `GET /api/billing/status reports enabled=${enabled}`)) return true;
   const status = await inc.check(
     step.name,
     step.title,

@@ -4,7 +4,7 @@
  * exactly what to paste into "Send a Signal".
  */
 import { safeLink } from '../definitions/links';
-import type { IncidentState, StepRecord } from '../definitions/types';
+import { ASSUMED_CHECK_KIND, type IncidentState, type StepRecord } from '../definitions/types';
 
 /**
  * The details panel is read at a glance, and the whole text is re-sent on every `__temporal_workflow_metadata`
@@ -99,7 +99,7 @@ function planLines(s: IncidentState): string[] {
   const out = ['', '**DRY RUN (rehearsal): nothing is done.** The plan:'];
   for (const a of s.dryRun.plan.slice(-TIMELINE_MAX_STEPS)) {
     const guard = a.guard ? ` — guard ${a.guard.wouldGrant ? 'would grant' : 'would refuse'}` : '';
-    const assumed = a.kind === 'verify' ? ` (assumed: ${String(a.inputs.assumed)})` : '';
+    const assumed = a.kind === ASSUMED_CHECK_KIND ? ` (assumed: ${String(a.inputs.assumed)})` : '';
     out.push(`${a.n}. would ${a.kind}: ${a.action.slice(0, 120)}${guard}${assumed}`);
   }
   if (s.dryRun.end) out.push(`**Plan ends**: ${s.dryRun.end.slice(0, 300)}`);

@@ -17,12 +17,17 @@
  * planned action (the diagnosis) stay real, and so does every read that is not of an action's
  * effect (refund caps, a charge's amount). Approvals are real: real codes to the real approvers,
  * every message marked as a rehearsal; the plan waits for them and goes on past them. The plan ends
- * where the real run would end ("the real run would end here, resolved: ..."), or, should a step
- * have no success value to assume, at that step, saying why (`endPlan`). `runbooks rehearse`
- * compares the plan with what a past incident did.
+ * where the real run would end ("the real run would end here, resolved: ..."), or, should the
+ * runbook not resolve even on the sample its success condition describes, there, saying why
+ * (`endPlan`, verify-loop.ts). `runbooks rehearse` compares the plan with what a past incident did.
  */
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import type { EscalationRecord, IncidentState, PlannedAction } from '../definitions/types';
+import {
+  ASSUMED_CHECK_KIND,
+  type EscalationRecord,
+  type IncidentState,
+  type PlannedAction,
+} from '../definitions/types';
 import { AwaitingApprovalKey, DryRunKey, IncidentStatusKey } from './search-attributes';
 
 const now = () => new Date().toISOString();
@@ -55,7 +60,12 @@ export class Rehearsal {
    */
   assumeVerified(state: IncidentState, what: string, condition: string): boolean {
     if (!this.acted) return false;
-    this.plan(state, { kind: 'verify', action: what, target: state.target, inputs: { assumed: condition } });
+    this.plan(state, {
+      kind: ASSUMED_CHECK_KIND,
+      action: what,
+      target: state.target,
+      inputs: { assumed: condition },
+    });
     state.decisions.push(`${now()} Dry run: would verify ${what} (assumed: ${condition})`);
     return true;
   }
@@ -80,7 +90,7 @@ export class Rehearsal {
   /** The plan is complete (`why`: where and why it ends); the workflow returns the state. */
   endPlan(state: IncidentState, why: string): void {
     // Actions only: the assumed checks (`verify`) are reads.
-    const n = state.dryRun?.plan.filter((a) => a.kind !== 'verify').length ?? 0;
+    const n = state.dryRun?.plan.filter((a) => a.kind !== ASSUMED_CHECK_KIND).length ?? 0;
     Object.assign((state.dryRun ??= { plan: [] }), { end: why, endedAt: now() });
     state.status = 'planned';
     state.currentStep = 'plan complete';

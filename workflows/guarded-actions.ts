@@ -187,13 +187,13 @@ async function reportDone(target: string, requestId: string, ok: boolean, note?:
  * Runs one mutating action on a shared target once its guard grants it, as one recorded step; the
  * action gets the grant (its activity checks it with the guard). A refusal is recorded as a
  * skipped step and in `checks.targetGuard`; an action failure is recorded and rethrown (after
- * telling the guard).
+ * telling the guard). In a dry run the granted action is planned and `assumed` stands for its result.
  */
-export async function guardedAction<T>(
+async function guardedAction<T>(
   inc: Incident,
   target: string,
   kind: GuardedActionKind,
-  opts: GuardedOptions & { assumed?: () => T },
+  opts: GuardedOptions & { assumed: () => T },
   act: (grant: TargetGrant) => Promise<T>,
   describe: (r: T) => string,
 ): Promise<GuardedOutcome<T>> {
@@ -236,15 +236,14 @@ export async function guardedAction<T>(
 /**
  * A dry run, where the guard would grant the action: planned as a "would ..." step, and the run
  * goes on as if it had worked (`assumed`: what the activity returns then; dry-run.ts says why).
- * Without one there is nothing truthful to go on with, and the plan ends here.
  */
 function plannedAction<T>(
   inc: Incident,
   target: string,
   kind: GuardedActionKind,
-  opts: GuardedOptions & { assumed?: () => T },
+  opts: GuardedOptions & { assumed: () => T },
   reply: TargetReply,
-): Promise<GuardedOutcome<T>> {
+): GuardedOutcome<T> {
   const action = opts.summary ?? opts.title;
   const rehearsal = inc.rehearsal!;
   rehearsal.plan(inc.state, {
@@ -255,13 +254,9 @@ function plannedAction<T>(
     guard: { wouldGrant: true, reason: reply.reason },
   });
   inc.skip(opts.name, opts.title, `dry run: would ${kind} (${action}); the target guard would grant it`);
-  if (!opts.assumed)
-    return inc.endPlan(
-      `the next step depends on what "${action}" (${kind}) does to ${target}, which a dry run does not do`,
-    );
   rehearsal.acted = true;
   delete inc.state.failing[opts.name];
-  return Promise.resolve({ done: true, result: opts.assumed() });
+  return { done: true, result: opts.assumed() };
 }
 
 type ActivityInput<N extends GuardedActivity> = Omit<Parameters<Activities[N]>[0], 'grant'>;
@@ -293,13 +288,12 @@ export function guardedStep<N extends GuardedActivity>(
     inc,
     target,
     GUARDED_ACTIVITIES[activity],
-    inc.rehearsal
-      ? {
-          ...step,
-          inputs: input as Record<string, unknown>,
-          assumed: () => ASSUMED_RESULTS[activity](input as never),
-        }
-      : step,
+    // The inputs and the assumed result serve a dry run's plan only (plannedAction).
+    {
+      ...step,
+      inputs: input as Record<string, unknown>,
+      assumed: () => ASSUMED_RESULTS[activity](input as never),
+    },
     (grant) => fn.executeWithOptions({ summary: step.summary }, [{ ...input, grant }]),
     step.describe,
   );

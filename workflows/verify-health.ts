@@ -43,7 +43,21 @@ export function assumedHealthy(
   inc: Incident,
   step: { name: string; title: string },
 ): (HealthResult & { attempts: number }) | undefined {
-  if (!inc.rehearsal?.assumeVerified(inc.state, step.title, 'health returns 200')) return undefined;
-  inc.skip(step.name, step.title, 'dry run: would verify (assumed: health returns 200)');
+  if (!assumedStep(inc, step, 'health returns 200')) return undefined;
   return { healthy: true, status: 200, latencyMs: 0, checkedAt: new Date().toISOString(), attempts: 0 };
+}
+
+/**
+ * A check of a planned action's effect, as one step: in a dry run after a planned action it is
+ * planned as assumed (`condition`) and shown as a skipped step, and true is returned (the caller
+ * gives the check's success value); otherwise false, and the caller reads it.
+ */
+export function assumedStep(
+  inc: Incident,
+  step: { name: string; title: string },
+  condition: string,
+): boolean {
+  if (!inc.rehearsal?.assumeVerified(inc.state, step.title, condition)) return false;
+  inc.skip(step.name, step.title, `dry run: would verify (assumed: ${condition})`);
+  return true;
 }

@@ -5,7 +5,7 @@
  * activity (GUARDED_ACTIVITIES) that completed, and each page, in the order they were scheduled.
  */
 import { GUARDED_ACTIVITIES, type GuardedActivity } from '../../definitions/target-guard';
-import type { IncidentState, PlannedAction } from '../../definitions/types';
+import { ASSUMED_CHECK_KIND, type IncidentState, type PlannedAction } from '../../definitions/types';
 import { cell } from './cells';
 import { decodePayload } from './model';
 import type { History } from './proto-json';
@@ -31,19 +31,16 @@ export function planSection(s: IncidentState | undefined): string[] {
   return out;
 }
 
-/** A plan entry that is a check of a planned action's effect, assumed rather than read (dry-run.ts). */
-const VERIFY = 'verify';
-
 const guardWords = (a: PlannedAction) =>
   a.guard
     ? `${a.guard.wouldGrant ? 'would grant' : 'would refuse'}: ${a.guard.reason}`
-    : a.kind === VERIFY
+    : a.kind === ASSUMED_CHECK_KIND
       ? 'no guard (a check, not read: its success is assumed)'
       : 'no guard (not a target action)';
 
 /** "3 planned actions, 2 checks assumed": the checks are reads the plan assumed (dry-run.ts). */
 function plannedCount(plan: PlannedAction[]): string {
-  const checks = plan.filter((a) => a.kind === VERIFY).length;
+  const checks = plan.filter((a) => a.kind === ASSUMED_CHECK_KIND).length;
   const actions = plan.length - checks;
   return `${actions} planned action${actions === 1 ? '' : 's'}${checks ? `, ${checks} check${checks === 1 ? '' : 's'} assumed` : ''}`;
 }
@@ -57,7 +54,7 @@ export function planLines(workflowId: string, s: IncidentState): string[] {
   ];
   for (const a of plan) {
     lines.push(`  ${String(a.n).padStart(2)}. would ${a.kind.padEnd(12)} ${a.action}`);
-    if (a.kind !== VERIFY) lines.push(`      guard: ${guardWords(a)}`);
+    if (a.kind !== ASSUMED_CHECK_KIND) lines.push(`      guard: ${guardWords(a)}`);
     const inputs = Object.entries(a.inputs)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
@@ -112,7 +109,7 @@ export const plannedKinds = (s: IncidentState): DoneAction[] =>
   (s.dryRun?.plan ?? [])
     .filter((a) =>
       a.guard === undefined
-        ? a.kind !== VERIFY
+        ? a.kind !== ASSUMED_CHECK_KIND
         : a.guard.wouldGrant && a.kind !== 'hold' && a.kind !== 'release-hold',
     )
     .map((a) => ({ kind: a.kind, action: a.action }));
