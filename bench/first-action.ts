@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import { startDevRig } from './dev-rig';
 import { amAlert, amGroup } from './alertmanager';
-import { firstActivityStartedMs } from './measure';
+import { startTiming, type StartTiming } from './first-action-timing';
+import { firstActivityStartedMs, historyOf } from './measure';
 import { ms, sp, type Collected, type Log } from './report';
 import type { BenchSizes } from './sizes';
 import { percentile, spread } from './stats';
@@ -14,14 +15,18 @@ import { percentile, spread } from './stats';
 export interface FirstActionResult {
   alert: number[];
   floor: number[];
+  /** Where each measured sample's time went (bench/first-action-timing.ts). */
+  alertHops: StartTiming[];
+  floorHops: StartTiming[];
 }
 
 export async function alertToFirstAction(sizes: BenchSizes): Promise<FirstActionResult> {
   const rig = await startDevRig('first-action', sizes);
   const run = randomUUID().slice(0, 8);
-  const out: FirstActionResult = { alert: [], floor: [] };
+  const out: FirstActionResult = { alert: [], floor: [], alertHops: [], floorHops: [] };
   try {
     for (let i = 0; i < sizes.warmup + sizes.firstActionRuns; i++) {
+      const hops: StartTiming[] = [];
       // Side by side, alternating which goes first, so drift on the shared machine hits both.
       const pair = [
         async () => {
@@ -33,6 +38,7 @@ export async function alertToFirstAction(sizes: BenchSizes): Promise<FirstAction
             throw new Error(`intake did not start an incident: ${r.status} ${JSON.stringify(r.json)}`);
           const handle = rig.client.workflow.getHandle(wf.workflowId);
           const at = await firstActivityStartedMs(handle);
+          hops[0] = startTiming(await historyOf(handle), t0);
           await handle.terminate('measured').catch(() => undefined);
           return at - t0;
         },
@@ -43,6 +49,7 @@ export async function alertToFirstAction(sizes: BenchSizes): Promise<FirstAction
             workflowId: `floor-${run}-${i}`,
           });
           await handle.result();
+          hops[1] = startTiming(await historyOf(handle), t0);
           return (await firstActivityStartedMs(handle)) - t0;
         },
       ];
@@ -52,6 +59,8 @@ export async function alertToFirstAction(sizes: BenchSizes): Promise<FirstAction
       if (i >= sizes.warmup) {
         out.alert.push(ms[0]);
         out.floor.push(ms[1]);
+        out.alertHops.push(hops[0]);
+        out.floorHops.push(hops[1]);
       }
     }
   } finally {
@@ -93,5 +102,25 @@ export async function firstActionBenchmark(sizes: BenchSizes, log: Log, out: Col
       pass: aP99 <= 300,
       data: { p99: aP99 },
     },
+    {
+      id: 'first-action-hops',
+      figure: 'Where it goes, p50 alert | floor: to started, task queued, tasks run (n), dispatch',
+      target: '(information)',
+      measured: hopsLine(fa.alertHops, fa.floorHops),
+      pass: null,
+      data: { alert: fa.alertHops, floor: fa.floorHops },
+    },
   );
+}
+
+/** The p50 of each hop, the alert's beside the floor's. */
+function hopsLine(alert: StartTiming[], floor: StartTiming[]): string {
+  const p50 = (xs: StartTiming[], k: keyof StartTiming) =>
+    percentile(
+      xs.map((x) => x[k]),
+      50,
+    );
+  const hop = (k: keyof StartTiming) =>
+    k === 'tasks' ? `${p50(alert, k)} | ${p50(floor, k)}` : `${ms(p50(alert, k))} | ${ms(p50(floor, k))}`;
+  return (['toStartedMs', 'taskQueuedMs', 'tasksRunMs', 'tasks', 'dispatchMs'] as const).map(hop).join(', ');
 }

@@ -26,6 +26,8 @@ export interface HistoryEvent {
   workflowExecutionSignaledEventAttributes?: unknown;
   workflowTaskScheduledEventAttributes?: unknown;
   workflowTaskStartedEventAttributes?: unknown;
+  workflowTaskCompletedEventAttributes?: unknown;
+  workflowExecutionStartedEventAttributes?: unknown;
 }
 
 export const eventMs = (e: HistoryEvent): number =>

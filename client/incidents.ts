@@ -3,7 +3,7 @@
  * derived from both, and a second start joins the running one instead of remediating twice.
  */
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/common';
+import { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { incidentTitle, RUNBOOKS, staticDetails } from '../definitions/catalog';
 import {
   AwaitingApprovalKey,
@@ -53,6 +53,11 @@ export interface StartIncidentOptions {
   workflowId?: string;
   /** USE_EXISTING (default) joins a running incident silently; FAIL lets the caller tell start from join. */
   conflictPolicy?: 'USE_EXISTING' | 'FAIL';
+  /**
+   * Start only when no run of this workflow ID exists at all, running or closed (with FAIL: else
+   * WorkflowExecutionAlreadyStartedError). The intake's first try (client/intake/episodes.ts).
+   */
+  firstRunOnly?: boolean;
   /** Runbook-specific input fields: P0-3 `charges`/`reportedBy`, P0-4 `violation`. */
   extraInput?: Record<string, unknown>;
   /** Overrides the derived incident ID (a recurrence: the alert's startsAt is its predecessor's). */
@@ -118,6 +123,7 @@ export async function startIncident(
     workflowId,
     workflowIdConflictPolicy:
       opts.conflictPolicy === 'FAIL' ? WorkflowIdConflictPolicy.FAIL : WorkflowIdConflictPolicy.USE_EXISTING,
+    ...(opts.firstRunOnly ? { workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE } : {}),
     args: [input],
     // Findable and readable in the UI from the first second, before the worker picks it up.
     staticSummary: `${opts.dryRun ? 'DRY RUN: ' : ''}${incidentTitle(opts.runbook, opts.target)}`,

@@ -140,6 +140,45 @@ test('a new episode (another startsAt after the resolution) starts a new inciden
   expect(s.incidentId).not.toBe(first.incidentId);
 });
 
+/** Counts the intake's calls to Temporal by name (the real calls go through unchanged). */
+async function countingCalls<T>(names: string[], fn: () => Promise<T>): Promise<[T, Record<string, number>]> {
+  const service = rig.client.workflowService as unknown as Record<string, (...a: unknown[]) => unknown>;
+  const calls: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  const originals = names.map((n) => [n, service[n]] as const);
+  for (const [n, original] of originals)
+    service[n] = (...a: unknown[]) => {
+      calls[n]++;
+      return original.apply(service, a);
+    };
+  try {
+    return [await fn(), calls];
+  } finally {
+    for (const [n, original] of originals) service[n] = original;
+  }
+}
+
+test('a first alert starts its incident in one call (no describe); a repeat is refused that start, looks, and joins', async () => {
+  const names = ['startWorkflowExecution', 'describeWorkflowExecution', 'signalWorkflowExecution'];
+  const target = uniqueId('abk-episode-first');
+  const alert = amAlert('SystemUnreachable', target);
+  const [first, firstCalls] = await countingCalls(names, () => post(alert));
+  expect(first.started).toBe(1);
+  expect(firstCalls).toEqual({
+    startWorkflowExecution: 1,
+    describeWorkflowExecution: 0,
+    signalWorkflowExecution: 0,
+  });
+
+  const [repeat, repeatCalls] = await countingCalls(names, () => post(alert));
+  expect(repeat).toMatchObject({ started: 0, joined: 1 });
+  expect(repeatCalls).toEqual({
+    startWorkflowExecution: 1,
+    describeWorkflowExecution: 1,
+    signalWorkflowExecution: 1,
+  });
+  await closeByHand(incidentWorkflowId('P0-1', target));
+});
+
 test('a resolution of an episode that never had an incident is ignored and starts nothing', async () => {
   const target = uniqueId('abk-episode-none');
   const r = await post(amAlert('SystemUnreachable', target, 'resolved'));
