@@ -16,6 +16,7 @@ import { loadTemporalConfig } from '../config/temporal';
 import { startReceiver } from '../rig/receivers';
 import { need } from '../rig/env';
 import { freePort } from '../rig/sandbox';
+import { semiSpaceNodeArgs } from '../worker/memory';
 import type { WorkerProcessOptions, WorkerStatus } from './worker-process';
 import { benchBundleFile } from './bundle';
 import { pool, sleep, within } from './measure';
@@ -53,9 +54,12 @@ async function killIfStillRunning(child: ChildProcess, exited: Promise<unknown>)
 async function forkWorker(opts: WorkerProcessOptions, env: Record<string, string>): Promise<WorkerProc> {
   if (!existsSync(WORKER_PROCESS))
     throw new Error(`${WORKER_PROCESS} is missing: run \`npm run build\` first`);
+  const childEnv = { ...process.env, ...env };
   const child: ChildProcess = fork(WORKER_PROCESS, [JSON.stringify(opts)], {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    env: { ...process.env, ...env },
+    env: childEnv,
+    // As the production worker starts: both threads' young generation from WORKER_V8_SEMI_SPACE_MB.
+    execArgv: [...process.execArgv, ...semiSpaceNodeArgs(childEnv)],
   });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await new Promise<void>((resolve, reject) => {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import path from 'node:path';
+import { semiSpaceNodeArgs } from '../worker/memory';
 import { freePort, waitUntil } from './sandbox';
 
 // From the sources under Jest (rig/), or compiled (dist/rig/, as the bench runs it).
@@ -44,10 +45,17 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Wo
   const name = opts.name ?? 'the worker';
   const keep = opts.keepChars ?? 1_000_000;
   const healthPort = await freePort();
-  const child = spawn(process.execPath, [workerJs], {
+  const env = {
+    ...process.env,
+    WORKER_VERSIONING: 'off',
+    ...opts.env,
+    WORKER_HEALTH_PORT: String(healthPort),
+  };
+  // Started as production starts it: the main thread's young generation sized too (worker/memory.ts).
+  const child = spawn(process.execPath, [...semiSpaceNodeArgs(env), workerJs], {
     // Unversioned unless a test opts in (WORKER_VERSIONING=on, its own WORKER_DEPLOYMENT_NAME): a
     // versioned worker gets no work on a queue whose deployment made another build current.
-    env: { ...process.env, WORKER_VERSIONING: 'off', ...opts.env, WORKER_HEALTH_PORT: String(healthPort) },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -75,7 +75,8 @@ export WORKER_SDK_METRICS_PORT="$WORKER_SDK_METRICS"
 export EVIDENCE_DIR="$STACK_DIR/evidence"
 [[ -f config/demo-approvers.json && -z "${APPROVERS_FILE:-}" ]] && export APPROVERS_FILE="$ABK_REPO/config/demo-approvers.json"
 
-node dist/worker/main.js >"$STACK_DIR/worker.log" 2>&1 &
+# Both threads' young generation from WORKER_V8_SEMI_SPACE_MB, as `npm run worker` starts it (worker/memory.ts).
+node --max-semi-space-size="${WORKER_V8_SEMI_SPACE_MB:-2}" dist/worker/main.js >"$STACK_DIR/worker.log" 2>&1 &
 PIDS+=($!)
 if [[ -f dist/client/intake/main.js ]]; then
   # Where the stack's Alertmanager sends, with the token it sends (scripts/stack.sh).

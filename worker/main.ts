@@ -19,7 +19,7 @@ import { dataConverterFor } from '../common/codec';
 import { missingAppRoles } from '../activities/postgres';
 import { activitiesFor, buildClients } from './clients';
 import { startHealthServer } from './health-server';
-import { applyWorkerMemory } from './memory';
+import { applyWorkerMemory, mainThreadSemiSpaceMissing } from './memory';
 import { createIncidentMetrics, incidentMetricsSinks } from './metrics';
 import { adoptIfFirst, deploymentOptions } from './versioning';
 
@@ -108,6 +108,8 @@ export async function runWorker(config: WorkerConfig, extras: WorkerExtras = {})
   process.once('SIGTERM', stop);
   const running = worker.run();
   const logger = Runtime.instance().logger;
+  const semiSpace = mainThreadSemiSpaceMissing(config.memory);
+  if (semiSpace) logger.warn(semiSpace);
   // Versioned: the first build of the deployment makes itself current (worker/versioning.ts).
   const adoption = config.versioning.enabled
     ? adoptIfFirst(temporal, config.versioning, (message, meta) => {

@@ -6,6 +6,7 @@
  * (crashed, restarted by the runbook) gives them something to count and log.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { loadTemporalConfig } from '../../config/temporal';
@@ -110,6 +111,11 @@ test('the worker serves SDK and incident metrics and logs JSON lines with the in
       }
     });
   expect(lines.find((l) => l.message === 'worker starting')).toBeDefined();
+  // Started as production starts it: both threads' young generation from WORKER_V8_SEMI_SPACE_MB.
+  expect(readFileSync(`/proc/${worker.pid}/cmdline`, 'utf8').split('\0')).toContain(
+    '--max-semi-space-size=2',
+  );
+  expect(lines.filter((l) => String(l.message).includes('reaches the workflow thread only'))).toEqual([]);
   const activityLines = lines.filter((l) => l.sdkComponent === 'activity');
   expect(activityLines.length).toBeGreaterThan(0);
   const ours = activityLines.filter((l) => l.workflowId === workflowId);

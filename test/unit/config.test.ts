@@ -5,6 +5,7 @@ import { loadTemporalConfig } from '../../config/temporal';
 import { maskUrl } from '../../config/fields';
 import { secretsOf } from '../../config/secrets';
 import { DEFAULT_REFUND_CAPS } from '../../definitions/charges';
+import { mainThreadSemiSpaceMissing, semiSpaceNodeArgs } from '../../worker/memory';
 
 const valid = {
   RUNBOOK_DATABASE_URL: 'postgres://runbook:s3cretpw@127.0.0.1:5432/accubooks',
@@ -74,6 +75,21 @@ test('WORKER_V8_SEMI_SPACE_MB and WORKER_MAX_CACHED_WORKFLOWS: the memory settin
   );
   expect(() => loadWorkerConfig({ ...valid, WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(
     /WORKER_MAX_CACHED_WORKFLOWS must be a whole number/,
+  );
+});
+
+test("the main thread gets the same young generation from node's command line, or the worker says it did not", () => {
+  expect(semiSpaceNodeArgs({})).toEqual(['--max-semi-space-size=2']);
+  expect(semiSpaceNodeArgs({ WORKER_V8_SEMI_SPACE_MB: '8' })).toEqual(['--max-semi-space-size=8']);
+  expect(semiSpaceNodeArgs({ WORKER_V8_SEMI_SPACE_MB: '0' })).toEqual([]);
+  // Not valid: no argument; the worker itself refuses the value, naming it.
+  expect(semiSpaceNodeArgs({ WORKER_V8_SEMI_SPACE_MB: 'lots' })).toEqual([]);
+  const two = { semiSpaceMb: 2 };
+  expect(mainThreadSemiSpaceMissing(two, ['--max-semi-space-size=2'], '')).toBeUndefined();
+  expect(mainThreadSemiSpaceMissing(two, [], '--max-semi-space-size=2 --enable-source-maps')).toBeUndefined();
+  expect(mainThreadSemiSpaceMissing({ semiSpaceMb: 0 }, [], '')).toBeUndefined();
+  expect(mainThreadSemiSpaceMissing(two, ['--enable-source-maps'], '')).toMatch(
+    /WORKER_V8_SEMI_SPACE_MB=2 reaches the workflow thread only: node was started without --max-semi-space-size=2/,
   );
 });
 
