@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (.ci/run calls it): setup, build, lint + format check, the local
-# stack, then every Jest suite against it, then the cluster, chaos and image stages at the same time,
-# each on a stack of its own (about 27 min in a fresh clone on a 2-core machine, 36 when the stages
-# ran one after the other). Extra arguments go to Jest (and skip those stages), e.g.
+# stack, then every Jest suite against it, then the cluster, chaos (crash, outages) and image stages
+# at the same time, each on a stack of its own (FRESH_TIME in a fresh clone on a 2-core machine; 35 to
+# 37 min when the stages ran one after the other). Extra arguments go to Jest (and skip the stages), e.g.
 #   scripts/test.sh test/activities            # one folder
 #   KEEP_STACK=1 scripts/test.sh -t 'restart'   # keep the stack up afterwards (reused next run)
 #
@@ -31,6 +31,7 @@ STAGE=""
 STAGE_T=0
 SUMMARY=()
 STACK_STARTED=""
+STACK_UP_PID=""
 
 stage() {
   end_stage
@@ -120,6 +121,8 @@ on_exit() {
   local rc=$?
   trap - EXIT INT TERM
   stop_bg_stages
+  # A stack still coming up (lint failed meanwhile) is stopped below once it is up.
+  if [[ -n "$STACK_UP_PID" ]]; then wait "$STACK_UP_PID" 2>/dev/null || true; fi
   if ((rc != 0)) && [[ -n "$STAGE" ]]; then
     printf '\n-------------------- %s: FAILED (exit %s, after %s)\n' "$STAGE" "$rc" "$(abk_since "$STAGE_T")"
     SUMMARY+=("$(printf '%-28s FAILED' "$STAGE")")
@@ -150,6 +153,12 @@ scripts/setup.sh
 
 stage "build (npm run build)"
 npm run --silent build
+# The stack comes up (its sandbox image needs dist/) while lint and the rule checks run; its output
+# (stderr: what came up, in how long) is printed at "stack up".
+mkdir -p test-artifacts
+STACK_STARTED=1
+scripts/stack.sh up >/dev/null 2>test-artifacts/stack-up.log &
+STACK_UP_PID=$!
 
 stage "lint + format check"
 npm run --silent lint
@@ -159,9 +168,12 @@ stage "alert rules (promtool)"
 promtool check rules alerts/*.yml
 promtool test rules alerts/tests/*.test.yml
 
-stage "stack up"
-STACK_STARTED=1
-scripts/stack.sh up >/dev/null
+stage "stack up (started after the build)"
+stack_up_rc=0
+wait "$STACK_UP_PID" || stack_up_rc=$?
+STACK_UP_PID=""
+cat test-artifacts/stack-up.log >&2
+((stack_up_rc == 0)) || exit "$stack_up_rc"
 scripts/stack.sh status
 
 stage "jest"
@@ -185,21 +197,22 @@ end_stage
 
 # The stages after Jest, each a script that also runs alone, on a stack of its own (its own Docker
 # engine, PostgreSQL, Redis, stripe-mock, Temporal, Prometheus: nothing shared, ports picked free),
-# run at the same time: the run then takes as long as the longest of them (chaos), not their sum.
+# run at the same time: the run then takes as long as the longest of them, not their sum.
 # Skipped when Jest arguments select suites, or one by one with SKIP_CLUSTER=1, SKIP_CHAOS=1,
 # SKIP_IMAGE=1.
 #   cluster  the runbooks on a two-node Temporal cluster on PostgreSQL behind HAProxy (issue 10)
-#   chaos    dependency outages (PostgreSQL, Redis, Docker, stripe-mock, Prometheus, receivers
-#            stopped while runbooks run) and the worker-crash harness (issue 11); the harness kills
-#            the worker at every activity of P0-1, P0-3 and P0-4 here (restarts, refunds with their
-#            idempotency keys, approvals); FULL_CHAOS=1 (or scripts/test-chaos.sh alone) runs all
-#            seven runbooks
+#   chaos-crash    the worker-crash harness (issue 11, scripts/test-chaos.sh crash, .stack/chaos):
+#            it kills the worker at every activity of P0-1, P0-3 and P0-4 here (restarts, refunds
+#            with their idempotency keys, approvals); FULL_CHAOS=1 (or scripts/test-chaos.sh alone)
+#            runs all seven runbooks
+#   chaos-outages  dependency outages (scripts/test-chaos.sh outages, .stack/chaos-outages):
+#            PostgreSQL, Redis, Docker, stripe-mock, Prometheus, receivers stopped while runbooks run
 #   image    the image (Dockerfile, issue 22) built on a locally made Node 24 base, checked (non-root,
 #            read-only root, no secret in its layers, health checks) and running P0-1 end to end as
 #            the intake and the worker
 # Each one's output goes to test-artifacts/stage-<name>.log, printed whole when it ends; each has its
 # own line in the summary, and the run fails with the exit code of the first that failed.
-stage "cluster+chaos+image at once"
+stage "cluster, chaos, image at once"
 if (($# == 0)); then
   if [[ -n "$STACK_STARTED" && "${KEEP_STACK:-0}" != 1 ]]; then
     # The main stack goes first: the stages' three stacks then have the machine.
@@ -209,11 +222,13 @@ if (($# == 0)); then
   if [[ "${SKIP_CLUSTER:-0}" != 1 ]]; then bg_stage cluster scripts/test-cluster.sh; else echo "cluster: skipped (SKIP_CLUSTER=1)"; fi
   if [[ "${SKIP_CHAOS:-0}" == 1 ]]; then
     echo "chaos: skipped (SKIP_CHAOS=1)"
-  elif [[ "${FULL_CHAOS:-0}" == 1 ]]; then
-    bg_stage chaos env STACK_DIR="$ABK_REPO/.stack/chaos" scripts/test-chaos.sh
   else
-    bg_stage chaos env STACK_DIR="$ABK_REPO/.stack/chaos" CHAOS_RUNBOOKS="${CHAOS_RUNBOOKS:-P0-1,P0-3,P0-4}" \
-      scripts/test-chaos.sh
+    crash_env=(CHAOS_RUNBOOKS="${CHAOS_RUNBOOKS:-P0-1,P0-3,P0-4}")
+    if [[ "${FULL_CHAOS:-0}" == 1 ]]; then crash_env=(); fi
+    bg_stage chaos-crash env STACK_DIR="$ABK_REPO/.stack/chaos" "${crash_env[@]}" \
+      CHAOS_RESULTS=test-artifacts/jest-chaos-crash-results.json scripts/test-chaos.sh crash
+    bg_stage chaos-outages env STACK_DIR="$ABK_REPO/.stack/chaos-outages" \
+      CHAOS_RESULTS=test-artifacts/jest-chaos-outages-results.json scripts/test-chaos.sh outages
   fi
   if [[ "${SKIP_IMAGE:-0}" != 1 ]]; then bg_stage image scripts/test-image.sh; else echo "image: skipped (SKIP_IMAGE=1)"; fi
   wait_bg_stages
