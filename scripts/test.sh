@@ -44,7 +44,7 @@ end_stage() {
     local took
     took="$(abk_since "$STAGE_T")"
     printf -- '-------------------- %s: ok (%s)\n' "$STAGE" "$took"
-    SUMMARY+=("$(printf '%-28s %s' "$STAGE" "$took")")
+    SUMMARY+=("$(printf '%-34s %s' "$STAGE" "$took")")
     STAGE=""
   fi
 }
@@ -88,10 +88,10 @@ wait_bg_stages() {
       cat "test-artifacts/stage-${BG_NAMES[$i]}.log"
       if ((rc == 0)); then
         printf -- '-------------------- %s: ok (%s)\n' "${BG_NAMES[$i]}" "$took"
-        SUMMARY+=("$(printf '  %-26s %s' "${BG_NAMES[$i]}" "$took")")
+        SUMMARY+=("$(printf '  %-32s %s' "${BG_NAMES[$i]}" "$took")")
       else
         printf -- '-------------------- %s: FAILED (exit %s, after %s)\n' "${BG_NAMES[$i]}" "$rc" "$took"
-        SUMMARY+=("$(printf '  %-26s FAILED (exit %s, after %s)' "${BG_NAMES[$i]}" "$rc" "$took")")
+        SUMMARY+=("$(printf '  %-32s FAILED (exit %s, after %s)' "${BG_NAMES[$i]}" "$rc" "$took")")
       fi
       BG_PIDS[i]=""
     done
@@ -125,7 +125,7 @@ on_exit() {
   if [[ -n "$STACK_UP_PID" ]]; then wait "$STACK_UP_PID" 2>/dev/null || true; fi
   if ((rc != 0)) && [[ -n "$STAGE" ]]; then
     printf '\n-------------------- %s: FAILED (exit %s, after %s)\n' "$STAGE" "$rc" "$(abk_since "$STAGE_T")"
-    SUMMARY+=("$(printf '%-28s FAILED' "$STAGE")")
+    SUMMARY+=("$(printf '%-34s FAILED' "$STAGE")")
   fi
   if [[ -n "$STACK_STARTED" ]]; then
     if [[ "${KEEP_STACK:-0}" == 1 ]]; then
@@ -135,12 +135,12 @@ on_exit() {
       t="$(abk_now_ms)"
       printf '\n==================== [%s] stack down ====================\n' "$(date +%T)"
       scripts/stack.sh down || rc=1
-      SUMMARY+=("$(printf '%-28s %s' "stack down" "$(abk_since "$t")")")
+      SUMMARY+=("$(printf '%-34s %s' "stack down" "$(abk_since "$t")")")
     fi
   fi
   printf '\n==================== summary ====================\n'
   printf '  %s\n' "${SUMMARY[@]}"
-  printf '  %-28s %s\n' "total" "$(abk_since "$T_ALL")"
+  printf '  %-34s %s\n' "total" "$(abk_since "$T_ALL")"
   if ((rc == 0)); then echo "test.sh: OK"; else echo "test.sh: FAILED (exit $rc)"; fi
   exit "$rc"
 }
@@ -168,7 +168,7 @@ stage "alert rules (promtool)"
 promtool check rules alerts/*.yml
 promtool test rules alerts/tests/*.test.yml
 
-stage "stack up (started after the build)"
+stage "stack up (begun after the build)"
 stack_up_rc=0
 wait "$STACK_UP_PID" || stack_up_rc=$?
 STACK_UP_PID=""
