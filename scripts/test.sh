@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (.ci/run calls it): setup, build, lint + format check, the local
 # stack, then every Jest suite against it, then the cluster, chaos (crash, outages) and image stages
-# at the same time, each on a stack of its own (34 min in a fresh clone on a 2-core machine, the
-# stages 4.6 of it; 35 to 37 min when the stages ran one after the other, 9.3 of it). Extra arguments
+# at the same time, each on a stack of its own (33 min in a fresh clone on a 2-core machine, the
+# stages 4.3 of it; 35 to 37 min when the stages ran one after the other, 9.3 of it). Extra arguments
 # go to Jest (and skip the stages), e.g.
 #   scripts/test.sh test/activities            # one folder
 #   KEEP_STACK=1 scripts/test.sh -t 'restart'   # keep the stack up afterwards (reused next run)
