@@ -11,8 +11,11 @@ import type { WorkerOptions } from '@temporalio/worker';
 import type { RawEnv } from '../config/errors';
 import { loadWorkerMemory, type WorkerMemoryConfig } from '../config/worker-memory';
 
+/** The one V8 flag both threads take, from inside (workflow thread) or on node's command line (main). */
+const semiSpaceFlag = (mb: number) => `--max-semi-space-size=${mb}`;
+
 export function applyWorkerMemory(m: WorkerMemoryConfig): Pick<WorkerOptions, 'maxCachedWorkflows'> {
-  if (m.semiSpaceMb > 0) setFlagsFromString(`--max-semi-space-size=${m.semiSpaceMb}`);
+  if (m.semiSpaceMb > 0) setFlagsFromString(semiSpaceFlag(m.semiSpaceMb));
   return m.maxCachedWorkflows === undefined ? {} : { maxCachedWorkflows: m.maxCachedWorkflows };
 }
 
@@ -27,7 +30,7 @@ export function semiSpaceNodeArgs(env: RawEnv): string[] {
   } catch {
     return [];
   }
-  return m.semiSpaceMb > 0 ? [`--max-semi-space-size=${m.semiSpaceMb}`] : [];
+  return m.semiSpaceMb > 0 ? [semiSpaceFlag(m.semiSpaceMb)] : [];
 }
 
 /**
@@ -43,5 +46,5 @@ export function mainThreadSemiSpaceMissing(
   const given = [...execArgv, ...nodeOptions.split(/\s+/)].some((a) => a.startsWith('--max-semi-space-size'));
   return given
     ? undefined
-    : `WORKER_V8_SEMI_SPACE_MB=${m.semiSpaceMb} reaches the workflow thread only: node was started without --max-semi-space-size=${m.semiSpaceMb}, so the main thread keeps Node's default young generation (start it with \`npm run worker\` or the image, or add the flag)`;
+    : `WORKER_V8_SEMI_SPACE_MB=${m.semiSpaceMb} reaches the workflow thread only: node was started without ${semiSpaceFlag(m.semiSpaceMb)}, so the main thread keeps Node's default young generation (start it with \`npm run worker\` or the image, or add the flag)`;
 }

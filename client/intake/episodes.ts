@@ -160,13 +160,7 @@ async function deliverOnce(
   // (running: join; closed: its episode decides). One call to Temporal instead of two on the path
   // that starts an incident; one more where a run exists (bench 1, README "Performance").
   if (attempt === 1 && opts.firing > 0 && opts.alert) {
-    const started = await startNew(opts, opts.alert, {
-      now,
-      sinceClose: 0,
-      grace: 0,
-      attempt,
-      firstRunOnly: true,
-    });
+    const started = await startNew(opts, opts.alert, { now, attempt, firstRunOnly: true });
     if (started) return started;
   }
   const s = await situation(client, workflowId);
@@ -201,7 +195,7 @@ async function deliverOnce(
         graceMs: grace,
       }
     : undefined;
-  return startNew(opts, opts.alert, { now, recurrence, closed, sinceClose, grace, attempt });
+  return startNew(opts, opts.alert, { now, recurrence, closed, attempt });
 }
 
 /** The firings and resolutions, as one signal to the running incident. */
@@ -234,15 +228,13 @@ async function startNew(
     now: Date;
     recurrence?: Recurrence;
     closed?: Closed;
-    sinceClose: number;
-    grace: number;
     attempt: number;
     /** Only when no run of this ID exists; undefined (look at that run) when one does. */
     firstRunOnly?: boolean;
   },
 ): Promise<DeliveryResult | undefined> {
   const { client, workflowId, event } = opts;
-  const { now, recurrence, closed, sinceClose, grace } = r;
+  const { now, recurrence, closed } = r;
   const detectedAt = recurrence ? now : a.trigger.startsAt ? new Date(a.trigger.startsAt) : now;
   try {
     await startIncident({
@@ -277,7 +269,7 @@ async function startNew(
     workflowId,
     recurrenceOf: recurrence?.incidentId,
     reason: recurrence
-      ? `recurrence of ${recurrence.incidentId}: its alert still fires ${secs(sinceClose)} s after it was resolved (grace ${secs(grace)} s)`
+      ? `recurrence of ${recurrence.incidentId}: its alert still fires ${secs(Date.parse(recurrence.detectedAt) - Date.parse(recurrence.closedAt))} s after it was resolved (grace ${secs(recurrence.graceMs)} s)`
       : 'no incident was running for this runbook and target',
   };
 }
