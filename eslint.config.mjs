@@ -89,6 +89,8 @@ export default tseslint.config(
       '.image/**',
       'eslint.config.mjs',
       'jest.config.js',
+      // Jest loads its test sequencer as plain JavaScript, like its config.
+      'test/setup/shards.js',
     ],
   },
   js.configs.recommended,

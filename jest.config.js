@@ -16,5 +16,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   testTimeout: 120000,
   globalSetup: '<rootDir>/test/global-setup.ts',
+  // scripts/test.sh runs the suites in two halves at once, each on a stack of its own.
+  testSequencer: '<rootDir>/test/setup/shards.js',
   setupFiles: ['<rootDir>/test/setup/closed-channel.ts'],
 };

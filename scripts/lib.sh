@@ -82,34 +82,54 @@ abk_secret() {
 # Ports are drawn at random BELOW the kernel's ephemeral range, so that neither outgoing
 # connections nor servers that bind port 0 (the Temporal dev server does so for its internal
 # services) can take a port between the moment we pick it and the moment its service binds it.
+# Stacks that start at the same time (scripts/test.sh's stages, other clones' runs) would otherwise
+# be able to draw the same free port before either binds it: every port handed out is claimed in a
+# file shared by all pickers on the machine (ABK_PORT_CLAIMS, under a lock) and not handed out again
+# for an hour, by which time its service holds it.
 abk_free_ports() {
-  python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
+  python3 - "$1" "${ABK_PORT_CLAIMS:-${TMPDIR:-/tmp}/accubooks-port-claims}" <<'PY'
+import fcntl, random, socket, sys, time
+n, claims_path = int(sys.argv[1]), sys.argv[2]
 try:
     low = int(open('/proc/sys/net/ipv4/ip_local_port_range').read().split()[0])
 except Exception:
     low = 32768
 lo, hi = 10000, low - 1
-held, ports = [], []
-for _ in range(5000):
-    if len(ports) == n:
-        break
-    port = random.randint(lo, hi) if hi - lo > 1000 else 0
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(('127.0.0.1', port))
-    except OSError:
-        s.close()
-        continue
-    p = s.getsockname()[1]
-    if p in ports:
-        s.close()
-        continue
-    held.append(s)
-    ports.append(p)
-if len(ports) != n:
-    sys.exit('could not find %d free ports' % n)
+now = time.time()
+with open(claims_path, 'a+') as claims:
+    fcntl.flock(claims, fcntl.LOCK_EX)
+    claims.seek(0)
+    claimed = {}
+    for line in claims:
+        parts = line.split()
+        if len(parts) == 2 and parts[0].isdigit() and now - float(parts[1]) < 3600:
+            claimed[int(parts[0])] = parts[1]
+    held, ports = [], []
+    # Every unclaimed port of the range once, in random order (a narrow range: the kernel's pick).
+    candidates = [p for p in range(lo, hi + 1) if p not in claimed] if hi - lo > 1000 else [0] * 5000
+    random.shuffle(candidates)
+    for port in candidates:
+        if len(ports) == n:
+            break
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(('127.0.0.1', port))
+        except OSError:
+            s.close()
+            continue
+        p = s.getsockname()[1]
+        if p in ports:
+            s.close()
+            continue
+        held.append(s)
+        ports.append(p)
+    if len(ports) != n:
+        sys.exit('could not find %d free ports' % n)
+    for p in ports:
+        claimed[p] = '%.0f' % now
+    claims.seek(0)
+    claims.truncate()
+    claims.writelines('%d %s\n' % kv for kv in claimed.items())
 print(' '.join(map(str, ports)))
 PY
 }
@@ -228,20 +248,27 @@ abk_log_tail() {
   fi
 }
 
-# Jest's counts from its --json results file, one line: "jest: N passed, N failed, N skipped" (the
-# main run's; CI reads it to tell that tests ran), or "jest (LABEL): ..." for a stage's run.
+# Jest's counts from its --json results files (summed), one line: "jest: N passed, N failed, N
+# skipped" (the main run's; CI reads it to tell that tests ran), or "jest (LABEL): ..." for a stage's
+# run. A results file that is missing (that Jest never finished) is named on the line.
 abk_jest_summary() {
-  local label="$1" results="$2" name=jest
+  local label="$1" name=jest
+  shift
   [[ -z "$label" ]] || name="jest ($label)"
-  if [[ ! -f "$results" ]]; then
-    echo "$name: 0 passed, 0 failed, 0 skipped (no results file)"
-    return 0
-  fi
   # shellcheck disable=SC2016  # JavaScript, not shell
   node -e '
-    const [name, file] = process.argv.slice(1);
-    const r = require(require("path").resolve(file));
-    const skipped = r.numPendingTests + r.numTodoTests;
-    console.log(`${name}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped`);
-  ' "$name" "$results" || true
+    const fs = require("fs");
+    const [name, ...files] = process.argv.slice(1);
+    const n = { passed: 0, failed: 0, skipped: 0 };
+    const missing = [];
+    for (const file of files) {
+      if (!fs.existsSync(file)) { missing.push(file); continue; }
+      const r = JSON.parse(fs.readFileSync(file, "utf8"));
+      n.passed += r.numPassedTests;
+      n.failed += r.numFailedTests;
+      n.skipped += r.numPendingTests + r.numTodoTests;
+    }
+    const note = missing.length ? ` (no results file: ${missing.join(", ")})` : "";
+    console.log(`${name}: ${n.passed} passed, ${n.failed} failed, ${n.skipped} skipped${note}`);
+  ' "$name" "$@" || true
 }
