@@ -8,7 +8,7 @@
  * The worker registers only the wrapped ones, so no workflow can act on a target past its guard.
  */
 import { Context } from '@temporalio/activity';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { QueryNotRegisteredError, QueryRejectedError, WorkflowNotFoundError } from '@temporalio/client';
 import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { stateQuery } from '../definitions/messages';
 import {
@@ -105,6 +105,26 @@ const createGuardRequestActivities = (deps: TargetGuardDeps) => ({
   },
 });
 
+/**
+ * The guard's checks read a workflow's own state, and act on a "no" (refuse a request, ignore a
+ * report, keep a hold). Only an answer about that workflow is a "no": no such workflow, or one with
+ * no incident state. Anything else (Temporal unavailable, a query that timed out) says nothing about
+ * it and is thrown as retryable, so the check is tried again: a hiccup must not refuse a real
+ * incident's restart (a refusal is final for that request) or leave a finished action on the target.
+ */
+function answeredNo(workflowId: string, err: unknown): void {
+  if (
+    err instanceof WorkflowNotFoundError ||
+    err instanceof QueryNotRegisteredError ||
+    err instanceof QueryRejectedError
+  )
+    return;
+  throw retryable(
+    FailureType.DependencyUnavailable,
+    `cannot read ${workflowId}'s state: ${describeError(err)}`,
+  );
+}
+
 /** The guard's side: what it is told, checked against the requesting incident's own state. */
 const createGuardCheckActivities = (deps: TargetGuardDeps) => ({
   /**
@@ -145,10 +165,9 @@ const createGuardCheckActivities = (deps: TargetGuardDeps) => ({
             detail: `${requester.workflowId} did not ask for this ${input.kind} (request ${input.requestId})`,
           };
     } catch (err) {
-      return {
-        ok: false,
-        detail: `${requester.workflowId} is not a running incident (${describeError(err)})`,
-      };
+      answeredNo(requester.workflowId, err);
+      const why = describeError(err);
+      return { ok: false, detail: `${requester.workflowId} is not a running incident (${why})` };
     }
   },
 
@@ -174,6 +193,7 @@ const createGuardCheckActivities = (deps: TargetGuardDeps) => ({
           }
         : { finished: false, detail: 'its incident does not record it as finished' };
     } catch (err) {
+      answeredNo(input.requesterWorkflowId, err);
       return { finished: false, detail: `cannot read the requester's state: ${describeError(err)}` };
     }
   },
@@ -195,6 +215,7 @@ const createGuardCheckActivities = (deps: TargetGuardDeps) => ({
           .join('; '),
       };
     } catch (err) {
+      answeredNo(input.holderWorkflowId, err);
       return { approved: false, detail: `cannot read the holder's state: ${describeError(err)}` };
     }
   },
