@@ -92,9 +92,13 @@ test('P0-3 freezes billing, refunds with stable keys, notifies CEO+CTO, document
 
     // 1. Frozen in the store, and the restarted app refuses to bill and says so.
     expect(await switchState()).toMatchObject({ enabled: false });
-    expect((await appBilling()).enabled).toBe(false);
+    // Compared together, so that a failure shows why: the restart step's detail, what is failing.
+    const restart = s.steps.find((st) => st.name === 'restart');
+    expect({ app: (await appBilling()).enabled, restart, failing: s.failing }).toMatchObject({
+      app: false,
+      restart: { status: 'done' },
+    });
     expect(await charge()).toBe(423);
-    expect(s.steps.find((st) => st.name === 'restart')?.status).toBe('done');
 
     // 2. Refunds: same idempotency key on the retry, one per charge.
     const refunds = rig.stripe.refunds().slice(before);
