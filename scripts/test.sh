@@ -105,7 +105,9 @@ wait_bg_stages() {
       BG_PIDS[i]=""
     done
   done
+  BG_NAMES=()
   BG_PIDS=()
+  BG_T0=()
   for i in "${!rcs[@]}"; do
     if ((first == 0 && rcs[i] != 0)); then first=${rcs[i]}; fi
   done
