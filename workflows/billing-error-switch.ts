@@ -106,39 +106,3 @@ export async function applyBillingSwitch(
   );
   return appReportsBilling(inc, target, enabled, policy);
 }
-
-/**
- * The freeze's restart, until it takes. While the app still bills (the guard refused the restart,
- * e.g. past the crash-loop budget, or the app came back unfrozen), it is tried again on the
- * incident's backoff, paging about every hour, until the app reports billing frozen (also after a
- * restart by a person), `stop()` holds (the resume was approved), or a person closes the incident.
- */
-export async function keepFreezing(
-  inc: Incident,
-  target: string,
-  policy: BillingErrorPolicy,
-  stop: () => boolean,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    await inc.waitFor(
-      inc.recheckDelay(attempt),
-      'Wait, then try again to make the app read the freeze',
-      stop,
-    );
-    if (stop() || inc.closedByHuman) return;
-    const frozen =
-      (await appReportsBilling(inc, target, false, policy)) ||
-      (!stop() && (await applyBillingSwitch(inc, target, false, policy, false)));
-    if (frozen) {
-      delete inc.state.failing.restart;
-      delete inc.state.failing['verify-freeze'];
-      inc.decide(`The app reports billing frozen (attempt ${attempt + 2} at the freeze's restart)`);
-      return;
-    }
-    if (attempt % 6 === 5)
-      await inc.escalate(
-        `Billing is frozen in the store but ${target} still bills: ${inc.state.failing.restart ?? inc.state.failing['verify-freeze'] ?? 'restart not applied'}; retrying`,
-        'CTO (billing switch not applied)',
-      );
-  }
-}

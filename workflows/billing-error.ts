@@ -24,7 +24,7 @@ import { Incident, withSummary } from './incident';
 import { billingErrorDefaults, type BillingErrorPolicy } from '../definitions/policies/billing-error';
 import { withDefaults } from '../definitions/policies/gate-policy';
 import { RefundDesk } from './billing-refunds';
-import { appReportsBilling, applyBillingSwitch, keepFreezing, switchBillingOn } from './billing-error-switch';
+import { appReportsBilling, applyBillingSwitch, switchBillingOn } from './billing-error-switch';
 import { guardedCheck } from './guarded-actions';
 import { notifyRolesStep } from './role-notice';
 import type { IncidentInput, IncidentState } from '../definitions/types';
@@ -87,8 +87,6 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
   ]);
   if (!frozen) return inc.finishByHuman();
   const applied = await applyBillingSwitch(inc, target, false, policy);
-  // Not applied: the app still bills, so its restart is tried again until it takes (or approval).
-  const freezing = applied ? undefined : keepFreezing(inc, target, policy, () => gate.approved);
   void desk.run();
 
   // 2. Issue a full refund for each reported charge, within the worker's refund caps (the desk
@@ -125,7 +123,6 @@ export async function billingError(input: BillingErrorInput): Promise<IncidentSt
     );
     return inc.finishByHuman();
   }
-  await freezing; // its attempt in flight ends before the resume acts on the same app
   const approvedBy = gate.record.approvedBy.map((a) => `${a.approver} (${a.roles.join('/')})`).join(', ');
   // Refunds still being retried, or waiting for a decision over a cap, are waited for (or a person
   // closes the incident) before billing resumes: said in the state, the current details and a

@@ -7,7 +7,6 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'pg';
 import type { WorkflowHandle } from '@temporalio/client';
-import { WorkflowIdConflictPolicy } from '@temporalio/common';
 import { billingError } from '../../workflows';
 import { abandonSignal, followUpWorkflowId, resolveSignal, stateQuery } from '../../definitions/messages';
 import { approvalSignal } from '../../definitions/approval';
@@ -18,12 +17,7 @@ import { codeCount } from '../../rig/approvals';
 import { startBillingRig, type BillingRig } from '../../rig/billing-rig';
 import type { BillingErrorInput } from '../../workflows/billing-error';
 import { PostgresBillingStore, type BillingStore } from '../../activities/billing';
-import {
-  TARGET_LEASE_WORKFLOW_TYPE,
-  targetActionUpdate,
-  targetDoneSignal,
-  targetLeaseWorkflowId,
-} from '../../definitions/target-guard';
+import { targetActionUpdate, targetDoneSignal, targetLeaseWorkflowId } from '../../definitions/target-guard';
 import { targetLeaseDefaults } from '../../definitions/policies/target-guard';
 import { currentDetails } from '../observability/watch';
 
@@ -421,94 +415,6 @@ test('a resume whose app restart the crash-loop budget refuses stays open and es
     expect(final.steps.filter((st) => st.name === 'restart' && st.status === 'done').length).toBe(2);
     expect((await appBilling()).enabled).toBe(true);
     expect(await charge()).toBe(200);
-  } finally {
-    worker.shutdown();
-    await running;
-  }
-}, 240_000);
-
-test('a freeze whose app restart the crash-loop budget refuses is escalated and retried: the app stops billing once the budget allows, before any approval', async () => {
-  const { worker, running } = await startWorker(undefined, { guardTrustsRequesters: true });
-  try {
-    // Other runbooks' restarts use up the target's crash-loop budget before P0-3 starts (with the
-    // earlier tests' restarts; made up, so this worker lets the guard take them at their word, as in
-    // the resume test above), until the guard refuses one.
-    const guard = await rig.env.client.workflow.start(TARGET_LEASE_WORKFLOW_TYPE, {
-      taskQueue: rig.taskQueue,
-      workflowId: targetLeaseWorkflowId(rig.sandbox.name),
-      args: [{ target: rig.sandbox.name }],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-    });
-    let spent = false;
-    for (let i = 0; i <= targetLeaseDefaults.maxRestarts && !spent; i++) {
-      await rig.env.sleep('2 minutes'); // apart, so that none is covered by the one before
-      const r = await guard.executeUpdate(targetActionUpdate, {
-        args: [
-          {
-            requestId: uniqueId('req'),
-            target: rig.sandbox.name,
-            kind: 'restart',
-            requester: { workflowId: `other-runbook-${i}`, incidentId: `other-${i}`, runbook: 'P1-1' },
-            reason: 'test: use the restart budget',
-            decidedAt: new Date(await rig.env.currentTimeMs()).toISOString(),
-          },
-        ],
-      });
-      spent = !r.granted;
-      if (r.granted) await guard.signal(targetDoneSignal, { requestId: r.requestId, ok: true });
-      else expect(r.reason).toMatch(/crash loop/);
-    }
-    expect(spent).toBe(true);
-    const codes = codeCount(rig.world, 'ceo');
-    const handle = await rig.env.client.workflow.start(billingError, {
-      taskQueue: rig.taskQueue,
-      workflowId: uniqueId('wf-p03-freeze-refused'),
-      args: [input([])],
-    });
-    await waitUntil(
-      'P0-3 to wait for approval',
-      async () => !!(await handle.query(stateQuery)).waitingFor,
-      90_000,
-    );
-    const refused = await handle.query(stateQuery);
-    expect(refused.failing.restart).toMatch(/crash loop/);
-    expect(
-      refused.escalations.some((e) => /frozen in the store but .* was not restarted/.test(e.reason)),
-    ).toBe(true);
-    expect(await switchState()).toMatchObject({ enabled: false });
-    expect((await appBilling()).enabled).toBe(true); // still billing: the reason to keep trying
-
-    // Once the budget's window has passed, a retry (on the incident's backoff: 1, 2, 4, 8, 10 min…)
-    // restarts the app through the guard: frozen. Time skips 5 minutes at a time, with a few real
-    // seconds after each for an attempt's activities (the app answers nothing while it restarts).
-    const billingNow = () =>
-      appBilling().then(
-        (b) => b.enabled,
-        () => true,
-      );
-    let billing = true;
-    for (let skipped = 0; billing && skipped < 60; skipped += 5) {
-      await rig.env.sleep('5 minutes');
-      for (const until = Date.now() + 10_000; billing && Date.now() < until;) {
-        billing = await billingNow();
-        if (billing) await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-    expect(billing).toBe(false);
-    expect(await charge()).toBe(423);
-    await waitUntil(
-      'the state to say so',
-      async () => (await handle.query(stateQuery)).failing.restart === undefined,
-      30_000,
-    );
-    const frozen = await handle.query(stateQuery);
-    expect(frozen.steps.filter((st) => st.name === 'restart' && st.status === 'done')).toHaveLength(1);
-    expect(frozen.status).not.toBe('resolved');
-
-    await approveAsCeo(handle, codes);
-    const final = await handle.result();
-    expect(final.status).toBe('resolved');
-    expect((await appBilling()).enabled).toBe(true);
   } finally {
     worker.shutdown();
     await running;
