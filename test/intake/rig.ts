@@ -119,7 +119,9 @@ export async function startIntakeRig(
     worker = await createTestWorker({
       connection,
       taskQueue,
-
+      // A poll still in flight when close() terminates the incidents (waitForHealthy on a target the
+      // test made up) must not hold the suite's teardown: in one whole run it did, past Jest's 120 s.
+      shutdownForceTime: '20s',
       activities: createActivities(clients.deps),
     });
     running = worker.run();
