@@ -206,6 +206,10 @@ STACK_UP_PIDS=()
 
 # --forceExit: a keep-alive socket left by a library must not hold CI until its time limit.
 jest_args=(--runInBand --forceExit --json)
+# "${IN_STACK[@]}" DIR COMMAND...: runs COMMAND with the environment of the stack in DIR (a command
+# line, not a function, so that bg_stage can run it in a session of its own).
+# shellcheck disable=SC2016  # expanded by the inner bash
+IN_STACK=(bash -c 'source "$1/env" && shift && exec "$@"' _)
 if (($# > 0)); then
   stage "jest"
   # shellcheck disable=SC1091
@@ -224,8 +228,7 @@ else
   stage "jest, two halves at once"
   for i in 1 2; do
     rm -f "test-artifacts/jest-results-$i.json"
-    # shellcheck disable=SC2016  # expanded by the inner bash
-    bg_stage "jest-$i" bash -c 'source "$1/env" && shift && exec npx jest "$@"' _ "${STACKS[$((i - 1))]}" \
+    bg_stage "jest-$i" "${IN_STACK[@]}" "${STACKS[$((i - 1))]}" npx jest \
       "${jest_args[@]}" --shard="$i/2" --outputFile="test-artifacts/jest-results-$i.json"
   done
   jest_rc=0
@@ -239,15 +242,13 @@ end_stage
 stage "secret scan (histories raw + logs)"
 # Every history on each stack's dev server as stored (no codec) and every log: no secret, no approval
 # code in clear.
-for dir in "${STACKS[@]}"; do
-  # shellcheck disable=SC2016  # expanded by the inner bash
-  bash -c 'source "$1/env" && exec node dist/scripts/secret-scan.js' _ "$dir"
-done
+for dir in "${STACKS[@]}"; do "${IN_STACK[@]}" "$dir" node dist/scripts/secret-scan.js; done
 end_stage
 
 # The stages after Jest, each a script that also runs alone, on a stack of its own (its own Docker
-# engine, PostgreSQL, Redis, stripe-mock, Temporal, Prometheus: nothing shared, ports picked free and claimed: lib.sh abk_free_ports),
-# run at the same time: the run then takes as long as the longest of them, not their sum.
+# engine, PostgreSQL, Redis, stripe-mock, Temporal, Prometheus: nothing shared, ports picked free
+# and claimed by lib.sh's abk_free_ports), run at the same time: the run then takes as long as the
+# longest of them, not their sum.
 # Skipped when Jest arguments select suites, or one by one with SKIP_CLUSTER=1, SKIP_CHAOS=1,
 # SKIP_IMAGE=1.
 #   cluster  the runbooks on a two-node Temporal cluster on PostgreSQL behind HAProxy (issue 10)

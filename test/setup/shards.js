@@ -40,4 +40,3 @@ class StackShards extends Sequencer {
 }
 
 module.exports = StackShards;
-module.exports.inShardOne = inShardOne;
